@@ -1,0 +1,354 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Engine runs calls through the pipeline. It has three ways in — [Engine.Do],
+// [Engine.Handler] and [Engine.Transport] — that share one pipeline and one
+// tracking path. An Engine is safe for concurrent use.
+type Engine struct {
+	formats   []Format
+	upstreams map[string]*Upstream // by format name: the default upstream
+	pipeline  atomic.Pointer[Pipeline]
+
+	customerHeader  string
+	metaPrefix      string
+	requireCustomer bool
+	maxBodyBytes    int64
+	passthrough     http.RoundTripper
+	log             *slog.Logger
+}
+
+// Pipeline is a compiled chain of stages and the completers that observe its
+// outcomes. Build one with [NewPipeline]; the engine swaps pipelines
+// atomically, and calls in flight finish on the one they started on.
+type Pipeline struct {
+	handler    HandlerFunc
+	completers []Completer
+	close      func(context.Context) error
+}
+
+// NewPipeline compiles stages (stages[0] outermost) and completers. close,
+// if not nil, releases the stages' resources when the pipeline is retired.
+func NewPipeline(stages []Stage, completers []Completer, close func(context.Context) error) *Pipeline {
+	return &Pipeline{handler: Chain(stages, noAnswer), completers: completers, close: close}
+}
+
+// Close releases the pipeline's resources, flushing what its stages hold.
+func (p *Pipeline) Close(ctx context.Context) error {
+	if p == nil || p.close == nil {
+		return nil
+	}
+	return p.close(ctx)
+}
+
+// Option configures an [Engine].
+type Option func(*Engine)
+
+// WithPipeline sets the pipeline the engine starts with.
+func WithPipeline(p *Pipeline) Option { return func(e *Engine) { e.pipeline.Store(p) } }
+
+// WithFormats registers the wire formats the engine speaks.
+func WithFormats(f ...Format) Option { return func(e *Engine) { e.formats = append(e.formats, f...) } }
+
+// WithUpstream adds an upstream; the first one of each format is that
+// format's default.
+func WithUpstream(u *Upstream) Option {
+	return func(e *Engine) {
+		if _, ok := e.upstreams[u.Format]; !ok {
+			e.upstreams[u.Format] = u
+		}
+	}
+}
+
+// WithCustomerHeader names the request header that attributes a call to a
+// customer (default X-Tollgate-Customer), and whether a call without one is
+// refused (otherwise it is tracked as unattributed).
+func WithCustomerHeader(name string, required bool) Option {
+	return func(e *Engine) {
+		e.customerHeader = http.CanonicalHeaderKey(name)
+		e.requireCustomer = required
+	}
+}
+
+// WithMetadataPrefix sets the header prefix whose headers become usage-event
+// metadata (default X-Tollgate-Meta-: "X-Tollgate-Meta-Team: ml" tags team=ml).
+func WithMetadataPrefix(prefix string) Option {
+	return func(e *Engine) { e.metaPrefix = http.CanonicalHeaderKey(prefix) }
+}
+
+// WithMaxBodyBytes caps the request body the engine reads (default 32 MiB).
+func WithMaxBodyBytes(n int64) Option { return func(e *Engine) { e.maxBodyBytes = n } }
+
+// WithLogger sets the engine's logger.
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
+
+// WithPassthrough sets the transport [Engine.Transport] uses for requests it
+// does not track (paths of no known operation). Default http.DefaultTransport.
+func WithPassthrough(rt http.RoundTripper) Option { return func(e *Engine) { e.passthrough = rt } }
+
+// New returns an engine. Without [WithPipeline] every call fails with a
+// configuration error until [Engine.Swap] installs one.
+func New(opts ...Option) *Engine {
+	e := &Engine{
+		upstreams:      map[string]*Upstream{},
+		customerHeader: "X-Tollgate-Customer",
+		metaPrefix:     "X-Tollgate-Meta-",
+		maxBodyBytes:   32 << 20,
+		passthrough:    http.DefaultTransport,
+		log:            slog.Default(),
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.pipeline.Load() == nil {
+		e.pipeline.Store(NewPipeline(nil, nil, nil))
+	}
+	return e
+}
+
+// Swap installs p for new calls and returns the pipeline it replaces; calls
+// in flight finish on the old one. The caller closes the old pipeline when it
+// no longer needs it.
+func (e *Engine) Swap(p *Pipeline) *Pipeline { return e.pipeline.Swap(p) }
+
+// Close retires the current pipeline, flushing pending usage events within
+// ctx's deadline.
+func (e *Engine) Close(ctx context.Context) error { return e.pipeline.Load().Close(ctx) }
+
+// Do runs one call. req needs at least Method, Path and Body; the engine
+// fills in the rest (ID, format, model, customer and metadata from ctx). A
+// provider error comes back as an [*Error] of kind upstream with the
+// provider's status and body. A streamed Response must be drained or closed.
+func (e *Engine) Do(ctx context.Context, req *Request) (*Response, error) {
+	if req.Method == "" {
+		req.Method = http.MethodPost
+	}
+	if err := e.prepare(ctx, req, nil); err != nil {
+		e.finishEarly(req, err)
+		return nil, err
+	}
+	return e.serve(ctx, req)
+}
+
+// match finds the wire format and operation for a method and path.
+func (e *Engine) match(method, path string) (Format, string, bool) {
+	for _, f := range e.formats {
+		if op, ok := f.Match(method, path); ok {
+			return f, op, true
+		}
+	}
+	return nil, "", false
+}
+
+// prepare completes a request at ingress: id, format, attribution, parse,
+// upstream. The header, if not nil, is the client's raw header.
+func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error {
+	if req.ID == "" {
+		req.ID = NewID()
+	}
+	if req.Received.IsZero() {
+		req.Received = time.Now()
+	}
+	if req.Format == nil {
+		f, op, ok := e.match(req.Method, req.Path)
+		if !ok {
+			return Errorf(KindNotFound, "unknown_endpoint", "tollgate does not serve %s %s", req.Method, req.Path)
+		}
+		req.Format, req.Operation = f, op
+	}
+	var a attribution
+	if h != nil {
+		req.Header, a = e.splitHeader(h)
+	} else if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	if c, ok := CustomerFrom(ctx); ok && req.Customer == "" {
+		req.Customer = c
+	}
+	if req.Customer == "" {
+		req.Customer = a.customer
+	}
+	req.Metadata = mergeMetadata(req.Metadata, MetadataFrom(ctx), a.metadata)
+	req.Format.Parse(req)
+	if req.Customer == "" && e.requireCustomer {
+		return &Error{Kind: KindValidation, Code: "missing_customer",
+			Message: "the call names no customer: set the " + e.customerHeader + " header"}
+	}
+	if req.Upstream == nil {
+		u, ok := e.upstreams[req.Format.Name()]
+		if !ok {
+			return Errorf(KindConfig, "no_upstream", "no upstream is configured for provider %q: add one under providers in the config", req.Format.Name())
+		}
+		req.Upstream = u
+	}
+	return nil
+}
+
+func mergeMetadata(ms ...map[string]string) map[string]string {
+	var out map[string]string
+	for _, m := range ms {
+		if len(m) == 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(m))
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// serve runs the pipeline and arranges for the completers to see the outcome
+// once: now for a whole answer or an error, at the end for a stream.
+func (e *Engine) serve(ctx context.Context, req *Request) (*Response, error) {
+	p := e.pipeline.Load()
+	resp, err := p.handler(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ErrClientGone) {
+			err = &Error{Kind: KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
+		}
+		e.finish(p, &Outcome{Request: req, Err: err})
+		return nil, err
+	}
+	if resp.Stream != nil {
+		resp.Stream = &meteredStream{e: e, p: p, ctx: ctx, req: req, resp: resp,
+			inner: resp.Stream, obs: req.Format.ObserveStream(req)}
+		return resp, nil
+	}
+	if !resp.UsageKnown {
+		resp.Usage, resp.UsageKnown = req.Format.Usage(req, resp.Body)
+	}
+	e.finish(p, &Outcome{Request: req, Response: resp, Usage: resp.Usage})
+	return resp, nil
+}
+
+// finishEarly reports an ingress failure of a parsed request.
+func (e *Engine) finishEarly(req *Request, err error) {
+	if req.Format != nil {
+		e.finish(e.pipeline.Load(), &Outcome{Request: req, Err: err})
+	}
+}
+
+// finish fills in the outcome's derived fields and hands it to completers.
+func (e *Engine) finish(p *Pipeline, o *Outcome) {
+	if o.Latency == 0 {
+		o.Latency = time.Since(o.Request.Received)
+	}
+	o.Usage.TotalTokens = o.Usage.InputTokens + o.Usage.OutputTokens
+	switch {
+	case o.Err != nil:
+		ae := AsError(o.Err)
+		if o.Status == "" {
+			o.Status = statusOf(ae)
+		}
+		if o.HTTPStatus == 0 {
+			o.HTTPStatus = ae.HTTPStatus()
+		}
+		if o.UpstreamRequestID == "" {
+			o.UpstreamRequestID = requestID(ae.Header)
+		}
+	default:
+		if o.Status == "" {
+			o.Status = StatusOK
+		}
+		if o.HTTPStatus == 0 {
+			o.HTTPStatus = o.Response.Status
+		}
+		if o.UpstreamRequestID == "" {
+			o.UpstreamRequestID = requestID(o.Response.Header)
+		}
+	}
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("call", "id", o.Request.ID, "operation", o.Request.Operation, "model", o.Request.Model,
+			"status", o.Status, "http_status", o.HTTPStatus, "latency", o.Latency, "customer", o.Request.Customer)
+	}
+	for _, c := range p.completers {
+		e.complete(c, o)
+	}
+}
+
+// complete runs one completer; a panic in it never reaches the caller.
+func (e *Engine) complete(c Completer, o *Outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("completer panicked", "id", o.Request.ID, "panic", r)
+		}
+	}()
+	c.Complete(o)
+}
+
+// requestID is the provider's id for a call, from its response headers.
+func requestID(h http.Header) string {
+	if v := h.Get("X-Request-Id"); v != "" {
+		return v
+	}
+	return h.Get("Request-Id")
+}
+
+// meteredStream reads usage from each event as it passes and reports the
+// outcome when the stream ends, fails, or is closed early.
+type meteredStream struct {
+	e     *Engine
+	p     *Pipeline
+	ctx   context.Context
+	req   *Request
+	resp  *Response
+	inner Stream
+	obs   StreamObserver
+	ttft  time.Duration
+	once  sync.Once
+}
+
+func (s *meteredStream) Next() (*Event, error) {
+	for {
+		ev, err := s.inner.Next()
+		if err != nil {
+			if err == io.EOF {
+				s.resp.UsageKnown = true
+				s.end(nil, "")
+			} else {
+				s.end(err, "")
+			}
+			return nil, err
+		}
+		if s.ttft == 0 {
+			s.ttft = time.Since(s.req.Received)
+		}
+		if s.obs == nil || s.obs.Observe(ev, &s.resp.Usage) {
+			return ev, nil
+		}
+	}
+}
+
+// Close ends the stream; before the last event, that means the client went
+// away.
+func (s *meteredStream) Close() error {
+	s.end(ErrClientGone, StatusClientAborted)
+	return s.inner.Close()
+}
+
+func (s *meteredStream) end(err error, status string) {
+	s.once.Do(func() {
+		o := &Outcome{Request: s.req, Response: s.resp, Usage: s.resp.Usage, TimeToFirstToken: s.ttft, Status: status}
+		if err != nil {
+			o.Err = err
+			if status == StatusClientAborted || s.ctx.Err() != nil {
+				o.Status, o.HTTPStatus = StatusClientAborted, 499
+			} else {
+				o.Status, o.HTTPStatus = StatusUpstreamError, http.StatusBadGateway
+			}
+		}
+		s.e.finish(s.p, o)
+	})
+}

@@ -1,0 +1,38 @@
+package core
+
+import "net/http"
+
+// Format is a provider's wire format (OpenAI, Anthropic, Gemini): it knows
+// the format's endpoints, how to read model, stream flag and usage from its
+// bodies, and how its errors look. Implementations live in providers/ and
+// must be safe for concurrent use.
+type Format interface {
+	// Name is the provider name used in usage events, e.g. "openai".
+	Name() string
+	// Match maps a method and path as the client sent them to an operation
+	// name, e.g. "chat.completions".
+	Match(method, path string) (operation string, ok bool)
+	// Parse fills req.Model and req.Stream from the body. It never fails:
+	// a body it cannot read sets req.ParseErr. It may rewrite the body (to
+	// ask upstream for usage on a stream) and keep state on the request.
+	Parse(req *Request)
+	// Validate checks the body against the operation's schema.
+	Validate(req *Request) *Error
+	// UpstreamPath maps the client's path onto the upstream's base URL.
+	UpstreamPath(req *Request) string
+	// Authorize sets the provider credentials on an upstream request header.
+	Authorize(h http.Header, apiKey string)
+	// Usage reads the usage from a whole response body.
+	Usage(req *Request, body []byte) (Usage, bool)
+	// ObserveStream returns an observer for one streamed response.
+	ObserveStream(req *Request) StreamObserver
+	// ErrorBody renders e in the provider's own error shape.
+	ErrorBody(e *Error) []byte
+}
+
+// StreamObserver sees every event of one stream in order. It adds what the
+// event says about usage to u and returns false to hide the event from the
+// client (an event the gateway asked for on its own behalf).
+type StreamObserver interface {
+	Observe(ev *Event, u *Usage) (keep bool)
+}

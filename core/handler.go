@@ -1,0 +1,163 @@
+package core
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// Handler returns the engine as an http.Handler that speaks each provider's
+// own wire format, e.g. POST /v1/chat/completions. Mount it in your own
+// server or let the host binary serve it.
+func (e *Engine) Handler() http.Handler { return http.HandlerFunc(e.serveHTTP) }
+
+func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	req := &Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	f, op, ok := e.match(r.Method, r.URL.Path)
+	if !ok {
+		writeError(w, nil, "", Errorf(KindNotFound, "unknown_endpoint", "tollgate does not serve %s %s", r.Method, r.URL.Path))
+		return
+	}
+	req.Format, req.Operation = f, op
+	body, err := readBody(r, e.maxBodyBytes)
+	if err != nil {
+		writeError(w, f, "", err)
+		return
+	}
+	req.Body = body
+	ctx := r.Context()
+	if err := e.prepare(ctx, req, r.Header); err != nil {
+		e.finishEarly(req, err)
+		writeError(w, f, req.ID, err)
+		return
+	}
+	resp, err := e.serve(ctx, req)
+	if err != nil {
+		writeError(w, f, req.ID, err)
+		return
+	}
+	h := w.Header()
+	copyResponseHeader(h, resp.Header)
+	h.Set("X-Tollgate-Id", req.ID)
+	if resp.Stream == nil {
+		h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+		w.WriteHeader(resp.Status)
+		w.Write(resp.Body)
+		return
+	}
+	writeStream(w, resp)
+}
+
+// writeStream passes events to the client as they arrive, flushing each. A
+// client that goes away closes the stream, which cancels the upstream call.
+// A stream that breaks upstream is cut off here too, so the client sees a
+// truncated response rather than a clean end.
+func writeStream(w http.ResponseWriter, resp *Response) {
+	s := resp.Stream
+	defer s.Close()
+	rc := http.NewResponseController(w)
+	w.WriteHeader(resp.Status)
+	rc.Flush()
+	for {
+		ev, err := s.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			s.Close()
+			panic(http.ErrAbortHandler)
+		}
+		if _, err := w.Write(ev.Raw); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// readBody reads the request body up to limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	defer r.Body.Close()
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	if r.ContentLength >= 0 {
+		b := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, Errorf(KindValidation, "bad_body", "reading the request body: %v", err)
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, tooLarge(limit)
+	}
+	if err != nil {
+		return nil, Errorf(KindValidation, "bad_body", "reading the request body: %v", err)
+	}
+	return b, nil
+}
+
+func tooLarge(limit int64) *Error {
+	return Errorf(KindTooLarge, "request_too_large", "the request body is over the limit of %d bytes", limit)
+}
+
+// writeError answers with err in the provider's error shape; an upstream
+// error is passed through as the provider sent it.
+func writeError(w http.ResponseWriter, f Format, id string, err error) {
+	e := AsError(err)
+	h := w.Header()
+	for k, v := range e.Header {
+		h[k] = v
+	}
+	if id != "" {
+		h.Set("X-Tollgate-Id", id)
+	}
+	if e.Kind == KindClientGone {
+		return // nobody is listening
+	}
+	body := errorBody(f, e)
+	if h.Get("Content-Type") == "" || len(e.Body) == 0 {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(e.HTTPStatus())
+	w.Write(body)
+}
+
+// errorBody is the provider's own body for an upstream error, else e in the
+// format's shape (OpenAI's when the format is unknown).
+func errorBody(f Format, e *Error) []byte {
+	if len(e.Body) > 0 {
+		return e.Body
+	}
+	if f == nil {
+		return genericErrorBody(e)
+	}
+	return f.ErrorBody(e)
+}
+
+// genericErrorBody renders e in OpenAI's error shape, the one most clients
+// understand.
+func genericErrorBody(e *Error) []byte {
+	b := []byte(`{"error":{"message":`)
+	b = appendJSONString(b, e.Error())
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, e.Kind.String()+"_error")
+	b = append(b, `,"code":`...)
+	b = appendJSONString(b, e.Code)
+	return append(b, "}}"...)
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}

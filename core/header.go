@@ -1,0 +1,81 @@
+package core
+
+import (
+	"net/http"
+	"strings"
+)
+
+// credentialHeaders carry provider keys; they never reach stages.
+var credentialHeaders = map[string]bool{
+	"Authorization":  true,
+	"X-Api-Key":      true,
+	"Api-Key":        true,
+	"X-Goog-Api-Key": true,
+}
+
+// dropHeaders are hop-by-hop or recomputed for the upstream request.
+// Accept-Encoding is dropped so usage can be read from the answer; the
+// upstream transport negotiates compression itself.
+var dropHeaders = map[string]bool{
+	"Connection":          true,
+	"Keep-Alive":          true,
+	"Proxy-Connection":    true,
+	"Proxy-Authenticate":  true,
+	"Proxy-Authorization": true,
+	"Te":                  true,
+	"Trailer":             true,
+	"Transfer-Encoding":   true,
+	"Upgrade":             true,
+	"Content-Length":      true,
+	"Accept-Encoding":     true,
+	"Host":                true,
+}
+
+// attribution is what the client's headers say about who is calling.
+type attribution struct {
+	customer    string
+	metadata    map[string]string
+	credentials http.Header
+}
+
+// splitHeader copies the client's header into one safe to forward and show to
+// stages, and takes out credentials and tollgate's attribution headers.
+func (e *Engine) splitHeader(in http.Header) (http.Header, attribution) {
+	var a attribution
+	out := make(http.Header, len(in))
+	for k, v := range in {
+		switch {
+		case credentialHeaders[k]:
+			if a.credentials == nil {
+				a.credentials = make(http.Header, 2)
+			}
+			a.credentials[k] = v
+		case dropHeaders[k]:
+		case k == e.customerHeader:
+			if len(v) > 0 {
+				a.customer = v[0]
+			}
+		case e.metaPrefix != "" && len(k) > len(e.metaPrefix) && strings.EqualFold(k[:len(e.metaPrefix)], e.metaPrefix):
+			if len(v) > 0 {
+				if a.metadata == nil {
+					a.metadata = make(map[string]string, 2)
+				}
+				a.metadata[strings.ToLower(k[len(e.metaPrefix):])] = v[0]
+			}
+		default:
+			out[k] = v
+		}
+	}
+	return out, a
+}
+
+// copyResponseHeader copies upstream response headers for the client,
+// leaving out hop-by-hop headers and the length (recomputed by the writer).
+func copyResponseHeader(dst, src http.Header) {
+	for k, v := range src {
+		if dropHeaders[k] {
+			continue
+		}
+		dst[k] = v
+	}
+}

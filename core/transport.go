@@ -1,0 +1,126 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Transport returns an http.RoundTripper that runs each provider call made
+// through it in the engine, so an official SDK is tracked and governed by
+// passing it as the SDK's HTTP client transport. The request still goes to
+// the URL the SDK chose, with the SDK's own credentials; the customer and
+// metadata come from the request's context ([WithCustomer], [WithMetadata]).
+// Requests for paths the engine does not know are passed through untracked.
+func (e *Engine) Transport() http.RoundTripper { return transport{e} }
+
+type transport struct{ e *Engine }
+
+func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	e := t.e
+	f, op, ok := e.match(r.Method, r.URL.Path)
+	if !ok {
+		return e.passthrough.RoundTrip(r)
+	}
+	body, err := readBody(r, e.maxBodyBytes)
+	if err != nil {
+		return errorResponse(r, f, "", err), nil
+	}
+	req := &Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: body, Format: f, Operation: op}
+	ctx := r.Context()
+	if err := e.prepareDirect(ctx, req, r); err != nil {
+		e.finishEarly(req, err)
+		return errorResponse(r, f, req.ID, err), nil
+	}
+	resp, err := e.serve(ctx, req)
+	if err != nil {
+		if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrClientGone) {
+			return nil, err // as the SDK would have seen it without tollgate
+		}
+		return errorResponse(r, f, req.ID, err), nil
+	}
+	hr := &http.Response{
+		StatusCode: resp.Status, Status: strconv.Itoa(resp.Status) + " " + http.StatusText(resp.Status),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, len(resp.Header)+1), Request: r, ContentLength: -1,
+	}
+	copyResponseHeader(hr.Header, resp.Header)
+	hr.Header.Set("X-Tollgate-Id", req.ID)
+	if resp.Stream != nil {
+		hr.Body = &streamReader{s: resp.Stream}
+	} else {
+		hr.Body = io.NopCloser(bytes.NewReader(resp.Body))
+		hr.ContentLength = int64(len(resp.Body))
+	}
+	return hr, nil
+}
+
+// prepareDirect prepares a transport request: it goes to the URL the client
+// chose, with the client's own credentials.
+func (e *Engine) prepareDirect(ctx context.Context, req *Request, r *http.Request) error {
+	u := &Upstream{Name: r.URL.Host, Format: req.Format.Name(), direct: true,
+		BaseURL: &url.URL{Scheme: r.URL.Scheme, Host: r.URL.Host, User: r.URL.User}}
+	for k := range credentialHeaders {
+		if v, ok := r.Header[k]; ok {
+			if u.credentials == nil {
+				u.credentials = make(http.Header, 1)
+			}
+			u.credentials[k] = v
+		}
+	}
+	req.Upstream = u
+	return e.prepare(ctx, req, r.Header)
+}
+
+// errorResponse renders err as the provider would have answered it, so the
+// SDK raises its usual API error.
+func errorResponse(r *http.Request, f Format, id string, err error) *http.Response {
+	e := AsError(err)
+	body := errorBody(f, e)
+	h := make(http.Header, len(e.Header)+2)
+	for k, v := range e.Header {
+		h[k] = v
+	}
+	if h.Get("Content-Type") == "" || len(e.Body) == 0 {
+		h.Set("Content-Type", "application/json")
+	}
+	if id != "" {
+		h.Set("X-Tollgate-Id", id)
+	}
+	status := e.HTTPStatus()
+	return &http.Response{
+		StatusCode: status, Status: strconv.Itoa(status) + " " + http.StatusText(status),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Request: r,
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)),
+	}
+}
+
+// streamReader turns a stream back into the bytes of its events.
+type streamReader struct {
+	s   Stream
+	buf []byte
+	err error
+}
+
+func (sr *streamReader) Read(p []byte) (int, error) {
+	for len(sr.buf) == 0 {
+		if sr.err != nil {
+			return 0, sr.err
+		}
+		ev, err := sr.s.Next()
+		if err != nil {
+			sr.err = err
+			continue
+		}
+		sr.buf = ev.Raw
+	}
+	n := copy(p, sr.buf)
+	sr.buf = sr.buf[n:]
+	return n, nil
+}
+
+func (sr *streamReader) Close() error { return sr.s.Close() }

@@ -1,0 +1,71 @@
+package core
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+)
+
+// Upstream is a provider endpoint the call stage sends requests to: a base
+// URL and the gateway's key for it. The key is never logged or shown to
+// stages through the request's headers.
+type Upstream struct {
+	// Name is the configured name, e.g. "openai" or "azure-eu".
+	Name string
+	// Format is the wire format's name.
+	Format string
+	// BaseURL is the root requests are sent under, e.g. https://api.openai.com/v1.
+	BaseURL *url.URL
+	// KeyEnv names the environment variable the key comes from, for errors.
+	KeyEnv string
+
+	apiKey string
+	// direct upstreams (library transport mode) keep the client's URL path and
+	// its own credentials.
+	direct      bool
+	credentials http.Header
+}
+
+// NewUpstream returns an upstream with the gateway's key for it.
+func NewUpstream(name, format string, baseURL *url.URL, apiKey, keyEnv string) *Upstream {
+	return &Upstream{Name: name, Format: format, BaseURL: baseURL, apiKey: apiKey, KeyEnv: keyEnv}
+}
+
+// HasKey reports whether the gateway has a key for this upstream.
+func (u *Upstream) HasKey() bool { return u.apiKey != "" || u.direct }
+
+// URL returns the upstream URL for req.
+func (u *Upstream) URL(req *Request) *url.URL {
+	t := *u.BaseURL
+	if u.direct {
+		t.Path = req.Path
+	} else {
+		t.Path = u.BaseURL.Path + req.Format.UpstreamPath(req)
+	}
+	t.RawPath = ""
+	t.RawQuery = req.RawQuery
+	return &t
+}
+
+// Authorize sets the credentials on an outgoing request header. It fails with
+// a configuration error naming the environment variable when the gateway has
+// no key for the upstream.
+func (u *Upstream) Authorize(f Format, h http.Header) error {
+	if u.direct {
+		for k, v := range u.credentials {
+			h[k] = v
+		}
+		return nil
+	}
+	if u.apiKey == "" {
+		return Errorf(KindConfig, "missing_api_key",
+			"tollgate has no API key for upstream %q: set the environment variable %s (or try the gateway with `tollgate mock`)", u.Name, u.KeyEnv)
+	}
+	f.Authorize(h, u.apiKey)
+	return nil
+}
+
+// LogValue keeps the key out of logs.
+func (u *Upstream) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", u.Name), slog.String("base_url", u.BaseURL.String()))
+}

@@ -1,0 +1,135 @@
+package core
+
+import (
+	"time"
+)
+
+// Usage is a call's token usage, normalized across providers.
+//
+// InputTokens counts every input token, cache reads and cache writes
+// included; CachedInputTokens and CacheWriteTokens are parts of it.
+// ReasoningTokens is a part of OutputTokens. TotalTokens is input + output.
+type Usage struct {
+	InputTokens       int64 `json:"input_tokens"`
+	OutputTokens      int64 `json:"output_tokens"`
+	TotalTokens       int64 `json:"total_tokens"`
+	CachedInputTokens int64 `json:"cached_input_tokens"`
+	CacheWriteTokens  int64 `json:"cache_write_tokens"`
+	ReasoningTokens   int64 `json:"reasoning_tokens"`
+}
+
+// IsZero reports whether no tokens were counted.
+func (u Usage) IsZero() bool { return u == Usage{} }
+
+// Status values of a usage event: how the call ended.
+const (
+	StatusOK            = "ok"
+	StatusDenied        = "denied"
+	StatusInvalid       = "invalid"
+	StatusUnauthorized  = "unauthorized"
+	StatusRateLimited   = "rate_limited"
+	StatusUpstreamError = "upstream_error"
+	StatusCircuitOpen   = "circuit_open"
+	StatusTimeout       = "timeout"
+	StatusClientAborted = "client_aborted"
+	StatusError         = "error"
+)
+
+// Outcome is the final result of one call, handed to every [Completer]
+// exactly once.
+type Outcome struct {
+	Request *Request
+	// Response is nil when the call failed before an answer.
+	Response *Response
+	// Err is the error the call ended with, if any.
+	Err error
+	// Status is one of the Status… constants.
+	Status string
+	// HTTPStatus is what the client was (or would have been) answered with;
+	// 499 when the client went away.
+	HTTPStatus int
+	Usage      Usage
+	// Latency runs from Received to the end of the answer (last stream event).
+	Latency time.Duration
+	// TimeToFirstToken is the delay to the first stream event (streams only).
+	TimeToFirstToken time.Duration
+	// UpstreamRequestID is the provider's id for the call, when it sent one.
+	UpstreamRequestID string
+}
+
+// UsageEvent is the record of one call that tracking delivers to sinks. Its
+// JSON form is documented in docs/usage-events.md.
+type UsageEvent struct {
+	ID                string            `json:"id"`
+	Timestamp         time.Time         `json:"timestamp"`
+	CustomerID        string            `json:"customer_id"`
+	Provider          string            `json:"provider"`
+	Upstream          string            `json:"upstream,omitempty"`
+	Model             string            `json:"model"`
+	Operation         string            `json:"operation"`
+	InputTokens       int64             `json:"input_tokens"`
+	OutputTokens      int64             `json:"output_tokens"`
+	TotalTokens       int64             `json:"total_tokens"`
+	CachedInputTokens int64             `json:"cached_input_tokens"`
+	CacheWriteTokens  int64             `json:"cache_write_tokens"`
+	ReasoningTokens   int64             `json:"reasoning_tokens"`
+	Stream            bool              `json:"stream"`
+	Status            string            `json:"status"`
+	HTTPStatus        int               `json:"http_status"`
+	LatencyMS         float64           `json:"latency_ms"`
+	TimeToFirstToken  *float64          `json:"time_to_first_token_ms,omitempty"`
+	RetryCount        int               `json:"retry_count"`
+	CacheHit          bool              `json:"cache_hit"`
+	RequestID         string            `json:"request_id,omitempty"`
+	Error             string            `json:"error,omitempty"`
+	Metadata          map[string]string `json:"metadata"`
+}
+
+// NewUsageEvent builds the usage event for an outcome. It copies what it
+// needs, so the event stays valid after the request is gone.
+func NewUsageEvent(o *Outcome) *UsageEvent {
+	r := o.Request
+	ev := &UsageEvent{
+		ID:                r.ID,
+		Timestamp:         r.Received.UTC(),
+		CustomerID:        r.Customer,
+		Model:             r.Model,
+		Operation:         r.Operation,
+		InputTokens:       o.Usage.InputTokens,
+		OutputTokens:      o.Usage.OutputTokens,
+		TotalTokens:       o.Usage.TotalTokens,
+		CachedInputTokens: o.Usage.CachedInputTokens,
+		CacheWriteTokens:  o.Usage.CacheWriteTokens,
+		ReasoningTokens:   o.Usage.ReasoningTokens,
+		Stream:            r.Stream,
+		Status:            o.Status,
+		HTTPStatus:        o.HTTPStatus,
+		LatencyMS:         ms(o.Latency),
+		RetryCount:        r.Retries,
+		CacheHit:          r.CacheHit,
+		RequestID:         o.UpstreamRequestID,
+		Metadata:          r.Metadata,
+	}
+	if r.Format != nil {
+		ev.Provider = r.Format.Name()
+	}
+	if r.Upstream != nil {
+		ev.Upstream = r.Upstream.Name
+	}
+	if r.Stream && o.TimeToFirstToken > 0 {
+		t := ms(o.TimeToFirstToken)
+		ev.TimeToFirstToken = &t
+	}
+	if o.Err != nil {
+		ev.Error = o.Err.Error()
+	}
+	if ev.Metadata == nil {
+		ev.Metadata = map[string]string{}
+	}
+	return ev
+}
+
+// ms converts to milliseconds rounded to microseconds.
+func ms(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
+}

@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// Build builds every entry and compiles them into a pipeline, specs[0]
+// outermost. It reports every problem it finds, not just the first, as one
+// error joined with errors.Join; on failure the stages already built are
+// closed.
+func Build(specs []Spec, env Env) (*core.Pipeline, error) {
+	if env.Log == nil {
+		env.Log = slog.Default()
+	}
+	var (
+		errs       []error
+		stages     []core.Stage
+		completers []core.Completer
+		closers    []Closer
+		seen       = map[string]int{}
+	)
+	for i := range specs {
+		s := specs[i]
+		s.Index = i
+		if err := checkSpec(s, seen); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f, err := factory(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		built, err := f(s, env)
+		if err != nil {
+			errs = append(errs, wrapBuildError(s, err))
+			continue
+		}
+		if c, ok := built.(Closer); ok {
+			closers = append(closers, c)
+		}
+		if v, ok := built.(Validator); ok {
+			if err := v.Validate(); err != nil {
+				errs = append(errs, wrapBuildError(s, err))
+				continue
+			}
+		}
+		stage, isStage := built.(core.Stage)
+		completer, isCompleter := built.(core.Completer)
+		if !isStage && !isCompleter {
+			errs = append(errs, fmt.Errorf("%s: kind %q built a %T, which is neither a stage nor a completer", s.Path(), s.Kind, built))
+			continue
+		}
+		if isStage {
+			stages = append(stages, guard(s, stage, env.Log, built))
+		}
+		if isCompleter {
+			completers = append(completers, completer)
+		}
+	}
+	closeAll := func(ctx context.Context) error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i].Close(ctx))
+		}
+		return errors.Join(errs...)
+	}
+	if len(errs) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 0)
+		defer cancel()
+		closeAll(ctx)
+		return nil, errors.Join(errs...)
+	}
+	return core.NewPipeline(stages, completers, closeAll), nil
+}
+
+// wrapBuildError prefixes err with the entry's path unless it has it.
+func wrapBuildError(s Spec, err error) error {
+	msg := err.Error()
+	if len(msg) >= len(s.Path()) && msg[:len(s.Path())] == s.Path() {
+		return err
+	}
+	return fmt.Errorf("%s: %w", s.Path(), err)
+}
+
+// checkSpec checks the fields every entry has.
+func checkSpec(s Spec, seen map[string]int) error {
+	var errs []error
+	if s.Name == "" {
+		errs = append(errs, fmt.Errorf("pipeline[%d]: name: required", s.Index))
+	} else if j, dup := seen[s.Name]; dup {
+		errs = append(errs, fmt.Errorf("%s: name: %q is already used by pipeline[%d]", s.Path(), s.Name, j))
+	} else {
+		seen[s.Name] = s.Index
+	}
+	if s.Kind == "" {
+		errs = append(errs, fmt.Errorf("%s: kind: required (one of %v)", s.Path(), Kinds()))
+	}
+	switch s.OnError {
+	case "", FailOpen, FailClosed:
+	default:
+		errs = append(errs, fmt.Errorf("%s: on_error: want %s or %s, got %q", s.Path(), FailOpen, FailClosed, s.OnError))
+	}
+	if s.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("%s: timeout: must not be negative", s.Path()))
+	}
+	return errors.Join(errs...)
+}

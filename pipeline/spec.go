@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// OnError values: what a stage's own failure (an error, a timeout, a panic)
+// does to the call.
+const (
+	FailOpen   = "fail_open"   // skip the stage and go on
+	FailClosed = "fail_closed" // fail the call
+)
+
+// Spec is one entry of the config's pipeline list.
+type Spec struct {
+	Name    string
+	Kind    string
+	Config  map[string]any
+	OnError string
+	Timeout time.Duration
+	// Index is the entry's position in the list, for error messages.
+	Index int
+}
+
+// Path names the entry in error messages, e.g. `pipeline[2] (guardrails)`.
+func (s Spec) Path() string { return fmt.Sprintf("pipeline[%d] (%s)", s.Index, s.Name) }
+
+// Env is what stages may use when they are built.
+type Env struct {
+	Log *slog.Logger
+	// DataDir holds embedded state (outbox, caches).
+	DataDir string
+	// Upstreams are the configured upstreams, by name.
+	Upstreams map[string]*core.Upstream
+}
+
+// Decode reads the entry's free-form config into dst, a pointer to a struct
+// with json tags. Unknown keys and wrong types are errors naming the entry
+// and the key.
+func (s Spec) Decode(dst any) error {
+	if len(s.Config) == 0 {
+		return nil
+	}
+	raw, err := json.Marshal(s.Config)
+	if err != nil {
+		return fmt.Errorf("%s: config: %w", s.Path(), err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return fmt.Errorf("%s: config: %s", s.Path(), configMessage(err))
+	}
+	return nil
+}
+
+// configMessage rewrites encoding/json's messages in config terms.
+func configMessage(err error) string {
+	if te, ok := err.(*json.UnmarshalTypeError); ok {
+		return fmt.Sprintf("%s: want %s, got %s", te.Field, te.Type, te.Value)
+	}
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return "unknown key " + rest
+	}
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s",
+// "1m30s") in stage configs.
+type Duration time.Duration
+
+// UnmarshalJSON parses a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration like \"30s\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("want a duration like \"30s\", got %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }

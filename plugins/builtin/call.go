@@ -1,0 +1,180 @@
+package builtin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/pipeline"
+	"github.com/tollgate-dev/tollgate/providers/sse"
+)
+
+// CallConfig configures the call stage.
+type CallConfig struct {
+	// ConnectTimeout bounds dialing the upstream, TLS included (default 10s).
+	ConnectTimeout pipeline.Duration `json:"connect_timeout"`
+	// ResponseTimeout bounds the wait for the upstream's response headers
+	// (default 10m: reasoning models can think for minutes).
+	ResponseTimeout pipeline.Duration `json:"response_timeout"`
+	// IdleConnTimeout closes pooled connections idle this long (default 90s).
+	IdleConnTimeout pipeline.Duration `json:"idle_conn_timeout"`
+	// MaxIdleConnsPerHost sizes the keep-alive pool per upstream (default 256).
+	MaxIdleConnsPerHost int `json:"max_idle_conns_per_host"`
+	// MaxResponseBytes caps a non-streamed answer (default 64 MiB).
+	MaxResponseBytes int64 `json:"max_response_bytes"`
+}
+
+// Call sends the request to its upstream over one tuned, shared transport
+// and returns the answer; a streamed answer is returned as a stream that
+// passes events on as they arrive. It is the innermost stage and never calls
+// next. Safe for concurrent use.
+type Call struct {
+	transport *http.Transport
+	maxBody   int64
+	timeout   time.Duration
+}
+
+func newCall(s pipeline.Spec, _ pipeline.Env) (any, error) {
+	cfg := CallConfig{
+		ConnectTimeout:      pipeline.Duration(10 * time.Second),
+		ResponseTimeout:     pipeline.Duration(10 * time.Minute),
+		IdleConnTimeout:     pipeline.Duration(90 * time.Second),
+		MaxIdleConnsPerHost: 256,
+		MaxResponseBytes:    64 << 20,
+	}
+	if err := s.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	if cfg.MaxIdleConnsPerHost <= 0 || cfg.MaxResponseBytes <= 0 {
+		return nil, fmt.Errorf("%s: config: max_idle_conns_per_host and max_response_bytes must be positive", s.Path())
+	}
+	return NewCall(cfg), nil
+}
+
+// NewCall returns a call stage with its own transport.
+func NewCall(cfg CallConfig) *Call {
+	dialer := &net.Dialer{Timeout: time.Duration(cfg.ConnectTimeout), KeepAlive: 30 * time.Second}
+	t := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   time.Duration(cfg.ConnectTimeout),
+		ResponseHeaderTimeout: time.Duration(cfg.ResponseTimeout),
+		IdleConnTimeout:       time.Duration(cfg.IdleConnTimeout),
+		MaxIdleConns:          cfg.MaxIdleConnsPerHost * 4,
+		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+		ExpectContinueTimeout: time.Second,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
+	}
+	return &Call{transport: t, maxBody: cfg.MaxResponseBytes, timeout: time.Duration(cfg.ResponseTimeout)}
+}
+
+// Handle performs the upstream call.
+func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc) (*core.Response, error) {
+	up := req.Upstream
+	hr := (&http.Request{
+		Method:        req.Method,
+		URL:           up.URL(req),
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        make(http.Header, len(req.Header)+2),
+		Body:          io.NopCloser(bytes.NewReader(req.Body)),
+		ContentLength: int64(len(req.Body)),
+		GetBody: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(req.Body)), nil
+		},
+	}).WithContext(ctx)
+	hr.Host = hr.URL.Host
+	for k, v := range req.Header {
+		hr.Header[k] = v
+	}
+	if len(req.Body) == 0 {
+		hr.Body, hr.GetBody = http.NoBody, nil
+	} else if _, ok := hr.Header["Content-Type"]; !ok {
+		hr.Header["Content-Type"] = []string{"application/json"}
+	}
+	if err := up.Authorize(req.Format, hr.Header); err != nil {
+		return nil, err
+	}
+	resp, err := c.transport.RoundTrip(hr)
+	if err != nil {
+		return nil, c.transportError(ctx, up, err)
+	}
+	if resp.StatusCode >= 400 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		return nil, &core.Error{Kind: core.KindUpstream, Status: resp.StatusCode, Code: "upstream_error",
+			Message: fmt.Sprintf("upstream %q answered %d", up.Name, resp.StatusCode), Header: resp.Header, Body: body}
+	}
+	if isEventStream(resp.Header) {
+		return &core.Response{Status: resp.StatusCode, Header: resp.Header, Stream: sse.NewStream(resp.Body)}, nil
+	}
+	body, err := readAll(resp, c.maxBody)
+	resp.Body.Close()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, c.transportError(ctx, up, err)
+		}
+		return nil, &core.Error{Kind: core.KindUpstream, Status: http.StatusBadGateway, Code: "upstream_read_failed",
+			Message: fmt.Sprintf("reading the answer of upstream %q: %v", up.Name, err), Err: err}
+	}
+	out := &core.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	out.Usage, out.UsageKnown = req.Format.Usage(req, body)
+	return out, nil
+}
+
+// readAll reads a whole body, sized by Content-Length when known.
+func readAll(resp *http.Response, limit int64) ([]byte, error) {
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("the answer is %d bytes, over max_response_bytes %d", resp.ContentLength, limit)
+	}
+	if resp.ContentLength >= 0 {
+		b := make([]byte, resp.ContentLength)
+		_, err := io.ReadFull(resp.Body, b)
+		return b, err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("the answer is over max_response_bytes %d", limit)
+	}
+	return b, err
+}
+
+func isEventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	return strings.HasPrefix(ct, "text/event-stream")
+}
+
+// transportError classifies a failed round trip.
+func (c *Call) transportError(ctx context.Context, up *core.Upstream, err error) error {
+	if ctx.Err() != nil {
+		return &core.Error{Kind: core.KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &core.Error{Kind: core.KindTimeout, Code: "upstream_timeout",
+			Message: fmt.Sprintf("upstream %q did not answer in time: %v", up.Name, err), Err: err}
+	}
+	return &core.Error{Kind: core.KindUnreachable, Code: "upstream_unreachable",
+		Message: fmt.Sprintf("could not reach upstream %q at %s: %v", up.Name, up.BaseURL.Host, err), Err: err}
+}
+
+// Close releases pooled connections.
+func (c *Call) Close(context.Context) error {
+	c.transport.CloseIdleConnections()
+	return nil
+}
+
+var (
+	_ core.Stage      = (*Call)(nil)
+	_ pipeline.Closer = (*Call)(nil)
+)

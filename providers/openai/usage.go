@@ -1,0 +1,167 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// usageJSON is OpenAI's usage object on chat completions.
+type usageJSON struct {
+	PromptTokens        int64 `json:"prompt_tokens"`
+	CompletionTokens    int64 `json:"completion_tokens"`
+	PromptTokensDetails struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails struct {
+		ReasoningTokens int64 `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
+}
+
+func (u *usageJSON) normalized() core.Usage {
+	return core.Usage{
+		InputTokens:       u.PromptTokens,
+		OutputTokens:      u.CompletionTokens,
+		TotalTokens:       u.PromptTokens + u.CompletionTokens,
+		CachedInputTokens: u.PromptTokensDetails.CachedTokens,
+		ReasoningTokens:   u.CompletionTokensDetails.ReasoningTokens,
+	}
+}
+
+var usageKey = []byte(`"usage"`)
+
+// Usage reads the usage object of a whole response body. It decodes only
+// that object: usage comes last in OpenAI's answers, so it is found from the
+// end without scanning the answer text.
+func (Format) Usage(_ *core.Request, body []byte) (core.Usage, bool) {
+	obj := objectAfterKey(body, usageKey)
+	if obj == nil {
+		return core.Usage{}, false
+	}
+	var u usageJSON
+	if json.Unmarshal(obj, &u) != nil {
+		return core.Usage{}, false
+	}
+	return u.normalized(), true
+}
+
+// objectAfterKey returns the JSON object that is the value of the last
+// occurrence of key in b, or nil if that value is not an object.
+func objectAfterKey(b, key []byte) []byte {
+	i := bytes.LastIndex(b, key)
+	if i < 0 {
+		return nil
+	}
+	j := skipSpace(b, i+len(key))
+	if j >= len(b) || b[j] != ':' {
+		return nil
+	}
+	j = skipSpace(b, j+1)
+	if j >= len(b) || b[j] != '{' {
+		return nil
+	}
+	end := matchBrace(b, j)
+	if end < 0 {
+		return nil
+	}
+	return b[j : end+1]
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// matchBrace returns the index of the brace closing the object at b[i].
+func matchBrace(b []byte, i int) int {
+	depth, inString := 0, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// ObserveStream reads usage from the chunk that carries it and hides that
+// chunk when the gateway asked for it on the client's behalf.
+func (Format) ObserveStream(req *core.Request) core.StreamObserver {
+	st, _ := req.State().(*parsed)
+	if st != nil && st.hideUsage {
+		return hidingObserver{}
+	}
+	return observer{}
+}
+
+type observer struct{}
+
+func (observer) Observe(ev *core.Event, u *core.Usage) bool {
+	readStreamUsage(ev.Data, u)
+	return true
+}
+
+type hidingObserver struct{}
+
+// Observe hides the usage-only chunk (empty choices) the client did not ask for.
+func (hidingObserver) Observe(ev *core.Event, u *core.Usage) bool {
+	if !readStreamUsage(ev.Data, u) {
+		return true
+	}
+	return !emptyChoices(ev.Data)
+}
+
+// readStreamUsage sets u from a chunk that carries a usage object and
+// reports whether it did. Most chunks carry none, or "usage":null; they cost
+// one byte search.
+func readStreamUsage(data []byte, u *core.Usage) bool {
+	obj := objectAfterKey(data, usageKey)
+	if obj == nil {
+		return false
+	}
+	var uj usageJSON
+	if json.Unmarshal(obj, &uj) != nil {
+		return false
+	}
+	*u = uj.normalized()
+	return true
+}
+
+var choicesKey = []byte(`"choices"`)
+
+func emptyChoices(data []byte) bool {
+	i := bytes.Index(data, choicesKey)
+	if i < 0 {
+		return true
+	}
+	j := skipSpace(data, i+len(choicesKey))
+	if j >= len(data) || data[j] != ':' {
+		return false
+	}
+	j = skipSpace(data, j+1)
+	if j >= len(data) || data[j] != '[' {
+		return false
+	}
+	j = skipSpace(data, j+1)
+	return j < len(data) && data[j] == ']'
+}
