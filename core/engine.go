@@ -255,7 +255,7 @@ func (e *Engine) finish(p *Pipeline, o *Outcome) {
 		if o.HTTPStatus == 0 {
 			o.HTTPStatus = ae.HTTPStatus()
 		}
-		if o.UpstreamRequestID == "" {
+		if o.UpstreamRequestID == "" && o.Response == nil {
 			o.UpstreamRequestID = requestID(ae.Header)
 		}
 	default:
@@ -265,9 +265,9 @@ func (e *Engine) finish(p *Pipeline, o *Outcome) {
 		if o.HTTPStatus == 0 {
 			o.HTTPStatus = o.Response.Status
 		}
-		if o.UpstreamRequestID == "" {
-			o.UpstreamRequestID = requestID(o.Response.Header)
-		}
+	}
+	if o.UpstreamRequestID == "" && o.Response != nil {
+		o.UpstreamRequestID = requestID(o.Response.Header)
 	}
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.log.Debug("call", "id", o.Request.ID, "operation", o.Request.Operation, "model", o.Request.Model,
@@ -334,7 +334,12 @@ func (s *meteredStream) Next() (*Event, error) {
 // Close ends the stream; before the last event, that means the client went
 // away.
 func (s *meteredStream) Close() error {
-	s.end(ErrClientGone, StatusClientAborted)
+	if s.obs != nil && s.obs.Finished() {
+		s.resp.UsageKnown = true
+		s.end(nil, "")
+	} else {
+		s.end(ErrClientGone, StatusClientAborted)
+	}
 	return s.inner.Close()
 }
 

@@ -30,9 +30,12 @@ type Format interface {
 	ErrorBody(e *Error) []byte
 }
 
-// StreamObserver sees every event of one stream in order. It adds what the
-// event says about usage to u and returns false to hide the event from the
-// client (an event the gateway asked for on its own behalf).
+// StreamObserver sees every event of one stream in order. Observe adds what
+// the event says about usage to u and returns false to hide the event from
+// the client (an event the gateway asked for on its own behalf). Finished
+// reports whether the format's last event has passed, so that a client
+// closing the stream after it is not counted as going away.
 type StreamObserver interface {
 	Observe(ev *Event, u *Usage) (keep bool)
+	Finished() bool
 }

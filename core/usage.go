@@ -16,6 +16,9 @@ type Usage struct {
 	CachedInputTokens int64 `json:"cached_input_tokens"`
 	CacheWriteTokens  int64 `json:"cache_write_tokens"`
 	ReasoningTokens   int64 `json:"reasoning_tokens"`
+	// Estimated is set when the provider never reported usage (a stream cut
+	// short before its usage event) and the gateway counted what it saw.
+	Estimated bool `json:"usage_estimated,omitempty"`
 }
 
 // IsZero reports whether no tokens were counted.
@@ -73,6 +76,7 @@ type UsageEvent struct {
 	CachedInputTokens int64             `json:"cached_input_tokens"`
 	CacheWriteTokens  int64             `json:"cache_write_tokens"`
 	ReasoningTokens   int64             `json:"reasoning_tokens"`
+	UsageEstimated    bool              `json:"usage_estimated,omitempty"`
 	Stream            bool              `json:"stream"`
 	Status            string            `json:"status"`
 	HTTPStatus        int               `json:"http_status"`
@@ -101,6 +105,7 @@ func NewUsageEvent(o *Outcome) *UsageEvent {
 		CachedInputTokens: o.Usage.CachedInputTokens,
 		CacheWriteTokens:  o.Usage.CacheWriteTokens,
 		ReasoningTokens:   o.Usage.ReasoningTokens,
+		UsageEstimated:    o.Usage.Estimated,
 		Stream:            r.Stream,
 		Status:            o.Status,
 		HTTPStatus:        o.HTTPStatus,

@@ -105,30 +105,48 @@ func matchBrace(b []byte, i int) int {
 }
 
 // ObserveStream reads usage from the chunk that carries it and hides that
-// chunk when the gateway asked for it on the client's behalf.
+// chunk when the gateway asked for it on the client's behalf. Until that
+// chunk arrives it counts content chunks (OpenAI sends about one token per
+// chunk), so a stream cut short still records an estimate of its output.
 func (Format) ObserveStream(req *core.Request) core.StreamObserver {
 	st, _ := req.State().(*parsed)
-	if st != nil && st.hideUsage {
-		return hidingObserver{}
-	}
-	return observer{}
+	return &observer{hide: st != nil && st.hideUsage}
 }
 
-type observer struct{}
-
-func (observer) Observe(ev *core.Event, u *core.Usage) bool {
-	readStreamUsage(ev.Data, u)
-	return true
+// observer reads one stream's usage.
+type observer struct {
+	hide     bool
+	reported bool
+	done     bool
 }
 
-type hidingObserver struct{}
+var doneData = []byte("[DONE]")
 
-// Observe hides the usage-only chunk (empty choices) the client did not ask for.
-func (hidingObserver) Observe(ev *core.Event, u *core.Usage) bool {
+// Finished reports whether "data: [DONE]" has passed.
+func (o *observer) Finished() bool { return o.done }
+
+// Observe reads usage and hides the usage-only chunk (empty choices) the
+// client did not ask for.
+func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 	if !readStreamUsage(ev.Data, u) {
+		if bytes.Equal(ev.Data, doneData) {
+			o.done = true
+		} else if !o.reported && hasContent(ev.Data) {
+			u.OutputTokens++
+			u.Estimated = true
+		}
 		return true
 	}
-	return !emptyChoices(ev.Data)
+	o.reported = true
+	return !(o.hide && emptyChoices(ev.Data))
+}
+
+var contentKey = []byte(`"content":"`)
+
+// hasContent reports whether a chunk carries non-empty delta content.
+func hasContent(data []byte) bool {
+	i := bytes.Index(data, contentKey)
+	return i >= 0 && i+len(contentKey) < len(data) && data[i+len(contentKey)] != '"'
 }
 
 // readStreamUsage sets u from a chunk that carries a usage object and

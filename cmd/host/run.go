@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"context"
+)
+
+const usage = `tollgate — a pluggable gateway for LLM API calls
+
+Usage:
+  tollgate serve [--config FILE] [flags]   run the gateway (embedded default config without --config)
+  tollgate validate [--config FILE]        check a config: exit 0, or print every problem and exit 1
+  tollgate mock [--listen ADDR]            run a fake OpenAI-compatible provider (no API key needed)
+  tollgate version                         print the version
+
+Run 'tollgate COMMAND --help' for a command's flags.
+`
+
+// run is the whole command, testable without a process: it returns the exit
+// code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return validate(args[1:], stdout, stderr)
+	case "mock":
+		return mock(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		return version(stdout)
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "tollgate: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

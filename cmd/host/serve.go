@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// serve runs the gateway until ctx is cancelled (SIGINT or SIGTERM), then
+// shuts down gracefully: listeners close, calls in flight finish, and
+// pending usage events are flushed, all within server.shutdown_timeout.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, fs, err := loadConfig("serve", args, stderr)
+	if err != nil {
+		if fs != nil && !fs.Parsed() {
+			return 2
+		}
+		printError(stderr, err)
+		return 1
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate: %v\n", err)
+		return 1
+	}
+	eng, err := buildEngine(cfg, log)
+	if err != nil {
+		printError(stderr, err)
+		return 1
+	}
+	gw, err := listen(cfg.Listen, eng.Handler(), cfg.Server)
+	if err != nil {
+		log.Error("cannot listen", "addr", cfg.Listen, "err", err)
+		eng.Close(context.Background())
+		return 1
+	}
+	servers := []*server{gw}
+	if cfg.AdminListen != "" {
+		adm, err := listen(cfg.AdminListen, adminHandler(eng), cfg.Server)
+		if err != nil {
+			log.Error("cannot listen", "addr", cfg.AdminListen, "err", err)
+			gw.srv.Close()
+			eng.Close(context.Background())
+			return 1
+		}
+		servers = append(servers, adm)
+	}
+	failed := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() {
+			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				failed <- err
+			}
+		}()
+	}
+	log.Info("tollgate is serving", "listen", "http://"+gw.ln.Addr().String(), "admin", adminAddr(servers),
+		"stages", len(cfg.Pipeline), "config", configSource(fs))
+	code := 0
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing calls in flight and flushing usage", "deadline", cfg.Server.ShutdownTimeout)
+	case err := <-failed:
+		log.Error("server failed", "err", err)
+		code = 1
+	}
+	sctx, cancel := shutdownContext(cfg.Server.ShutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.srv.Shutdown(sctx); err != nil {
+			log.Warn("calls still in flight at the shutdown deadline were cut", "addr", s.ln.Addr().String(), "err", err)
+			s.srv.Close()
+		}
+	}
+	if err := eng.Close(sctx); err != nil {
+		log.Error("usage not fully flushed at shutdown", "err", err)
+		code = 1
+	}
+	log.Info("tollgate stopped")
+	return code
+}
+
+// server is a listener and the HTTP server on it.
+type server struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+// listen opens a listener with the hardened server settings.
+func listen(addr string, h http.Handler, sc config.ServerConfig) (*server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &server{ln: ln, srv: &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: sc.ReadHeaderTimeout,
+		IdleTimeout:       sc.IdleTimeout,
+		MaxHeaderBytes:    sc.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}}, nil
+}
+
+func shutdownContext(d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(context.Background())
+	}
+	return context.WithTimeout(context.Background(), d)
+}
+
+func adminAddr(servers []*server) string {
+	if len(servers) < 2 {
+		return "off"
+	}
+	return "http://" + servers[1].ln.Addr().String()
+}
+
+func configSource(fs interface{ GetString(string) (string, error) }) string {
+	if p, _ := fs.GetString("config"); p != "" {
+		return p
+	}
+	return "embedded default"
+}
+
+var _ = core.NewID

@@ -1,0 +1,135 @@
+// Package tollgate assembles a ready engine from a loaded configuration: the
+// wire formats, the upstreams with their keys, and the pipeline the config
+// lists. It is the one-call way to embed the gateway:
+//
+//	cfg, err := config.Load(config.Options{Path: "tollgate.yaml"})
+//	eng, err := tollgate.New(cfg, logger)
+//	client := openai.NewClient(option.WithHTTPClient(&http.Client{Transport: eng.Transport()}))
+//
+// The host binary (cmd/host) is built on the same call.
+package tollgate
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/pipeline"
+	_ "github.com/tollgate-dev/tollgate/plugins/builtin" // kind builtin
+	"github.com/tollgate-dev/tollgate/providers/openai"
+)
+
+// Version is the release version, stamped in at build time.
+var Version = "dev"
+
+// Formats returns every wire format tollgate speaks.
+func Formats() []core.Format {
+	return []core.Format{openai.New()}
+}
+
+// New builds an engine for cfg. It checks the provider keys (a malformed key
+// is an error; a missing one is a warning naming the variable to set, and
+// calls to that provider get an error saying the same) and builds the
+// pipeline, reporting every problem at once.
+func New(cfg *config.Config, log *slog.Logger) (*core.Engine, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	ups, err := Upstreams(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	p, err := BuildPipeline(cfg, ups, log)
+	if err != nil {
+		return nil, err
+	}
+	opts := []core.Option{
+		core.WithPipeline(p),
+		core.WithFormats(Formats()...),
+		core.WithLogger(log),
+		core.WithCustomerHeader(cfg.Customer.Header, cfg.Customer.Missing == config.MissingReject),
+		core.WithMetadataPrefix(cfg.Customer.MetadataHeaderPrefix),
+		core.WithMaxBodyBytes(cfg.Server.MaxBodyBytes),
+	}
+	for _, name := range sortedNames(cfg.Providers) {
+		opts = append(opts, core.WithUpstream(ups[name]))
+	}
+	return core.New(opts...), nil
+}
+
+// BuildPipeline builds the config's pipeline over the given upstreams.
+func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.Logger) (*core.Pipeline, error) {
+	specs := make([]pipeline.Spec, len(cfg.Pipeline))
+	for i, s := range cfg.Pipeline {
+		specs[i] = pipeline.Spec{Name: s.Name, Kind: s.Kind, Config: s.Config, OnError: s.OnError, Timeout: s.Timeout, Index: i}
+	}
+	return pipeline.Build(specs, pipeline.Env{Log: log, DataDir: cfg.DataDir, Upstreams: ups})
+}
+
+// keyPrefixes are the prefixes provider keys have had; another prefix is
+// only a warning, as key formats change.
+var keyPrefixes = map[string][]string{
+	config.TypeOpenAI:    {"sk-"},
+	config.TypeAnthropic: {"sk-ant-"},
+	config.TypeGemini:    {"AIza"},
+}
+
+// Upstreams builds the configured upstreams and checks their keys.
+func Upstreams(cfg *config.Config, log *slog.Logger) (map[string]*core.Upstream, error) {
+	ups := make(map[string]*core.Upstream, len(cfg.Providers))
+	var errs []error
+	for _, name := range sortedNames(cfg.Providers) {
+		p := cfg.Providers[name]
+		base, err := url.Parse(strings.TrimSuffix(p.BaseURL, "/"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("providers.%s.base_url: %v", name, err))
+			continue
+		}
+		key, env, _ := cfg.APIKey(name)
+		if err := checkKey(name, p.Type, key, env, log); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ups[name] = core.NewUpstream(name, p.Type, base, key, env)
+	}
+	return ups, errors.Join(errs...)
+}
+
+// checkKey refuses a key that cannot work and warns about a missing or
+// unusual one. The key itself never appears in a message.
+func checkKey(name, typ, key, env string, log *slog.Logger) error {
+	if env == "" {
+		return nil // the upstream needs no key
+	}
+	if key == "" {
+		log.Warn("no API key for provider; calls to it will fail until you set the variable (or try `tollgate mock`)",
+			"provider", name, "variable", env)
+		return nil
+	}
+	if strings.ContainsAny(key, " \t\r\n") {
+		return fmt.Errorf("providers.%s: the API key in %s contains whitespace or a newline; check how it was set", name, env)
+	}
+	for _, p := range keyPrefixes[typ] {
+		if strings.HasPrefix(key, p) {
+			return nil
+		}
+	}
+	if prefixes := keyPrefixes[typ]; len(prefixes) > 0 {
+		log.Warn("API key does not start with the usual prefix; using it anyway", "provider", name, "variable", env, "expected_prefix", prefixes[0])
+	}
+	return nil
+}
+
+func sortedNames(m map[string]config.Provider) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,149 @@
+package tollgate_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/providers/providertest"
+)
+
+// sdk returns the official OpenAI client tracked by the engine: one option.
+func sdk(g *gateway) *openai.Client {
+	c := openai.NewClient(
+		option.WithBaseURL(g.upstream.URL+"/v1"),
+		option.WithAPIKey("sk-client-own-key"),
+		option.WithHTTPClient(&http.Client{Transport: g.eng.Transport()}),
+		option.WithMaxRetries(0),
+	)
+	return &c
+}
+
+var chatParams = openai.ChatCompletionNewParams{
+	Model: "gpt-4o-mini",
+	Messages: []openai.ChatCompletionMessageParamUnion{
+		openai.SystemMessage("You are terse."),
+		openai.UserMessage("Say hello to the gateway"),
+	},
+}
+
+func TestTransportChat(t *testing.T) {
+	g := newGateway(t, "", providertest.WithCachedTokens(3), providertest.WithReasoningTokens(2))
+	ctx := core.WithMetadata(core.WithCustomer(context.Background(), "acme"), "team", "ml")
+	got, err := sdk(g).Chat.Completions.New(ctx, chatParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Choices[0].Message.Content != providertest.DefaultReply {
+		t.Errorf("reply = %q", got.Choices[0].Message.Content)
+	}
+	reqs := g.upstream.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("upstream got %d requests", len(reqs))
+	}
+	if h := reqs[0].Header.Get("Authorization"); h != "Bearer sk-client-own-key" {
+		t.Errorf("transport mode must forward the SDK's own key, upstream saw %q", h)
+	}
+	want, _ := g.upstream.ExpectedUsage(reqs[0].Body)
+	ev := g.onlyEvent(t)
+	wantUsage(t, ev, want)
+	if int64(got.Usage.PromptTokens) != ev.InputTokens || int64(got.Usage.CompletionTokens) != ev.OutputTokens {
+		t.Errorf("event usage differs from what the SDK parsed: %+v vs %+v", ev, got.Usage)
+	}
+	if ev.CustomerID != "acme" || ev.Metadata["team"] != "ml" || ev.Status != core.StatusOK || ev.HTTPStatus != 200 ||
+		ev.Provider != "openai" || ev.Model != "gpt-4o-mini" || ev.Operation != "chat.completions" || ev.Stream {
+		t.Errorf("event = %+v", ev)
+	}
+	if ev.ID == "" || ev.RequestID == "" || ev.Timestamp.IsZero() {
+		t.Errorf("event lacks id, request_id or timestamp: %+v", ev)
+	}
+}
+
+func TestTransportChatStream(t *testing.T) {
+	for _, clientAsked := range []bool{false, true} {
+		name := map[bool]string{false: "gateway asks for usage", true: "client asks for usage"}[clientAsked]
+		t.Run(name, func(t *testing.T) {
+			g := newGateway(t, "")
+			params := chatParams
+			if clientAsked {
+				params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+			}
+			stream := sdk(g).Chat.Completions.NewStreaming(core.WithCustomer(context.Background(), "acme"), params)
+			var acc openai.ChatCompletionAccumulator
+			chunks, usageChunks := 0, 0
+			for stream.Next() {
+				c := stream.Current()
+				acc.AddChunk(c)
+				chunks++
+				if len(c.Choices) == 0 {
+					usageChunks++
+				}
+			}
+			if err := stream.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if acc.Choices[0].Message.Content != providertest.DefaultReply {
+				t.Errorf("streamed reply = %q", acc.Choices[0].Message.Content)
+			}
+			wantChunks := 1 // a usage chunk only when the client asked
+			if !clientAsked {
+				wantChunks = 0
+			}
+			if usageChunks != wantChunks {
+				t.Errorf("client saw %d usage chunks, want %d", usageChunks, wantChunks)
+			}
+			up := g.upstream.Requests()[0]
+			var sent struct {
+				StreamOptions struct {
+					IncludeUsage bool `json:"include_usage"`
+				} `json:"stream_options"`
+			}
+			json.Unmarshal(up.Body, &sent)
+			if !sent.StreamOptions.IncludeUsage {
+				t.Errorf("upstream was not asked for usage: %s", up.Body)
+			}
+			want, _ := g.upstream.ExpectedUsage(up.Body)
+			ev := g.onlyEvent(t)
+			wantUsage(t, ev, want)
+			if !ev.Stream || ev.Status != core.StatusOK || ev.TimeToFirstToken == nil || ev.UsageEstimated {
+				t.Errorf("event = %+v", ev)
+			}
+		})
+	}
+}
+
+func TestTransportUpstreamErrorIsTheSDKsError(t *testing.T) {
+	g := newGateway(t, "")
+	g.upstream.Inject(providertest.Fault{Status: 429, RetryAfter: time.Second})
+	_, err := sdk(g).Chat.Completions.New(context.Background(), chatParams)
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 {
+		t.Fatalf("want the SDK's 429 API error, got %v", err)
+	}
+	ev := g.onlyEvent(t)
+	if ev.Status != core.StatusUpstreamError || ev.HTTPStatus != 429 {
+		t.Errorf("event = %+v", ev)
+	}
+}
+
+func TestTransportValidationErrorInOpenAIShape(t *testing.T) {
+	g := newGateway(t, "")
+	_, err := sdk(g).Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o-mini"})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Param != "messages" {
+		t.Fatalf("want a 400 on messages, got %v", err)
+	}
+	if n := len(g.upstream.Requests()); n != 0 {
+		t.Errorf("an invalid call reached upstream %d times", n)
+	}
+	if ev := g.onlyEvent(t); ev.Status != core.StatusInvalid || ev.HTTPStatus != 400 {
+		t.Errorf("event = %+v", ev)
+	}
+}
