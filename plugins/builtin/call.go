@@ -36,30 +36,39 @@ type CallConfig struct {
 // passes events on as they arrive. It is the innermost stage and never calls
 // next. Safe for concurrent use.
 type Call struct {
-	transport *http.Transport
+	transport http.RoundTripper
+	idle      interface{ CloseIdleConnections() }
 	maxBody   int64
-	timeout   time.Duration
 }
 
-func newCall(s pipeline.Spec, _ pipeline.Env) (any, error) {
-	cfg := CallConfig{
+// DefaultCallConfig returns the call stage's defaults.
+func DefaultCallConfig() CallConfig {
+	return CallConfig{
 		ConnectTimeout:      pipeline.Duration(10 * time.Second),
 		ResponseTimeout:     pipeline.Duration(10 * time.Minute),
 		IdleConnTimeout:     pipeline.Duration(90 * time.Second),
 		MaxIdleConnsPerHost: 256,
 		MaxResponseBytes:    64 << 20,
 	}
+}
+
+func newCall(s pipeline.Spec, _ pipeline.Env) (any, error) {
+	cfg := DefaultCallConfig()
 	if err := s.Decode(&cfg); err != nil {
 		return nil, err
 	}
 	if cfg.MaxIdleConnsPerHost <= 0 || cfg.MaxResponseBytes <= 0 {
 		return nil, fmt.Errorf("%s: config: max_idle_conns_per_host and max_response_bytes must be positive", s.Path())
 	}
-	return NewCall(cfg), nil
+	return NewCall(cfg, nil), nil
 }
 
-// NewCall returns a call stage with its own transport.
-func NewCall(cfg CallConfig) *Call {
+// NewCall returns a call stage. With a nil rt it uses its own transport
+// tuned by cfg; tests and benchmarks pass an in-memory one.
+func NewCall(cfg CallConfig, rt http.RoundTripper) *Call {
+	if rt != nil {
+		return &Call{transport: rt, maxBody: cfg.MaxResponseBytes}
+	}
 	dialer := &net.Dialer{Timeout: time.Duration(cfg.ConnectTimeout), KeepAlive: 30 * time.Second}
 	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -74,7 +83,7 @@ func NewCall(cfg CallConfig) *Call {
 		WriteBufferSize:       16 << 10,
 		ReadBufferSize:        16 << 10,
 	}
-	return &Call{transport: t, maxBody: cfg.MaxResponseBytes, timeout: time.Duration(cfg.ResponseTimeout)}
+	return &Call{transport: t, idle: t, maxBody: cfg.MaxResponseBytes}
 }
 
 // Handle performs the upstream call.
@@ -170,7 +179,9 @@ func (c *Call) transportError(ctx context.Context, up *core.Upstream, err error)
 
 // Close releases pooled connections.
 func (c *Call) Close(context.Context) error {
-	c.transport.CloseIdleConnections()
+	if c.idle != nil {
+		c.idle.CloseIdleConnections()
+	}
 	return nil
 }
 

@@ -33,12 +33,21 @@ func newValidate(s pipeline.Spec, _ pipeline.Env) (any, error) {
 	if err := s.Decode(&cfg); err != nil {
 		return nil, err
 	}
+	v, err := NewValidate(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: config: %w", s.Path(), err)
+	}
+	return v, nil
+}
+
+// NewValidate returns a validate stage.
+func NewValidate(cfg ValidateConfig) (*Validate, error) {
 	if cfg.MaxBodyBytes <= 0 {
-		return nil, fmt.Errorf("%s: config: max_body_bytes: must be positive", s.Path())
+		return nil, fmt.Errorf("max_body_bytes: must be positive")
 	}
 	for i, m := range cfg.Models {
 		if _, err := path.Match(m, ""); err != nil {
-			return nil, fmt.Errorf("%s: config: models[%d]: bad pattern %q: %v", s.Path(), i, m, err)
+			return nil, fmt.Errorf("models[%d]: bad pattern %q: %v", i, m, err)
 		}
 	}
 	return &Validate{maxBody: cfg.MaxBodyBytes, models: cfg.Models}, nil

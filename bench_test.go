@@ -1,0 +1,119 @@
+package tollgate_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/plugins/builtin"
+	"github.com/tollgate-dev/tollgate/providers/openai"
+	"github.com/tollgate-dev/tollgate/providers/providertest"
+)
+
+// inMemory is a RoundTripper that serves requests with a handler, no sockets:
+// it isolates the gateway's own cost from the network's.
+type inMemory struct{ h http.Handler }
+
+func (m inMemory) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	m.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// canned is an upstream that answers from memory, so that benchmarks
+// measure tollgate rather than the fake provider's own JSON work.
+type canned struct{ body, stream []byte }
+
+func newCanned() canned {
+	up := providertest.NewHandler()
+	get := func(body string) []byte {
+		rec := httptest.NewRecorder()
+		up.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body)))
+		return rec.Body.Bytes()
+	}
+	return canned{body: get(benchBody), stream: get(strings.Replace(benchBody, `"temperature"`, `"stream":true,"stream_options":{"include_usage":true},"temperature"`, 1))}
+}
+
+func (c canned) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	if strings.Contains(r.Header.Get("Accept"), "event-stream") || r.Header.Get("X-Stream") != "" {
+		w.Header()["Content-Type"] = []string{"text/event-stream"}
+		w.Write(c.stream)
+		return
+	}
+	w.Header()["Content-Type"] = []string{"application/json"}
+	w.Header()["Content-Length"] = []string{strconv.Itoa(len(c.body))}
+	w.Write(c.body)
+}
+
+// benchBody is a typical ~1 KB chat request.
+var benchBody = `{"model":"gpt-4o-mini","temperature":0.2,"messages":[{"role":"system","content":"You are a helpful assistant that answers briefly and precisely."},{"role":"user","content":"` +
+	strings.Repeat("Tell me about the gateway. ", 30) + `"}]}`
+
+// BenchmarkUpstreamDirect is the baseline: the in-memory upstream called
+// straight, as a client without tollgate would.
+func BenchmarkUpstreamDirect(b *testing.B) {
+	up := inMemory{newCanned()}
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, "http://upstream/v1/chat/completions", strings.NewReader(benchBody))
+		req.Header.Set("Authorization", "Bearer sk-bench")
+		resp, _ := up.RoundTrip(req)
+		io.Copy(io.Discard, resp.Body)
+	}
+}
+
+// newBenchEngine is the default pipeline (validate, call, track) over the
+// in-memory upstream, tracking to a discarding sink.
+func newBenchEngine(b *testing.B) *core.Engine {
+	up := inMemory{newCanned()}
+	base, _ := url.Parse("http://upstream/v1")
+	track := builtin.NewTrack([]core.Sink{builtin.NewWriterSink(io.Discard)}, []string{"discard"}, 256, nil)
+	validate, _ := builtin.NewValidate(builtin.ValidateConfig{MaxBodyBytes: 1 << 20})
+	p := core.NewPipeline(
+		[]core.Stage{validate, builtin.NewCall(builtin.DefaultCallConfig(), up)},
+		[]core.Completer{track}, track.Close)
+	eng := core.New(core.WithPipeline(p), core.WithFormats(openai.New()),
+		core.WithUpstream(core.NewUpstream("openai", "openai", base, "sk-bench", "OPENAI_API_KEY")))
+	b.Cleanup(func() { eng.Close(context.Background()) })
+	return eng
+}
+
+// BenchmarkPipeline is the same call through the engine's HTTP handler:
+// ingress, validate, call, track. Its difference from BenchmarkUpstreamDirect
+// is what tollgate adds.
+func BenchmarkPipeline(b *testing.B) {
+	h := newBenchEngine(b).Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(benchBody))
+		req.Header.Set("X-Tollgate-Customer", "acme")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkPipelineStream is a streamed call through the handler.
+func BenchmarkPipelineStream(b *testing.B) {
+	h := newBenchEngine(b).Handler()
+	body := strings.Replace(benchBody, `"temperature"`, `"stream":true,"temperature"`, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("X-Stream", "1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
