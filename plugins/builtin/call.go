@@ -108,7 +108,8 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 	}
 	if len(req.Body) == 0 {
 		hr.Body, hr.GetBody = http.NoBody, nil
-	} else if _, ok := hr.Header["Content-Type"]; !ok {
+	} else if ct := hr.Header.Get("Content-Type"); ct == "" || strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		// curl -d sends a form type with a JSON body; providers want JSON.
 		hr.Header["Content-Type"] = []string{"application/json"}
 	}
 	if err := up.Authorize(req.Format, hr.Header); err != nil {
