@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/pflag"
 
@@ -72,5 +71,3 @@ func newLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, error) {
 func buildEngine(cfg *config.Config, log *slog.Logger) (*core.Engine, error) {
 	return tollgate.New(cfg, log)
 }
-
-var _ = os.Stderr

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
-	"github.com/tollgate-dev/tollgate/core"
 )
 
 // serve runs the gateway until ctx is cancelled (SIGINT or SIGTERM), then
@@ -31,6 +30,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tollgate: %v\n", err)
 		return 1
 	}
+	slog.SetDefault(log)
 	eng, err := buildEngine(cfg, log)
 	if err != nil {
 		printError(stderr, err)
@@ -128,5 +128,3 @@ func configSource(fs interface{ GetString(string) (string, error) }) string {
 	}
 	return "embedded default"
 }
-
-var _ = core.NewID

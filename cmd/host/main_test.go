@@ -1,0 +1,394 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/providers/providertest"
+)
+
+// binary is the tollgate binary built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tollgate-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "tollgate")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building tollgate: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// plantedKey is the provider key; no log line may show it.
+const plantedKey = "sk-e2e-planted-secret-8c1d"
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// host is a running `tollgate serve`.
+type host struct {
+	cmd    *exec.Cmd
+	url    string
+	admin  string
+	usage  string
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startHost runs the binary with a config over upstreamURL.
+func startHost(t *testing.T, upstreamURL string, env ...string) *host {
+	t.Helper()
+	dir := t.TempDir()
+	h := &host{url: "http://" + freeAddr(t), admin: "http://" + freeAddr(t), usage: filepath.Join(dir, "usage.jsonl"),
+		stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cfg := fmt.Sprintf(`
+listen: %s
+admin_listen: %s
+data_dir: %s
+log: {level: debug, format: json}
+providers:
+  openai: {base_url: %s/v1, api_key_env: E2E_OPENAI_KEY}
+pipeline:
+  - {name: validate, kind: builtin}
+  - {name: call, kind: builtin}
+  - {name: track, kind: builtin, config: {sinks: [{type: jsonl, path: %s}]}}
+`, strings.TrimPrefix(h.url, "http://"), strings.TrimPrefix(h.admin, "http://"), dir, upstreamURL, h.usage)
+	path := filepath.Join(dir, "tollgate.yaml")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	h.cmd = exec.Command(binary, "serve", "--config", path)
+	h.cmd.Env = append(os.Environ(), env...)
+	h.cmd.Stderr = h.stderr
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { h.done <- h.cmd.Wait() }()
+	t.Cleanup(func() { h.cmd.Process.Kill(); <-h.done })
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(h.admin + "/healthz"); err == nil {
+			resp.Body.Close()
+			return h
+		}
+		select {
+		case err := <-h.done:
+			t.Fatalf("tollgate exited: %v\n%s", err, h.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("tollgate did not become healthy:\n%s", h.stderr)
+	return nil
+}
+
+// stop sends SIGTERM and waits for a graceful exit.
+func (h *host) stop(t *testing.T) {
+	t.Helper()
+	h.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-h.done:
+		h.done <- err
+		if err != nil {
+			t.Fatalf("tollgate exited with %v:\n%s", err, h.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("tollgate did not stop after SIGTERM")
+	}
+}
+
+// events reads the usage events the host wrote.
+func (h *host) events(t *testing.T) []core.UsageEvent {
+	t.Helper()
+	f, err := os.Open(h.usage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []core.UsageEvent
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var ev core.UsageEvent
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func TestServeWithTheOpenAISDK(t *testing.T) {
+	up := providertest.NewServer(t, providertest.WithCachedTokens(2))
+	h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey)
+	client := openai.NewClient(option.WithBaseURL(h.url+"/v1"), option.WithAPIKey("sk-client"), option.WithMaxRetries(0),
+		option.WithHeader("X-Tollgate-Customer", "acme"))
+	params := openai.ChatCompletionNewParams{Model: "gpt-4o-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hello from the end to end test")}}
+
+	got, err := client.Chat.Completions.New(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Choices[0].Message.Content != providertest.DefaultReply {
+		t.Errorf("reply %q", got.Choices[0].Message.Content)
+	}
+	stream := client.Chat.Completions.NewStreaming(context.Background(), params)
+	var acc openai.ChatCompletionAccumulator
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if acc.Choices[0].Message.Content != providertest.DefaultReply {
+		t.Errorf("streamed reply %q", acc.Choices[0].Message.Content)
+	}
+	h.stop(t) // graceful shutdown flushes the usage events
+
+	reqs := up.Requests()
+	evs := h.events(t)
+	if len(evs) != 2 || len(reqs) != 2 {
+		t.Fatalf("want 2 events and 2 upstream calls, got %d and %d", len(evs), len(reqs))
+	}
+	for i, ev := range evs {
+		want, _ := up.ExpectedUsage(reqs[i].Body)
+		if ev.InputTokens != int64(want.PromptTokens) || ev.OutputTokens != int64(want.CompletionTokens) ||
+			ev.CachedInputTokens != int64(want.CachedTokens) || ev.TotalTokens != int64(want.TotalTokens) {
+			t.Errorf("event %d usage %+v, want %+v", i, ev, want)
+		}
+		if ev.CustomerID != "acme" || ev.Status != core.StatusOK || ev.Stream != (i == 1) {
+			t.Errorf("event %d = %+v", i, ev)
+		}
+	}
+	if got := reqs[0].Header.Get("Authorization"); got != "Bearer "+plantedKey {
+		t.Errorf("upstream auth %q", got)
+	}
+}
+
+func TestLogsNeverShowKeys(t *testing.T) {
+	up := providertest.NewServer(t)
+	h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey)
+	for _, fault := range []string{"", "status=401", "status=500", "drop"} {
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/chat/completions",
+			strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer sk-client-secret-should-vanish")
+		if fault != "" {
+			req.Header.Set(providertest.FaultHeader, fault)
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	h.stop(t)
+	logs := h.stderr.String()
+	if !strings.Contains(logs, "tollgate is serving") {
+		t.Fatalf("no logs captured:\n%s", logs)
+	}
+	for _, secret := range []string{plantedKey, "sk-client-secret-should-vanish"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs show %q:\n%s", secret, logs)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("log line is not JSON: %s", line)
+		}
+	}
+}
+
+func TestServeWithoutKeyStartsAndNamesTheVariable(t *testing.T) {
+	up := providertest.NewServer(t)
+	h := startHost(t, up.URL) // E2E_OPENAI_KEY unset
+	resp, err := http.Post(h.url+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 500 || !strings.Contains(string(body), "E2E_OPENAI_KEY") {
+		t.Errorf("got %d %s, want an error naming E2E_OPENAI_KEY", resp.StatusCode, body)
+	}
+	if !strings.Contains(h.stderr.String(), "E2E_OPENAI_KEY") {
+		t.Errorf("start-up warning does not name the variable:\n%s", h.stderr)
+	}
+	if len(up.Requests()) != 0 {
+		t.Error("a call without a key reached upstream")
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	up := providertest.NewServer(t)
+	h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey)
+	resp, err := http.Get(h.admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || body.Status != "ready" {
+		t.Errorf("readyz = %d %+v", resp.StatusCode, body)
+	}
+}
+
+func TestValidateCommand(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, yaml string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(yaml), 0o600)
+		return p
+	}
+	good := write("good.yaml", `
+providers:
+  openai: {base_url: http://127.0.0.1:1/v1, api_key_env: NONE_SET}
+pipeline:
+  - {name: validate, kind: builtin}
+  - {name: call, kind: builtin}
+`)
+	bad := write("bad.yaml", `
+lisen: 127.0.0.1:8080
+providers:
+  openai: {base_url: http://127.0.0.1:1/v1, api_key_env: NONE_SET}
+pipeline:
+  - {name: validate, kind: builtin, config: {max_body_bytes: lots}}
+  - {name: guard, kind: martian}
+  - {name: call, kind: builtin, on_error: maybe}
+`)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string
+	}{
+		{"valid config", []string{"validate", "--config", good}, 0, []string{"the configuration is valid"}},
+		{"every problem listed", []string{"validate", "--config", bad}, 1, []string{"lisen: unknown key", `did you mean "listen"`, "pipeline[2].on_error"}},
+		{"missing file", []string{"validate", "--config", filepath.Join(dir, "nope.yaml")}, 1, []string{"nope.yaml"}},
+		{"unknown command", []string{"serv"}, 2, []string{`unknown command "serv"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(tt.args, &out, &errOut)
+			all := out.String() + errOut.String()
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d:\n%s", code, tt.wantCode, all)
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(all, w) {
+					t.Errorf("output lacks %q:\n%s", w, all)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateReportsPipelineProblems(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	os.WriteFile(p, []byte(`
+providers:
+  openai: {base_url: http://127.0.0.1:1/v1}
+pipeline:
+  - {name: validate, kind: builtin, config: {max_body_bytes: -1}}
+  - {name: guard, kind: martian}
+  - {name: call, kind: builtin}
+`), 0o600)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"validate", "--config", p}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
+	}
+	for _, w := range []string{"pipeline[0] (validate): config: max_body_bytes: must be positive", `pipeline[1] (guard): unknown kind "martian"`} {
+		if !strings.Contains(errOut.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, errOut.String())
+		}
+	}
+}
+
+func TestMockCommand(t *testing.T) {
+	addr := freeAddr(t)
+	cmd := exec.Command(binary, "mock", "--listen", addr)
+	var out syncBuffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	var resp *http.Response
+	var err error
+	for range 200 {
+		resp, err = http.Post("http://"+addr+"/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
+		if err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), providertest.DefaultReply) {
+		t.Errorf("mock answered %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "tollgate ") {
+		t.Errorf("version: %d %q", code, out.String())
+	}
+}
