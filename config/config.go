@@ -1,0 +1,126 @@
+package config
+
+import "time"
+
+// Config is the gateway's whole configuration, as loaded by [Load].
+//
+// A Config holds the names of environment variables that carry secrets, never
+// the secrets themselves: printing or marshalling a Config is safe. Use
+// [Config.Lookup] and [Config.APIKey] to read a secret when it is needed.
+//
+// A Config returned by [Load] is valid; it is not modified by this package
+// afterwards and is safe for concurrent reads.
+type Config struct {
+	// Listen is the gateway listener's host:port.
+	Listen string `koanf:"listen"`
+	// AdminListen is the admin listener's host:port (/healthz, /readyz);
+	// empty disables the admin listener.
+	AdminListen string `koanf:"admin_listen"`
+	// DataDir is the directory that holds all embedded state.
+	DataDir string `koanf:"data_dir"`
+	// Log configures the process logger.
+	Log LogConfig `koanf:"log"`
+	// Server holds HTTP server limits and timeouts.
+	Server ServerConfig `koanf:"server"`
+	// Customer says how a request names the customer it is billed to.
+	Customer CustomerConfig `koanf:"customer"`
+	// Providers maps a provider name to its upstream.
+	Providers map[string]Provider `koanf:"providers"`
+	// Pipeline is the ordered list of stages; the first is outermost.
+	Pipeline []Stage `koanf:"pipeline"`
+
+	// env answers Lookup. It is a pointer so that printing a Config with
+	// %v or %+v shows an address, never the values behind it.
+	env *environment
+}
+
+// LogConfig configures the process logger.
+type LogConfig struct {
+	// Level is one of debug, info, warn, error.
+	Level string `koanf:"level"`
+	// Format is one of auto, text, json.
+	Format string `koanf:"format"`
+}
+
+// ServerConfig holds HTTP server limits and timeouts shared by the gateway
+// and admin listeners.
+type ServerConfig struct {
+	// MaxBodyBytes is the hard cap on a request body.
+	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// MaxHeaderBytes is the cap on request headers (http.Server.MaxHeaderBytes).
+	MaxHeaderBytes int `koanf:"max_header_bytes"`
+	// ReadHeaderTimeout bounds reading request headers; 0 means no limit.
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	// IdleTimeout bounds how long a keep-alive connection waits; 0 means no limit.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// ShutdownTimeout bounds a graceful shutdown; 0 means wait forever.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// CustomerConfig says how a request names its customer and metadata.
+type CustomerConfig struct {
+	// Header is the request header that names the customer.
+	Header string `koanf:"header"`
+	// MetadataHeaderPrefix marks request headers that carry metadata:
+	// with prefix X-Tollgate-Meta-, the header X-Tollgate-Meta-Team: ml
+	// becomes the metadata {team: ml}. Empty turns metadata headers off.
+	MetadataHeaderPrefix string `koanf:"metadata_header_prefix"`
+	// Missing is what happens to a request without the customer header:
+	// MissingTrack or MissingReject.
+	Missing string `koanf:"missing"`
+}
+
+// Values of [CustomerConfig.Missing].
+const (
+	// MissingTrack serves the request and tracks it as unattributed.
+	MissingTrack = "track"
+	// MissingReject refuses the request.
+	MissingReject = "reject"
+)
+
+// Provider is one upstream LLM API.
+type Provider struct {
+	// Name is the provider's key in the providers map. It is filled in by
+	// Load and is not read from the configuration.
+	Name string `koanf:"-"`
+	// Type is the wire format: openai, anthropic or gemini. It defaults to
+	// the provider's name.
+	Type string `koanf:"type"`
+	// BaseURL is the upstream's absolute http(s) base URL.
+	BaseURL string `koanf:"base_url"`
+	// APIKeyEnv names the environment variable that holds the API key;
+	// empty means the upstream needs no key.
+	APIKeyEnv string `koanf:"api_key_env"`
+}
+
+// Provider types, the allowed values of [Provider.Type].
+const (
+	TypeOpenAI    = "openai"
+	TypeAnthropic = "anthropic"
+	TypeGemini    = "gemini"
+)
+
+// Stage is one entry of the pipeline. The config package checks its shape;
+// the pipeline package checks that its kind exists and reads its Config.
+type Stage struct {
+	// Name identifies the stage; it is required and unique in the pipeline.
+	Name string `koanf:"name"`
+	// Kind says how the stage is implemented, for example builtin, rego,
+	// wasm or process.
+	Kind string `koanf:"kind"`
+	// Config is the stage's own settings, passed through untouched.
+	Config map[string]any `koanf:"config"`
+	// OnError is OnErrorFailOpen, OnErrorFailClosed, or empty for the
+	// stage's own default.
+	OnError string `koanf:"on_error"`
+	// Timeout bounds one run of the stage; 0 means the stage's default.
+	Timeout time.Duration `koanf:"timeout"`
+}
+
+// Values of [Stage.OnError].
+const (
+	// OnErrorFailOpen lets the request continue when the stage fails.
+	OnErrorFailOpen = "fail_open"
+	// OnErrorFailClosed fails the request when the stage fails.
+	OnErrorFailClosed = "fail_closed"
+)
