@@ -1,0 +1,202 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// fakeFormat is a minimal wire format: every event carries one output token,
+// and an event with data "end" is the last.
+type fakeFormat struct{}
+
+func (fakeFormat) Name() string                                    { return "fake" }
+func (fakeFormat) Match(_, path string) (string, bool)             { return "op", path == "/op" }
+func (fakeFormat) Parse(r *core.Request)                           { r.Model = "m" }
+func (fakeFormat) Validate(*core.Request) *core.Error              { return nil }
+func (fakeFormat) UpstreamPath(r *core.Request) string             { return r.Path }
+func (fakeFormat) Authorize(http.Header, string)                   {}
+func (fakeFormat) ErrorBody(e *core.Error) []byte                  { return []byte(e.Error()) }
+func (fakeFormat) ObserveStream(*core.Request) core.StreamObserver { return &fakeObserver{} }
+func (fakeFormat) Usage(_ *core.Request, b []byte) (core.Usage, bool) {
+	return core.Usage{InputTokens: 1, OutputTokens: int64(len(b))}, true
+}
+
+type fakeObserver struct{ done bool }
+
+func (o *fakeObserver) Observe(ev *core.Event, u *core.Usage) bool {
+	u.OutputTokens++
+	o.done = string(ev.Data) == "end"
+	return true
+}
+func (o *fakeObserver) Finished() bool { return o.done }
+
+// outcomes records every outcome a completer sees.
+type outcomes struct {
+	mu  sync.Mutex
+	all []*core.Outcome
+}
+
+func (o *outcomes) Complete(out *core.Outcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.all = append(o.all, out)
+}
+
+// events is a stream of n events, the last one "end".
+func events(n int) core.Stream {
+	i := 0
+	return core.StreamFunc{NextFunc: func() (*core.Event, error) {
+		if i >= n {
+			return nil, io.EOF
+		}
+		i++
+		data := "x"
+		if i == n {
+			data = "end"
+		}
+		return &core.Event{Raw: []byte("data: " + data + "\n\n"), Data: []byte(data)}, nil
+	}}
+}
+
+func newEngine(answer core.StageFunc, rec *outcomes) *core.Engine {
+	p := core.NewPipeline([]core.Stage{answer}, []core.Completer{rec}, nil)
+	return core.New(core.WithPipeline(p), core.WithFormats(fakeFormat{}),
+		core.WithUpstream(core.NewUpstream("u", "fake", nil, "", "")))
+}
+
+func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
+	tests := []struct {
+		name       string
+		answer     core.StageFunc
+		consume    func(*core.Response)
+		wantStatus string
+		wantOut    int64
+	}{
+		{"whole answer", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return &core.Response{Status: 200, Body: []byte("abc")}, nil
+		}, nil, core.StatusOK, 3},
+		{"denial", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return nil, core.Errorf(core.KindDenied, "policy", "no")
+		}, nil, core.StatusDenied, 0},
+		{"upstream error", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return nil, &core.Error{Kind: core.KindUpstream, Status: 503}
+		}, nil, core.StatusUpstreamError, 0},
+		{"stream read to the end", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return &core.Response{Status: 200, Stream: events(3)}, nil
+		}, func(r *core.Response) {
+			for {
+				if _, err := r.Stream.Next(); err != nil {
+					break
+				}
+			}
+			r.Stream.Close()
+		}, core.StatusOK, 3},
+		{"stream closed after its last event", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return &core.Response{Status: 200, Stream: events(2)}, nil
+		}, func(r *core.Response) {
+			r.Stream.Next()
+			r.Stream.Next()
+			r.Stream.Close()
+			r.Stream.Close()
+		}, core.StatusOK, 2},
+		{"client gone mid-stream", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return &core.Response{Status: 200, Stream: events(5)}, nil
+		}, func(r *core.Response) {
+			r.Stream.Next()
+			r.Stream.Next()
+			r.Stream.Close()
+		}, core.StatusClientAborted, 2},
+		{"stream broken upstream", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			n := 0
+			return &core.Response{Status: 200, Stream: core.StreamFunc{NextFunc: func() (*core.Event, error) {
+				if n++; n > 1 {
+					return nil, io.ErrUnexpectedEOF
+				}
+				return &core.Event{Data: []byte("x")}, nil
+			}}}, nil
+		}, func(r *core.Response) {
+			for {
+				if _, err := r.Stream.Next(); err != nil {
+					break
+				}
+			}
+			r.Stream.Close()
+		}, core.StatusUpstreamError, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &outcomes{}
+			eng := newEngine(tt.answer, rec)
+			resp, err := eng.Do(context.Background(), &core.Request{Path: "/op"})
+			if err == nil && tt.consume != nil {
+				tt.consume(resp)
+			}
+			if len(rec.all) != 1 {
+				t.Fatalf("completer saw %d outcomes, want exactly 1", len(rec.all))
+			}
+			o := rec.all[0]
+			if o.Status != tt.wantStatus || o.Usage.OutputTokens != tt.wantOut {
+				t.Errorf("outcome status %q output %d, want %q %d", o.Status, o.Usage.OutputTokens, tt.wantStatus, tt.wantOut)
+			}
+			if o.Usage.TotalTokens != o.Usage.InputTokens+o.Usage.OutputTokens {
+				t.Errorf("total %d is not input + output", o.Usage.TotalTokens)
+			}
+		})
+	}
+}
+
+func TestDoAttributesFromContext(t *testing.T) {
+	rec := &outcomes{}
+	eng := newEngine(func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+		return &core.Response{Status: 200}, nil
+	}, rec)
+	ctx := core.WithMetadata(core.WithMetadata(core.WithCustomer(context.Background(), "acme"), "team", "ml"), "env", "prod")
+	if _, err := eng.Do(ctx, &core.Request{Path: "/op"}); err != nil {
+		t.Fatal(err)
+	}
+	ev := core.NewUsageEvent(rec.all[0])
+	if ev.CustomerID != "acme" || ev.Metadata["team"] != "ml" || ev.Metadata["env"] != "prod" || ev.ID == "" {
+		t.Errorf("event = %+v", ev)
+	}
+}
+
+func TestRequireCustomer(t *testing.T) {
+	rec := &outcomes{}
+	p := core.NewPipeline(nil, []core.Completer{rec}, nil)
+	eng := core.New(core.WithPipeline(p), core.WithFormats(fakeFormat{}),
+		core.WithUpstream(core.NewUpstream("u", "fake", nil, "", "")), core.WithCustomerHeader("X-Customer", true))
+	_, err := eng.Do(context.Background(), &core.Request{Path: "/op"})
+	if !errors.Is(err, core.ErrValidation) || len(rec.all) != 1 || rec.all[0].Status != core.StatusInvalid {
+		t.Fatalf("want a tracked validation error naming the header, got %v", err)
+	}
+}
+
+func TestUnknownPathIsNotFound(t *testing.T) {
+	eng := newEngine(nil, &outcomes{})
+	if _, err := eng.Do(context.Background(), &core.Request{Path: "/nope"}); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestNewIDIsUniqueAndVersion7(t *testing.T) {
+	seen := map[string]bool{}
+	for range 10000 {
+		id := core.NewID()
+		if len(id) != 36 || id[14] != '7' || seen[id] {
+			t.Fatalf("bad or repeated id %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func BenchmarkNewID(b *testing.B) {
+	for b.Loop() {
+		core.NewID()
+	}
+}
