@@ -56,7 +56,7 @@ func New(cfg *config.Config, log *slog.Logger) (*core.Engine, error) {
 		core.WithMetadataPrefix(cfg.Customer.MetadataHeaderPrefix),
 		core.WithMaxBodyBytes(cfg.Server.MaxBodyBytes),
 	}
-	for _, name := range sortedNames(cfg.Providers) {
+	for _, name := range defaultsFirst(cfg.Providers) {
 		opts = append(opts, core.WithUpstream(ups[name]))
 	}
 	return core.New(opts...), nil
@@ -123,6 +123,16 @@ func checkKey(name, typ, key, env string, log *slog.Logger) error {
 		log.Warn("API key does not start with the usual prefix; using it anyway", "provider", name, "variable", env, "expected_prefix", prefixes[0])
 	}
 	return nil
+}
+
+// defaultsFirst orders provider names so that a provider named after its
+// type comes first: it is that wire format's default upstream.
+func defaultsFirst(m map[string]config.Provider) []string {
+	names := sortedNames(m)
+	sort.SliceStable(names, func(i, j int) bool {
+		return names[i] == m[names[i]].Type && names[j] != m[names[j]].Type
+	})
+	return names
 }
 
 func sortedNames(m map[string]config.Provider) []string {
