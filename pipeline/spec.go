@@ -39,23 +39,29 @@ type Env struct {
 	DataDir string
 	// Upstreams are the configured upstreams, by name.
 	Upstreams map[string]*core.Upstream
+	// Deliverer, if set, is where plugins hand outbound payloads (the
+	// durable outbox); plugin hosts fall back to their own path without it.
+	Deliverer core.Deliverer
 }
 
 // Decode reads the entry's free-form config into dst, a pointer to a struct
 // with json tags. Unknown keys and wrong types are errors naming the entry
 // and the key.
-func (s Spec) Decode(dst any) error {
-	if len(s.Config) == 0 {
+func (s Spec) Decode(dst any) error { return decodeConfig(s.Path()+": config", s.Config, dst) }
+
+// decodeConfig reads a free-form config map into dst; path prefixes errors.
+func decodeConfig(path string, config map[string]any, dst any) error {
+	if len(config) == 0 {
 		return nil
 	}
-	raw, err := json.Marshal(s.Config)
+	raw, err := json.Marshal(config)
 	if err != nil {
-		return fmt.Errorf("%s: config: %w", s.Path(), err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return fmt.Errorf("%s: config: %s", s.Path(), configMessage(err))
+		return fmt.Errorf("%s: %s", path, configMessage(err))
 	}
 	return nil
 }
