@@ -16,9 +16,12 @@ import (
 // tracking path. An Engine is safe for concurrent use.
 type Engine struct {
 	formats   []Format
-	upstreams map[string]*Upstream // by format name: the default upstream
+	upstreams []*Upstream          // in the order added
+	byName    map[string]*Upstream // by name
+	defaults  map[string]*Upstream // by format name: the format's default upstream
 	pipeline  atomic.Pointer[Pipeline]
 
+	upstreamHeader  string
 	customerHeader  string
 	metaPrefix      string
 	requireCustomer bool
@@ -59,14 +62,26 @@ func WithPipeline(p *Pipeline) Option { return func(e *Engine) { e.pipeline.Stor
 // WithFormats registers the wire formats the engine speaks.
 func WithFormats(f ...Format) Option { return func(e *Engine) { e.formats = append(e.formats, f...) } }
 
-// WithUpstream adds an upstream; the first one of each format is that
-// format's default.
+// WithUpstream adds an upstream. A call goes to the upstream its route
+// prefix or upstream header names, else to the first upstream of its format
+// whose [Upstream.Models] patterns match its model, else to its format's
+// default: the first upstream of that format added without model patterns.
+// An upstream's name must be unique; a later one with the same name replaces
+// it for routing by name.
 func WithUpstream(u *Upstream) Option {
 	return func(e *Engine) {
-		if _, ok := e.upstreams[u.Format]; !ok {
-			e.upstreams[u.Format] = u
+		e.upstreams = append(e.upstreams, u)
+		e.byName[u.Name] = u
+		if _, ok := e.defaults[u.Format]; !ok && len(u.Models) == 0 {
+			e.defaults[u.Format] = u
 		}
 	}
+}
+
+// WithUpstreamHeader names the request header that picks an upstream by name
+// (default X-Tollgate-Upstream). The header is not forwarded.
+func WithUpstreamHeader(name string) Option {
+	return func(e *Engine) { e.upstreamHeader = http.CanonicalHeaderKey(name) }
 }
 
 // WithCustomerHeader names the request header that attributes a call to a
@@ -99,7 +114,9 @@ func WithPassthrough(rt http.RoundTripper) Option { return func(e *Engine) { e.p
 // configuration error until [Engine.Swap] installs one.
 func New(opts ...Option) *Engine {
 	e := &Engine{
-		upstreams:      map[string]*Upstream{},
+		byName:         map[string]*Upstream{},
+		defaults:       map[string]*Upstream{},
+		upstreamHeader: "X-Tollgate-Upstream",
 		customerHeader: "X-Tollgate-Customer",
 		metaPrefix:     "X-Tollgate-Meta-",
 		maxBodyBytes:   32 << 20,
@@ -139,16 +156,6 @@ func (e *Engine) Do(ctx context.Context, req *Request) (*Response, error) {
 	return e.serve(ctx, req)
 }
 
-// match finds the wire format and operation for a method and path.
-func (e *Engine) match(method, path string) (Format, string, bool) {
-	for _, f := range e.formats {
-		if op, ok := f.Match(method, path); ok {
-			return f, op, true
-		}
-	}
-	return nil, "", false
-}
-
 // prepare completes a request at ingress: id, format, attribution, parse,
 // upstream. The header, if not nil, is the client's raw header.
 func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error {
@@ -158,18 +165,25 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 	if req.Received.IsZero() {
 		req.Received = time.Now()
 	}
+	req.RawQuery, _ = stripCredentialQuery(req.RawQuery)
 	if req.Format == nil {
-		f, op, ok := e.match(req.Method, req.Path)
+		rt, ok := e.route(req.Method, req.Path, req.Header)
 		if !ok {
 			return Errorf(KindNotFound, "unknown_endpoint", "tollgate does not serve %s %s", req.Method, req.Path)
 		}
-		req.Format, req.Operation = f, op
+		req.Format, req.Operation, req.Path = rt.format, rt.op, rt.path
+		if req.Upstream == nil {
+			req.Upstream = rt.upstream
+		}
 	}
 	var a attribution
 	if h != nil {
 		req.Header, a = e.splitHeader(h)
 	} else if req.Header == nil {
 		req.Header = http.Header{}
+	} else if v := req.Header.Get(e.upstreamHeader); v != "" {
+		a.upstream = v
+		req.Header.Del(e.upstreamHeader)
 	}
 	if c, ok := CustomerFrom(ctx); ok && req.Customer == "" {
 		req.Customer = c
@@ -184,11 +198,7 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 			Message: "the call names no customer: set the " + e.customerHeader + " header"}
 	}
 	if req.Upstream == nil {
-		u, ok := e.upstreams[req.Format.Name()]
-		if !ok {
-			return Errorf(KindConfig, "no_upstream", "no upstream is configured for provider %q: add one under providers in the config", req.Format.Name())
-		}
-		req.Upstream = u
+		return e.pickUpstream(req, a.upstream)
 	}
 	return nil
 }

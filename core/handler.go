@@ -14,13 +14,13 @@ import (
 func (e *Engine) Handler() http.Handler { return http.HandlerFunc(e.serveHTTP) }
 
 func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	req := &Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
-	f, op, ok := e.match(r.Method, r.URL.Path)
+	rt, ok := e.route(r.Method, r.URL.Path, r.Header)
 	if !ok {
 		writeError(w, nil, "", Errorf(KindNotFound, "unknown_endpoint", "tollgate does not serve %s %s", r.Method, r.URL.Path))
 		return
 	}
-	req.Format, req.Operation = f, op
+	f := rt.format
+	req := &Request{Method: r.Method, Path: rt.path, RawQuery: r.URL.RawQuery, Format: f, Operation: rt.op, Upstream: rt.upstream}
 	body, err := readBody(r, e.maxBodyBytes)
 	if err != nil {
 		writeError(w, f, "", err)

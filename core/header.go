@@ -34,6 +34,7 @@ var dropHeaders = map[string]bool{
 // attribution is what the client's headers say about who is calling.
 type attribution struct {
 	customer    string
+	upstream    string
 	metadata    map[string]string
 	credentials http.Header
 }
@@ -54,6 +55,10 @@ func (e *Engine) splitHeader(in http.Header) (http.Header, attribution) {
 		case k == e.customerHeader:
 			if len(v) > 0 {
 				a.customer = v[0]
+			}
+		case k == e.upstreamHeader:
+			if len(v) > 0 {
+				a.upstream = v[0]
 			}
 		case e.metaPrefix != "" && len(k) > len(e.metaPrefix) && strings.EqualFold(k[:len(e.metaPrefix)], e.metaPrefix):
 			if len(v) > 0 {
@@ -78,4 +83,28 @@ func copyResponseHeader(dst, src http.Header) {
 		}
 		dst[k] = v
 	}
+}
+
+// credentialQuery is the query parameter that carries a provider key
+// (Gemini's ?key=); it never reaches stages, logs or usage events.
+const credentialQuery = "key"
+
+// stripCredentialQuery takes the key parameter out of a raw query, keeping
+// the rest as sent, and returns it ("" when there was none).
+func stripCredentialQuery(raw string) (rest, key string) {
+	if !strings.Contains(raw, credentialQuery+"=") {
+		return raw, ""
+	}
+	var b strings.Builder
+	for part := range strings.SplitSeq(raw, "&") {
+		if name, value, _ := strings.Cut(part, "="); name == credentialQuery {
+			key = value
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(part)
+	}
+	return b.String(), key
 }

@@ -16,13 +16,15 @@ import (
 // the URL the SDK chose, with the SDK's own credentials; the customer and
 // metadata come from the request's context ([WithCustomer], [WithMetadata]).
 // Requests for paths the engine does not know are passed through untracked.
+// A key the client sends in the query (Gemini's ?key=) goes only to the
+// upstream, never to stages or usage events.
 func (e *Engine) Transport() http.RoundTripper { return transport{e} }
 
 type transport struct{ e *Engine }
 
 func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	e := t.e
-	f, op, ok := e.match(r.Method, r.URL.Path)
+	f, op, ok := e.match(r.Method, r.URL.Path, r.Header)
 	if !ok {
 		return e.passthrough.RoundTrip(r)
 	}
@@ -64,6 +66,9 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 func (e *Engine) prepareDirect(ctx context.Context, req *Request, r *http.Request) error {
 	u := &Upstream{Name: r.URL.Host, Format: req.Format.Name(), direct: true,
 		BaseURL: &url.URL{Scheme: r.URL.Scheme, Host: r.URL.Host, User: r.URL.User}}
+	// A key in the query goes to the upstream the client chose, and nowhere
+	// else.
+	req.RawQuery, u.queryKey = stripCredentialQuery(req.RawQuery)
 	for k := range credentialHeaders {
 		if v, ok := r.Header[k]; ok {
 			if u.credentials == nil {

@@ -18,12 +18,30 @@ type Upstream struct {
 	BaseURL *url.URL
 	// KeyEnv names the environment variable the key comes from, for errors.
 	KeyEnv string
+	// Models lists the model patterns (path.Match syntax, e.g. "llama-*")
+	// whose calls go to this upstream; see [WithUpstream]. Set it before the
+	// upstream is added to an engine.
+	Models []string
+	// Dialect, if set, adapts calls to an upstream that speaks its format
+	// with differences (Azure OpenAI's paths, api-version and api-key).
+	Dialect Dialect
 
 	apiKey string
 	// direct upstreams (library transport mode) keep the client's URL path and
 	// its own credentials.
 	direct      bool
 	credentials http.Header
+	queryKey    string // the client's ?key=, for a direct upstream
+}
+
+// Dialect adapts a wire format's calls to an upstream that serves them at
+// other paths or with other credentials, such as Azure OpenAI. A Dialect
+// must be safe for concurrent use.
+type Dialect interface {
+	// URL returns the upstream URL for req under the upstream's base URL.
+	URL(req *Request, base *url.URL) *url.URL
+	// Authorize sets the credentials on an upstream request header.
+	Authorize(h http.Header, apiKey string)
 }
 
 // NewUpstream returns an upstream with the gateway's key for it.
@@ -31,11 +49,15 @@ func NewUpstream(name, format string, baseURL *url.URL, apiKey, keyEnv string) *
 	return &Upstream{Name: name, Format: format, BaseURL: baseURL, apiKey: apiKey, KeyEnv: keyEnv}
 }
 
-// HasKey reports whether the gateway has a key for this upstream.
-func (u *Upstream) HasKey() bool { return u.apiKey != "" || u.direct }
+// HasKey reports whether the gateway has a key for this upstream, or the
+// upstream needs none.
+func (u *Upstream) HasKey() bool { return u.apiKey != "" || u.direct || u.KeyEnv == "" }
 
 // URL returns the upstream URL for req.
 func (u *Upstream) URL(req *Request) *url.URL {
+	if u.Dialect != nil && !u.direct {
+		return u.Dialect.URL(req, u.BaseURL)
+	}
 	t := *u.BaseURL
 	if u.direct {
 		t.Path = req.Path
@@ -44,6 +66,12 @@ func (u *Upstream) URL(req *Request) *url.URL {
 	}
 	t.RawPath = ""
 	t.RawQuery = req.RawQuery
+	if u.queryKey != "" {
+		if t.RawQuery != "" {
+			t.RawQuery += "&"
+		}
+		t.RawQuery += credentialQuery + "=" + u.queryKey
+	}
 	return &t
 }
 
@@ -58,8 +86,15 @@ func (u *Upstream) Authorize(f Format, h http.Header) error {
 		return nil
 	}
 	if u.apiKey == "" {
+		if u.KeyEnv == "" {
+			return nil // an upstream that needs no key, such as a local server
+		}
 		return Errorf(KindConfig, "missing_api_key",
 			"tollgate has no API key for upstream %q: set the environment variable %s (or try the gateway with `tollgate mock`)", u.Name, u.KeyEnv)
+	}
+	if u.Dialect != nil {
+		u.Dialect.Authorize(h, u.apiKey)
+		return nil
 	}
 	f.Authorize(h, u.apiKey)
 	return nil
