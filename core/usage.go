@@ -87,6 +87,9 @@ type UsageEvent struct {
 	RequestID         string            `json:"request_id,omitempty"`
 	Error             string            `json:"error,omitempty"`
 	Metadata          map[string]string `json:"metadata"`
+	// Cost is what the call cost at the configured prices; nil when the
+	// model has no price. Tracking fills it in off the request path.
+	Cost *USD `json:"cost,omitempty"`
 }
 
 // NewUsageEvent builds the usage event for an outcome. It copies what it
