@@ -42,6 +42,16 @@ type Env struct {
 	// Deliverer, if set, is where plugins hand outbound payloads (the
 	// durable outbox); plugin hosts fall back to their own path without it.
 	Deliverer core.Deliverer
+	// Spend, if set, reports what each customer has used so far (the usage
+	// ledger); budget policies read it.
+	Spend core.SpendReader
+	// Lookup, if set, reads an environment variable the config names (the
+	// process environment and the .env file), e.g. a tracker token_env.
+	Lookup func(name string) (string, bool)
+	// CheckOnly is set by `tollgate validate`: stages check their config but
+	// open no files, stores or connections, as a running gateway may hold
+	// them.
+	CheckOnly bool
 }
 
 // Decode reads the entry's free-form config into dst, a pointer to a struct
