@@ -1,17 +1,22 @@
 package core
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"math/rand/v2"
 	"time"
 )
 
 // NewID returns a UUID version 7: unique, and ordered by creation time, so
 // usage events sort by time in an outbox or a tracker's index.
+//
+// The 74 random bits come from math/rand/v2's per-thread ChaCha8 generator,
+// seeded from the OS: an id must be unique, not secret, and this is ~20×
+// cheaper than crypto/rand on the request path.
 func NewID() string {
 	var b [16]byte
-	rand.Read(b[6:]) // crypto/rand.Read never fails (Go 1.24+)
+	binary.BigEndian.PutUint64(b[0:8], rand.Uint64())
+	binary.BigEndian.PutUint64(b[8:16], rand.Uint64())
 	ms := uint64(time.Now().UnixMilli())
 	binary.BigEndian.PutUint16(b[0:2], uint16(ms>>32))
 	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
