@@ -46,3 +46,16 @@ func TestErrorKinds(t *testing.T) {
 		t.Error("a foreign error should be internal")
 	}
 }
+
+func TestUsageEventCarriesDenialReasons(t *testing.T) {
+	err := &core.Error{Kind: core.KindDenied, Code: "policy_denied", Message: "refused", Reasons: []string{"a", "b"}}
+	o := &core.Outcome{Request: &core.Request{ID: "x"}, Err: fmt.Errorf("wrapped: %w", err), Status: core.StatusDenied}
+	ev := core.NewUsageEvent(o)
+	if len(ev.Reasons) != 2 || ev.Reasons[0] != "a" || ev.Reasons[1] != "b" {
+		t.Errorf("reasons = %q", ev.Reasons)
+	}
+	err.Reasons[0] = "changed"
+	if ev.Reasons[0] != "a" {
+		t.Error("the event shares the error's slice")
+	}
+}

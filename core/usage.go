@@ -86,6 +86,7 @@ type UsageEvent struct {
 	CacheHit          bool              `json:"cache_hit"`
 	RequestID         string            `json:"request_id,omitempty"`
 	Error             string            `json:"error,omitempty"`
+	Reasons           []string          `json:"reasons,omitempty"` // why a policy refused the call
 	Metadata          map[string]string `json:"metadata"`
 	// Cost is what the call cost at the configured prices; nil when the
 	// model has no price. Tracking fills it in off the request path.
@@ -130,6 +131,9 @@ func NewUsageEvent(o *Outcome) *UsageEvent {
 	}
 	if o.Err != nil {
 		ev.Error = o.Err.Error()
+		if e := AsError(o.Err); len(e.Reasons) > 0 {
+			ev.Reasons = append([]string(nil), e.Reasons...)
+		}
 	}
 	if ev.Metadata == nil {
 		ev.Metadata = map[string]string{}
