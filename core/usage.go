@@ -63,31 +63,35 @@ type Outcome struct {
 // UsageEvent is the record of one call that tracking delivers to sinks. Its
 // JSON form is documented in docs/usage-events.md.
 type UsageEvent struct {
-	ID                string            `json:"id"`
-	Timestamp         time.Time         `json:"timestamp"`
-	CustomerID        string            `json:"customer_id"`
-	Provider          string            `json:"provider"`
-	Upstream          string            `json:"upstream,omitempty"`
-	Model             string            `json:"model"`
-	Operation         string            `json:"operation"`
-	InputTokens       int64             `json:"input_tokens"`
-	OutputTokens      int64             `json:"output_tokens"`
-	TotalTokens       int64             `json:"total_tokens"`
-	CachedInputTokens int64             `json:"cached_input_tokens"`
-	CacheWriteTokens  int64             `json:"cache_write_tokens"`
-	ReasoningTokens   int64             `json:"reasoning_tokens"`
-	UsageEstimated    bool              `json:"usage_estimated,omitempty"`
-	Stream            bool              `json:"stream"`
-	Status            string            `json:"status"`
-	HTTPStatus        int               `json:"http_status"`
-	LatencyMS         float64           `json:"latency_ms"`
-	TimeToFirstToken  *float64          `json:"time_to_first_token_ms,omitempty"`
-	RetryCount        int               `json:"retry_count"`
-	CacheHit          bool              `json:"cache_hit"`
-	RequestID         string            `json:"request_id,omitempty"`
-	Error             string            `json:"error,omitempty"`
-	Reasons           []string          `json:"reasons,omitempty"` // why a policy refused the call
-	Metadata          map[string]string `json:"metadata"`
+	ID                string    `json:"id"`
+	Timestamp         time.Time `json:"timestamp"`
+	CustomerID        string    `json:"customer_id"`
+	Provider          string    `json:"provider"`
+	Upstream          string    `json:"upstream,omitempty"`
+	Model             string    `json:"model"`
+	Operation         string    `json:"operation"`
+	InputTokens       int64     `json:"input_tokens"`
+	OutputTokens      int64     `json:"output_tokens"`
+	TotalTokens       int64     `json:"total_tokens"`
+	CachedInputTokens int64     `json:"cached_input_tokens"`
+	CacheWriteTokens  int64     `json:"cache_write_tokens"`
+	ReasoningTokens   int64     `json:"reasoning_tokens"`
+	UsageEstimated    bool      `json:"usage_estimated,omitempty"`
+	Stream            bool      `json:"stream"`
+	Status            string    `json:"status"`
+	HTTPStatus        int       `json:"http_status"`
+	LatencyMS         float64   `json:"latency_ms"`
+	TimeToFirstToken  *float64  `json:"time_to_first_token_ms,omitempty"`
+	RetryCount        int       `json:"retry_count"`
+	CacheHit          bool      `json:"cache_hit"`
+	// Saved, on a cache hit, is the usage the cached answer cost when it
+	// was first made: what the hit saved. A hit's own token fields are zero,
+	// as nothing was billed upstream.
+	Saved     *Usage            `json:"saved,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+	Error     string            `json:"error,omitempty"`
+	Reasons   []string          `json:"reasons,omitempty"` // why a policy refused the call
+	Metadata  map[string]string `json:"metadata"`
 	// Cost is what the call cost at the configured prices; nil when the
 	// model has no price. Tracking fills it in off the request path.
 	Cost *USD `json:"cost,omitempty"`
@@ -137,6 +141,13 @@ func NewUsageEvent(o *Outcome) *UsageEvent {
 	}
 	if ev.Metadata == nil {
 		ev.Metadata = map[string]string{}
+	}
+	if r.CacheHit {
+		saved := o.Usage
+		ev.Saved = &saved
+		ev.InputTokens, ev.OutputTokens, ev.TotalTokens = 0, 0, 0
+		ev.CachedInputTokens, ev.CacheWriteTokens, ev.ReasoningTokens = 0, 0, 0
+		ev.UsageEstimated = false
 	}
 	return ev
 }

@@ -1,0 +1,29 @@
+package core
+
+import "testing"
+
+func TestUsageEventOfACacheHit(t *testing.T) {
+	u := Usage{InputTokens: 12, OutputTokens: 7, TotalTokens: 19, CachedInputTokens: 2}
+	tests := []struct {
+		name      string
+		hit       bool
+		wantSaved bool
+	}{
+		{"a call is billed its usage", false, false},
+		{"a hit is billed nothing and records what it saved", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := NewUsageEvent(&Outcome{Request: &Request{ID: "x", CacheHit: tt.hit}, Usage: u, Status: StatusOK})
+			if tt.wantSaved {
+				if ev.Saved == nil || *ev.Saved != u || ev.InputTokens != 0 || ev.OutputTokens != 0 || ev.TotalTokens != 0 || ev.CachedInputTokens != 0 {
+					t.Errorf("hit event = %+v, saved %+v", ev, ev.Saved)
+				}
+				return
+			}
+			if ev.Saved != nil || ev.TotalTokens != 19 || ev.CachedInputTokens != 2 {
+				t.Errorf("event = %+v", ev)
+			}
+		})
+	}
+}
