@@ -48,6 +48,12 @@ type Env struct {
 	// Lookup, if set, reads an environment variable the config names (the
 	// process environment and the .env file), e.g. a tracker token_env.
 	Lookup func(name string) (string, bool)
+	// Redis, if not nil, is where state shared by several replicas lives
+	// (the config's redis section, opened by the root package): stages that
+	// keep state (ratelimit, cache, the spend counters) use it when their
+	// config asks. Its type belongs to the one package that adapts Redis
+	// (internal/redisstore), so that pipeline stays free of the client.
+	Redis any
 	// CheckOnly is set by `tollgate validate`: stages check their config but
 	// open no files, stores or connections, as a running gateway may hold
 	// them.
