@@ -228,7 +228,16 @@ func (e *Engine) serve(ctx context.Context, req *Request) (*Response, error) {
 		if ctx.Err() != nil && !errors.Is(err, ErrClientGone) {
 			err = &Error{Kind: KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
 		}
-		e.finish(p, &Outcome{Request: req, Err: err})
+		o := &Outcome{Request: req, Err: err}
+		if resp != nil {
+			// A stage refused an answer the upstream gave (an output
+			// guardrail): the tokens were spent, so the outcome counts them.
+			if !resp.UsageKnown && resp.Stream == nil {
+				resp.Usage, resp.UsageKnown = req.Format.Usage(req, resp.Body)
+			}
+			o.Usage, o.UpstreamRequestID = resp.Usage, requestID(resp.Header)
+		}
+		e.finish(p, o)
 		return nil, err
 	}
 	if resp.Stream != nil {
@@ -358,9 +367,14 @@ func (s *meteredStream) end(err error, status string) {
 		o := &Outcome{Request: s.req, Response: s.resp, Usage: s.resp.Usage, TimeToFirstToken: s.ttft, Status: status}
 		if err != nil {
 			o.Err = err
-			if status == StatusClientAborted || s.ctx.Err() != nil {
+			switch {
+			case status == StatusClientAborted || s.ctx.Err() != nil:
 				o.Status, o.HTTPStatus = StatusClientAborted, 499
-			} else {
+			case errors.Is(err, ErrDenied):
+				// A stage cut the stream short on purpose, after writing its
+				// own closing event.
+				o.Status, o.HTTPStatus = StatusDenied, s.resp.Status
+			default:
 				o.Status, o.HTTPStatus = StatusUpstreamError, http.StatusBadGateway
 			}
 		}

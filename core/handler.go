@@ -65,6 +65,9 @@ func writeStream(w http.ResponseWriter, resp *Response) {
 		if err == io.EOF {
 			return
 		}
+		if errors.Is(err, ErrDenied) {
+			return // a stage ended the stream with its own closing event
+		}
 		if err != nil {
 			s.Close()
 			panic(http.ErrAbortHandler)

@@ -26,6 +26,10 @@ type Response struct {
 // it points to are valid only until the next call to Next: a stage that keeps
 // events (a cache) copies them. Close releases the stream and cancels the
 // upstream read; it is safe to call more than once.
+//
+// A stage that cuts a stream short on purpose (an output guardrail) first
+// returns its own closing event, then an [*Error] of kind denied: the engine
+// records the outcome as denied and the client's response ends cleanly.
 type Stream interface {
 	Next() (*Event, error)
 	Close() error

@@ -117,6 +117,9 @@ func (sr *streamReader) Read(p []byte) (int, error) {
 			return 0, sr.err
 		}
 		ev, err := sr.s.Next()
+		if errors.Is(err, ErrDenied) {
+			err = io.EOF // a stage ended the stream with its own closing event
+		}
 		if err != nil {
 			sr.err = err
 			continue
