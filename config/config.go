@@ -28,6 +28,8 @@ type Config struct {
 	Providers map[string]Provider `koanf:"providers"`
 	// Pipeline is the ordered list of stages; the first is outermost.
 	Pipeline []Stage `koanf:"pipeline"`
+	// Redis, when set, holds the state replicas share.
+	Redis RedisConfig `koanf:"redis"`
 
 	// env answers Lookup. It is a pointer so that printing a Config with
 	// %v or %+v shows an address, never the values behind it.

@@ -59,6 +59,20 @@
 //	                               the API key; empty for an upstream that
 //	                               needs none. The key itself is never in the
 //	                               config.
+//	redis.addr               host:port of the Redis server that replicas share
+//	                         (rate limits, cache, spend counters); empty, the
+//	                         default, turns Redis off. See docs/resilience.md.
+//	redis.username           ACL user; empty for the default user.
+//	redis.password_env       name of the environment variable holding the
+//	                         password; empty for none.
+//	redis.db                 database number, >= 0. Default 0.
+//	redis.tls                connect with TLS. Default false.
+//	redis.key_prefix         starts every key tollgate writes. Default "tollgate:".
+//	redis.dial_timeout       duration, > 0. Default 1s.
+//	redis.timeout            deadline of every command, > 0. Default 250ms.
+//	redis.pool_size          most connections, >= 0; 0 for 10 per CPU.
+//	redis.down_for           after a failed command, calls skip Redis for this
+//	                         long, >= 0. Default 1s.
 //	pipeline                 ordered list of stages; the first is outermost.
 //	pipeline[i].name         the stage's name. Required, unique.
 //	pipeline[i].kind         how it is implemented: builtin, rego, wasm,

@@ -37,6 +37,7 @@ func TestDefault(t *testing.T) {
 			"anthropic": {Name: "anthropic", Type: TypeAnthropic, BaseURL: "https://api.anthropic.com", APIKeyEnv: "ANTHROPIC_API_KEY"},
 			"gemini":    {Name: "gemini", Type: TypeGemini, BaseURL: "https://generativelanguage.googleapis.com", APIKeyEnv: "GEMINI_API_KEY"},
 		},
+		Redis: RedisConfig{KeyPrefix: "tollgate:", DialTimeout: time.Second, Timeout: 250 * time.Millisecond, DownFor: time.Second},
 	}
 	got := *c
 	got.env, got.Pipeline = nil, nil

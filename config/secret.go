@@ -26,6 +26,11 @@ func secretValues(environ *environment, raw map[string]any) []string {
 			}
 		}
 	}
+	if r, ok := raw["redis"].(map[string]any); ok {
+		if n, ok := r["password_env"].(string); ok {
+			names[n] = true
+		}
+	}
 	var out []string
 	for name, v := range environ.all() {
 		if len(v.value) >= minSecretLen && (names[name] || secretName(name)) {

@@ -74,6 +74,8 @@ func (c *Config) problems() []Problem {
 		v.provider("providers."+name, name, c.Providers[name])
 	}
 
+	v.redis(c.Redis)
+
 	first := make(map[string]string, len(c.Pipeline))
 	for i, s := range c.Pipeline {
 		path := joinIndex("pipeline", i)
