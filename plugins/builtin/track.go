@@ -1,216 +1,275 @@
 package builtin
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"sync"
+	"os"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/pipeline"
+	"github.com/tollgate-dev/tollgate/tracking"
+	"github.com/tollgate-dev/tollgate/tracking/pricing"
+	"github.com/tollgate-dev/tollgate/tracking/sinks" // sink types jsonl, http, stdout
 )
 
-// TrackConfig configures the track stage.
+// TrackConfig configures the track stage (docs/configuration.md, `track`).
 type TrackConfig struct {
-	// Sinks are where usage events go; each gets every event.
-	Sinks []SinkConfig `json:"sinks"`
-	// BatchSize is the most events handed to a sink in one write (default 256).
-	BatchSize int `json:"batch_size"`
+	// Sinks are where usage events go; each gets every event, delivered
+	// independently. Each entry has a type, the type's own keys, and the
+	// keys of [SinkDelivery].
+	Sinks []map[string]any `json:"sinks"`
+	// Outbox bounds the durable outbox.
+	Outbox OutboxConfig `json:"outbox"`
+	// Pricing replaces or adds entries of the built-in price table:
+	// provider → model → prices per million tokens.
+	Pricing pricing.Prices `json:"pricing"`
+	// Ledger makes this stage feed the usage ledger (default true). With two
+	// track stages, only one may.
+	Ledger *bool `json:"ledger"`
 }
 
-// SinkConfig names a sink type and its settings.
-type SinkConfig struct {
-	// Type is jsonl or stdout.
-	Type string `json:"type"`
-	// Path is the jsonl file (created with its directories).
-	Path string `json:"path"`
+// OutboxConfig bounds the durable outbox.
+type OutboxConfig struct {
+	// MaxBacklogBytes bounds each sink's stored events, queued and dead
+	// letters (default 1 GiB).
+	MaxBacklogBytes int64 `json:"max_backlog_bytes"`
+	// MaxMemoryEvents bounds events handed off but not yet on disk
+	// (default 100000).
+	MaxMemoryEvents int `json:"max_memory_events"`
+	// OnFull is drop (default) or unready.
+	OnFull string `json:"on_full"`
+}
+
+// SinkDelivery holds the keys every sink entry has besides its type's own.
+type SinkDelivery struct {
+	// Name identifies the sink's queue and dead letters (default: its type).
+	Name  string      `json:"name"`
+	Batch BatchConfig `json:"batch"`
+	Retry RetryConfig `json:"retry"`
+}
+
+// BatchConfig says when a batch is sent: at MaxEvents, or when its oldest
+// event has waited MaxAge.
+type BatchConfig struct {
+	MaxEvents int               `json:"max_events"`
+	MaxAge    pipeline.Duration `json:"max_age"`
+}
+
+// RetryConfig governs retries of a failed delivery.
+type RetryConfig struct {
+	Initial     pipeline.Duration `json:"initial"`
+	Max         pipeline.Duration `json:"max"`
+	MaxAttempts int               `json:"max_attempts"`
 }
 
 // Track is a completion stage: it turns every call's outcome into a usage
-// event and hands it off to a queue that a background goroutine delivers to
-// the sinks. The hand-off never blocks on I/O and never fails the call; a
-// sink that fails is retried with backoff while events wait in the queue.
-// Close flushes. Safe for concurrent use.
+// event and hands it to the durable outbox (package tracking), which
+// persists it, prices it, adds it to the ledger and delivers it to each
+// sink. The hand-off appends to memory and never waits for disk or network,
+// and never fails the call. Close persists what is in memory and flushes
+// what it can. Safe for concurrent use.
 type Track struct {
-	sinks     []core.Sink
-	names     []string
-	batchSize int
-	log       *slog.Logger
-
-	mu      sync.Mutex
-	queue   []*core.UsageEvent
-	wake    chan struct{}
-	closed  bool
-	stopped chan struct{}
-	stop    chan struct{}
+	db      *tracking.DB
+	outbox  *tracking.Outbox
+	tempDir string // NewTrack's private data directory
 }
 
 func newTrack(s pipeline.Spec, env pipeline.Env) (any, error) {
-	cfg := TrackConfig{BatchSize: 256}
+	var cfg TrackConfig
 	if err := s.Decode(&cfg); err != nil {
 		return nil, err
 	}
 	if len(cfg.Sinks) == 0 {
 		return nil, fmt.Errorf("%s: config: sinks: at least one sink is required, e.g. {type: jsonl, path: data/usage.jsonl}", s.Path())
 	}
-	if cfg.BatchSize <= 0 {
-		return nil, fmt.Errorf("%s: config: batch_size: must be positive", s.Path())
-	}
-	var sinks []core.Sink
-	var names []string
-	var errs []error
-	for i, sc := range cfg.Sinks {
-		sink, err := newSink(sc)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: config: sinks[%d]: %w", s.Path(), i, err))
-			continue
-		}
-		sinks = append(sinks, sink)
-		names = append(names, sc.Type)
-	}
-	if len(errs) > 0 {
-		for _, sk := range sinks {
-			sk.Close()
-		}
-		return nil, errors.Join(errs...)
-	}
-	return NewTrack(sinks, names, cfg.BatchSize, env.Log), nil
-}
-
-// NewTrack returns a track stage delivering to sinks and starts its
-// delivery goroutine.
-func NewTrack(sinks []core.Sink, names []string, batchSize int, log *slog.Logger) *Track {
+	log := env.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	t := &Track{sinks: sinks, names: names, batchSize: batchSize, log: log,
-		wake: make(chan struct{}, 1), stopped: make(chan struct{}), stop: make(chan struct{})}
-	go t.run()
-	return t
+	table, err := pricing.NewTable(cfg.Pricing, log)
+	if err != nil {
+		return nil, fmt.Errorf("%s: config: %w", s.Path(), err)
+	}
+	built, err := buildSinks(s, env, cfg.Sinks)
+	if err != nil {
+		return nil, err
+	}
+	if env.CheckOnly {
+		closeSinks(built)
+		return &Track{}, nil
+	}
+	if env.DataDir == "" {
+		closeSinks(built)
+		return nil, fmt.Errorf("%s: data_dir: required: the track stage keeps its outbox there", s.Path())
+	}
+	db, err := tracking.Open(env.DataDir, tracking.WithLogger(log))
+	if err != nil {
+		closeSinks(built)
+		return nil, fmt.Errorf("%s: %w", s.Path(), err)
+	}
+	ob, err := db.NewOutbox(tracking.Config{
+		Stage:           s.Name,
+		Sinks:           built,
+		MaxBacklogBytes: cfg.Outbox.MaxBacklogBytes,
+		MaxMemoryEvents: cfg.Outbox.MaxMemoryEvents,
+		OnFull:          cfg.Outbox.OnFull,
+		Price:           table.Apply,
+		Ledger:          cfg.Ledger == nil || *cfg.Ledger,
+		Log:             log,
+	})
+	if err != nil {
+		closeSinks(built)
+		db.Close()
+		return nil, fmt.Errorf("%s: config: %w", s.Path(), err)
+	}
+	return &Track{db: db, outbox: ob}, nil
 }
 
-// Complete queues the outcome's usage event. It does not block on I/O.
-func (t *Track) Complete(o *core.Outcome) {
-	ev := core.NewUsageEvent(o)
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		t.log.Error("usage event after shutdown, not delivered", "id", ev.ID)
-		return
-	}
-	t.queue = append(t.queue, ev)
-	t.mu.Unlock()
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
-}
-
-// run delivers queued events until Close.
-func (t *Track) run() {
-	defer close(t.stopped)
-	backoff := 100 * time.Millisecond
-	for {
-		batch := t.peek()
-		if len(batch) == 0 {
-			select {
-			case <-t.wake:
-				continue
-			case <-t.stop:
-				return
-			}
-		}
-		if err := t.deliver(context.Background(), batch); err != nil {
-			t.log.Warn("usage delivery failed; will retry", "events", len(batch), "retry_in", backoff, "err", err)
-			select {
-			case <-time.After(backoff):
-			case <-t.stop:
-				return
-			}
-			backoff = min(backoff*2, 30*time.Second)
+// buildSinks builds each entry through the pipeline's sink registry after
+// taking out the delivery keys every sink has.
+func buildSinks(s pipeline.Spec, env pipeline.Env, entries []map[string]any) ([]tracking.SinkConfig, error) {
+	var out []tracking.SinkConfig
+	var errs []error
+	names := map[string]int{}
+	for i, entry := range entries {
+		path := fmt.Sprintf("%s: config: sinks[%d]", s.Path(), i)
+		typ, _ := entry["type"].(string)
+		if typ == "" {
+			errs = append(errs, fmt.Errorf("%s: type: required (one of jsonl, http, stdout, or a plugin sink type)", path))
 			continue
 		}
-		backoff = 100 * time.Millisecond
-		t.drop(len(batch))
-	}
-}
-
-// peek returns up to a batch of the oldest queued events.
-func (t *Track) peek() []*core.UsageEvent {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := min(len(t.queue), t.batchSize)
-	return t.queue[:n:n]
-}
-
-// drop removes n delivered events from the front of the queue.
-func (t *Track) drop(n int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	clear(t.queue[:n])
-	t.queue = t.queue[n:]
-	if len(t.queue) == 0 {
-		t.queue = nil
-	}
-}
-
-// deliver writes a batch to every sink.
-//
-// Until the durable outbox lands, a sink that fails makes the whole batch
-// wait, so a healthy sink may see it again: sinks deduplicate by event id.
-func (t *Track) deliver(ctx context.Context, batch []*core.UsageEvent) error {
-	var errs []error
-	for i, s := range t.sinks {
-		if err := s.Write(ctx, batch); err != nil {
-			errs = append(errs, fmt.Errorf("sink %s: %w", t.names[i], err))
+		common, rest := map[string]any{}, map[string]any{}
+		for k, v := range entry {
+			switch k {
+			case "type":
+			case "name", "batch", "retry":
+				common[k] = v
+			default:
+				rest[k] = v
+			}
 		}
+		d := SinkDelivery{Name: typ}
+		if err := decodeStrict(common, &d); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", path, err))
+			continue
+		}
+		if j, dup := names[d.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: name: %q is already used by sinks[%d]; give each sink a distinct name", path, d.Name, j))
+			continue
+		}
+		names[d.Name] = i
+		if d.Batch.MaxEvents < 0 || d.Retry.MaxAttempts < 0 {
+			errs = append(errs, fmt.Errorf("%s: batch.max_events and retry.max_attempts must not be negative", path))
+			continue
+		}
+		sink, err := pipeline.NewSink(pipeline.SinkSpec{Type: typ, Config: rest, Path: path}, env)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sc := tracking.SinkConfig{Name: d.Name, Sink: sink, MaxEvents: d.Batch.MaxEvents, MaxAge: time.Duration(d.Batch.MaxAge),
+			Retry: tracking.RetryPolicy{Initial: time.Duration(d.Retry.Initial), Max: time.Duration(d.Retry.Max), MaxAttempts: d.Retry.MaxAttempts}}
+		if sc.MaxEvents == 0 {
+			sc.MaxEvents = 1000
+			if typ != "jsonl" && typ != "stdout" {
+				sc.MaxEvents = 100
+			}
+		}
+		if typ == "http" && d.Batch.MaxAge == 0 {
+			if b, _ := entry["batch"].(map[string]any); b["max_age"] == nil {
+				sc.MaxAge = time.Second
+			}
+		}
+		out = append(out, sc)
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		closeSinks(out)
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
 }
 
-// Pending reports how many events wait for delivery.
-func (t *Track) Pending() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.queue)
+// decodeStrict reads m into dst, refusing unknown keys.
+func decodeStrict(m map[string]any, dst any) error {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%s: want %s, got %s", te.Field, te.Type, te.Value)
+		}
+		return err
+	}
+	return nil
 }
 
-// Close stops accepting events, delivers what is queued until ctx is done,
-// and closes the sinks. Events it could not deliver are reported in the error.
+func closeSinks(sc []tracking.SinkConfig) {
+	for _, s := range sc {
+		s.Sink.Close()
+	}
+}
+
+// NewTrack returns a track stage delivering to sinks through a durable
+// outbox in a private temporary data directory, removed by Close; names
+// name the sinks and batchSize caps a batch. Benchmarks and tests use it;
+// configured gateways get theirs from the config.
+func NewTrack(sinkList []core.Sink, names []string, batchSize int, log *slog.Logger) *Track {
+	dir, err := os.MkdirTemp("", "tollgate-track")
+	if err != nil {
+		panic("builtin: NewTrack: " + err.Error())
+	}
+	db, err := tracking.Open(dir, tracking.WithLogger(log))
+	if err != nil {
+		panic("builtin: NewTrack: " + err.Error())
+	}
+	var sc []tracking.SinkConfig
+	for i, s := range sinkList {
+		sc = append(sc, tracking.SinkConfig{Name: names[i], Sink: s, MaxEvents: batchSize})
+	}
+	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Sinks: sc, Ledger: true, Log: log})
+	if err != nil {
+		panic("builtin: NewTrack: " + err.Error())
+	}
+	return &Track{db: db, outbox: ob, tempDir: dir}
+}
+
+// NewWriterSink returns a sink writing JSON Lines to w (see
+// [sinks.NewWriter]).
+func NewWriterSink(w io.Writer) core.Sink { return sinks.NewWriter(w) }
+
+// Complete hands the outcome's usage event to the outbox. It does not
+// block on I/O.
+func (t *Track) Complete(o *core.Outcome) {
+	if t.outbox == nil {
+		return // built by `tollgate validate`
+	}
+	t.outbox.Enqueue(core.NewUsageEvent(o))
+}
+
+// Outbox is the stage's outbox (nil when built to check a config).
+func (t *Track) Outbox() *tracking.Outbox { return t.outbox }
+
+// Close persists the events in memory, delivers what it can until ctx is
+// done and keeps the rest on disk for the next start.
 func (t *Track) Close(ctx context.Context) error {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
+	if t.outbox == nil {
 		return nil
 	}
-	t.closed = true
-	t.mu.Unlock()
-	close(t.stop)
-	<-t.stopped
-	var errs []error
-	for {
-		batch := t.peek()
-		if len(batch) == 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			errs = append(errs, fmt.Errorf("track: %d usage events not delivered before the shutdown deadline", t.Pending()))
-			break
-		}
-		if err := t.deliver(ctx, batch); err != nil {
-			errs = append(errs, fmt.Errorf("track: %d usage events not delivered: %w", t.Pending(), err))
-			break
-		}
-		t.drop(len(batch))
+	err := errors.Join(t.outbox.Close(ctx), t.db.Close())
+	if t.tempDir != "" {
+		os.RemoveAll(t.tempDir)
 	}
-	for i, s := range t.sinks {
-		if err := s.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("sink %s: %w", t.names[i], err))
-		}
-	}
-	return errors.Join(errs...)
+	return err
 }
 
 var (

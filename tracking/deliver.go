@@ -1,0 +1,465 @@
+package tracking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// sinkState is what a database knows about one sink's queue, shared by
+// whichever worker delivers it (after a reload, the newest).
+type sinkState struct {
+	name   string
+	stage  string
+	wake   chan struct{}
+	worker atomic.Pointer[worker]
+
+	backlog      atomic.Int64 // bytes stored: queue and dead letters
+	queued       atomic.Int64
+	dead         atomic.Int64
+	droppedTotal atomic.Int64
+	delivered    atomic.Int64
+
+	full        atomic.Bool
+	lastFullLog atomic.Int64
+	maxBacklog  atomic.Int64
+
+	failing      atomic.Bool
+	failingSince atomic.Int64 // unix nanos
+	lastErr      atomic.Pointer[string]
+	lastFailLog  atomic.Int64
+}
+
+func (st *sinkState) notify() {
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// checkFull clears the full flag once the backlog is below 90% of its bound.
+func (st *sinkState) checkFull(o *Outbox) {
+	if st.full.Load() && st.backlog.Load() < st.maxBacklog.Load()/10*9 {
+		if st.full.CompareAndSwap(true, false) {
+			o.log.Info("usage outbox has room again: events are stored for this sink", "sink", st.name,
+				"backlog_bytes", st.backlog.Load(), "dropped_total", st.droppedTotal.Load())
+		}
+	}
+}
+
+// register creates the outbox's sink queues and workers; a sink name owned
+// by another live stage is an error, one owned by the same stage (a reload)
+// is taken over.
+func (db *DB) register(o *Outbox) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	seen := map[string]bool{}
+	for _, sc := range o.cfg.Sinks {
+		if sc.Name == "" || strings.ContainsAny(sc.Name, "\x00/") {
+			return fmt.Errorf("tracking: sink name %q: want a non-empty name without / ", sc.Name)
+		}
+		if seen[sc.Name] {
+			return fmt.Errorf("tracking: two sinks are named %q: give each a distinct name", sc.Name)
+		}
+		seen[sc.Name] = true
+		if st, ok := db.sinks[sc.Name]; ok && st.worker.Load() != nil && st.stage != o.cfg.Stage {
+			return fmt.Errorf("tracking: sink name %q is already used by stage %s: sink names are unique across track stages", sc.Name, st.stage)
+		}
+	}
+	if o.cfg.Ledger && db.ledgerOwner != "" && db.ledgerOwner != o.cfg.Stage {
+		return fmt.Errorf("tracking: the usage ledger is already fed by stage %s: set ledger: false on one of the track stages, or usage would be counted twice", db.ledgerOwner)
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, sc := range o.cfg.Sinks {
+			if _, err := tx.Bucket(bucketQueues).CreateBucketIfNotExists([]byte(sc.Name)); err != nil {
+				return err
+			}
+			if _, err := tx.Bucket(bucketDead).CreateBucketIfNotExists([]byte(sc.Name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("tracking: %w", err)
+	}
+	for _, sc := range o.cfg.Sinks {
+		st, ok := db.sinks[sc.Name]
+		if !ok {
+			st = &sinkState{name: sc.Name, wake: make(chan struct{}, 1)}
+			if err := db.countSink(st); err != nil {
+				return err
+			}
+			db.sinks[sc.Name] = st
+		}
+		st.stage = o.cfg.Stage
+		st.maxBacklog.Store(o.cfg.MaxBacklogBytes)
+		w := newWorker(o, st, sc)
+		st.worker.Store(w)
+		o.workers = append(o.workers, w)
+	}
+	if o.cfg.Ledger {
+		db.ledgerOwner = o.cfg.Stage
+	}
+	db.outboxes[o] = struct{}{}
+	return nil
+}
+
+// unregister forgets a closed outbox's claims.
+func (db *DB) unregister(o *Outbox) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	for _, w := range o.workers {
+		w.st.worker.CompareAndSwap(w, nil)
+	}
+	if o.cfg.Ledger && db.ledgerOwner == o.cfg.Stage {
+		db.ledgerOwner = ""
+		for other := range db.outboxes {
+			if other != o && other.cfg.Ledger {
+				db.ledgerOwner = other.cfg.Stage
+			}
+		}
+	}
+	delete(db.outboxes, o)
+}
+
+// countSink reads a sink's stored totals.
+func (db *DB) countSink(st *sinkState) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		for _, b := range []struct {
+			bucket []byte
+			n      *atomic.Int64
+		}{{bucketQueues, &st.queued}, {bucketDead, &st.dead}} {
+			sub := tx.Bucket(b.bucket).Bucket([]byte(st.name))
+			if sub == nil {
+				continue
+			}
+			var n, size int64
+			sub.ForEach(func(_, v []byte) error {
+				n++
+				size += int64(len(v))
+				return nil
+			})
+			b.n.Store(n)
+			st.backlog.Add(size)
+		}
+		if v := tx.Bucket(bucketDropped).Get([]byte(st.name)); len(v) == 8 {
+			st.droppedTotal.Store(int64(beUint64(v)))
+		}
+		return nil
+	})
+}
+
+// worker delivers one sink's queue.
+type worker struct {
+	o    *Outbox
+	st   *sinkState
+	sink core.Sink
+	cfg  SinkConfig
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	closing chan struct{}
+	done    chan struct{}
+
+	bo       *backoff.ExponentialBackOff
+	attempts int
+}
+
+func newWorker(o *Outbox, st *sinkState, sc SinkConfig) *worker {
+	if sc.MaxEvents <= 0 {
+		sc.MaxEvents = 1000
+	}
+	if sc.Retry.Initial <= 0 {
+		sc.Retry.Initial = DefaultInitialBackoff
+	}
+	if sc.Retry.Max <= 0 {
+		sc.Retry.Max = DefaultMaxBackoff
+	}
+	if sc.Retry.MaxAttempts <= 0 {
+		sc.Retry.MaxAttempts = DefaultMaxAttempts
+	}
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval, bo.Multiplier, bo.RandomizationFactor = sc.Retry.Initial, sc.Retry.Max, 2, 0.5
+	ctx, cancel := context.WithCancel(context.Background())
+	return &worker{o: o, st: st, sink: sc.Sink, cfg: sc, ctx: ctx, cancel: cancel,
+		closing: make(chan struct{}), done: make(chan struct{}), bo: bo}
+}
+
+// stored is one queued event as read from the database.
+type stored struct {
+	key   []byte
+	value []byte
+}
+
+// run delivers until Close: batches of up to MaxEvents, waiting up to
+// MaxAge for a batch to fill; on failure it backs off with jitter, and
+// after MaxAttempts (or a rejection) it moves the batch to dead letters.
+// Closing, it delivers what it can and stops at the first failure.
+func (w *worker) run() {
+	defer close(w.done)
+	defer w.cancel()
+	var waitingSince time.Time
+	for {
+		if w.st.worker.Load() != w { // superseded by a reload
+			return
+		}
+		batch, err := w.read(w.cfg.MaxEvents)
+		if err != nil {
+			w.o.log.Error("usage outbox: cannot read a sink's queue", "sink", w.st.name, "err", err)
+			if !w.sleep(time.Second) {
+				return
+			}
+			continue
+		}
+		closing := isClosed(w.closing)
+		if len(batch) == 0 {
+			if closing {
+				return
+			}
+			select {
+			case <-w.st.wake:
+			case <-w.closing:
+			case <-w.ctx.Done():
+				return
+			}
+			continue
+		}
+		if !closing && len(batch) < w.cfg.MaxEvents && w.cfg.MaxAge > 0 {
+			if waitingSince.IsZero() {
+				waitingSince = time.Now()
+			}
+			if rem := w.cfg.MaxAge - time.Since(waitingSince); rem > 0 {
+				t := time.NewTimer(rem)
+				select {
+				case <-w.st.wake:
+				case <-t.C:
+				case <-w.closing:
+				case <-w.ctx.Done():
+					t.Stop()
+					return
+				}
+				t.Stop()
+				continue
+			}
+		}
+		waitingSince = time.Time{}
+		if !w.deliver(batch) {
+			return
+		}
+	}
+}
+
+// deliver writes one batch and settles it; it reports whether to go on.
+func (w *worker) deliver(batch []stored) bool {
+	events := make([]*core.UsageEvent, 0, len(batch))
+	good := batch[:0:0]
+	var bad []stored
+	for _, s := range batch {
+		ev := new(core.UsageEvent)
+		if err := json.Unmarshal(s.value, ev); err != nil || ev.ID == "" {
+			bad = append(bad, s)
+			continue
+		}
+		events = append(events, ev)
+		good = append(good, s)
+	}
+	if len(bad) > 0 {
+		w.deadLetter(bad, "the stored event cannot be decoded (damaged on disk)", 0)
+	}
+	if len(good) == 0 {
+		return true
+	}
+	err := w.write(events)
+	switch {
+	case err == nil:
+		w.ack(good)
+		w.attempts = 0
+		w.bo.Reset()
+		if w.st.failing.Swap(false) {
+			w.o.log.Info("usage sink recovered", "sink", w.st.name,
+				"failed_for", time.Since(time.Unix(0, w.st.failingSince.Load())).Round(time.Millisecond))
+		}
+		return true
+	case w.ctx.Err() != nil:
+		return false // cut off by Close's deadline: not an attempt
+	case errors.Is(err, core.ErrSinkRejected):
+		w.attempts = 0
+		w.fail(err)
+		w.deadLetter(good, err.Error(), 1)
+		return true
+	}
+	w.attempts++
+	w.fail(err)
+	if w.attempts >= w.cfg.Retry.MaxAttempts {
+		w.deadLetter(good, fmt.Sprintf("gave up after %d attempts: %v", w.attempts, err), w.attempts)
+		w.attempts = 0
+		return true
+	}
+	if isClosed(w.closing) {
+		return false
+	}
+	d := w.bo.NextBackOff()
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) && ra.RetryAfter() > d {
+		d = min(ra.RetryAfter(), w.cfg.Retry.Max)
+	}
+	w.logFailure(err, len(good), d)
+	return w.sleep(d)
+}
+
+// write calls the sink, turning a panic into an error.
+func (w *worker) write(events []*core.UsageEvent) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sink panicked: %v", r)
+		}
+	}()
+	return w.sink.Write(w.ctx, events)
+}
+
+func (w *worker) fail(err error) {
+	msg := err.Error()
+	w.st.lastErr.Store(&msg)
+	if !w.st.failing.Swap(true) {
+		w.st.failingSince.Store(time.Now().UnixNano())
+	}
+}
+
+// logFailure logs the first failure of a run, then at most once a minute.
+func (w *worker) logFailure(err error, n int, retryIn time.Duration) {
+	now := time.Now().UnixNano()
+	if w.attempts > 1 && now-w.st.lastFailLog.Load() < int64(time.Minute) {
+		return
+	}
+	w.st.lastFailLog.Store(now)
+	w.o.log.Warn("usage delivery failed; will retry", "sink", w.st.name, "events", n, "attempt", w.attempts,
+		"max_attempts", w.cfg.Retry.MaxAttempts, "retry_in", retryIn.Round(time.Millisecond), "queued", w.st.queued.Load(), "err", err)
+}
+
+// sleep waits d, or returns false when Close or its deadline interrupts.
+func (w *worker) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.closing:
+		return false
+	case <-w.ctx.Done():
+		return false
+	}
+}
+
+// read returns up to n of the oldest queued events.
+func (w *worker) read(n int) ([]stored, error) {
+	var out []stored
+	err := w.o.db.bolt.View(func(tx *bolt.Tx) error {
+		q := tx.Bucket(bucketQueues).Bucket([]byte(w.st.name))
+		if q == nil {
+			return nil
+		}
+		c := q.Cursor()
+		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
+			out = append(out, stored{key: clone(k), value: clone(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ack removes delivered events from the queue.
+func (w *worker) ack(batch []stored) {
+	var size int64
+	err := w.o.db.bolt.Update(func(tx *bolt.Tx) error {
+		q := tx.Bucket(bucketQueues).Bucket([]byte(w.st.name))
+		size = 0
+		for _, s := range batch {
+			if q.Get(s.key) == nil {
+				continue // already acknowledged (a reload's overlap)
+			}
+			if err := q.Delete(s.key); err != nil {
+				return err
+			}
+			size += int64(len(s.value))
+		}
+		return nil
+	})
+	if err != nil {
+		// The events stay queued and are delivered again: at least once.
+		w.o.log.Error("usage outbox: cannot record a delivery; the events will be sent again", "sink", w.st.name, "err", err)
+		return
+	}
+	w.st.backlog.Add(-size)
+	w.st.queued.Add(-int64(len(batch)))
+	w.st.delivered.Add(int64(len(batch)))
+	w.st.checkFull(w.o)
+}
+
+// deadLetter moves events from the queue to the sink's dead letters.
+func (w *worker) deadLetter(batch []stored, reason string, attempts int) {
+	now := time.Now().UTC()
+	var moved int64
+	var delta int64
+	err := w.o.db.bolt.Update(func(tx *bolt.Tx) error {
+		q := tx.Bucket(bucketQueues).Bucket([]byte(w.st.name))
+		d := tx.Bucket(bucketDead).Bucket([]byte(w.st.name))
+		moved, delta = 0, 0
+		for _, s := range batch {
+			if q.Get(s.key) == nil {
+				continue
+			}
+			rec, err := json.Marshal(deadRecord{Reason: reason, Attempts: attempts, FailedAt: now, Event: rawEvent(s.value)})
+			if err != nil {
+				return err
+			}
+			if err := d.Put(s.key, rec); err != nil {
+				return err
+			}
+			if err := q.Delete(s.key); err != nil {
+				return err
+			}
+			moved++
+			delta += int64(len(rec) - len(s.value))
+		}
+		return nil
+	})
+	if err != nil {
+		w.o.log.Error("usage outbox: cannot move events to dead letters; they stay queued", "sink", w.st.name, "err", err)
+		return
+	}
+	w.st.queued.Add(-moved)
+	w.st.dead.Add(moved)
+	w.st.backlog.Add(delta)
+	w.o.log.Error("usage events moved to dead letters; list them with `tollgate usage dead-letters`, resend with `tollgate usage replay`",
+		"sink", w.st.name, "events", moved, "reason", reason)
+}
+
+// rawEvent keeps a stored event as JSON if it is JSON, else as a string.
+func rawEvent(v []byte) json.RawMessage {
+	if json.Valid(v) {
+		return json.RawMessage(clone(v))
+	}
+	b, _ := json.Marshal(string(v))
+	return b
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }

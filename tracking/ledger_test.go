@@ -1,0 +1,128 @@
+package tracking_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/tracking"
+)
+
+func at(day string) time.Time {
+	t, err := time.Parse("2006-01-02T15:04", day)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func cost(s string) *core.USD {
+	v, err := core.ParseUSD(s)
+	if err != nil {
+		panic(err)
+	}
+	return &v
+}
+
+// ledgerEvents is a known set: acme on two days and two models, globex once,
+// one failure and one unpriced event.
+func ledgerEvents() []*core.UsageEvent {
+	mk := func(customer, when, model string, in, out int64, c *core.USD, status string) *core.UsageEvent {
+		ev := event(customer, model, in, out)
+		ev.Timestamp, ev.Cost, ev.Status = at(when), c, status
+		return ev
+	}
+	return []*core.UsageEvent{
+		mk("acme", "2026-03-01T09:00", "gpt-4o", 1000, 100, cost("0.0035"), core.StatusOK),
+		mk("acme", "2026-03-01T23:59", "gpt-4o", 2000, 200, cost("0.007"), core.StatusOK),
+		mk("acme", "2026-03-01T10:00", "gpt-4o-mini", 1000, 500, cost("0.00045"), core.StatusOK),
+		mk("acme", "2026-03-02T00:00", "gpt-4o", 500, 50, cost("0.00175"), core.StatusOK),
+		mk("acme", "2026-03-02T08:00", "gpt-4o", 0, 0, cost("0"), core.StatusUpstreamError),
+		mk("acme", "2026-03-02T08:30", "mystery-model", 10, 10, nil, core.StatusOK),
+		mk("acme", "2026-02-28T12:00", "gpt-4o", 100, 10, cost("0.00035"), core.StatusOK),
+		mk("globex", "2026-03-01T12:00", "gpt-4o", 4000, 400, cost("0.014"), core.StatusOK),
+	}
+}
+
+func TestLedgerAgainstKnownEvents(t *testing.T) {
+	db := open(t, t.TempDir())
+	ob := newOutbox(t, db, tracking.Config{Ledger: true, Sinks: []tracking.SinkConfig{{Name: "rec", Sink: (&recorder{}).sink()}}})
+	for _, ev := range ledgerEvents() {
+		ob.Enqueue(ev)
+	}
+	waitPersisted(t, ob)
+	ctx := context.Background()
+
+	t.Run("by model over a range", func(t *testing.T) {
+		rep, err := db.Usage(ctx, tracking.Query{Customer: "acme", From: at("2026-03-01T00:00"), To: at("2026-03-02T00:00"), GroupBy: []string{"model"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][3]string{ // requests, input tokens, cost
+			"gpt-4o":        {"4", "3500", "0.01225"},
+			"gpt-4o-mini":   {"1", "1000", "0.00045"},
+			"mystery-model": {"1", "10", "0"},
+		}
+		if len(rep.Rows) != len(want) {
+			t.Fatalf("rows %+v", rep.Rows)
+		}
+		for _, r := range rep.Rows {
+			w := want[r.Model]
+			got := [3]string{itoa(r.Requests), itoa(r.InputTokens), r.Cost.String()}
+			if got != w {
+				t.Errorf("%s: [requests input cost] = %v, want %v", r.Model, got, w)
+			}
+		}
+		if rep.Total.Requests != 6 || rep.Total.Cost != *cost("0.0127") || rep.Total.Errors != 1 || rep.Total.Unpriced != 1 {
+			t.Errorf("total %+v", rep.Total)
+		}
+	})
+	t.Run("by day", func(t *testing.T) {
+		rep, _ := db.Usage(ctx, tracking.Query{Customer: "acme", GroupBy: []string{"day"}})
+		var days []string
+		for _, r := range rep.Rows {
+			days = append(days, r.Day+"="+r.Cost.String())
+		}
+		if got := strings.Join(days, " "); got != "2026-02-28=0.00035 2026-03-01=0.01095 2026-03-02=0.00175" {
+			t.Errorf("days %s", got)
+		}
+	})
+	t.Run("all customers", func(t *testing.T) {
+		rep, _ := db.Usage(ctx, tracking.Query{From: at("2026-03-01T00:00"), To: at("2026-03-01T00:00"), GroupBy: []string{"customer"}})
+		if len(rep.Rows) != 2 || rep.Rows[0].Customer != "acme" || rep.Rows[1].Customer != "globex" ||
+			rep.Rows[1].Cost != *cost("0.014") || rep.Total.InputTokens != 8000 {
+			t.Errorf("rows %+v total %+v", rep.Rows, rep.Total)
+		}
+		b, _ := json.Marshal(rep.Rows[1])
+		if !strings.Contains(string(b), `"customer":"globex"`) || strings.Contains(string(b), `"model"`) || !strings.Contains(string(b), `"cost":0.014`) {
+			t.Errorf("row JSON %s", b)
+		}
+	})
+	t.Run("spend for budgets", func(t *testing.T) {
+		var sr core.SpendReader = db
+		day, month, err := sr.Spend(ctx, "acme", at("2026-03-02T15:00"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if day.Requests != 3 || day.Cost != *cost("0.00175") || month.Requests != 6 || month.Cost != *cost("0.0127") {
+			t.Errorf("day %+v month %+v", day, month)
+		}
+		lazy := tracking.SpendReader(t.TempDir())
+		if _, _, err := lazy.Spend(ctx, "acme", at("2026-03-02T15:00")); err == nil {
+			t.Error("a spend reader over a closed data dir should say so")
+		}
+	})
+	t.Run("bad queries", func(t *testing.T) {
+		if _, err := db.Usage(ctx, tracking.Query{GroupBy: []string{"week"}}); err == nil || !strings.Contains(err.Error(), `unknown dimension "week"`) {
+			t.Errorf("group_by week: %v", err)
+		}
+		if _, err := db.Usage(ctx, tracking.Query{From: at("2026-03-02T00:00"), To: at("2026-03-01T00:00")}); err == nil {
+			t.Error("from after to accepted")
+		}
+	})
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }

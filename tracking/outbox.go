@@ -1,0 +1,437 @@
+package tracking
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// Policies for a full backlog ([Config.OnFull]). Under both, an event copy
+// that does not fit a sink's backlog is not stored for that sink; it is
+// counted (per sink, persisted), logged at error level and shown in
+// Stats and /readyz. The ledger still records it.
+const (
+	// OnFullDrop keeps the gateway ready while it drops.
+	OnFullDrop = "drop"
+	// OnFullUnready also makes /readyz answer 503, so that a load balancer
+	// sends calls to another replica.
+	OnFullUnready = "unready"
+)
+
+// Defaults of [Config] and [SinkConfig].
+const (
+	DefaultMaxBacklogBytes = 1 << 30
+	DefaultMaxMemoryEvents = 100_000
+	DefaultMaxAttempts     = 20
+	DefaultInitialBackoff  = time.Second
+	DefaultMaxBackoff      = 5 * time.Minute
+)
+
+// maxTxEvents caps the events one transaction commits.
+const maxTxEvents = 4096
+
+// Config configures an [Outbox].
+type Config struct {
+	// Stage names the owner (the track stage) in messages.
+	Stage string
+	// Sinks each get every event, delivered independently.
+	Sinks []SinkConfig
+	// MaxBacklogBytes bounds each sink's stored events, queued and dead
+	// letters together (default 1 GiB).
+	MaxBacklogBytes int64
+	// MaxMemoryEvents bounds the events handed off but not yet persisted
+	// (default 100000); beyond it events are dropped, loudly.
+	MaxMemoryEvents int
+	// OnFull is OnFullDrop (default) or OnFullUnready.
+	OnFull string
+	// Price, if set, fills in an event's cost. It runs on the writer
+	// goroutine, off the request path.
+	Price func(*core.UsageEvent)
+	// Ledger makes this outbox feed the usage ledger. One outbox per
+	// database may.
+	Ledger bool
+	// Log receives delivery warnings and errors.
+	Log *slog.Logger
+}
+
+// SinkConfig is one sink of an outbox and how it is delivered to.
+type SinkConfig struct {
+	// Name identifies the sink's queue and dead letters; unique per database.
+	Name string
+	Sink core.Sink
+	// MaxEvents is the most events in one Write (default 1000).
+	MaxEvents int
+	// MaxAge is how long a batch smaller than MaxEvents may wait for more
+	// events (default 0: deliver at once).
+	MaxAge time.Duration
+	// Retry governs failed writes.
+	Retry RetryPolicy
+}
+
+// RetryPolicy governs retries of a failed write: exponential backoff from
+// Initial to Max with ±50% jitter; after MaxAttempts failed attempts the
+// batch moves to dead letters.
+type RetryPolicy struct {
+	Initial     time.Duration
+	Max         time.Duration
+	MaxAttempts int
+}
+
+// Outbox is the durable hand-off between the request path and the sinks.
+// [Outbox.Enqueue] appends to memory and returns; a writer goroutine commits
+// what has queued up in one transaction (one fsync for the batch, the ledger
+// updated in the same transaction); one goroutine per sink delivers from its
+// own queue, at least once, in order, retrying with backoff and moving what
+// cannot be delivered to dead letters.
+//
+// An event is accepted when it is persisted: from then on it survives a
+// crash. Between Enqueue and the commit — a few milliseconds — it lives only
+// in memory. Close persists everything queued in memory.
+//
+// An Outbox is safe for concurrent use.
+type Outbox struct {
+	db  *DB
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	mem    []*core.UsageEvent
+	spare  []*core.UsageEvent
+	closed bool
+
+	wake       chan struct{}
+	stop       chan struct{} // Close: the writer drains memory and exits
+	abandon    chan struct{} // Close's deadline passed: give up retrying
+	writerDone chan struct{}
+
+	accepted  atomic.Int64
+	persisted atomic.Int64
+	memDrops  atomic.Int64
+	lastDrop  atomic.Int64 // unix nanos of the last memory-drop log line
+
+	commitMu  sync.Mutex
+	committed chan struct{} // closed and replaced after each commit
+
+	persistErr atomic.Pointer[string]
+
+	workers []*worker
+	enc     bytes.Buffer
+	encs    *json.Encoder
+}
+
+// NewOutbox starts an outbox writing to db. It registers the sinks' queues
+// and starts their delivery; events left in the queues by an earlier run
+// are delivered first.
+func (db *DB) NewOutbox(cfg Config) (*Outbox, error) {
+	if cfg.Log == nil {
+		cfg.Log = db.log
+	}
+	if cfg.MaxBacklogBytes <= 0 {
+		cfg.MaxBacklogBytes = DefaultMaxBacklogBytes
+	}
+	if cfg.MaxMemoryEvents <= 0 {
+		cfg.MaxMemoryEvents = DefaultMaxMemoryEvents
+	}
+	switch cfg.OnFull {
+	case "":
+		cfg.OnFull = OnFullDrop
+	case OnFullDrop, OnFullUnready:
+	default:
+		return nil, fmt.Errorf("tracking: on_full: want %s or %s, got %q", OnFullDrop, OnFullUnready, cfg.OnFull)
+	}
+	o := &Outbox{db: db, cfg: cfg, log: cfg.Log,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), abandon: make(chan struct{}),
+		writerDone: make(chan struct{}), committed: make(chan struct{})}
+	o.encs = json.NewEncoder(&o.enc)
+	if err := db.register(o); err != nil {
+		return nil, err
+	}
+	go o.writeLoop()
+	for _, w := range o.workers {
+		go w.run()
+	}
+	return o, nil
+}
+
+// Enqueue hands an event off for persistence and delivery. It appends to
+// memory under a mutex and never waits for I/O. The outbox owns ev from
+// then on. Past MaxMemoryEvents unpersisted events (the disk has stalled)
+// the event is dropped and counted, with an error logged.
+func (o *Outbox) Enqueue(ev *core.UsageEvent) {
+	o.mu.Lock()
+	if o.closed || len(o.mem) >= o.cfg.MaxMemoryEvents {
+		closed := o.closed
+		o.mu.Unlock()
+		o.dropInMemory(ev, closed)
+		return
+	}
+	o.mem = append(o.mem, ev)
+	o.mu.Unlock()
+	o.accepted.Add(1)
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dropInMemory counts and reports an event that could not be queued.
+func (o *Outbox) dropInMemory(ev *core.UsageEvent, closed bool) {
+	n := o.memDrops.Add(1)
+	if closed {
+		o.log.Error("usage event after the outbox closed: not persisted", "stage", o.cfg.Stage, "id", ev.ID, "customer", ev.CustomerID)
+		return
+	}
+	now := time.Now().UnixNano()
+	if last := o.lastDrop.Load(); now-last > int64(10*time.Second) && o.lastDrop.CompareAndSwap(last, now) {
+		o.log.Error("usage outbox memory queue is full (the disk is not keeping up): events are being dropped",
+			"stage", o.cfg.Stage, "dropped_total", n, "max_memory_events", o.cfg.MaxMemoryEvents, "id", ev.ID)
+	}
+}
+
+// take swaps out the events queued in memory.
+func (o *Outbox) take() []*core.UsageEvent {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	batch := o.mem
+	o.mem = o.spare[:0]
+	o.spare = nil
+	return batch
+}
+
+// recycle returns a batch's slice for reuse.
+func (o *Outbox) recycle(batch []*core.UsageEvent) {
+	clear(batch)
+	o.mu.Lock()
+	if o.spare == nil && cap(batch) <= 4*maxTxEvents {
+		o.spare = batch[:0]
+	}
+	o.mu.Unlock()
+}
+
+// writeLoop persists what Enqueue queued until Close, then drains.
+func (o *Outbox) writeLoop() {
+	defer close(o.writerDone)
+	for {
+		batch := o.take()
+		if len(batch) == 0 {
+			select {
+			case <-o.wake:
+				continue
+			case <-o.stop:
+				if b := o.take(); len(b) > 0 {
+					o.persist(b)
+					continue
+				}
+				return
+			}
+		}
+		if !o.persist(batch) {
+			return
+		}
+		o.recycle(batch)
+	}
+}
+
+// persist commits batch in transactions of at most maxTxEvents, retrying a
+// failed commit until it succeeds or Close gives up. It reports whether it
+// persisted everything.
+func (o *Outbox) persist(batch []*core.UsageEvent) bool {
+	delay := 50 * time.Millisecond
+	for len(batch) > 0 {
+		n := min(len(batch), maxTxEvents)
+		chunk := batch[:n]
+		if err := o.commit(chunk); err != nil {
+			msg := err.Error()
+			o.persistErr.Store(&msg)
+			o.log.Error("usage outbox cannot write to disk; events wait in memory and are retried",
+				"stage", o.cfg.Stage, "events", len(batch), "retry_in", delay, "err", err)
+			select {
+			case <-time.After(delay):
+				delay = min(delay*2, 5*time.Second)
+				continue
+			case <-o.abandon:
+				o.log.Error("usage events lost: the outbox could not persist them before the shutdown deadline",
+					"stage", o.cfg.Stage, "events", len(batch), "err", err)
+				return false
+			}
+		}
+		o.persistErr.Store(nil)
+		batch = batch[n:]
+	}
+	return true
+}
+
+// commit encodes and prices chunk and stores it for every sink, and in the
+// ledger, in one transaction.
+func (o *Outbox) commit(chunk []*core.UsageEvent) error {
+	o.enc.Reset()
+	ends := make([]int, len(chunk))
+	for i, ev := range chunk {
+		if o.cfg.Price != nil && ev.Cost == nil {
+			o.cfg.Price(ev)
+		}
+		if err := o.encs.Encode(ev); err != nil {
+			return fmt.Errorf("encoding usage event %s: %w", ev.ID, err)
+		}
+		ends[i] = o.enc.Len() - 1 // without the newline
+	}
+	data := o.enc.Bytes()
+	value := func(i int) []byte {
+		start := 0
+		if i > 0 {
+			start = ends[i-1] + 1
+		}
+		return data[start:ends[i]]
+	}
+	type result struct{ added, bytes, dropped int64 }
+	results := make([]result, len(o.workers))
+	err := o.db.bolt.Update(func(tx *bolt.Tx) error {
+		queues, dropped := tx.Bucket(bucketQueues), tx.Bucket(bucketDropped)
+		for wi, w := range o.workers {
+			q := queues.Bucket([]byte(w.st.name))
+			room := o.cfg.MaxBacklogBytes - w.st.backlog.Load()
+			r := &results[wi]
+			for i := range chunk {
+				v := value(i)
+				if r.bytes+int64(len(v)) > room {
+					r.dropped++
+					continue
+				}
+				seq, err := q.NextSequence()
+				if err != nil {
+					return err
+				}
+				if err := q.Put(u64(seq), v); err != nil {
+					return err
+				}
+				r.added++
+				r.bytes += int64(len(v))
+			}
+			if r.dropped > 0 {
+				total := w.st.droppedTotal.Load() + r.dropped
+				if err := dropped.Put([]byte(w.st.name), u64(uint64(total))); err != nil {
+					return err
+				}
+			}
+		}
+		if o.cfg.Ledger {
+			return recordLedger(tx, chunk)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for wi, w := range o.workers {
+		r := results[wi]
+		w.st.backlog.Add(r.bytes)
+		w.st.queued.Add(r.added)
+		if r.dropped > 0 {
+			w.st.droppedTotal.Add(r.dropped)
+			o.reportFull(w.st, r.dropped)
+		} else {
+			w.st.checkFull(o)
+		}
+		w.st.notify()
+	}
+	o.persisted.Add(int64(len(chunk)))
+	o.commitMu.Lock()
+	close(o.committed)
+	o.committed = make(chan struct{})
+	o.commitMu.Unlock()
+	return nil
+}
+
+// reportFull logs a sink's dropped events: at once when it fills, then at
+// most every 10 seconds while it stays full.
+func (o *Outbox) reportFull(st *sinkState, n int64) {
+	now := time.Now().UnixNano()
+	wasFull := st.full.Swap(true)
+	last := st.lastFullLog.Load()
+	if wasFull && now-last < int64(10*time.Second) {
+		return
+	}
+	st.lastFullLog.Store(now)
+	o.log.Error("usage outbox full: new events are NOT stored for this sink until its backlog drains",
+		"stage", o.cfg.Stage, "sink", st.name, "dropped_now", n, "dropped_total", st.droppedTotal.Load(),
+		"backlog_bytes", st.backlog.Load(), "max_backlog_bytes", o.cfg.MaxBacklogBytes, "policy", o.cfg.OnFull,
+		"what_to_do", "bring the sink back, raise max_backlog_bytes, or purge dead letters (docs/operations.md)")
+}
+
+// WaitPersisted blocks until every event enqueued before the call is
+// persisted, or ctx is done. Tests and benchmarks use it to know what has
+// been accepted.
+func (o *Outbox) WaitPersisted(ctx context.Context) error {
+	target := o.accepted.Load()
+	for o.persisted.Load() < target {
+		o.commitMu.Lock()
+		ch := o.committed
+		o.commitMu.Unlock()
+		if o.persisted.Load() >= target {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close stops accepting events, persists every event still in memory, lets
+// each sink deliver what it can until ctx is done (a sink that is failing
+// stops at once), and closes the sinks. What is not delivered stays in the
+// queues for the next start. It does not close the database. It returns an error only if events could not
+// be persisted before ctx was done.
+func (o *Outbox) Close(ctx context.Context) error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return nil
+	}
+	o.closed = true
+	o.mu.Unlock()
+	close(o.stop)
+	var errs []error
+	select {
+	case <-o.writerDone:
+	case <-ctx.Done():
+		close(o.abandon)
+		<-o.writerDone
+	}
+	if lost := o.accepted.Load() - o.persisted.Load(); lost > 0 {
+		errs = append(errs, fmt.Errorf("tracking: %s: %d usage events could not be persisted before the shutdown deadline", o.cfg.Stage, lost))
+	}
+	for _, w := range o.workers {
+		close(w.closing)
+	}
+	for _, w := range o.workers {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			w.cancel()
+			<-w.done
+		}
+	}
+	for _, w := range o.workers {
+		if n := w.st.queued.Load(); n > 0 {
+			o.log.Info("usage events kept in the outbox for the next start", "stage", o.cfg.Stage, "sink", w.st.name, "events", n)
+		}
+		if err := w.sink.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("tracking: sink %s: %w", w.st.name, err))
+		}
+	}
+	o.db.unregister(o)
+	return errors.Join(errs...)
+}

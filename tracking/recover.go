@@ -1,0 +1,196 @@
+package tracking
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// RecoverReport says what [Recover] did.
+type RecoverReport struct {
+	// MovedTo is where the damaged file now is.
+	MovedTo string `json:"moved_to"`
+	// Copied counts the entries copied, by bucket ("queues/tracker",
+	// "ledger", …).
+	Copied map[string]int `json:"copied"`
+	// Problems lists what could not be read.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Recover moves the usage database in dir aside (to usage.db.damaged-TIME)
+// and copies every entry that can still be read — queued events, dead
+// letters, ledger rows, counters — into a new file. It refuses while
+// another process has the file open. On a healthy file it is a compaction.
+func Recover(dir string) (*RecoverReport, error) {
+	path, err := filepath.Abs(filepath.Join(dir, FileName))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("tracking: recover: %w", err)
+	}
+	if _, ok := lookup(dir); ok {
+		return nil, fmt.Errorf("%w: %s is open in this process", ErrLocked, path)
+	}
+	// A shared lock fails fast while a gateway holds the file; a damaged
+	// file fails after the lock, which tells the two apart.
+	probe, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s: stop the gateway first", ErrLocked, path)
+	}
+	if probe != nil {
+		probe.Close()
+	}
+	rep := &RecoverReport{MovedTo: path + ".damaged-" + time.Now().UTC().Format("20060102T150405Z"), Copied: map[string]int{}}
+	if err := os.Rename(path, rep.MovedTo); err != nil {
+		return nil, fmt.Errorf("tracking: recover: %w", err)
+	}
+	dst, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("tracking: recover: creating a new %s: %w", path, err)
+	}
+	defer dst.Close()
+	src, err := openDamaged(rep.MovedTo)
+	if err != nil {
+		rep.Problems = append(rep.Problems, "nothing could be read: "+err.Error())
+	} else {
+		defer src.Close()
+		salvage(src, dst, rep)
+	}
+	err = dst.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketQueues, bucketDead, bucketLedger, bucketDropped} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyVersion, u64(schemaVersion))
+	})
+	return rep, err
+}
+
+func openDamaged(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+}
+
+// salvage copies what it can, one bucket at a time; a panic while reading
+// a damaged page ends that bucket's copy, not the whole recovery.
+func salvage(src, dst *bolt.DB, rep *RecoverReport) {
+	type entry struct{ k, v []byte }
+	copyBucket := func(label string, path ...[]byte) {
+		var entries []entry
+		var seq uint64
+		// readFrom reads from start (nil: the first key) to the end; a
+		// panic on a damaged page stops it and reports where.
+		readFrom := func(start []byte) (done bool) {
+			defer func() {
+				if r := recover(); r != nil {
+					msg := fmt.Sprintf("%s: a damaged page after entry %d: %v", label, len(entries), r)
+					if n := len(rep.Problems); n == 0 || rep.Problems[n-1] != msg {
+						rep.Problems = append(rep.Problems, msg)
+					}
+				}
+			}()
+			err := src.View(func(tx *bolt.Tx) error {
+				b := tx.Bucket(path[0])
+				for _, p := range path[1:] {
+					if b == nil {
+						break
+					}
+					b = b.Bucket(p)
+				}
+				if b == nil {
+					return nil
+				}
+				seq = b.Sequence()
+				c := b.Cursor()
+				k, v := c.First()
+				if start != nil {
+					k, v = c.Seek(start)
+				}
+				for ; k != nil; k, v = c.Next() {
+					if v == nil {
+						continue // a nested bucket
+					}
+					entries = append(entries, entry{clone(k), clone(v)})
+				}
+				return nil
+			})
+			if err != nil {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %v", label, err))
+			}
+			return true
+		}
+		// Queue and dead-letter keys are sequence numbers: past a damaged
+		// page, seek ever further ahead for the next readable one.
+		var start []byte
+		for skip := 0; !readFrom(start) && skip < 48; skip++ {
+			last := start
+			if len(entries) > 0 {
+				last = entries[len(entries)-1].k
+			}
+			if len(last) != 8 && last != nil {
+				break // not a sequence key: nothing to skip to
+			}
+			start = u64(beUint64(last) + 1<<skip)
+		}
+		err := dst.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(path[0])
+			if err != nil {
+				return err
+			}
+			for _, p := range path[1:] {
+				if b, err = b.CreateBucketIfNotExists(p); err != nil {
+					return err
+				}
+			}
+			if err := b.SetSequence(seq); err != nil {
+				return err
+			}
+			for _, e := range entries {
+				if err := b.Put(e.k, e.v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: writing: %v", label, err))
+			return
+		}
+		rep.Copied[label] = len(entries)
+	}
+	for _, parent := range [][]byte{bucketQueues, bucketDead} {
+		var names [][]byte
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("%s: listing sinks: %v", parent, r))
+				}
+			}()
+			src.View(func(tx *bolt.Tx) error {
+				if b := tx.Bucket(parent); b != nil {
+					b.ForEachBucket(func(k []byte) error {
+						names = append(names, clone(k))
+						return nil
+					})
+				}
+				return nil
+			})
+		}()
+		for _, n := range names {
+			copyBucket(string(parent)+"/"+string(n), parent, n)
+		}
+	}
+	copyBucket(string(bucketLedger), bucketLedger)
+	copyBucket(string(bucketDropped), bucketDropped)
+}
