@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,8 @@ type Engine struct {
 	maxBodyBytes    int64
 	passthrough     http.RoundTripper
 	log             *slog.Logger
+	observers       []Observer
+	auth            Authenticator
 }
 
 // Pipeline is a compiled chain of stages and the completers that observe its
@@ -37,20 +40,77 @@ type Pipeline struct {
 	handler    HandlerFunc
 	completers []Completer
 	close      func(context.Context) error
+	parts      []Part
+
+	refs      atomic.Int64 // calls in flight
+	retired   atomic.Bool  // Close has begun
+	drainOnce sync.Once
+	drained   chan struct{} // closed when retired and no call is in flight
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewPipeline compiles stages (stages[0] outermost) and completers. close,
 // if not nil, releases the stages' resources when the pipeline is retired.
-func NewPipeline(stages []Stage, completers []Completer, close func(context.Context) error) *Pipeline {
-	return &Pipeline{handler: Chain(stages, noAnswer), completers: completers, close: close}
+// parts, if given, are the built entries the pipeline came from, for
+// [Pipeline.Parts].
+func NewPipeline(stages []Stage, completers []Completer, close func(context.Context) error, parts ...Part) *Pipeline {
+	return &Pipeline{handler: Chain(stages, noAnswer), completers: completers, close: close, parts: parts,
+		drained: make(chan struct{})}
 }
 
-// Close releases the pipeline's resources, flushing what its stages hold.
+// Parts returns the built entries of the pipeline in config order. The
+// slice must not be modified.
+func (p *Pipeline) Parts() []Part { return p.parts }
+
+// Close retires the pipeline: it waits until the calls in flight on it have
+// finished (a stream, until it is drained or closed) or ctx is done, then
+// releases the stages' resources, flushing what they hold. Calls that start
+// after Close are not served by p; the engine serves them on the pipeline
+// that replaced it. Close is safe to call more than once.
 func (p *Pipeline) Close(ctx context.Context) error {
-	if p == nil || p.close == nil {
+	if p == nil {
 		return nil
 	}
-	return p.close(ctx)
+	p.retired.Store(true)
+	if p.refs.Load() == 0 {
+		p.drain()
+	}
+	select {
+	case <-p.drained:
+	case <-ctx.Done():
+	}
+	p.closeOnce.Do(func() {
+		if p.close != nil {
+			p.closeErr = p.close(ctx)
+		}
+	})
+	return p.closeErr
+}
+
+// InFlight reports how many calls are running on the pipeline.
+func (p *Pipeline) InFlight() int64 { return p.refs.Load() }
+
+func (p *Pipeline) drain() { p.drainOnce.Do(func() { close(p.drained) }) }
+
+// release ends one call on p.
+func (p *Pipeline) release() {
+	if p.refs.Add(-1) == 0 && p.retired.Load() {
+		p.drain()
+	}
+}
+
+// acquire returns the engine's current pipeline with a call counted on it,
+// so that a swap cannot retire it under the call.
+func (e *Engine) acquire() *Pipeline {
+	for {
+		p := e.pipeline.Load()
+		p.refs.Add(1)
+		if e.pipeline.Load() == p {
+			return p
+		}
+		p.release() // swapped meanwhile: count the call on the new one
+	}
 }
 
 // Option configures an [Engine].
@@ -133,12 +193,15 @@ func New(opts ...Option) *Engine {
 }
 
 // Swap installs p for new calls and returns the pipeline it replaces; calls
-// in flight finish on the old one. The caller closes the old pipeline when it
-// no longer needs it.
+// in flight finish on the old one. The caller closes the old pipeline, which
+// waits for those calls: go old.Close(ctx).
 func (e *Engine) Swap(p *Pipeline) *Pipeline { return e.pipeline.Swap(p) }
 
-// Close retires the current pipeline, flushing pending usage events within
-// ctx's deadline.
+// Pipeline returns the pipeline that serves new calls.
+func (e *Engine) Pipeline() *Pipeline { return e.pipeline.Load() }
+
+// Close retires the current pipeline: it waits for calls in flight, then
+// flushes pending usage events, within ctx's deadline.
 func (e *Engine) Close(ctx context.Context) error { return e.pipeline.Load().Close(ctx) }
 
 // Do runs one call. req needs at least Method, Path and Body; the engine
@@ -150,7 +213,7 @@ func (e *Engine) Do(ctx context.Context, req *Request) (*Response, error) {
 		req.Method = http.MethodPost
 	}
 	if err := e.prepare(ctx, req, nil); err != nil {
-		e.finishEarly(req, err)
+		e.finishEarly(ctx, req, err)
 		return nil, err
 	}
 	return e.serve(ctx, req)
@@ -165,7 +228,8 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 	if req.Received.IsZero() {
 		req.Received = time.Now()
 	}
-	req.RawQuery, _ = stripCredentialQuery(req.RawQuery)
+	var queryKey string
+	req.RawQuery, queryKey = stripCredentialQuery(req.RawQuery)
 	if req.Format == nil {
 		rt, ok := e.route(req.Method, req.Path, req.Header)
 		if !ok {
@@ -185,7 +249,12 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 		a.upstream = v
 		req.Header.Del(e.upstreamHeader)
 	}
-	if c, ok := CustomerFrom(ctx); ok && req.Customer == "" {
+	if e.auth != nil && h != nil && (req.Upstream == nil || !req.Upstream.direct) {
+		if err := e.authenticate(ctx, req, &a, queryKey); err != nil {
+			return err
+		}
+	}
+	if c, ok := CustomerFrom(ctx); ok && req.Customer == "" && req.Principal == nil {
 		req.Customer = c
 	}
 	if req.Customer == "" {
@@ -193,6 +262,9 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 	}
 	req.Metadata = mergeMetadata(req.Metadata, MetadataFrom(ctx), a.metadata)
 	req.Format.Parse(req)
+	if err := checkModel(req); err != nil {
+		return err
+	}
 	if req.Customer == "" && e.requireCustomer {
 		return &Error{Kind: KindValidation, Code: "missing_customer",
 			Message: "the call names no customer: set the " + e.customerHeader + " header"}
@@ -220,15 +292,26 @@ func mergeMetadata(ms ...map[string]string) map[string]string {
 }
 
 // serve runs the pipeline and arranges for the completers to see the outcome
-// once: now for a whole answer or an error, at the end for a stream.
-func (e *Engine) serve(ctx context.Context, req *Request) (*Response, error) {
-	p := e.pipeline.Load()
-	resp, err := p.handler(ctx, req)
+// once: now for a whole answer or an error, at the end for a stream. A panic
+// in a stage fails this call alone, with a 500.
+func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err error) {
+	p := e.acquire()
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("a stage panicked; failing the call", "id", req.ID, "panic", r, "stack", string(debug.Stack()))
+			resp, err = nil, &Error{Kind: KindInternal, Code: "internal_error", Message: "internal error: a stage failed unexpectedly"}
+			e.finish(p, &Outcome{Request: req, Err: err, Context: ctx})
+		}
+	}()
+	for _, o := range e.observers {
+		ctx = o.StartCall(ctx, req)
+	}
+	resp, err = p.handler(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrClientGone) {
 			err = &Error{Kind: KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
 		}
-		o := &Outcome{Request: req, Err: err}
+		o := &Outcome{Request: req, Err: err, Context: ctx}
 		if resp != nil {
 			// A stage refused an answer the upstream gave (an output
 			// guardrail): the tokens were spent, so the outcome counts them.
@@ -248,19 +331,21 @@ func (e *Engine) serve(ctx context.Context, req *Request) (*Response, error) {
 	if !resp.UsageKnown {
 		resp.Usage, resp.UsageKnown = req.Format.Usage(req, resp.Body)
 	}
-	e.finish(p, &Outcome{Request: req, Response: resp, Usage: resp.Usage})
+	e.finish(p, &Outcome{Request: req, Response: resp, Usage: resp.Usage, Context: ctx})
 	return resp, nil
 }
 
 // finishEarly reports an ingress failure of a parsed request.
-func (e *Engine) finishEarly(req *Request, err error) {
+func (e *Engine) finishEarly(ctx context.Context, req *Request, err error) {
 	if req.Format != nil {
-		e.finish(e.pipeline.Load(), &Outcome{Request: req, Err: err})
+		e.finish(e.acquire(), &Outcome{Request: req, Err: err, Context: ctx})
 	}
 }
 
-// finish fills in the outcome's derived fields and hands it to completers.
+// finish fills in the outcome's derived fields, hands it to the pipeline's
+// completers and the engine's observers, and ends the call on p.
 func (e *Engine) finish(p *Pipeline, o *Outcome) {
+	defer p.release()
 	if o.Latency == 0 {
 		o.Latency = time.Since(o.Request.Received)
 	}
@@ -293,6 +378,9 @@ func (e *Engine) finish(p *Pipeline, o *Outcome) {
 			"status", o.Status, "http_status", o.HTTPStatus, "latency", o.Latency, "customer", o.Request.Customer)
 	}
 	for _, c := range p.completers {
+		e.complete(c, o)
+	}
+	for _, c := range e.observers {
 		e.complete(c, o)
 	}
 }
@@ -329,7 +417,14 @@ type meteredStream struct {
 	once  sync.Once
 }
 
-func (s *meteredStream) Next() (*Event, error) {
+func (s *meteredStream) Next() (ev *Event, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.e.log.Error("a stream stage panicked; ending the stream", "id", s.req.ID, "panic", r, "stack", string(debug.Stack()))
+			ev, err = nil, &Error{Kind: KindInternal, Code: "internal_error", Message: "internal error: a stage failed unexpectedly"}
+			s.end(err, StatusError)
+		}
+	}()
 	for {
 		ev, err := s.inner.Next()
 		if err != nil {
@@ -364,10 +459,13 @@ func (s *meteredStream) Close() error {
 
 func (s *meteredStream) end(err error, status string) {
 	s.once.Do(func() {
-		o := &Outcome{Request: s.req, Response: s.resp, Usage: s.resp.Usage, TimeToFirstToken: s.ttft, Status: status}
+		o := &Outcome{Request: s.req, Response: s.resp, Usage: s.resp.Usage, TimeToFirstToken: s.ttft, Status: status,
+			Context: s.ctx}
 		if err != nil {
 			o.Err = err
 			switch {
+			case status == StatusError:
+				o.HTTPStatus = http.StatusInternalServerError
 			case status == StatusClientAborted || s.ctx.Err() != nil:
 				o.Status, o.HTTPStatus = StatusClientAborted, 499
 			case errors.Is(err, ErrDenied):

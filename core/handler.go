@@ -29,7 +29,7 @@ func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Body = body
 	ctx := r.Context()
 	if err := e.prepare(ctx, req, r.Header); err != nil {
-		e.finishEarly(req, err)
+		e.finishEarly(ctx, req, err)
 		writeError(w, f, req.ID, err)
 		return
 	}

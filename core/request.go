@@ -45,6 +45,9 @@ type Request struct {
 	Customer string
 	// Metadata holds caller-supplied tags copied into the usage event.
 	Metadata map[string]string
+	// Principal is the virtual key the call was made with, when the engine
+	// checks keys ([WithAuthenticator]); nil otherwise.
+	Principal *Principal
 
 	// Received is when the call entered the engine.
 	Received time.Time

@@ -35,7 +35,7 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	req := &Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: body, Format: f, Operation: op}
 	ctx := r.Context()
 	if err := e.prepareDirect(ctx, req, r); err != nil {
-		e.finishEarly(req, err)
+		e.finishEarly(ctx, req, err)
 		return errorResponse(r, f, req.ID, err), nil
 	}
 	resp, err := e.serve(ctx, req)

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"time"
 )
 
@@ -58,6 +59,9 @@ type Outcome struct {
 	TimeToFirstToken time.Duration
 	// UpstreamRequestID is the provider's id for the call, when it sent one.
 	UpstreamRequestID string
+	// Context is the call's context as its stages saw it: an [Observer]
+	// finds the call's trace span here. It may be done already.
+	Context context.Context
 }
 
 // UsageEvent is the record of one call that tracking delivers to sinks. Its
