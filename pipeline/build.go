@@ -22,6 +22,7 @@ func Build(specs []Spec, env Env) (*core.Pipeline, error) {
 		stages     []core.Stage
 		completers []core.Completer
 		closers    []Closer
+		parts      []core.Part
 		seen       = map[string]int{}
 	)
 	for i := range specs {
@@ -56,8 +57,13 @@ func Build(specs []Spec, env Env) (*core.Pipeline, error) {
 			errs = append(errs, fmt.Errorf("%s: kind %q built a %T, which is neither a stage nor a completer", s.Path(), s.Kind, built))
 			continue
 		}
+		parts = append(parts, core.Part{Name: s.Name, Value: built})
 		if isStage {
-			stages = append(stages, guard(s, stage, env.Log, built))
+			stage = guard(s, stage, env.Log, built, env.Instrument)
+			if env.Instrument != nil {
+				stage = env.Instrument.WrapStage(s, stage)
+			}
+			stages = append(stages, stage)
 		}
 		if isCompleter {
 			completers = append(completers, completer)
@@ -76,7 +82,7 @@ func Build(specs []Spec, env Env) (*core.Pipeline, error) {
 		closeAll(ctx)
 		return nil, errors.Join(errs...)
 	}
-	return core.NewPipeline(stages, completers, closeAll), nil
+	return core.NewPipeline(stages, completers, closeAll, parts...), nil
 }
 
 // wrapBuildError prefixes err with the entry's path unless it has it.

@@ -15,7 +15,7 @@ import (
 // guard wraps a stage with its entry's on_error and timeout, and recovers a
 // panic into that stage's failure. A built-in with neither set runs bare:
 // trusted code pays nothing.
-func guard(s Spec, stage core.Stage, log *slog.Logger, built any) core.Stage {
+func guard(s Spec, stage core.Stage, log *slog.Logger, built any, inst Instrument) core.Stage {
 	onError := s.OnError
 	if onError == "" {
 		onError = FailClosed
@@ -26,7 +26,8 @@ func guard(s Spec, stage core.Stage, log *slog.Logger, built any) core.Stage {
 	if s.Kind == KindBuiltin && s.OnError == "" && s.Timeout == 0 {
 		return stage
 	}
-	return &guarded{name: s.Name, stage: stage, failOpen: onError == FailOpen, timeout: s.Timeout, log: log}
+	fo, _ := inst.(FailureObserver)
+	return &guarded{name: s.Name, stage: stage, failOpen: onError == FailOpen, timeout: s.Timeout, log: log, failures: fo}
 }
 
 // guarded applies on_error and timeout to one stage.
@@ -41,6 +42,7 @@ type guarded struct {
 	failOpen bool
 	timeout  time.Duration
 	log      *slog.Logger
+	failures FailureObserver // may be nil
 }
 
 // errStageTimeout is the cause of a stage's context when its timeout passes.
@@ -71,7 +73,7 @@ func (g *guarded) Handle(ctx context.Context, req *core.Request, next core.Handl
 	defer func() {
 		if r := recover(); r != nil {
 			g.log.Error("stage panicked", "stage", g.name, "id", req.ID, "panic", r, "stack", string(debug.Stack()))
-			resp, err = g.failed(ctx, req, next, entered.Load(), downResp, downErr,
+			resp, err = g.failed(ctx, req, next, entered.Load(), downResp, downErr, FailurePanic,
 				&core.Error{Kind: core.KindInternal, Code: "stage_panic", Stage: g.name, Message: fmt.Sprint("panic: ", r)})
 		}
 	}()
@@ -79,15 +81,20 @@ func (g *guarded) Handle(ctx context.Context, req *core.Request, next core.Handl
 	if err == nil || (entered.Load() && err == downErr) || deliberate(err) {
 		return resp, err
 	}
+	reason := FailureError
 	if context.Cause(sctx) == errStageTimeout && ctx.Err() == nil {
+		reason = FailureTimeout
 		err = &core.Error{Kind: core.KindTimeout, Code: "stage_timeout", Stage: g.name,
 			Message: fmt.Sprintf("the stage did not finish within its timeout of %s", g.timeout), Err: err}
 	}
-	return g.failed(ctx, req, next, entered.Load(), downResp, downErr, err)
+	return g.failed(ctx, req, next, entered.Load(), downResp, downErr, reason, err)
 }
 
 // failed applies on_error to a stage failure.
-func (g *guarded) failed(ctx context.Context, req *core.Request, next core.HandlerFunc, entered bool, downResp *core.Response, downErr error, err error) (*core.Response, error) {
+func (g *guarded) failed(ctx context.Context, req *core.Request, next core.HandlerFunc, entered bool, downResp *core.Response, downErr error, reason string, err error) (*core.Response, error) {
+	if g.failures != nil {
+		g.failures.StageFailed(g.name, reason, g.failOpen)
+	}
 	if g.failOpen {
 		g.log.Warn("stage failed; going on without it (on_error: fail_open)", "stage", g.name, "id", req.ID, "err", err)
 		if entered {

@@ -54,6 +54,8 @@ type Env struct {
 	// config asks. Its type belongs to the one package that adapts Redis
 	// (internal/redisstore), so that pipeline stays free of the client.
 	Redis any
+	// Instrument, if set, wraps every stage to observe it (metrics, traces).
+	Instrument Instrument
 	// CheckOnly is set by `tollgate validate`: stages check their config but
 	// open no files, stores or connections, as a running gateway may hold
 	// them.
