@@ -112,6 +112,7 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		// curl -d sends a form type with a JSON body; providers want JSON.
 		hr.Header["Content-Type"] = []string{"application/json"}
 	}
+	core.InjectHeaders(ctx, hr.Header) // trace context, when tracing is on
 	if err := up.Authorize(req.Format, hr.Header); err != nil {
 		return nil, err
 	}
