@@ -10,6 +10,7 @@
 package tollgate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/pipeline"
+	"github.com/tollgate-dev/tollgate/tracking"
 	_ "github.com/tollgate-dev/tollgate/plugins/builtin" // kind builtin
 	"github.com/tollgate-dev/tollgate/providers/openai"
 )
@@ -68,7 +70,31 @@ func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.
 	for i, s := range cfg.Pipeline {
 		specs[i] = pipeline.Spec{Name: s.Name, Kind: s.Kind, Config: s.Config, OnError: s.OnError, Timeout: s.Timeout, Index: i}
 	}
-	return pipeline.Build(specs, pipeline.Env{Log: log, DataDir: cfg.DataDir, Upstreams: ups})
+	return pipeline.Build(specs, pipelineEnv(cfg, ups, log))
+}
+
+// CheckPipeline builds the config's pipeline as `tollgate validate` does:
+// every stage checks its config, and none opens files, stores or
+// connections (a running gateway may hold them).
+func CheckPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.Logger) error {
+	specs := make([]pipeline.Spec, len(cfg.Pipeline))
+	for i, s := range cfg.Pipeline {
+		specs[i] = pipeline.Spec{Name: s.Name, Kind: s.Kind, Config: s.Config, OnError: s.OnError, Timeout: s.Timeout, Index: i}
+	}
+	env := pipelineEnv(cfg, ups, log)
+	env.CheckOnly = true
+	p, err := pipeline.Build(specs, env)
+	if err == nil {
+		p.Close(context.Background())
+	}
+	return err
+}
+
+// pipelineEnv is what the config gives stages: the data directory, the
+// upstreams, the variables it names (tracker tokens) and the usage ledger.
+func pipelineEnv(cfg *config.Config, ups map[string]*core.Upstream, log *slog.Logger) pipeline.Env {
+	return pipeline.Env{Log: log, DataDir: cfg.DataDir, Upstreams: ups, Lookup: cfg.Lookup,
+		Spend: tracking.SpendReader(cfg.DataDir)}
 }
 
 // keyPrefixes are the prefixes provider keys have had; another prefix is
