@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,11 +22,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.DiscardHandler)
 	ups, err := tollgate.Upstreams(cfg, log)
 	if err == nil {
-		var p interface{ Close(context.Context) error }
-		p, err = tollgate.BuildPipeline(cfg, ups, log)
-		if err == nil {
-			p.Close(context.Background())
-		}
+		err = tollgate.CheckPipeline(cfg, ups, log) // opens no files: a running gateway may hold them
 	}
 	if err != nil {
 		printError(stderr, err)
