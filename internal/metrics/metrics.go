@@ -163,9 +163,9 @@ type seriesKey struct {
 // callSeries holds the resolved collectors of one seriesKey, so that a call
 // costs a map lookup rather than label hashing per metric.
 type callSeries struct {
-	requests   prometheus.Counter
-	duration   prometheus.Observer
-	ttft       prometheus.Observer
+	requests  prometheus.Counter
+	duration  prometheus.Observer
+	ttft      prometheus.Observer
 	cacheHits prometheus.Counter
 	retries   prometheus.Counter
 	usage     atomic.Pointer[usageSeries] // resolved on the first call with usage

@@ -35,7 +35,9 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 	u := core.NewUpstream("openai", "openai", base, "sk-test-key", "OPENAI_API_KEY")
 	var eng *core.Engine
 	m := metrics.New(metrics.Options{Version: "test", Commit: "abc",
-		Parts:     func() []core.Part { return append(eng.Pipeline().Parts(), core.Part{Name: "breaker", Value: breaker{}}) },
+		Parts: func() []core.Part {
+			return append(eng.Pipeline().Parts(), core.Part{Name: "breaker", Value: breaker{}})
+		},
 		Upstreams: func() []string { return []string{"openai"} },
 		Cost:      func(o *core.Outcome) (core.USD, bool) { return core.USD(o.Usage.TotalTokens) * core.Microdollar, true }})
 	p, err := pipeline.Build([]pipeline.Spec{{Name: "validate", Kind: "builtin"}, {Name: "call", Kind: "builtin"}},
