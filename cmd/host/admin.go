@@ -5,20 +5,33 @@ import (
 	"net/http"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/tracking"
 )
 
 // adminHandler serves the admin endpoints: /healthz says the process is
 // alive; /readyz says whether it can serve calls, with a JSON body naming
-// each check.
-func adminHandler(eng *core.Engine) http.Handler {
+// each check; /admin/usage… serve the usage ledger and outbox when usage is
+// not nil.
+func adminHandler(eng *core.Engine, usage *tracking.DB) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		checks := map[string]string{"config": "ok", "pipeline": "ok"}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": checks})
+		status, code := "ready", http.StatusOK
+		if usage != nil {
+			h := usage.Health()
+			checks["usage_outbox"] = h.Detail
+			if !h.Ready {
+				status, code = "not ready", http.StatusServiceUnavailable
+			}
+		}
+		writeJSON(w, code, map[string]any{"status": status, "checks": checks})
 	})
+	if usage != nil {
+		usageRoutes(mux, usage)
+	}
 	return mux
 }
 

@@ -16,6 +16,8 @@ Usage:
   tollgate serve [--config FILE] [flags]   run the gateway (embedded default config without --config)
   tollgate validate [--config FILE]        check a config: exit 0, or print every problem and exit 1
   tollgate mock [--listen ADDR]            run a fake OpenAI-compatible provider (no API key needed)
+  tollgate usage status|report|dead-letters|replay|purge|recover
+                                           the usage ledger, outbox and dead letters ('tollgate usage help')
   tollgate version                         print the version
 
 Run 'tollgate COMMAND --help' for a command's flags.
@@ -35,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
+	case "usage":
+		return usageCmd(args[1:], stdout, stderr)
 	case "mock":
 		return mock(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/tracking"
 )
 
 // serve runs the gateway until ctx is cancelled (SIGINT or SIGTERM), then
@@ -31,6 +32,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	slog.SetDefault(log)
+	// The usage database is opened (and checked) before anything serves: a
+	// damaged one stops the start with the recovery command.
+	usage, err := tracking.Open(cfg.DataDir, tracking.WithLogger(log))
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate: %v\n", err)
+		return 1
+	}
+	defer usage.Close()
 	eng, err := buildEngine(cfg, log)
 	if err != nil {
 		printError(stderr, err)
@@ -44,7 +53,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	servers := []*server{gw}
 	if cfg.AdminListen != "" {
-		adm, err := listen(cfg.AdminListen, adminHandler(eng), cfg.Server)
+		adm, err := listen(cfg.AdminListen, adminHandler(eng, usage), cfg.Server)
 		if err != nil {
 			log.Error("cannot listen", "addr", cfg.AdminListen, "err", err)
 			gw.srv.Close()

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/tracking"
+)
+
+// usageRoutes serves the usage ledger, the outbox's state and its dead
+// letters on the admin listener. The admin listener is unauthenticated:
+// keep it on loopback or a private network (replay and purge change state).
+func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
+	mux.HandleFunc("GET /admin/usage", func(w http.ResponseWriter, r *http.Request) {
+		q, err := usageQuery(r.URL.Query())
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+			return
+		}
+		rep, err := db.Usage(r.Context(), q)
+		if err != nil {
+			status := http.StatusInternalServerError
+			if errors.Is(err, tracking.ErrBadQuery) {
+				status = http.StatusBadRequest
+			}
+			writeJSON(w, status, map[string]any{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, rep)
+	})
+	mux.HandleFunc("GET /admin/usage/outbox", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"stats": db.Stats(), "health": db.Health().Detail})
+	})
+	mux.HandleFunc("GET /admin/usage/dead-letters", func(w http.ResponseWriter, r *http.Request) {
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		dls, err := db.DeadLetters(selector(r.URL.Query()), limit)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		if dls == nil {
+			dls = []tracking.DeadLetter{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"dead_letters": dls})
+	})
+	mux.HandleFunc("POST /admin/usage/dead-letters/replay", func(w http.ResponseWriter, r *http.Request) {
+		n, err := db.Replay(selector(r.URL.Query()))
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"replayed": n})
+	})
+	mux.HandleFunc("POST /admin/usage/dead-letters/purge", func(w http.ResponseWriter, r *http.Request) {
+		n, err := db.Purge(selector(r.URL.Query()))
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"purged": n})
+	})
+}
+
+// usageQuery reads customer, from, to and group_by.
+func usageQuery(v url.Values) (tracking.Query, error) {
+	q := tracking.Query{Customer: v.Get("customer")}
+	var err error
+	if q.From, err = parseDay(v.Get("from")); err != nil {
+		return q, fmt.Errorf("from: %w", err)
+	}
+	if q.To, err = parseDay(v.Get("to")); err != nil {
+		return q, fmt.Errorf("to: %w", err)
+	}
+	for _, g := range v["group_by"] {
+		for _, d := range strings.Split(g, ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				q.GroupBy = append(q.GroupBy, d)
+			}
+		}
+	}
+	return q, nil
+}
+
+// parseDay reads YYYY-MM-DD or an RFC 3339 time; empty is the zero time.
+func parseDay(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("want a day like 2026-03-01, got %q", s)
+}
+
+func selector(v url.Values) tracking.Selector {
+	return tracking.Selector{Sink: v.Get("sink"), IDs: v["id"]}
+}

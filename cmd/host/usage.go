@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/tracking"
+)
+
+const usageHelp = `tollgate usage — the usage ledger, the outbox and its dead letters
+
+Usage:
+  tollgate usage status        [--config FILE] [--json]
+  tollgate usage report        [--config FILE] [--customer ID] [--from DAY] [--to DAY] [--group-by model,day] [--json]
+  tollgate usage dead-letters  [--config FILE] [--sink NAME] [--id ID]... [--limit N] [--json]
+  tollgate usage replay        [--config FILE] [--sink NAME] [--id ID]...
+  tollgate usage purge         [--config FILE] [--sink NAME] [--id ID]... --yes
+  tollgate usage recover       [--config FILE]
+
+Each command reads the usage database in the config's data_dir. While a
+gateway runs it holds that file; the command then asks the gateway through
+its admin listener (admin_listen) instead. recover needs the gateway stopped.
+DAY is 2026-03-01 (UTC) or an RFC 3339 time; from and to are inclusive.
+`
+
+// usageCmd runs `tollgate usage SUBCOMMAND`.
+func usageCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		fmt.Fprint(stdout, usageHelp)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "status", "report", "dead-letters", "replay", "purge", "recover":
+	default:
+		fmt.Fprintf(stderr, "tollgate usage: unknown command %q\n\n%s", sub, usageHelp)
+		return 2
+	}
+	cfg, fs, err := loadConfigWith("usage "+sub, args, stderr, func(fs flagSet) {
+		fs.Bool("json", false, "print JSON")
+		switch sub {
+		case "report":
+			fs.String("customer", "", "one customer (default: all)")
+			fs.String("from", "", "first `DAY`, inclusive")
+			fs.String("to", "", "last `DAY`, inclusive")
+			fs.String("group-by", "", "comma-separated: customer, day, provider, model")
+		case "dead-letters", "replay", "purge":
+			fs.String("sink", "", "one sink (default: all)")
+			fs.StringArray("id", nil, "one event `ID` (repeatable; default: all)")
+			if sub == "dead-letters" {
+				fs.Int("limit", 100, "list at most N (0: all)")
+			}
+			if sub == "purge" {
+				fs.Bool("yes", false, "confirm: dead letters are deleted for good")
+			}
+		}
+	})
+	if err != nil {
+		if fs != nil && !fs.Parsed() {
+			return 2
+		}
+		printError(stderr, err)
+		return 1
+	}
+	asJSON, _ := fs.GetBool("json")
+	if sub == "recover" {
+		return recoverCmd(cfg, stdout, stderr)
+	}
+	if sub == "purge" {
+		if yes, _ := fs.GetBool("yes"); !yes {
+			fmt.Fprintln(stderr, "tollgate usage purge: dead letters are deleted for good; add --yes to confirm")
+			return 2
+		}
+	}
+	result, err := usageCall(cfg, sub, fs)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate usage %s: %v\n", sub, err)
+		return 1
+	}
+	if asJSON {
+		out, _ := json.MarshalIndent(result, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", out)
+		return 0
+	}
+	printUsage(stdout, sub, result)
+	return 0
+}
+
+// usageCall answers a subcommand from the database, or from the running
+// gateway when it holds the database. The result is the admin API's JSON,
+// decoded generically, so both paths print the same.
+func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, error) {
+	v := url.Values{}
+	method, path := http.MethodGet, ""
+	switch sub {
+	case "status":
+		path = "/admin/usage/outbox"
+	case "report":
+		path = "/admin/usage"
+		for _, k := range []string{"customer", "from", "to"} {
+			if s, _ := fs.GetString(k); s != "" {
+				v.Set(k, s)
+			}
+		}
+		if s, _ := fs.GetString("group-by"); s != "" {
+			v.Set("group_by", s)
+		}
+	case "dead-letters", "replay", "purge":
+		path = "/admin/usage/dead-letters"
+		if sub != "dead-letters" {
+			method, path = http.MethodPost, path+"/"+sub
+		}
+		if s, _ := fs.GetString("sink"); s != "" {
+			v.Set("sink", s)
+		}
+		ids, _ := fs.GetStringArray("id")
+		v["id"] = ids
+		if sub == "dead-letters" {
+			n, _ := fs.GetInt("limit")
+			v.Set("limit", strconv.Itoa(n))
+		}
+	}
+	db, err := tracking.Open(cfg.DataDir, tracking.WithLockTimeout(300*time.Millisecond), tracking.WithoutVerify(),
+		tracking.WithLogger(slog.New(slog.DiscardHandler)))
+	if errors.Is(err, tracking.ErrLocked) {
+		if cfg.AdminListen == "" {
+			return nil, fmt.Errorf("%w; and admin_listen is off, so there is no way to ask it", err)
+		}
+		return adminCall(cfg.AdminListen, method, path, v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	mux := http.NewServeMux()
+	usageRoutes(mux, db)
+	req, _ := http.NewRequest(method, path+"?"+v.Encode(), nil)
+	rec := &recorder{header: http.Header{}}
+	mux.ServeHTTP(rec, req)
+	return decodeAnswer(rec.status, rec.body.Bytes())
+}
+
+// adminCall asks the running gateway.
+func adminCall(addr, method, path string, v url.Values) (map[string]any, error) {
+	req, _ := http.NewRequest(method, "http://"+addr+path+"?"+v.Encode(), nil)
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("the usage database is held by a running gateway, and its admin listener %s does not answer: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return decodeAnswer(resp.StatusCode, body)
+}
+
+func decodeAnswer(status int, body []byte) (map[string]any, error) {
+	var out map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // costs keep every digit
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("answer %d: %s", status, body)
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("%v", out["error"])
+	}
+	return out, nil
+}
+
+// recorder is a minimal in-process ResponseWriter.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(s int)   { r.status = s }
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(p)
+}
+
+// printUsage prints a result for people.
+func printUsage(w io.Writer, sub string, res map[string]any) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	defer tw.Flush()
+	switch sub {
+	case "status":
+		st, _ := res["stats"].(map[string]any)
+		fmt.Fprintf(tw, "health: %v\nfile: %v bytes\n\n", res["health"], st["file_bytes"])
+		fmt.Fprintln(tw, "SINK\tSTAGE\tQUEUED\tDEAD LETTERS\tBACKLOG BYTES\tDROPPED\tFAILING")
+		sinks, _ := st["sinks"].([]any)
+		for _, s := range sinks {
+			m, _ := s.(map[string]any)
+			stage := m["stage"]
+			if stage == nil {
+				stage = "(not configured here)"
+			}
+			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\t%v\n", m["name"], stage, m["queued"], m["dead_letters"], m["backlog_bytes"], m["dropped_total"], m["failing"])
+		}
+	case "report":
+		q, _ := res["query"].(map[string]any)
+		var groups []string
+		if g, ok := q["group_by"].([]any); ok {
+			for _, d := range g {
+				groups = append(groups, fmt.Sprint(d))
+			}
+		}
+		cols := []string{"requests", "input_tokens", "output_tokens", "cached_input_tokens", "cost", "unpriced_requests", "errors"}
+		head := append(slices.Clone(groups), cols...)
+		fmt.Fprintln(tw, strings.ToUpper(strings.Join(head, "\t")))
+		rows, _ := res["rows"].([]any)
+		for _, r := range rows {
+			m, _ := r.(map[string]any)
+			var cells []string
+			for _, c := range head {
+				cells = append(cells, cell(m[c]))
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+		total, _ := res["total"].(map[string]any)
+		cells := make([]string, len(groups))
+		if len(cells) > 0 {
+			cells[0] = "TOTAL"
+		}
+		for _, c := range cols {
+			cells = append(cells, cell(total[c]))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	case "dead-letters":
+		dls, _ := res["dead_letters"].([]any)
+		fmt.Fprintln(tw, "SINK\tEVENT ID\tFAILED AT\tATTEMPTS\tREASON")
+		for _, d := range dls {
+			m, _ := d.(map[string]any)
+			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\n", m["sink"], m["id"], m["failed_at"], m["attempts"], m["reason"])
+		}
+		fmt.Fprintf(tw, "\n%d dead letters shown; resend with `tollgate usage replay`\n", len(dls))
+	case "replay":
+		fmt.Fprintf(tw, "%v dead letters moved back to their sinks' queues\n", res["replayed"])
+	case "purge":
+		fmt.Fprintf(tw, "%v dead letters deleted\n", res["purged"])
+	}
+}
+
+func cell(v any) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprint(v)
+}
+
+// recoverCmd moves a damaged usage database aside and salvages it.
+func recoverCmd(cfg *config.Config, stdout, stderr io.Writer) int {
+	rep, err := tracking.Recover(cfg.DataDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate usage recover: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "tollgate usage recover: the old file is kept at %s\n", rep.MovedTo)
+	keys := make([]string, 0, len(rep.Copied))
+	for k := range rep.Copied {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(stdout, "  copied %-28s %d entries\n", k, rep.Copied[k])
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(stdout, "  lost: %s\n", p)
+	}
+	if len(rep.Problems) == 0 {
+		fmt.Fprintln(stdout, "  nothing was lost")
+	}
+	return 0
+}
+
+// flagSet is a command's flags.
+type flagSet = *pflag.FlagSet
+
+// loadConfigWith is loadConfig with a command's own flags added.
+func loadConfigWith(name string, args []string, stderr io.Writer, extra func(flagSet)) (*config.Config, flagSet, error) {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringP("config", "c", "", "config `file` (YAML); without it, the embedded default")
+	extra(fs)
+	config.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+	path, _ := fs.GetString("config")
+	cfg, err := config.Load(config.Options{Path: path, Flags: fs})
+	return cfg, fs, err
+}

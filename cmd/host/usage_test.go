@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/providers/providertest"
+	"github.com/tollgate-dev/tollgate/tracking"
+	"github.com/tollgate-dev/tollgate/tracking/trackertest"
+)
+
+const trackerToken = "trk-e2e-token-5b7f1e"
+
+// usageHost is a gateway whose track stage posts to a fake tracker.
+type usageHost struct {
+	*host
+	dir, config string
+	env         []string
+}
+
+// writeUsageConfig writes a config whose track stage delivers to tr, with
+// retries fast enough for tests, and returns its path.
+func writeUsageConfig(t *testing.T, dir, upstreamURL string, tr *trackertest.Server, gw, admin string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`
+listen: %s
+admin_listen: %s
+data_dir: %s
+log: {level: info, format: json}
+server: {shutdown_timeout: 5s}
+providers:
+  openai: {base_url: %s/v1, api_key_env: E2E_OPENAI_KEY}
+pipeline:
+  - {name: validate, kind: builtin}
+  - {name: call, kind: builtin}
+  - name: track
+    kind: builtin
+    config:
+      sinks:
+        - type: http
+          name: tracker
+          url: %s
+          token_env: E2E_TRACKER_TOKEN
+          batch: {max_events: 10, max_age: 20ms}
+          retry: {initial: 10ms, max: 100ms, max_attempts: 100000}
+`, gw, admin, dir, upstreamURL, tr.EventsURL())
+	path := filepath.Join(dir, "tollgate.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startUsageHost starts (or restarts, on the same data dir) the binary.
+func startUsageHost(t *testing.T, u *usageHost) *host {
+	t.Helper()
+	h := &host{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	data, _ := os.ReadFile(u.config)
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "listen: "); ok {
+			h.url = "http://" + v
+		}
+		if v, ok := strings.CutPrefix(line, "admin_listen: "); ok {
+			h.admin = "http://" + v
+		}
+	}
+	h.cmd = exec.Command(binary, "serve", "--config", u.config)
+	h.cmd.Env = append(os.Environ(), u.env...)
+	h.cmd.Stderr = h.stderr
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { h.done <- h.cmd.Wait() }()
+	t.Cleanup(func() { h.cmd.Process.Kill(); <-h.done; h.done <- nil })
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(h.admin + "/healthz"); err == nil {
+			resp.Body.Close()
+			return h
+		}
+		select {
+		case err := <-h.done:
+			h.done <- err
+			t.Fatalf("tollgate exited: %v\n%s", err, h.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("tollgate did not become healthy:\n%s", h.stderr)
+	return nil
+}
+
+func newUsageHost(t *testing.T, tr *trackertest.Server) *usageHost {
+	t.Helper()
+	up := providertest.NewServer(t)
+	dir := t.TempDir()
+	u := &usageHost{dir: dir, env: []string{"E2E_OPENAI_KEY=" + plantedKey, "E2E_TRACKER_TOKEN=" + trackerToken}}
+	u.config = writeUsageConfig(t, dir, up.URL, tr, freeAddr(t), freeAddr(t))
+	u.host = startUsageHost(t, u)
+	return u
+}
+
+// call makes one chat call for customer and returns the usage event id.
+func call(t *testing.T, h *host, customer string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/chat/completions",
+		strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"count me"}]}`))
+	req.Header.Set("X-Tollgate-Customer", customer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("call answered %d", resp.StatusCode)
+	}
+	return resp.Header.Get("X-Tollgate-Id")
+}
+
+// outbox reads the outbox's state from the admin listener.
+func outbox(t *testing.T, h *host) tracking.Stats {
+	t.Helper()
+	resp, err := http.Get(h.admin + "/admin/usage/outbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Stats tracking.Stats `json:"stats"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	return body.Stats
+}
+
+// TestSIGKILLLosesNoAcceptedEvent kills the gateway while the tracker is
+// down, restarts it, brings the tracker back, and counts distinct event ids
+// at the tracker: every event the outbox had accepted (persisted) before the
+// kill arrives. "Accepted" is read from the gateway itself (the outbox's
+// persisted count), not assumed from the answers.
+func TestSIGKILLLosesNoAcceptedEvent(t *testing.T) {
+	tr := trackertest.NewServer(t)
+	tr.Token = trackerToken
+	tr.Down(http.StatusServiceUnavailable)
+	u := newUsageHost(t, tr)
+
+	const n = 60
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				ids[i] = call(t, u.host, "acme")
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for outbox(t, u.host).Persisted < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the outbox persisted %d of %d events", outbox(t, u.host).Persisted, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := outbox(t, u.host); st.Sinks[0].Queued != n || !st.Sinks[0].Failing {
+		t.Fatalf("before the kill: %+v", st.Sinks[0])
+	}
+
+	u.cmd.Process.Kill() // SIGKILL: no shutdown, no flush
+	<-u.done
+	u.done <- nil
+	if tr.Distinct() != 0 {
+		t.Fatalf("the tracker got %d events while down", tr.Distinct())
+	}
+
+	tr.Up()
+	u.host = startUsageHost(t, u)
+	if !tr.WaitDistinct(n, 20*time.Second) {
+		t.Fatalf("after the restart the tracker has %d of %d events\n%s", tr.Distinct(), n, u.stderr)
+	}
+	for _, id := range ids {
+		if !tr.Has(id) {
+			t.Errorf("event %s was accepted before the kill and never delivered", id)
+		}
+	}
+	for _, ev := range tr.Events() {
+		if ev.CustomerID != "acme" || ev.Cost == nil || ev.Cost.String() == "0" {
+			t.Errorf("event %s: customer %q cost %v", ev.ID, ev.CustomerID, ev.Cost)
+		}
+	}
+	u.stop(t)
+}
+
+func TestCorruptOutboxRefusesToStartAndRecovers(t *testing.T) {
+	tr := trackertest.NewServer(t)
+	tr.Token = trackerToken
+	u := newUsageHost(t, tr)
+	call(t, u.host, "acme")
+	u.stop(t)
+
+	path := filepath.Join(u.dir, tracking.FileName)
+	data, _ := os.ReadFile(path)
+	for i := 0; i < 2*4096; i += 512 { // both meta pages
+		copy(data[i+16:], "scribbled over by a bad disk")
+	}
+	os.WriteFile(path, data, 0o600)
+
+	out, err := exec.Command(binary, "serve", "--config", u.config).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "corrupt") || !strings.Contains(string(out), "tollgate usage recover --config") {
+		t.Fatalf("serve on a damaged outbox: %v\n%s", err, out)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"usage", "recover", "--config", u.config}, &stdout, &stderr); code != 0 {
+		t.Fatalf("recover exit %d: %s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "the old file is kept at") {
+		t.Errorf("recover said: %s", stdout.String())
+	}
+	u.host = startUsageHost(t, u) // starts again
+	u.stop(t)
+}
+
+func TestUsageCommandsAndAdminEndpoints(t *testing.T) {
+	tr := trackertest.NewServer(t)
+	tr.Token = trackerToken
+	tr.Down(http.StatusBadRequest) // the tracker refuses: dead letters
+	u := newUsageHost(t, tr)
+	for range 3 {
+		call(t, u.host, "acme")
+	}
+	call(t, u.host, "globex")
+	deadline := time.Now().Add(10 * time.Second)
+	for outbox(t, u.host).Sinks[0].DeadLetters < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letters: %+v", outbox(t, u.host))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	usage := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"usage"}, append(args, "--config", u.config)...), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+
+	// While the gateway runs, the commands go through its admin listener.
+	code, out := usage("dead-letters")
+	if code != 0 || strings.Count(out, "the tracker answered 400") != 4 {
+		t.Errorf("dead-letters: %d\n%s", code, out)
+	}
+	code, out = usage("report", "--customer", "acme", "--group-by", "model")
+	if code != 0 || !strings.Contains(out, "gpt-4o-mini") || !strings.Contains(out, "TOTAL") {
+		t.Errorf("report: %d\n%s", code, out)
+	}
+	resp, err := http.Get(u.admin + "/admin/usage?customer=globex&from=2020-01-01&to=2100-01-01&group_by=day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Rows  []map[string]any `json:"rows"`
+		Total struct {
+			Requests int64           `json:"requests"`
+			Cost     json.RawMessage `json:"cost"`
+		} `json:"total"`
+	}
+	json.NewDecoder(resp.Body).Decode(&rep)
+	resp.Body.Close()
+	if rep.Total.Requests != 1 || len(rep.Rows) != 1 || rep.Rows[0]["day"] == nil || string(rep.Total.Cost) == "0" {
+		t.Errorf("/admin/usage = %+v", rep)
+	}
+	resp, _ = http.Get(u.admin + "/admin/usage?group_by=week")
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad group_by answered %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+
+	tr.Up()
+	if code, out := usage("replay", "--sink", "tracker"); code != 0 || !strings.Contains(out, "4 dead letters moved") {
+		t.Errorf("replay: %d %s", code, out)
+	}
+	if !tr.WaitDistinct(4, 10*time.Second) {
+		t.Fatalf("replayed events did not arrive: %d", tr.Distinct())
+	}
+	u.stop(t)
+
+	// Stopped, the commands read the file.
+	code, out = usage("report", "--group-by", "customer", "--json")
+	if code != 0 || !strings.Contains(out, `"customer": "globex"`) {
+		t.Errorf("offline report: %d\n%s", code, out)
+	}
+	code, out = usage("status")
+	if code != 0 || !strings.Contains(out, "tracker") {
+		t.Errorf("offline status: %d\n%s", code, out)
+	}
+	if code, out := usage("purge"); code != 2 || !strings.Contains(out, "--yes") {
+		t.Errorf("purge without --yes: %d %s", code, out)
+	}
+}
