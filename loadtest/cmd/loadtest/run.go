@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/loadtest"
+)
+
+// defaultConfigs are the rows measured unless --configs says otherwise:
+// the embedded default pipeline, then the default plus one stage each.
+const defaultConfigs = "default=,rego=loadtest/configs/rego.yaml,wasm=loadtest/configs/wasm.yaml,cache-hit=loadtest/configs/cache.yaml"
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o := loadtest.DefaultOptions()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	root := fs.String("root", ".", "repo `dir`")
+	bin := fs.String("bin", "bin", "`dir` holding tollgate, loadtest-upstream and loadtest-bareproxy")
+	out := fs.String("out", "loadtest/results", "`dir` for the result file <date>.json")
+	configs := fs.String("configs", defaultConfigs, "gateway configs to measure: `name=path,...` (empty path: the embedded default)")
+	conc := fs.String("concurrency", "1,16,64", "wrk connection `counts`")
+	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "repeat every measurement this many `times`; figures are medians")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "length of one wrk run")
+	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "warm-up per target")
+	fs.IntVar(&o.TTFBStreams, "ttfb-streams", o.TTFBStreams, "sequential streams per target and round (time to first byte)")
+	fs.IntVar(&o.Streams, "streams", o.Streams, "concurrent streams per target (memory); 0 skips")
+	fs.DurationVar(&o.ChunkDelay, "chunk-delay", o.ChunkDelay, "upstream pause between stream events for the concurrent streams")
+	quick := fs.Bool("quick", false, "one short round, for trying the harness (figures not for the docs)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *quick {
+		o.Rounds, o.Duration, o.Warmup, o.TTFBStreams = 1, 2*time.Second, time.Second, 200
+	}
+	var err error
+	if o.Concurrencies, err = parseInts(*conc); err != nil {
+		fmt.Fprintf(stderr, "loadtest: --concurrency: %v\n", err)
+		return 2
+	}
+	if o.Configs, err = parseConfigs(*configs); err != nil {
+		fmt.Fprintf(stderr, "loadtest: --configs: %v\n", err)
+		return 2
+	}
+	if o.Rounds < 1 || o.Duration < time.Second || o.Duration > 5*time.Minute || o.Streams > 10000 {
+		fmt.Fprintln(stderr, "loadtest: want --rounds ≥ 1, --duration between 1s and 5m, --streams ≤ 10000")
+		return 2
+	}
+	o.Root, _ = filepath.Abs(*root)
+	abs := func(name string) string { p, _ := filepath.Abs(filepath.Join(*bin, name)); return p }
+	o.Gateway, o.Upstream, o.BareProxy = abs("tollgate"), abs("loadtest-upstream"), abs("loadtest-bareproxy")
+	o.Log = stderr
+
+	res, err := loadtest.Run(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return 1
+	}
+	path := filepath.Join(*out, res.Date.Format("2006-01-02T150405Z")+".json")
+	if *quick {
+		path = filepath.Join(*bin, "loadtest-quick.json") // not a result for the doc
+	}
+	if err := loadtest.WriteResult(path, res); err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "loadtest: results in %s\n", path)
+	loadtest.Summary(stdout, res)
+	return 0
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSpace(f), "%d", &n); err != nil || n < 1 || n > 1024 {
+			return nil, fmt.Errorf("want numbers from 1 to 1024 separated by commas, got %q", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func parseConfigs(s string) ([]loadtest.NamedConfig, error) {
+	var out []loadtest.NamedConfig
+	seen := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		name, path, ok := strings.Cut(f, "=")
+		if !ok || name == "" || seen[name] {
+			return nil, fmt.Errorf("want name=path pairs with distinct names, got %q", f)
+		}
+		seen[name] = true
+		out = append(out, loadtest.NamedConfig{Name: name, Path: path})
+	}
+	return out, nil
+}
