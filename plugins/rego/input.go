@@ -1,0 +1,245 @@
+package rego
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// Keys of the input document, built once.
+var (
+	keyPhase     = ast.StringTerm("phase")
+	keyRequest   = ast.StringTerm("request")
+	keyResponse  = ast.StringTerm("response")
+	keyCustomer  = ast.StringTerm("customer")
+	keyMetadata  = ast.StringTerm("metadata")
+	keyHeaders   = ast.StringTerm("headers")
+	keyUsage     = ast.StringTerm("usage")
+	keyID        = ast.StringTerm("id")
+	keyProvider  = ast.StringTerm("provider")
+	keyOperation = ast.StringTerm("operation")
+	keyModel     = ast.StringTerm("model")
+	keyStream    = ast.StringTerm("stream")
+	keyPath      = ast.StringTerm("path")
+	keyUpstream  = ast.StringTerm("upstream")
+	keyBody      = ast.StringTerm("body")
+	keyTexts     = ast.StringTerm("texts")
+	keyRole      = ast.StringTerm("role")
+	keyText      = ast.StringTerm("text")
+	keyStatus    = ast.StringTerm("status")
+	keyDelta     = ast.StringTerm("delta")
+	keyFinal     = ast.StringTerm("final")
+	keyDay       = ast.StringTerm("day")
+	keyMonth     = ast.StringTerm("month")
+
+	phaseRequest  = ast.StringTerm(PhaseRequest)
+	phaseResponse = ast.StringTerm(PhaseResponse)
+	redacted      = ast.StringTerm("[redacted]")
+	emptyObject   = ast.NewTerm(ast.NewObject())
+)
+
+// requestItems builds the request half of the input document: everything
+// but the phase. Parts the policy does not read are left out.
+func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([][2]*ast.Term, error) {
+	provider := ""
+	if req.Format != nil {
+		provider = req.Format.Name()
+	}
+	upstream := ""
+	if req.Upstream != nil {
+		upstream = req.Upstream.Name
+	}
+	r := make([][2]*ast.Term, 0, 9)
+	r = append(r,
+		ast.Item(keyID, ast.StringTerm(req.ID)),
+		ast.Item(keyProvider, str(provider)),
+		ast.Item(keyOperation, str(req.Operation)),
+		ast.Item(keyModel, str(req.Model)),
+		ast.Item(keyStream, ast.InternedTerm(req.Stream)),
+		ast.Item(keyPath, str(req.Path)),
+		ast.Item(keyUpstream, str(upstream)),
+	)
+	if n.body && req.ParseErr == nil && len(req.Body) > 0 {
+		if v, err := jsonValue(req.Body); err == nil {
+			r = append(r, ast.Item(keyBody, ast.NewTerm(v)))
+		}
+	}
+	if n.texts {
+		r = append(r, ast.Item(keyTexts, textsTerm(promptTexts(provider, req.Operation, req.Body))))
+	}
+	items := make([][2]*ast.Term, 0, 6)
+	items = append(items,
+		ast.Item(keyRequest, ast.NewTerm(ast.NewObject(r...))),
+		ast.Item(keyCustomer, str(req.Customer)),
+		ast.Item(keyMetadata, stringMap(req.Metadata)),
+	)
+	if n.headers {
+		items = append(items, ast.Item(keyHeaders, headersTerm(req.Header)))
+	}
+	if n.usage && s.spend != nil {
+		u, err := s.usage.get(ctx, s.spend, req.Customer)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, ast.Item(keyUsage, u))
+	}
+	return items, nil
+}
+
+// str returns a string term, shared for the strings bodies repeat.
+func str(s string) *ast.Term {
+	if t, ok := commonTerms[s]; ok {
+		return t
+	}
+	return ast.StringTerm(s)
+}
+
+func textsTerm(parts []textPart) *ast.Term {
+	terms := make([]*ast.Term, len(parts))
+	for i, p := range parts {
+		terms[i] = ast.ObjectTerm(
+			ast.Item(keyPath, ast.StringTerm(p.path)),
+			ast.Item(keyRole, str(p.role)),
+			ast.Item(keyText, ast.StringTerm(p.text)),
+		)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+func stringMap(m map[string]string) *ast.Term {
+	if len(m) == 0 {
+		return emptyObject
+	}
+	items := make([][2]*ast.Term, 0, len(m))
+	for k, v := range m {
+		items = append(items, ast.Item(ast.StringTerm(k), ast.StringTerm(v)))
+	}
+	return ast.ObjectTerm(items...)
+}
+
+// headersTerm shows the client's headers to the policy: names in lower
+// case, values joined with ", ". Credentials never reach stages; values of
+// other headers that may hold secrets (cookies, tokens, signatures) are
+// replaced by "[redacted]".
+func headersTerm(h http.Header) *ast.Term {
+	if len(h) == 0 {
+		return emptyObject
+	}
+	items := make([][2]*ast.Term, 0, len(h))
+	for k, v := range h {
+		name := strings.ToLower(k)
+		val := redacted
+		if !sensitiveHeader(name) {
+			val = ast.StringTerm(strings.Join(v, ", "))
+		}
+		items = append(items, ast.Item(ast.StringTerm(name), val))
+	}
+	return ast.ObjectTerm(items...)
+}
+
+func sensitiveHeader(name string) bool {
+	for _, w := range []string{"cookie", "auth", "token", "secret", "key", "password", "signature", "session"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// usageCache keeps each customer's usage as an OPA value for a short
+// while, so that a busy customer's calls read the ledger once per refresh
+// interval rather than once each. Budgets are approximate by that much,
+// and by the time tracking takes to persist an event.
+type usageCache struct {
+	ttl time.Duration
+	mu  sync.RWMutex
+	m   map[string]usageEntry
+}
+
+type usageEntry struct {
+	at  time.Time
+	val *ast.Term
+}
+
+// maxCachedCustomers bounds the cache; past it, it starts over.
+const maxCachedCustomers = 10000
+
+func (c *usageCache) get(ctx context.Context, sr core.SpendReader, customer string) (*ast.Term, error) {
+	now := time.Now()
+	c.mu.RLock()
+	e, ok := c.m[customer]
+	c.mu.RUnlock()
+	if ok && now.Sub(e.at) < c.ttl {
+		return e.val, nil
+	}
+	day, month, err := sr.Spend(ctx, customer, now)
+	if err != nil {
+		return nil, err
+	}
+	val := ast.ObjectTerm(ast.Item(keyDay, totalsTerm(day)), ast.Item(keyMonth, totalsTerm(month)))
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedCustomers {
+		c.m = map[string]usageEntry{}
+	}
+	c.m[customer] = usageEntry{at: now, val: val}
+	c.mu.Unlock()
+	return val, nil
+}
+
+func totalsTerm(t core.UsageTotals) *ast.Term {
+	return ast.ObjectTerm(
+		ast.Item(ast.StringTerm("requests"), ast.InternedTerm(t.Requests)),
+		ast.Item(ast.StringTerm("input_tokens"), ast.InternedTerm(t.InputTokens)),
+		ast.Item(ast.StringTerm("output_tokens"), ast.InternedTerm(t.OutputTokens)),
+		ast.Item(ast.StringTerm("total_tokens"), ast.InternedTerm(t.TotalTokens)),
+		ast.Item(ast.StringTerm("cached_input_tokens"), ast.InternedTerm(t.CachedInputTokens)),
+		ast.Item(ast.StringTerm("reasoning_tokens"), ast.InternedTerm(t.ReasoningTokens)),
+		ast.Item(ast.StringTerm("cost_usd"), ast.NumberTerm(jsonNumber(t.Cost.String()))),
+		ast.Item(ast.StringTerm("unpriced_requests"), ast.InternedTerm(t.Unpriced)),
+		ast.Item(ast.StringTerm("errors"), ast.InternedTerm(t.Errors)),
+	)
+}
+
+// responseTerm builds input.response.
+func responseTerm(status int, stream bool, text *ast.Term, delta *ast.Term, body ast.Value, u *core.Usage, final bool) *ast.Term {
+	items := make([][2]*ast.Term, 0, 7)
+	items = append(items,
+		ast.Item(keyStatus, ast.InternedTerm(status)),
+		ast.Item(keyStream, ast.InternedTerm(stream)),
+		ast.Item(keyFinal, ast.InternedTerm(final)),
+	)
+	if text != nil {
+		items = append(items, ast.Item(keyText, text))
+	}
+	if delta != nil {
+		items = append(items, ast.Item(keyDelta, delta))
+	}
+	if body != nil {
+		items = append(items, ast.Item(keyBody, ast.NewTerm(body)))
+	}
+	if u != nil {
+		items = append(items, ast.Item(keyUsage, ast.ObjectTerm(
+			ast.Item(ast.StringTerm("input_tokens"), ast.InternedTerm(u.InputTokens)),
+			ast.Item(ast.StringTerm("output_tokens"), ast.InternedTerm(u.OutputTokens)),
+			ast.Item(ast.StringTerm("total_tokens"), ast.InternedTerm(u.InputTokens+u.OutputTokens)),
+		)))
+	}
+	return ast.ObjectTerm(items...)
+}
+
+// withPhase returns the input document for a phase over the request items.
+func withPhase(items [][2]*ast.Term, phase *ast.Term, resp *ast.Term) ast.Value {
+	all := make([][2]*ast.Term, 0, len(items)+2)
+	all = append(all, items...)
+	all = append(all, ast.Item(keyPhase, phase))
+	if resp != nil {
+		all = append(all, ast.Item(keyResponse, resp))
+	}
+	return ast.NewObject(all...)
+}

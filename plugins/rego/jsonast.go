@@ -1,0 +1,255 @@
+package rego
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// errJSON is returned for a body that is not well-formed JSON.
+var errJSON = errors.New("not well-formed JSON")
+
+// jsonValue parses a JSON document straight into an OPA value: no
+// map[string]any in between, no second pass. Keys and values that LLM
+// bodies repeat ("role", "content", "user") come from a shared table of
+// immutable terms instead of being allocated per call.
+func jsonValue(b []byte) (ast.Value, error) {
+	p := jsonParser{b: b}
+	p.space()
+	t, err := p.value(0)
+	if err != nil {
+		return nil, err
+	}
+	p.space()
+	if p.i != len(p.b) {
+		return nil, fmt.Errorf("%w: trailing data at byte %d", errJSON, p.i)
+	}
+	return t.Value, nil
+}
+
+type jsonParser struct {
+	b []byte
+	i int
+}
+
+// maxDepth bounds nesting, so a hostile body cannot exhaust the stack.
+const maxDepth = 128
+
+func (p *jsonParser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) fail(what string) error {
+	return fmt.Errorf("%w: %s at byte %d", errJSON, what, p.i)
+}
+
+func (p *jsonParser) value(depth int) (*ast.Term, error) {
+	if p.i >= len(p.b) {
+		return nil, p.fail("unexpected end")
+	}
+	if depth > maxDepth {
+		return nil, p.fail("nested too deep")
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object(depth)
+	case c == '[':
+		return p.array(depth)
+	case c == '"':
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case c == 't':
+		return p.lit("true", ast.InternedTerm(true))
+	case c == 'f':
+		return p.lit("false", ast.InternedTerm(false))
+	case c == 'n':
+		return p.lit("null", ast.NullTerm())
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	}
+	return nil, p.fail("unexpected character")
+}
+
+func (p *jsonParser) lit(word string, t *ast.Term) (*ast.Term, error) {
+	if len(p.b)-p.i < len(word) || string(p.b[p.i:p.i+len(word)]) != word {
+		return nil, p.fail("bad literal")
+	}
+	p.i += len(word)
+	return t, nil
+}
+
+func (p *jsonParser) number() (*ast.Term, error) {
+	start := p.i
+	if p.b[p.i] == '-' {
+		p.i++
+	}
+	digits := 0
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		if (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-' {
+			p.i++
+			digits++
+			continue
+		}
+		break
+	}
+	if digits == 0 {
+		return nil, p.fail("bad number")
+	}
+	raw := p.b[start:p.i]
+	if t := ast.InternedIntNumberTermFromString(string(raw)); t != nil {
+		return t, nil
+	}
+	if !json.Valid(raw) {
+		return nil, p.fail("bad number")
+	}
+	return ast.NumberTerm(json.Number(raw)), nil
+}
+
+// str reads a string; one without escapes is a single allocation.
+func (p *jsonParser) str() (*ast.Term, error) {
+	start := p.i
+	p.i++
+	escaped := false
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			raw := p.b[start+1 : p.i-1]
+			if !escaped {
+				if t, ok := commonTerms[string(raw)]; ok {
+					return t, nil
+				}
+				return ast.StringTerm(string(raw)), nil
+			}
+			var s string
+			if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
+				return nil, p.fail("bad string")
+			}
+			return ast.StringTerm(s), nil
+		case c == '\\':
+			escaped = true
+			p.i += 2
+		case c < 0x20:
+			return nil, p.fail("control character in string")
+		default:
+			p.i++
+		}
+	}
+	return nil, p.fail("unterminated string")
+}
+
+func (p *jsonParser) object(depth int) (*ast.Term, error) {
+	p.i++
+	p.space()
+	var items [][2]*ast.Term
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return ast.NewTerm(ast.NewObject()), nil
+	}
+	items = make([][2]*ast.Term, 0, 8)
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, p.fail("want a key")
+		}
+		k, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, p.fail("want ':'")
+		}
+		p.i++
+		p.space()
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, [2]*ast.Term{k, v})
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, p.fail("unterminated object")
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return ast.NewTerm(ast.NewObject(items...)), nil
+		default:
+			return nil, p.fail("want ',' or '}'")
+		}
+	}
+}
+
+func (p *jsonParser) array(depth int) (*ast.Term, error) {
+	p.i++
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return ast.ArrayTerm(), nil
+	}
+	terms := make([]*ast.Term, 0, 4)
+	for {
+		p.space()
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, v)
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, p.fail("unterminated array")
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return ast.NewTerm(ast.NewArray(terms...)), nil
+		default:
+			return nil, p.fail("want ',' or ']'")
+		}
+	}
+}
+
+// commonTerms are strings LLM request and response bodies repeat. Terms
+// are immutable once built, so one is shared by every call.
+var commonTerms = func() map[string]*ast.Term {
+	words := []string{
+		"model", "messages", "role", "content", "type", "text", "name", "user", "assistant",
+		"system", "developer", "tool", "tools", "function", "tool_calls", "tool_call_id",
+		"max_tokens", "max_completion_tokens", "max_output_tokens", "temperature", "top_p",
+		"stream", "stream_options", "include_usage", "stop", "n", "seed", "metadata",
+		"input", "instructions", "input_text", "output_text", "image_url", "url", "detail",
+		"contents", "parts", "systemInstruction", "generationConfig", "maxOutputTokens",
+		"response_format", "json_object", "json_schema", "tool_choice", "auto", "none",
+		"parameters", "properties", "description", "required", "object", "string",
+		"id", "choices", "message", "index", "finish_reason", "usage", "prompt_tokens",
+		"completion_tokens", "total_tokens", "delta", "candidates", "usageMetadata",
+		"input_tokens", "output_tokens", "stop_reason", "end_turn", "thinking",
+	}
+	m := make(map[string]*ast.Term, len(words))
+	for _, w := range words {
+		m[w] = ast.StringTerm(w)
+	}
+	return m
+}()
+
+// jsonNumber is a decimal string as a JSON number.
+func jsonNumber(s string) json.Number { return json.Number(s) }

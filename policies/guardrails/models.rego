@@ -1,0 +1,42 @@
+# Model allow-list per customer and per team, with optional replacement of
+# a model by an approved one.
+#
+# data.tollgate.config.models:
+#   default:   ["gpt-4o-mini", "claude-3-5-haiku*"]   glob patterns (* matches anything)
+#   customers: {acme: ["gpt-4o*"]}                     a customer's own list replaces the default
+#   teams:     {research: ["*"]}                       by the call's team metadata
+#   replace:   {"gpt-4": "gpt-4o-mini"}                rewrite the request's model (a patch) instead of refusing
+# With no list configured, every model is allowed.
+package tollgate.guardrails.models
+
+import data.tollgate.lib
+
+cfg := lib.config("models")
+
+allowed := lib.limit(cfg)
+
+model := input.request.model
+
+permitted(m) if {
+	some p in allowed
+	glob.match(p, [], m)
+}
+
+replacement := cfg.replace[model]
+
+patch["model"] := replacement if {
+	model != ""
+	permitted(replacement)
+}
+
+headers["x-tollgate-model-replaced"] := sprintf("%s -> %s", [model, replacement]) if {
+	patch.model
+}
+
+deny contains msg if {
+	model != ""
+	allowed
+	not permitted(model)
+	not patch.model
+	msg := sprintf("model %s is not allowed for %s; allowed: %s", [model, lib.who(cfg), concat(", ", allowed)])
+}

@@ -1,0 +1,39 @@
+# Personal data in prompts: email addresses, phone numbers, credit card
+# numbers (Luhn-checked), US social security numbers and IBANs
+# (check-digit verified).
+#
+# data.tollgate.config.pii:
+#   action: deny (default) | redact | off — redact replaces each finding in
+#           the prompt with [REDACTED:<kind>] (a patch) and lets the call go
+#   kinds:  the kinds to look for (default all five)
+package tollgate.guardrails.pii
+
+import data.tollgate.lib
+import data.tollgate.lib.pii
+
+cfg := lib.config("pii")
+
+action := object.get(cfg, "action", "deny")
+
+wanted := {k | some k in object.get(cfg, "kinds", pii.kinds)}
+
+found := pii.findings(lib.prompt, wanted)
+
+deny contains msg if {
+	action == "deny"
+	count(found) > 0
+	msg := sprintf("the prompt contains personal data (%s): remove it and try again", [concat(", ", sort(found))])
+}
+
+patch[t.path] := redacted if {
+	action == "redact"
+	count(found) > 0
+	some t in input.request.texts
+	redacted := pii.redact(t.text, wanted)
+	redacted != t.text
+}
+
+headers["x-tollgate-pii-redacted"] := concat(",", sort(found)) if {
+	action == "redact"
+	count(found) > 0
+}
