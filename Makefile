@@ -44,6 +44,40 @@ lint: ## gofmt and go vet
 bench: ## run the in-process benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
+# Load harness (docs/benchmarks.md): the lean upstream, the gateway with each
+# config of LOADTEST_CONFIGS and a bare httputil.ReverseProxy, all loaded by
+# wrk and a Go stream client on loopback; bounded in time and count. Writes
+# loadtest/results/<date>.json, then the tables and plots in the doc.
+# LOADTEST_FLAGS=--quick tries it in about a minute (result in bin/, not the doc).
+.PHONY: loadtest bench-check
+LOADTEST_CONFIGS ?= default=,rego=loadtest/configs/rego.yaml,wasm=loadtest/configs/wasm.yaml,cache-hit=loadtest/configs/cache.yaml
+LOADTEST_FLAGS   ?=
+BENCH_PKGS       ?= ./...
+BENCH_COUNT      ?= 5
+BENCH_TOLERANCE  ?= 0.25
+
+loadtest: build ## measure the gateway against direct calls and a bare reverse proxy (needs wrk: installed if missing)
+	@command -v wrk >/dev/null || { echo "installing wrk"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(GO) build -o bin/loadtest ./loadtest/cmd/loadtest
+	$(GO) build -o bin/loadtest-upstream ./loadtest/cmd/upstream
+	$(GO) build -o bin/loadtest-bareproxy ./loadtest/cmd/bareproxy
+	./bin/loadtest run --bin bin --configs '$(LOADTEST_CONFIGS)' $(LOADTEST_FLAGS)
+	@if [[ "$(LOADTEST_FLAGS)" != *--quick* ]]; then \
+	  echo "$(GO) test -run '^\$$' -bench . -benchmem -count 3 $(BENCH_PKGS) > loadtest/results/gobench.txt"; \
+	  $(GO) test -run '^$$' -bench . -benchmem -count 3 $(BENCH_PKGS) > loadtest/results/gobench.txt 2>&1 || \
+	    echo "loadtest: some packages' benchmarks failed; see loadtest/results/gobench.txt"; \
+	  ./bin/loadtest report --bench loadtest/results/gobench.txt --bench-cmd "go test -run '^\$$' -bench . -benchmem -count 3 $(BENCH_PKGS)"; \
+	fi
+
+bench-check: ## compare the in-process benchmarks with docs/bench-baseline.txt (BENCH_UPDATE=1 rewrites it)
+	$(GO) build -o bin/loadtest ./loadtest/cmd/loadtest
+	@mkdir -p bin
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) $(BENCH_PKGS) > bin/bench-now.txt 2>&1 || \
+	  echo "bench-check: some packages' benchmarks failed; see bin/bench-now.txt"
+	./bin/loadtest bench-check --baseline docs/bench-baseline.txt --current bin/bench-now.txt \
+	  --tolerance $(BENCH_TOLERANCE) $(if $(BENCH_UPDATE),--update)
+
 demo: build ## mock provider + gateway + a few requests, printing the usage events
 	./scripts/demo.sh
 
