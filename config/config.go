@@ -28,6 +28,13 @@ type Config struct {
 	Providers map[string]Provider `koanf:"providers"`
 	// Pipeline is the ordered list of stages; the first is outermost.
 	Pipeline []Stage `koanf:"pipeline"`
+	// Admin, Auth, Metrics, Reload and Alerts configure operations; see
+	// ops.go.
+	Admin   AdminConfig   `koanf:"admin"`
+	Auth    AuthConfig    `koanf:"auth"`
+	Metrics MetricsConfig `koanf:"metrics"`
+	Reload  ReloadConfig  `koanf:"reload"`
+	Alerts  AlertsConfig  `koanf:"alerts"`
 	// Redis, when set, holds the state replicas share.
 	Redis RedisConfig `koanf:"redis"`
 
@@ -57,6 +64,9 @@ type ServerConfig struct {
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
 	// ShutdownTimeout bounds a graceful shutdown; 0 means wait forever.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// MaxConcurrentRequests bounds the calls the gateway serves at once;
+	// one more is answered 503 with Retry-After. 0 means no bound.
+	MaxConcurrentRequests int `koanf:"max_concurrent_requests"`
 }
 
 // CustomerConfig says how a request names its customer and metadata.

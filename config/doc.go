@@ -40,6 +40,8 @@
 //	server.read_header_timeout  duration, >= 0 (0: no limit). Default 10s.
 //	server.idle_timeout         duration, >= 0 (0: no limit). Default 120s.
 //	server.shutdown_timeout     duration, >= 0 (0: wait forever). Default 30s.
+//	server.max_concurrent_requests  calls served at once; one more gets 503
+//	                            with Retry-After. 0: no bound. Default 1024.
 //	customer.header                  request header naming the customer.
 //	                                 Required. Default X-Tollgate-Customer.
 //	customer.metadata_header_prefix  headers with this prefix carry metadata:
@@ -83,6 +85,25 @@
 //	pipeline[i].on_error     fail_open or fail_closed; empty for the stage's
 //	                         default.
 //	pipeline[i].timeout      duration, >= 0; 0 for the stage's default.
+//	admin.token_env          variable holding the admin API's bearer token;
+//	                         /admin/... is refused while it is unset.
+//	                         Default TOLLGATE_ADMIN_TOKEN.
+//	auth.virtual_keys        true: every call presents a tollgate key
+//	                         (tollgate keys create); unknown or revoked: 401.
+//	                         Default false.
+//	auth.keys_file           JSON of hashed keys (tollgate keys export) for
+//	                         replicas to share. Default none.
+//	auth.refresh_interval    how often the key store is re-read. Default 2s.
+//	metrics.enabled          serve /metrics on the admin listener. Default true.
+//	metrics.customer_label   per-customer token and cost series. Default false.
+//	reload.watch             reload when the config file changes. Default true.
+//	reload.debounce          wait after a change before reloading. Default 250ms.
+//	alerts.webhook_url_env   variable holding the alert webhook URL; empty:
+//	                         no alerts. Default empty.
+//	alerts.check_interval    how often alert conditions are checked. Default 15s.
+//	alerts.min_interval      least time between two alerts of a kind. Default 5m.
+//	alerts.outbox_backlog    usage events waiting for a sink that raise an
+//	                         alert. Default 10000.
 //
 // The built-in default defines providers openai (https://api.openai.com/v1,
 // OPENAI_API_KEY), anthropic (https://api.anthropic.com, ANTHROPIC_API_KEY)

@@ -30,6 +30,8 @@ func TestDefault(t *testing.T) {
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   30 * time.Second,
+
+			MaxConcurrentRequests: 1024,
 		},
 		Customer: CustomerConfig{Header: "X-Tollgate-Customer", MetadataHeaderPrefix: "X-Tollgate-Meta-", Missing: MissingTrack},
 		Providers: map[string]Provider{
@@ -37,7 +39,12 @@ func TestDefault(t *testing.T) {
 			"anthropic": {Name: "anthropic", Type: TypeAnthropic, BaseURL: "https://api.anthropic.com", APIKeyEnv: "ANTHROPIC_API_KEY"},
 			"gemini":    {Name: "gemini", Type: TypeGemini, BaseURL: "https://generativelanguage.googleapis.com", APIKeyEnv: "GEMINI_API_KEY"},
 		},
-		Redis: RedisConfig{KeyPrefix: "tollgate:", DialTimeout: time.Second, Timeout: 250 * time.Millisecond, DownFor: time.Second},
+		Redis:   RedisConfig{KeyPrefix: "tollgate:", DialTimeout: time.Second, Timeout: 250 * time.Millisecond, DownFor: time.Second},
+		Admin:   AdminConfig{TokenEnv: "TOLLGATE_ADMIN_TOKEN"},
+		Auth:    AuthConfig{RefreshInterval: 2 * time.Second},
+		Metrics: MetricsConfig{Enabled: true},
+		Reload:  ReloadConfig{Watch: true, Debounce: 250 * time.Millisecond},
+		Alerts:  AlertsConfig{CheckInterval: 15 * time.Second, MinInterval: 5 * time.Minute, OutboxBacklog: 10000},
 	}
 	got := *c
 	got.env, got.Pipeline = nil, nil

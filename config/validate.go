@@ -76,6 +76,8 @@ func (c *Config) problems() []Problem {
 
 	v.redis(c.Redis)
 
+	c.opsProblems(&v)
+
 	first := make(map[string]string, len(c.Pipeline))
 	for i, s := range c.Pipeline {
 		path := joinIndex("pipeline", i)
