@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate-dev/tollgate/pipeline"
 	"github.com/tollgate-dev/tollgate/tracking"
 	_ "github.com/tollgate-dev/tollgate/plugins/builtin" // kind builtin
+	_ "github.com/tollgate-dev/tollgate/plugins/rego"    // kind rego
 	"github.com/tollgate-dev/tollgate/providers/openai"
 )
 
