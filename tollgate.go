@@ -71,7 +71,9 @@ func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.
 	for i, s := range cfg.Pipeline {
 		specs[i] = pipeline.Spec{Name: s.Name, Kind: s.Kind, Config: s.Config, OnError: s.OnError, Timeout: s.Timeout, Index: i}
 	}
-	return pipeline.Build(specs, pipelineEnv(cfg, ups, log))
+	env := pipelineEnv(cfg, ups, log)
+	shareState(cfg, specs, &env, log)
+	return pipeline.Build(specs, env)
 }
 
 // CheckPipeline builds the config's pipeline as `tollgate validate` does:
@@ -84,6 +86,7 @@ func CheckPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.
 	}
 	env := pipelineEnv(cfg, ups, log)
 	env.CheckOnly = true
+	shareState(cfg, specs, &env, log)
 	p, err := pipeline.Build(specs, env)
 	if err == nil {
 		p.Close(context.Background())

@@ -1,0 +1,96 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// IgnoredFields are the top-level body fields that never change the answer,
+// left out of the cache key:
+//
+//   - user, safety_identifier: who the end user is, for the provider's abuse
+//     tracking;
+//   - metadata: tags stored with the call (OpenAI) or the end user's id
+//     (Anthropic);
+//   - store: whether OpenAI keeps the completion;
+//   - stream_options: whether a stream carries its usage (the gateway asks
+//     for it anyway);
+//   - prompt_cache_key, service_tier: routing and priority hints.
+//
+// stream itself is part of the key, not of the body's: a streamed and a
+// whole answer are cached apart, as one cannot be replayed as the other.
+var IgnoredFields = []string{"user", "safety_identifier", "metadata", "store", "stream", "stream_options",
+	"prompt_cache_key", "service_tier"}
+
+// keyHeaders are the request headers that select another behaviour of the
+// model, and so are part of the key.
+var keyHeaders = []string{"Anthropic-Version", "Anthropic-Beta", "Openai-Beta"}
+
+// field is one top-level body field.
+type field struct{ name, raw string }
+
+// key derives the cache key of a call: a SHA-256 over the scope (the
+// customer, unless the cache is global), the provider, operation, upstream,
+// method, path and query, the model, whether it streams, the headers that
+// change the answer, and the body's top-level fields in name order minus the
+// ignored ones. Field values count byte for byte; only their order and the
+// ignored fields do not. ok is false for a body that is not a JSON object.
+func (c *Cache) key(req *core.Request) (k [sha256.Size]byte, ok bool) {
+	root := gjson.Parse(unsafe.String(unsafe.SliceData(req.Body), len(req.Body)))
+	if !root.IsObject() {
+		return k, false
+	}
+	var buf [24]field
+	fields := buf[:0]
+	root.ForEach(func(key, v gjson.Result) bool {
+		if !slices.Contains(c.ignored, key.Str) {
+			fields = append(fields, field{key.Str, v.Raw})
+		}
+		return true
+	})
+	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
+
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	put := func(s string) {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		h.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
+	}
+	scope := ""
+	if !c.global {
+		scope = req.Customer
+	}
+	put(scope)
+	put(req.Format.Name())
+	put(req.Operation)
+	if req.Upstream != nil {
+		put(req.Upstream.Name)
+	} else {
+		put("")
+	}
+	put(req.Method)
+	put(req.Path)
+	put(req.RawQuery)
+	put(req.Model)
+	if req.Stream {
+		put("stream")
+	} else {
+		put("")
+	}
+	for _, name := range keyHeaders {
+		put(strings.Join(req.Header[name], ","))
+	}
+	for _, f := range fields {
+		put(f.name)
+		put(f.raw)
+	}
+	h.Sum(k[:0])
+	return k, true
+}

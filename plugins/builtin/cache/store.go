@@ -1,0 +1,65 @@
+package cache
+
+import (
+	"context"
+	"encoding/hex"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/tollgate-dev/tollgate/internal/redisstore"
+)
+
+// memory is an in-process cache bounded in bytes, from otter (W-TinyLFU
+// eviction, per-entry expiry).
+type memory struct {
+	c *otter.Cache[string, *entry]
+}
+
+func newMemory(maxBytes int64, ttl time.Duration) *memory {
+	return &memory{c: otter.Must(&otter.Options[string, *entry]{
+		MaximumWeight:    uint64(maxBytes),
+		Weigher:          func(_ string, e *entry) uint32 { return uint32(min(e.size(), 1<<31)) },
+		ExpiryCalculator: otter.ExpiryWriting[string, *entry](ttl),
+	})}
+}
+
+func (m *memory) get(k string) (*entry, bool) { return m.c.GetIfPresent(k) }
+func (m *memory) set(k string, e *entry)      { m.c.Set(k, e) }
+func (m *memory) close()                      { m.c.StopAllGoroutines() }
+
+// shared is the Redis backend with an in-memory front: a hit in the front
+// costs no round trip; a hit in Redis fills the front.
+type shared struct {
+	store *redisstore.Store
+	front *memory
+	ttl   time.Duration
+}
+
+// redisKey is the Redis key of a cache key.
+func (s *shared) redisKey(k string) string {
+	return s.store.Key("cache", hex.EncodeToString([]byte(k)))
+}
+
+// get looks in the front, then in Redis.
+func (s *shared) get(ctx context.Context, k string) (*entry, bool, error) {
+	if e, ok := s.front.get(k); ok {
+		return e, true, nil
+	}
+	b, ok, err := s.store.Get(ctx, s.redisKey(k))
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	e, err := decode(b)
+	if err != nil {
+		return nil, false, nil // an entry of another version is a miss
+	}
+	s.front.set(k, e)
+	return e, true, nil
+}
+
+// set stores in both.
+func (s *shared) set(ctx context.Context, k string, e *entry) error {
+	s.front.set(k, e)
+	return s.store.Set(ctx, s.redisKey(k), e.encode(), s.ttl)
+}

@@ -1,0 +1,31 @@
+package ratelimit
+
+import (
+	"github.com/tidwall/gjson"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// outputFields are where the wire formats put the most output a call may
+// produce: OpenAI chat (max_tokens, max_completion_tokens), OpenAI
+// responses (max_output_tokens), Anthropic (max_tokens) and Gemini
+// (generationConfig.maxOutputTokens).
+var outputFields = []string{"max_completion_tokens", "max_tokens", "max_output_tokens", "generationConfig.maxOutputTokens"}
+
+// estimate is the tokens a call is charged before it runs: its prompt,
+// counted as a quarter of the request body's bytes (JSON punctuation
+// included, so it errs high), plus the most output it asked for, or
+// defaultOutput when it set no cap. Embeddings produce no output. After
+// the call the charge is reconciled with the usage the provider reported.
+func estimate(req *core.Request, defaultOutput int64) int64 {
+	prompt := int64(len(req.Body)+3) / 4
+	if req.Operation == "embeddings" || req.Operation == "embedContent" || req.Operation == "batchEmbedContents" {
+		return prompt
+	}
+	for _, f := range outputFields {
+		if v := gjson.GetBytes(req.Body, f); v.Type == gjson.Number && v.Int() > 0 {
+			return prompt + v.Int()
+		}
+	}
+	return prompt + defaultOutput
+}

@@ -1,0 +1,259 @@
+// Package ratelimit is the ratelimit stage: requests and tokens per window
+// and calls in flight, per customer, per metadata tag or for everyone, kept
+// in memory for one replica or in Redis for many. It registers itself as
+// the built-in "ratelimit"; see docs/resilience.md.
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/redisstore"
+	"github.com/tollgate-dev/tollgate/pipeline"
+	"github.com/tollgate-dev/tollgate/plugins/builtin/internal/shared"
+)
+
+// RateLimit refuses a call that would go over a limit with a 429 in the
+// provider's error shape, carrying Retry-After and x-ratelimit-* headers.
+//
+// Tokens are charged before the call from an estimate (the prompt, and the
+// max_tokens it asks for) and reconciled after it with the usage the
+// provider reported — for a stream, when the stream ends. A failed call or a
+// cache hit is refunded its tokens. All the limits of a call are checked
+// and charged in one atomic step: a refused call costs nothing.
+//
+// Safe for concurrent use.
+type RateLimit struct {
+	name          string
+	limits        []Limit
+	backend       backend
+	store         *redisstore.Store // nil for memory
+	mode          shared.Mode
+	defaultOutput int64
+	leaseTTL      time.Duration
+	log           *slog.Logger
+}
+
+// dims of a bucket.
+const (
+	dimRequests = 'r'
+	dimTokens   = 't'
+	dimLeases   = 'c'
+)
+
+// charge is what one call took: its buckets (with which limit and dimension
+// each belongs to) and its leases.
+type charge struct {
+	buckets  []redisstore.Bucket
+	leases   []redisstore.Lease
+	limitOf  []int  // per bucket, then per lease: the index in limits
+	dimOf    []byte // per bucket
+	estimate int64
+}
+
+// Handle checks the call's limits, calls next if they allow it, and
+// reconciles its token charge and gives back its concurrency slots when
+// the answer is complete.
+func (r *RateLimit) Handle(ctx context.Context, req *core.Request, next core.HandlerFunc) (*core.Response, error) {
+	c := r.charge(req)
+	if len(c.buckets)+len(c.leases) == 0 {
+		return next(ctx, req)
+	}
+	d, err := r.backend.Take(ctx, req.ID, c.buckets, c.leases)
+	if err != nil {
+		if ferr := r.mode.Failed(err, "rate limits are not enforced"); ferr != nil {
+			return nil, ferr
+		}
+		return next(ctx, req)
+	}
+	if !d.Allowed {
+		return nil, r.refuse(req, c, d)
+	}
+	resp, err := next(ctx, req)
+	switch {
+	case err != nil || req.CacheHit:
+		r.finish(ctx, req, c, 0, true)
+	case resp.Stream != nil:
+		resp.Stream = &finishingStream{Stream: resp.Stream, done: func(clean bool) {
+			used := resp.Usage.InputTokens + resp.Usage.OutputTokens
+			r.finish(ctx, req, c, used, clean || used > c.estimate)
+		}}
+	default:
+		r.finish(ctx, req, c, resp.Usage.InputTokens+resp.Usage.OutputTokens, resp.UsageKnown)
+	}
+	return resp, err
+}
+
+// charge builds the buckets and leases that apply to req.
+func (r *RateLimit) charge(req *core.Request) *charge {
+	c := &charge{estimate: -1}
+	for i, l := range r.limits {
+		v, ok := keyValue(l.Key, req)
+		if !ok {
+			continue
+		}
+		if l.Requests > 0 {
+			c.add(redisstore.Bucket{Key: r.key(i, dimRequests, v), Limit: l.Requests, Window: time.Duration(l.Window), Cost: 1}, i, dimRequests)
+		}
+		if l.Tokens > 0 {
+			if c.estimate < 0 {
+				c.estimate = estimate(req, r.defaultOutput)
+			}
+			c.add(redisstore.Bucket{Key: r.key(i, dimTokens, v), Limit: l.Tokens, Window: time.Duration(l.Window), Cost: c.estimate}, i, dimTokens)
+		}
+		if l.Concurrent > 0 {
+			c.leases = append(c.leases, redisstore.Lease{Key: r.key(i, dimLeases, v), Limit: l.Concurrent, TTL: r.leaseTTL})
+		}
+	}
+	for i, l := range r.limits {
+		if l.Concurrent > 0 {
+			if _, ok := keyValue(l.Key, req); ok {
+				c.limitOf = append(c.limitOf, i)
+			}
+		}
+	}
+	return c
+}
+
+func (c *charge) add(b redisstore.Bucket, limit int, dim byte) {
+	c.buckets = append(c.buckets, b)
+	c.limitOf = append(c.limitOf, limit)
+	c.dimOf = append(c.dimOf, dim)
+}
+
+// key names a bucket or lease: the stage, the limit, the dimension and the
+// key's value.
+func (r *RateLimit) key(limit int, dim byte, value string) string {
+	parts := [5]string{"rl", r.name, strconv.Itoa(limit), string(dim), value}
+	if r.store != nil {
+		return r.store.Key(parts[:]...)
+	}
+	return strings.Join(parts[:], ":")
+}
+
+// keyValue is the value of a limit's key for req; false when the limit does
+// not apply (a metadata tag the call does not carry).
+func keyValue(key string, req *core.Request) (string, bool) {
+	switch key {
+	case KeyCustomer:
+		return req.Customer, true
+	case KeyGlobal:
+		return "*", true
+	}
+	v, ok := req.Metadata[key[len(keyMetadata):]]
+	return v, ok
+}
+
+// finish reconciles the token buckets with used (when known) and releases
+// the leases. It runs after the answer, so it never refuses anything; a
+// Redis failure here is only logged.
+func (r *RateLimit) finish(ctx context.Context, req *core.Request, c *charge, used int64, known bool) {
+	var adjust []redisstore.Bucket
+	if known && c.estimate >= 0 && used != c.estimate {
+		for i, b := range c.buckets {
+			if c.dimOf[i] == dimTokens {
+				b.Cost = used - c.estimate
+				adjust = append(adjust, b)
+			}
+		}
+	}
+	if len(adjust) == 0 && len(c.leases) == 0 {
+		return
+	}
+	if err := r.backend.Finish(context.WithoutCancel(ctx), req.ID, adjust, c.leases); err != nil {
+		r.store.Warn(r.name, "token usage not reconciled and concurrency slots left to lapse after lease_ttl", err)
+	}
+}
+
+// refuse builds the 429 for a refused call.
+func (r *RateLimit) refuse(req *core.Request, c *charge, d redisstore.Decision) error {
+	li := c.limitOf[d.Denied]
+	l := r.limits[li]
+	v, _ := keyValue(l.Key, req)
+	h := make(http.Header, 8)
+	retry := d.RetryAfter
+	var what string
+	if d.Denied >= len(c.buckets) {
+		retry = time.Second // a slot frees when another call ends
+		what = fmt.Sprintf("%d concurrent requests; retry when one finishes", l.Concurrent)
+		h.Set("X-Ratelimit-Limit-Concurrent", strconv.FormatInt(l.Concurrent, 10))
+	} else if c.dimOf[d.Denied] == dimTokens {
+		what = fmt.Sprintf("%d tokens per %s (this call is estimated at %d tokens); retry in %s",
+			l.Tokens, time.Duration(l.Window), c.estimate, retry.Round(time.Millisecond))
+	} else {
+		what = fmt.Sprintf("%d requests per %s; retry in %s", l.Requests, time.Duration(l.Window), retry.Round(time.Millisecond))
+	}
+	for i, b := range c.buckets {
+		if c.limitOf[i] != li {
+			continue
+		}
+		name := "requests"
+		if c.dimOf[i] == dimTokens {
+			name = "tokens"
+		}
+		h.Set("X-Ratelimit-Limit-"+name, strconv.FormatInt(b.Limit, 10))
+		h.Set("X-Ratelimit-Remaining-"+name, strconv.FormatInt(d.Remaining[i], 10))
+		h.Set("X-Ratelimit-Reset-"+name, d.Reset[i].Round(time.Millisecond).String())
+	}
+	h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(max(retry, time.Second).Seconds())), 10))
+	h.Set("Retry-After-Ms", strconv.FormatInt(max(retry.Milliseconds(), 1), 10))
+	return &core.Error{Kind: core.KindRateLimit, Code: "rate_limit_exceeded", Header: h,
+		Message: "rate limit reached for " + who(l.Key, v) + ": " + what}
+}
+
+// who names the holder of a limit in a message.
+func who(key, value string) string {
+	switch key {
+	case KeyGlobal:
+		return "all calls"
+	case KeyCustomer:
+		if value == "" {
+			return "unattributed calls"
+		}
+		return fmt.Sprintf("customer %q", value)
+	}
+	return fmt.Sprintf("%s %q", key[len(keyMetadata):], value)
+}
+
+// Close releases the Redis store.
+func (r *RateLimit) Close(context.Context) error {
+	if r.store != nil {
+		return r.store.Close()
+	}
+	return nil
+}
+
+// finishingStream calls done once when the stream ends: clean is true at
+// its last event, false when it fails or is closed early.
+type finishingStream struct {
+	core.Stream
+	once sync.Once
+	done func(clean bool)
+}
+
+func (s *finishingStream) Next() (*core.Event, error) {
+	ev, err := s.Stream.Next()
+	if err != nil {
+		s.once.Do(func() { s.done(err == io.EOF) })
+	}
+	return ev, err
+}
+
+func (s *finishingStream) Close() error {
+	s.once.Do(func() { s.done(false) })
+	return s.Stream.Close()
+}
+
+var (
+	_ core.Stage      = (*RateLimit)(nil)
+	_ pipeline.Closer = (*RateLimit)(nil)
+)
