@@ -39,7 +39,7 @@ func Formats() []core.Format {
 // is an error; a missing one is a warning naming the variable to set, and
 // calls to that provider get an error saying the same) and builds the
 // pipeline, reporting every problem at once.
-func New(cfg *config.Config, log *slog.Logger) (*core.Engine, error) {
+func New(cfg *config.Config, log *slog.Logger, extra ...Option) (*core.Engine, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -47,7 +47,7 @@ func New(cfg *config.Config, log *slog.Logger) (*core.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := BuildPipeline(cfg, ups, log)
+	p, err := BuildPipeline(cfg, ups, log, extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -62,16 +62,18 @@ func New(cfg *config.Config, log *slog.Logger) (*core.Engine, error) {
 	for _, name := range defaultsFirst(cfg.Providers) {
 		opts = append(opts, core.WithUpstream(ups[name]))
 	}
+	opts = append(opts, collect(extra).engine...)
 	return core.New(opts...), nil
 }
 
 // BuildPipeline builds the config's pipeline over the given upstreams.
-func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.Logger) (*core.Pipeline, error) {
+func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.Logger, extra ...Option) (*core.Pipeline, error) {
 	specs := make([]pipeline.Spec, len(cfg.Pipeline))
 	for i, s := range cfg.Pipeline {
 		specs[i] = pipeline.Spec{Name: s.Name, Kind: s.Kind, Config: s.Config, OnError: s.OnError, Timeout: s.Timeout, Index: i}
 	}
 	env := pipelineEnv(cfg, ups, log)
+	env.Instrument = collect(extra).instrument
 	shareState(cfg, specs, &env, log)
 	return pipeline.Build(specs, env)
 }
