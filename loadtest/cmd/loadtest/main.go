@@ -3,6 +3,7 @@
 //	loadtest run [flags]          start everything, measure, write loadtest/results/<date>.json
 //	loadtest report [flags]       tables and plots in docs/benchmarks.md from the newest results
 //	loadtest bench-check [flags]  compare `go test -bench` output with the committed baseline
+//	loadtest profile [flags]      CPU profile of one gateway config under load
 //
 // `make loadtest` and `make bench-check` run them with the right flags; see
 // docs/benchmarks.md.
@@ -25,6 +26,7 @@ const usage = `usage:
   loadtest run [flags]          measure: direct, bare proxy and each gateway config
   loadtest report [flags]       write the tables and plots into docs/benchmarks.md
   loadtest bench-check [flags]  compare in-process benchmarks with the baseline
+  loadtest profile [flags]      CPU profile of one gateway config under load (loadtest-gatewayprof)
 Run 'loadtest COMMAND -h' for a command's flags.
 `
 
@@ -38,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], stdout, stderr)
+	case "profile":
+		return profileCmd(ctx, args[1:], stdout, stderr)
 	case "report":
 		return reportCmd(args[1:], stdout, stderr)
 	case "bench-check":

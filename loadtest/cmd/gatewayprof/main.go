@@ -1,0 +1,110 @@
+// Command gatewayprof serves the gateway as `tollgate serve` does (the same
+// config loading, engine and server settings) and writes a CPU profile of
+// its whole life, plus a heap profile at exit, for `loadtest profile`. It
+// accepts the arguments of `tollgate serve`; the profile paths come from
+// LOADTEST_CPUPROFILE and LOADTEST_MEMPROFILE.
+//
+// It exists because the host binary has no profiling endpoint: the load
+// harness profiles the same code under the same load without adding one.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/internal/logging"
+	"github.com/tollgate-dev/tollgate/tracking"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
+	fs := pflag.NewFlagSet("gatewayprof", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringP("config", "c", "", "config file (YAML); without it, the embedded default")
+	config.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	path, _ := fs.GetString("config")
+	cfg, err := config.Load(config.Options{Path: path, Flags: fs})
+	if err != nil {
+		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
+		return 1
+	}
+	log, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format, "sk-load")
+	if err != nil {
+		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
+		return 1
+	}
+	slog.SetDefault(log)
+	if p := os.Getenv("LOADTEST_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
+			return 1
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	usage, err := tracking.Open(cfg.DataDir, tracking.WithLogger(log))
+	if err != nil {
+		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
+		return 1
+	}
+	defer usage.Close()
+	eng, err := tollgate.New(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
+		return 1
+	}
+	defer eng.Close(context.Background())
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           eng.Handler(),
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		srv.Shutdown(context.Background())
+	}()
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
+		return 1
+	}
+	if p := os.Getenv("LOADTEST_MEMPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			runtime.GC()
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	return 0
+}
