@@ -45,12 +45,13 @@ bench: ## run the in-process benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
 # Load harness (docs/benchmarks.md): the lean upstream, the gateway with each
-# config of LOADTEST_CONFIGS and a bare httputil.ReverseProxy, all loaded by
+# config (LOADTEST_CONFIGS='name=path,...', default: see loadtest/cmd/loadtest/run.go)
+# and a bare httputil.ReverseProxy, all loaded by
 # wrk and a Go stream client on loopback; bounded in time and count. Writes
 # loadtest/results/<date>.json, then the tables and plots in the doc.
 # LOADTEST_FLAGS=--quick tries it in about a minute (result in bin/, not the doc).
 .PHONY: loadtest bench-check
-LOADTEST_CONFIGS ?= default=,rego=loadtest/configs/rego.yaml,wasm=loadtest/configs/wasm.yaml,cache-hit=loadtest/configs/cache.yaml
+LOADTEST_CONFIGS ?=
 LOADTEST_FLAGS   ?=
 BENCH_PKGS       ?= ./...
 BENCH_COUNT      ?= 5
@@ -62,7 +63,8 @@ loadtest: build ## measure the gateway against direct calls and a bare reverse p
 	$(GO) build -o bin/loadtest ./loadtest/cmd/loadtest
 	$(GO) build -o bin/loadtest-upstream ./loadtest/cmd/upstream
 	$(GO) build -o bin/loadtest-bareproxy ./loadtest/cmd/bareproxy
-	./bin/loadtest run --bin bin --configs '$(LOADTEST_CONFIGS)' $(LOADTEST_FLAGS)
+	$(GO) build -o bin/loadtest-gatewayprof ./loadtest/cmd/gatewayprof
+	./bin/loadtest run --bin bin $(if $(LOADTEST_CONFIGS),--configs '$(LOADTEST_CONFIGS)') $(LOADTEST_FLAGS)
 	@if [[ "$(LOADTEST_FLAGS)" != *--quick* ]]; then \
 	  echo "$(GO) test -run '^\$$' -bench . -benchmem -count 3 $(BENCH_PKGS) > loadtest/results/gobench.txt"; \
 	  $(GO) test -run '^$$' -bench . -benchmem -count 3 $(BENCH_PKGS) > loadtest/results/gobench.txt 2>&1 || \
