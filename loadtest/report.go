@@ -55,6 +55,12 @@ func LoadSection(in ReportInput) string {
 	w("Streams: %d sequential streams per target and round for time to first byte; then %d concurrent streams per target, each %d events %v apart.\n\n",
 		s.TTFBStreams, s.Streams, s.StreamEvents, time.Duration(s.ChunkDelay))
 
+	w("**Commands**: `make loadtest` builds everything, runs `./bin/loadtest run --bin bin`, collects the in-process benchmarks and writes this section with `./bin/loadtest report`. ")
+	w("`make loadtest LOADTEST_FLAGS=--quick` tries the harness in about two minutes (its result goes to `bin/`, not here); ")
+	w("`LOADTEST_CONFIGS='name=path,...'` picks the gateway rows (an empty path is the embedded default config), and `./bin/loadtest run -h` lists the other knobs. ")
+	w("`./bin/loadtest profile --config default= --concurrency 16` runs one config under wrk in `loadtest-gatewayprof` (the same engine and server as `tollgate serve`) and prints the top of its CPU profile. ")
+	w("`make bench-check` reruns the in-process benchmarks and compares them with `docs/bench-baseline.txt`.\n\n")
+
 	def := defaultTarget(r)
 	w("### Against the performance budget (`%s`: default pipeline, durable usage tracking)\n\n", def)
 	w("| figure | target | measured | verdict |\n|---|---|---|---|\n")
@@ -110,7 +116,8 @@ func LoadSection(in ReportInput) string {
 
 	w("### Cost of each stage\n\n")
 	w("Each row is the default pipeline plus one stage (configs in `loadtest/configs/`, built from the embedded default pipeline at run time); ")
-	w("Δ is against the `%s` row of the same run. The cache row sends the same request every time, so all but the first are hits.\n\n", def)
+	w("Δ is against the `%s` row of the same run. `no-tracking` is the default pipeline without its track stage, so its Δ (negated) is what durable usage tracking costs. ", def)
+	w("The cache row sends the same request every time, so all but the first are hits.\n\n")
 	w("| config | added p50 c=1 ms | Δ p50 ms | CPU/req c=16 µs | Δ CPU µs | c=16 vs bare proxy |\n|---|---:|---:|---:|---:|---:|\n")
 	base1, _ := HTTPRow(r, r.Target(def), 1)
 	base16, _ := HTTPRow(r, r.Target(def), 16)

@@ -13,8 +13,10 @@ import (
 )
 
 // defaultConfigs are the rows measured unless --configs says otherwise:
-// the embedded default pipeline, then the default plus one stage each.
-const defaultConfigs = "default=,rego=loadtest/configs/rego.yaml,wasm=loadtest/configs/wasm.yaml,cache-hit=loadtest/configs/cache.yaml"
+// the embedded default pipeline, the same without its track stage (the
+// difference is what durable tracking costs), then the default plus one
+// stage each.
+const defaultConfigs = "default=,no-tracking=loadtest/configs/notrack.yaml,rego=loadtest/configs/rego.yaml,wasm=loadtest/configs/wasm.yaml,cache-hit=loadtest/configs/cache.yaml"
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o := loadtest.DefaultOptions()
