@@ -1,0 +1,341 @@
+package process
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
+)
+
+// Plugin is a running process plugin, restarted when it crashes. It is
+// safe for concurrent use.
+type Plugin struct {
+	name    string
+	cfg     Config
+	log     *slog.Logger
+	deliver core.Deliverer
+	grants  abi.Grants
+	config  []byte
+	sum     []byte
+	timeout time.Duration
+	hooks   int
+
+	mu         sync.Mutex
+	cur        *conn // nil while the plugin is down
+	lastErr    error
+	backoff    time.Duration
+	nextStart  time.Time
+	restarting bool
+	closed     bool
+	stop       chan struct{}
+	restarts   int
+}
+
+// conn is one started plugin process.
+type conn struct {
+	client  *plugin.Client
+	rpc     *rpcClient
+	started time.Time
+}
+
+// Option configures [Open].
+type Option func(*options)
+
+type options struct {
+	log     *slog.Logger
+	deliver core.Deliverer
+	sink    bool
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithDeliverer sets where the plugin's deliveries go (the outbox).
+func WithDeliverer(d core.Deliverer) Option { return func(o *options) { o.deliver = d } }
+
+func asSink() Option { return func(o *options) { o.sink = true } }
+
+// Open checks the executable against its pinned sha256, starts it, and
+// asks it which hooks it serves.
+func Open(ctx context.Context, name string, cfg Config, opts ...Option) (*Plugin, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg.defaults(o.sink)
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	log := o.log.With("plugin", name)
+	if o.deliver == nil {
+		o.deliver = abi.NewDirectDeliverer(log)
+	}
+	bin, err := os.ReadFile(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("path: %w", err)
+	}
+	h := sha256.Sum256(bin)
+	got := hex.EncodeToString(h[:])
+	if cfg.SHA256 == "" {
+		return nil, fmt.Errorf("sha256: required: pin the executable; %s has sha256 %s (check it is the binary you expect, then set sha256: %s)", cfg.Path, got, got)
+	}
+	if got != cfg.SHA256 {
+		return nil, fmt.Errorf("sha256: mismatch: the config pins %s but %s has %s; the binary changed: check where it came from, then update sha256", cfg.SHA256, cfg.Path, got)
+	}
+	config := []byte("{}")
+	if cfg.Config != nil {
+		if config, err = json.Marshal(cfg.Config); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	p := &Plugin{name: name, cfg: cfg, log: log, deliver: o.deliver, config: config, sum: h[:],
+		grants: abi.Grants{DeliverTo: cfg.DeliverTo, EmitTo: cfg.EmitTo}, timeout: time.Duration(cfg.CallTimeout),
+		backoff: time.Duration(cfg.RestartBackoff), stop: make(chan struct{})}
+	c, hooks, err := p.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.cur, p.hooks = c, hooks
+	log.Info("process plugin started", "path", cfg.Path, "hooks", abi.HookList(hooks), "protocol", c.client.NegotiatedVersion())
+	return p, nil
+}
+
+// start starts the executable, completes the handshake and calls Init.
+func (p *Plugin) start(ctx context.Context) (*conn, int, error) {
+	cmd := exec.Command(p.cfg.Path, p.cfg.Args...)
+	for _, k := range p.cfg.Env {
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: pluginSets(nil),
+		Cmd:              cmd,
+		SkipHostEnv:      true,
+		SecureConfig:     &plugin.SecureConfig{Checksum: p.sum, Hash: sha256.New()},
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		StartTimeout:     time.Duration(p.cfg.StartTimeout),
+		Logger:           hclogger(p.log),
+	})
+	fail := func(err error) (*conn, int, error) {
+		client.Kill()
+		return nil, 0, err
+	}
+	proto, err := client.Client()
+	if err != nil {
+		return fail(startError(p.cfg.Path, err))
+	}
+	raw, err := proto.Dispense(pluginName)
+	if err != nil {
+		return fail(fmt.Errorf("starting %s: %w", p.cfg.Path, err))
+	}
+	rpc := raw.(*rpcClient)
+	ictx, cancel := context.WithTimeout(ctx, time.Duration(p.cfg.StartTimeout))
+	defer cancel()
+	d, err := rpc.init(ictx, p.config)
+	if err != nil {
+		return fail(fmt.Errorf("the plugin refused its config: %s", status.Convert(err).Message()))
+	}
+	if d.ABI != abi.Version {
+		return fail(fmt.Errorf("the plugin speaks tollgate plugin ABI v%d, and this tollgate serves ABI v%d only", d.ABI, abi.Version))
+	}
+	if d.Hooks == 0 {
+		return fail(fmt.Errorf("the plugin serves no hook: register one with the SDK (sdk.OnRequest, sdk.OnUsage, ...) before sdk.Serve"))
+	}
+	return &conn{client: client, rpc: rpc, started: time.Now()}, d.Hooks, nil
+}
+
+// startError words go-plugin's start failures for a user.
+func startError(path string, err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
+		return fmt.Errorf("%s changed since it was loaded: its sha256 no longer matches the pinned one", path)
+	case strings.Contains(msg, "Incompatible API version"):
+		return fmt.Errorf("%s speaks another go-plugin protocol version than this tollgate (v%d): rebuild it with this tollgate's plugins/sdk (%s)", path, ProtocolVersion, msg)
+	case strings.Contains(msg, "Unrecognized remote plugin message"), strings.Contains(msg, "plugin exited before we could connect"):
+		return fmt.Errorf("%s is not a tollgate process plugin, or it failed at start (a plugin calls sdk.Serve from main): %s", path, firstLine(msg))
+	}
+	return fmt.Errorf("starting %s: %w", path, err)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Hooks names the hooks the plugin serves.
+func (p *Plugin) Hooks() []string { return abi.HookList(p.hooks) }
+
+// get returns the running plugin, or an error saying it is down.
+func (p *Plugin) get() (*conn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != nil {
+		return p.cur, nil
+	}
+	if p.closed {
+		return nil, &core.Error{Kind: core.KindInternal, Code: "plugin_closed", Stage: p.name, Message: "plugin " + p.name + " is closed"}
+	}
+	return nil, &core.Error{Kind: core.KindInternal, Code: "plugin_down", Stage: p.name, Err: p.lastErr,
+		Message: fmt.Sprintf("process plugin %s is down (%v); restarting in %s", p.name, p.lastErr, time.Until(p.nextStart).Round(time.Millisecond))}
+}
+
+// Call runs one hook in the plugin process, then hands its deliveries to
+// the deliverer after checking them against the allow-lists.
+func (p *Plugin) Call(ctx context.Context, hook int, in *abi.Input) (abi.Action, error) {
+	c, err := p.get()
+	if err != nil {
+		return abi.Action{}, err
+	}
+	doc, err := in.Encode(nil, hook)
+	if err != nil {
+		return abi.Action{}, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.timeout)
+	out, err := c.rpc.call(cctx, doc)
+	cancel()
+	if err != nil {
+		return abi.Action{}, p.callError(ctx, c, err)
+	}
+	a, err := abi.ParseAction(out)
+	if err != nil {
+		return a, &core.Error{Kind: core.KindInternal, Code: "plugin_abi_violation", Stage: p.name, Message: fmt.Sprintf("plugin %s: %v", p.name, err)}
+	}
+	for _, d := range a.Deliveries {
+		var code int32
+		if d.Sink != "" {
+			code, err = abi.Emit(ctx, p.deliver, p.grants, d.Sink, d.Payload)
+		} else {
+			code, err = abi.Deliver(ctx, p.deliver, p.grants, d.Dest, d.Payload)
+		}
+		if err != nil {
+			return abi.Action{}, &core.Error{Kind: core.KindInternal, Code: "plugin_delivery_" + abi.ErrorName(code), Stage: p.name, Err: err,
+				Message: fmt.Sprintf("plugin %s: %v", p.name, err)}
+		}
+	}
+	a.Deliveries = nil
+	return a, nil
+}
+
+// callError classifies a failed call: a crash (the plugin is restarted), a
+// timeout, or an error the plugin returned.
+func (p *Plugin) callError(ctx context.Context, c *conn, err error) error {
+	st := status.Convert(err)
+	if c.client.Exited() || st.Code() == codes.Unavailable {
+		p.crashed(c, err)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return &core.Error{Kind: core.KindInternal, Code: "plugin_crashed", Stage: p.name, Err: err,
+			Message: fmt.Sprintf("process plugin %s crashed during the call (%s); restarting in %s", p.name, st.Message(), time.Until(p.nextStart).Round(time.Millisecond))}
+	}
+	if st.Code() == codes.DeadlineExceeded && ctx.Err() == nil {
+		return &core.Error{Kind: core.KindTimeout, Code: "plugin_timeout", Stage: p.name, Err: err,
+			Message: fmt.Sprintf("process plugin %s did not answer within its call_timeout of %s", p.name, p.timeout)}
+	}
+	return &core.Error{Kind: core.KindInternal, Code: "plugin_failed", Stage: p.name, Err: err,
+		Message: fmt.Sprintf("process plugin %s: %s", p.name, st.Message())}
+}
+
+// crashed takes a dead plugin out of service and schedules its restart.
+func (p *Plugin) crashed(c *conn, cause error) {
+	c.client.Kill()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != c {
+		return // already handled
+	}
+	p.cur = nil
+	p.lastErr = fmt.Errorf("its process exited: %s", status.Convert(cause).Message())
+	if time.Since(c.started) > time.Minute {
+		p.backoff = time.Duration(p.cfg.RestartBackoff) // it had been healthy
+	}
+	p.nextStart = time.Now().Add(p.backoff)
+	p.log.Error("process plugin crashed; its stage follows on_error until it is restarted", "err", cause, "restart_in", p.backoff)
+	if !p.restarting {
+		p.restarting = true
+		go p.restartLoop()
+	}
+}
+
+// restartLoop restarts the plugin with exponential backoff until it is up
+// or the plugin is closed.
+func (p *Plugin) restartLoop() {
+	for {
+		p.mu.Lock()
+		wait := time.Until(p.nextStart)
+		p.mu.Unlock()
+		select {
+		case <-time.After(wait):
+		case <-p.stop:
+			return
+		}
+		c, hooks, err := p.start(context.Background())
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			if c != nil {
+				c.client.Kill()
+			}
+			return
+		}
+		if err == nil && hooks != p.hooks {
+			c.client.Kill()
+			err = fmt.Errorf("the restarted plugin serves hooks %v, not %v as at load", abi.HookList(hooks), abi.HookList(p.hooks))
+		}
+		if err == nil {
+			p.cur, p.restarting = c, false
+			p.restarts++
+			p.mu.Unlock()
+			p.log.Info("process plugin restarted")
+			return
+		}
+		p.lastErr = err
+		p.backoff = min(p.backoff*2, time.Duration(p.cfg.MaxRestartBackoff))
+		p.nextStart = time.Now().Add(p.backoff)
+		p.mu.Unlock()
+		p.log.Error("restarting the process plugin failed", "err", err, "retry_in", p.backoff)
+	}
+}
+
+// Close stops the plugin process.
+func (p *Plugin) Close(context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	c := p.cur
+	p.cur = nil
+	close(p.stop)
+	p.mu.Unlock()
+	if c != nil {
+		c.client.Kill()
+	}
+	return nil
+}
+
+var _ abi.Caller = (*Plugin)(nil)

@@ -1,0 +1,145 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
+)
+
+// ProtocolVersion is the go-plugin protocol version this host and the SDK
+// speak; the two negotiate it at the handshake.
+const ProtocolVersion = 1
+
+// Handshake is the go-plugin handshake: the cookie tells a plugin binary it
+// was started by tollgate.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "TOLLGATE_PLUGIN",
+	MagicCookieValue: "7f3c9e0a-tollgate-process-plugin",
+}
+
+const (
+	pluginName  = "tollgate"
+	serviceName = "tollgate.plugin.v1.Plugin"
+	methodInit  = "/" + serviceName + "/Init"
+	methodCall  = "/" + serviceName + "/Call"
+)
+
+// Handler is what a process plugin serves; plugins/sdk implements it.
+//
+// Init gets the plugin's config as JSON and returns the hook bit mask it
+// serves. Call gets one hook document and returns the answer document (nil
+// for continue). Call may be called concurrently.
+type Handler interface {
+	Init(config []byte) (hooks int, err error)
+	Call(doc []byte) ([]byte, error)
+}
+
+// description is the answer to Init.
+type description struct {
+	ABI   int `json:"abi"`
+	Hooks int `json:"hooks"`
+}
+
+// serviceDesc is the gRPC service, written by hand rather than generated:
+// both methods take and return google.protobuf.BytesValue holding JSON
+// (docs/plugin-abi.md, "Process plugins").
+var serviceDesc = grpc.ServiceDesc{
+	ServiceName: serviceName,
+	HandlerType: (*Handler)(nil),
+	Methods: []grpc.MethodDesc{
+		{MethodName: "Init", Handler: unary(methodInit, func(h Handler, in []byte) ([]byte, error) {
+			hooks, err := h.Init(in)
+			if err != nil {
+				return nil, status.Error(codes.FailedPrecondition, err.Error())
+			}
+			return json.Marshal(description{ABI: abi.Version, Hooks: hooks})
+		})},
+		{MethodName: "Call", Handler: unary(methodCall, func(h Handler, in []byte) ([]byte, error) {
+			return h.Call(in)
+		})},
+	},
+	Metadata: "tollgate/plugin/v1/plugin.proto",
+}
+
+func unary(method string, f func(Handler, []byte) ([]byte, error)) grpc.MethodHandler {
+	return func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+		in := new(wrapperspb.BytesValue)
+		if err := dec(in); err != nil {
+			return nil, err
+		}
+		handle := func(_ context.Context, req any) (any, error) {
+			out, err := f(srv.(Handler), req.(*wrapperspb.BytesValue).Value)
+			if err != nil {
+				return nil, err
+			}
+			return wrapperspb.Bytes(out), nil
+		}
+		if icpt == nil {
+			return handle(ctx, in)
+		}
+		return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: method}, handle)
+	}
+}
+
+// grpcPlugin is the go-plugin glue on both sides.
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl Handler
+}
+
+func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	s.RegisterService(&serviceDesc, g.impl)
+	return nil
+}
+
+func (g *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &rpcClient{conn: c}, nil
+}
+
+// rpcClient is the host's end of the service.
+type rpcClient struct{ conn *grpc.ClientConn }
+
+func (c *rpcClient) init(ctx context.Context, config []byte) (description, error) {
+	out := new(wrapperspb.BytesValue)
+	if err := c.conn.Invoke(ctx, methodInit, wrapperspb.Bytes(config), out); err != nil {
+		return description{}, err
+	}
+	var d description
+	err := json.Unmarshal(out.Value, &d)
+	return d, err
+}
+
+func (c *rpcClient) call(ctx context.Context, doc []byte) ([]byte, error) {
+	out := new(wrapperspb.BytesValue)
+	if err := c.conn.Invoke(ctx, methodCall, wrapperspb.Bytes(doc), out); err != nil {
+		return nil, err
+	}
+	return out.Value, nil
+}
+
+func pluginSets(impl Handler) map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{impl: impl}}}
+}
+
+// Serve runs a process plugin: it answers the go-plugin handshake on
+// stdout and serves h over gRPC until tollgate stops it. Log lines written
+// with the SDK go to stderr as JSON, which go-plugin relays to tollgate's
+// log. Run outside tollgate, the binary says that it is a plugin and exits.
+func Serve(h Handler) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: pluginSets(h),
+		GRPCServer:       plugin.DefaultGRPCServer,
+		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Info}),
+	})
+}

@@ -1,0 +1,30 @@
+// Package sdk is what a tollgate plugin author imports: a handful of typed
+// functions over ABI v1 (docs/plugin-abi.md) that hide memory, pointers and
+// serialization. The same source builds two ways:
+//
+//   - as a WebAssembly plugin, with standard Go (no TinyGo):
+//     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .
+//   - as a native process plugin (stage kind process), with go build.
+//
+// Register hooks in an init function, and call [Serve] from main (it
+// returns at once in a WebAssembly build, where main never runs):
+//
+//	func init() {
+//		sdk.OnRequest(func(r *sdk.Request) sdk.Action {
+//			if r.Metadata["team"] == "" {
+//				return sdk.Deny(403, "no_team", "tag the call with X-Tollgate-Meta-Team")
+//			}
+//			return sdk.Continue()
+//		})
+//	}
+//
+//	func main() { sdk.Serve() }
+//
+// # Execution model
+//
+// A plugin instance runs one hook at a time; the host keeps a pool of
+// instances, so package state is per instance and must not be relied on to
+// see every call. Hooks must return promptly: the host enforces a per-call
+// deadline and replaces an instance that overruns it, traps or runs out of
+// memory.
+package sdk
