@@ -13,7 +13,8 @@ const envPrefix = "TOLLGATE_"
 // envReserved lists TOLLGATE_ variables that are not config keys: the
 // binary reads them itself.
 var envReserved = map[string]bool{
-	"TOLLGATE_CONFIG": true, // the config file's path
+	"TOLLGATE_CONFIG":      true, // the config file's path
+	"TOLLGATE_ADMIN_TOKEN": true, // the admin API's token (admin.token_env's default)
 }
 
 // environment answers secret lookups: the process environment (or
