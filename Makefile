@@ -15,7 +15,7 @@ LDFLAGS := -s -w -X github.com/tollgate-dev/tollgate.Version=$(VERSION) \
 # Test timeout per package; `make test` stays well under 10 minutes on 2 cores.
 TEST_TIMEOUT ?= 8m
 
-.PHONY: all build run test test-go test-race lint bench demo mod clean help
+.PHONY: all build run test test-go test-race lint bench demo mod clean help plugins
 
 all: build
 
@@ -33,8 +33,28 @@ run: build ## start the gateway on its embedded default config
 
 test: lint test-go ## run every test (what CI runs)
 
-test-go: mod
+test-go: mod plugins
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+# Plugins: WebAssembly ones built with the Go toolchain (wasip1, c-shared) and
+# with wat2wasm from Debian's wabt, process plugins with go build. The outputs
+# are not committed (.gitignore); tests that need them say to run this target.
+WAT2WASM   ?= wat2wasm
+WASM_BUILD := GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared
+WAT_SRC    := $(wildcard plugins/wasm/testdata/*.wat plugins/wasm/testdata/bad/*.wat)
+WASM_EXAMPLES    := vendor-tracker pii-redact model-router
+PROCESS_EXAMPLES := audit-log
+
+plugins: mod ## build the example and test plugins (needs wabt: installed if missing)
+	@command -v $(WAT2WASM) >/dev/null || { echo "installing wabt for wat2wasm"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt >/dev/null; }
+	@for f in $(WAT_SRC); do $(WAT2WASM) -o $${f%.wat}.wasm $$f || exit 1; done
+	$(WASM_BUILD) -o plugins/wasm/testdata/conformance-go.wasm ./plugins/wasm/testdata/conformance-go
+	$(GO) build -trimpath -o plugins/process/testdata/conformance-proc ./plugins/wasm/testdata/conformance-go
+	@for p in $(WASM_EXAMPLES); do echo "$(WASM_BUILD) -o examples/plugins/$$p/$$p.wasm ./examples/plugins/$$p"; \
+	  $(WASM_BUILD) -o examples/plugins/$$p/$$p.wasm ./examples/plugins/$$p || exit 1; done
+	@for p in $(PROCESS_EXAMPLES); do echo "$(GO) build -o examples/plugins/$$p/$$p ./examples/plugins/$$p"; \
+	  $(GO) build -trimpath -o examples/plugins/$$p/$$p ./examples/plugins/$$p || exit 1; done
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
