@@ -20,6 +20,12 @@ import (
 // testKey is the provider key the tests plant; no log or event may show it.
 const testKey = "sk-test-planted-key-4f9a2c"
 
+// The Anthropic and Gemini keys the tests plant.
+const (
+	testAnthropicKey = "sk-ant-test-planted-7d3e"
+	testGeminiKey    = "AIzaTestPlantedKey91b0"
+)
+
 // gateway is an engine under test over a fake provider.
 type gateway struct {
 	eng      *core.Engine
@@ -48,12 +54,15 @@ data_dir: %s
 log: {level: debug, format: json}
 providers:
   openai: {base_url: %s/v1, api_key_env: TEST_OPENAI_KEY}
-%s`, dir, up.URL, pipelineYAML)
+  anthropic: {base_url: %[2]s, api_key_env: TEST_ANTHROPIC_KEY}
+  gemini: {base_url: %[2]s, api_key_env: TEST_GEMINI_KEY}
+%[3]s`, dir, up.URL, pipelineYAML)
 	path := filepath.Join(dir, "tollgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(config.Options{Path: path, Environ: []string{"TEST_OPENAI_KEY=" + testKey}})
+	cfg, err := config.Load(config.Options{Path: path, Environ: []string{"TEST_OPENAI_KEY=" + testKey,
+		"TEST_ANTHROPIC_KEY=" + testAnthropicKey, "TEST_GEMINI_KEY=" + testGeminiKey}})
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -114,9 +123,10 @@ func (g *gateway) onlyEvent(t *testing.T) core.UsageEvent {
 // wantUsage checks an event's tokens against the fake provider's rule.
 func wantUsage(t *testing.T, ev core.UsageEvent, want providertest.Usage) {
 	t.Helper()
-	got := [5]int64{ev.InputTokens, ev.OutputTokens, ev.TotalTokens, ev.CachedInputTokens, ev.ReasoningTokens}
-	exp := [5]int64{int64(want.PromptTokens), int64(want.CompletionTokens), int64(want.TotalTokens), int64(want.CachedTokens), int64(want.ReasoningTokens)}
+	got := [6]int64{ev.InputTokens, ev.OutputTokens, ev.TotalTokens, ev.CachedInputTokens, ev.CacheWriteTokens, ev.ReasoningTokens}
+	exp := [6]int64{int64(want.PromptTokens), int64(want.CompletionTokens), int64(want.TotalTokens), int64(want.CachedTokens),
+		int64(want.CacheWriteTokens), int64(want.ReasoningTokens)}
 	if got != exp {
-		t.Errorf("usage [in out total cached reasoning] = %v, want %v", got, exp)
+		t.Errorf("usage [in out total cached cache_write reasoning] = %v, want %v", got, exp)
 	}
 }

@@ -137,7 +137,8 @@ func TestHandlerBadInput(t *testing.T) {
 		{"wrong type", "/v1/chat/completions", `{"model": 4, "messages": []}`, "", 400, "model", core.StatusInvalid},
 		{"missing messages", "/v1/chat/completions", `{"model": "gpt-4o"}`, "", 400, "messages", core.StatusInvalid},
 		{"body over limit", "/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"` + strings.Repeat("x", 5000) + `"}]}`, "", 413, "over the limit", core.StatusInvalid},
-		{"unknown path", "/v1/nothing-here", `{}`, "", 404, "does not serve", ""},
+		{"unknown path", "/nothing-here", `{}`, "", 404, "does not serve", ""},
+		{"other /v1 path passed through", "/v1/nothing-here", `{}`, "", 404, "Invalid URL", core.StatusUpstreamError},
 		{"upstream 429 passed through", "/v1/chat/completions", chatBody, "status=429; retry_after=2", 429, "rate_limit", core.StatusUpstreamError},
 		{"upstream 500 passed through", "/v1/chat/completions", chatBody, "status=500", 500, "error", core.StatusUpstreamError},
 	}

@@ -24,15 +24,19 @@ import (
 	"github.com/tollgate-dev/tollgate/tracking"
 	_ "github.com/tollgate-dev/tollgate/plugins/builtin" // kind builtin
 	_ "github.com/tollgate-dev/tollgate/plugins/rego"    // kind rego
+	"github.com/tollgate-dev/tollgate/providers/anthropic"
+	"github.com/tollgate-dev/tollgate/providers/gemini"
 	"github.com/tollgate-dev/tollgate/providers/openai"
 )
 
 // Version is the release version, stamped in at build time.
 var Version = "dev"
 
-// Formats returns every wire format tollgate speaks.
+// Formats returns every wire format tollgate speaks, in the order the
+// engine tries them: Anthropic and Gemini claim their own paths first, and
+// OpenAI serves the rest of /v1/.
 func Formats() []core.Format {
-	return []core.Format{openai.New()}
+	return []core.Format{anthropic.New(), gemini.New(), openai.New()}
 }
 
 // New builds an engine for cfg. It checks the provider keys (a malformed key
@@ -127,9 +131,30 @@ func Upstreams(cfg *config.Config, log *slog.Logger) (map[string]*core.Upstream,
 			errs = append(errs, err)
 			continue
 		}
-		ups[name] = core.NewUpstream(name, p.Type, base, key, env)
+		ups[name] = newUpstream(name, p, base, key, env)
 	}
 	return ups, errors.Join(errs...)
+}
+
+// newUpstream builds one upstream: its format, its model patterns, and the
+// Azure dialect for type azure. A version path an Anthropic or Gemini base
+// URL ends in is dropped: their calls carry it.
+func newUpstream(name string, p config.Provider, base *url.URL, key, env string) *core.Upstream {
+	format := p.Type
+	switch p.Type {
+	case config.TypeAzure:
+		format = config.TypeOpenAI
+	case config.TypeAnthropic:
+		base.Path = strings.TrimSuffix(base.Path, "/v1")
+	case config.TypeGemini:
+		base.Path = strings.TrimSuffix(strings.TrimSuffix(base.Path, "/v1beta"), "/v1")
+	}
+	u := core.NewUpstream(name, format, base, key, env)
+	u.Models = p.Models
+	if p.Type == config.TypeAzure {
+		u.Dialect = &openai.Azure{APIVersion: p.APIVersion, Deployments: p.Deployments}
+	}
+	return u
 }
 
 // checkKey refuses a key that cannot work and warns about a missing or
@@ -161,9 +186,8 @@ func checkKey(name, typ, key, env string, log *slog.Logger) error {
 // type comes first: it is that wire format's default upstream.
 func defaultsFirst(m map[string]config.Provider) []string {
 	names := sortedNames(m)
-	sort.SliceStable(names, func(i, j int) bool {
-		return names[i] == m[names[i]].Type && names[j] != m[names[j]].Type
-	})
+	named := func(n string) bool { return n == m[n].Type && n != config.TypeAzure } // azure speaks openai
+	sort.SliceStable(names, func(i, j int) bool { return named(names[i]) && !named(names[j]) })
 	return names
 }
 

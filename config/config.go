@@ -95,14 +95,24 @@ type Provider struct {
 	// Name is the provider's key in the providers map. It is filled in by
 	// Load and is not read from the configuration.
 	Name string `koanf:"-"`
-	// Type is the wire format: openai, anthropic or gemini. It defaults to
-	// the provider's name.
+	// Type is the wire format: openai, anthropic, gemini, or azure (the
+	// OpenAI format at Azure OpenAI's paths). It defaults to the provider's
+	// name.
 	Type string `koanf:"type"`
 	// BaseURL is the upstream's absolute http(s) base URL.
 	BaseURL string `koanf:"base_url"`
 	// APIKeyEnv names the environment variable that holds the API key;
 	// empty means the upstream needs no key.
 	APIKeyEnv string `koanf:"api_key_env"`
+	// Models lists model-name patterns (path.Match syntax, e.g. "llama-*")
+	// whose calls go to this upstream rather than its type's default.
+	Models []string `koanf:"models"`
+	// APIVersion is Azure OpenAI's api-version (type azure); empty selects
+	// Azure's v1 API.
+	APIVersion string `koanf:"api_version"`
+	// Deployments maps a model name to its Azure deployment (type azure);
+	// a model not listed is its own deployment name.
+	Deployments map[string]string `koanf:"deployments"`
 }
 
 // Provider types, the allowed values of [Provider.Type].
@@ -110,6 +120,8 @@ const (
 	TypeOpenAI    = "openai"
 	TypeAnthropic = "anthropic"
 	TypeGemini    = "gemini"
+	// TypeAzure is Azure OpenAI: the OpenAI wire format at Azure's paths.
+	TypeAzure = "azure"
 )
 
 // Stage is one entry of the pipeline. The config package checks its shape;

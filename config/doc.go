@@ -52,15 +52,22 @@
 //	                                 (reject). Default track.
 //	providers.<name>               an upstream; <name> is lowercase letters,
 //	                               digits, "-" and "_".
-//	providers.<name>.type          openai, anthropic or gemini: the wire format.
-//	                               Defaults to <name>, so "openai: {...}" needs
-//	                               no type.
+//	providers.<name>.type          openai, anthropic, gemini or azure: the wire
+//	                               format (azure is OpenAI's at Azure OpenAI's
+//	                               paths). Defaults to <name>, so
+//	                               "openai: {...}" needs no type.
 //	providers.<name>.base_url      absolute http(s) URL of the upstream API,
 //	                               without credentials. Required.
 //	providers.<name>.api_key_env   name of the environment variable that holds
 //	                               the API key; empty for an upstream that
 //	                               needs none. The key itself is never in the
 //	                               config.
+//	providers.<name>.models        model-name patterns ("llama-*") whose calls
+//	                               go to this upstream; see docs/providers.md
+//	                               for routing by model, prefix or header.
+//	providers.<name>.api_version   azure only: the api-version; empty for
+//	                               Azure's v1 API.
+//	providers.<name>.deployments   azure only: model name -> deployment name.
 //	redis.addr               host:port of the Redis server that replicas share
 //	                         (rate limits, cache, spend counters); empty, the
 //	                         default, turns Redis off. See docs/resilience.md.

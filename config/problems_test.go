@@ -80,7 +80,7 @@ func TestProblems(t *testing.T) {
 		{name: "on_error", yaml: "pipeline:\n  - {name: a, kind: builtin, on_error: explode}\n",
 			path: "pipeline[0].on_error", message: `want one of fail_open, fail_closed; got "explode"`, source: "config.yaml:2"},
 		{name: "provider type", yaml: "providers:\n  mine:\n    type: cohere\n    base_url: https://x.test\n",
-			path: "providers.mine.type", message: `want one of openai, anthropic, gemini; got "cohere"`, source: "config.yaml:3"},
+			path: "providers.mine.type", message: `want one of openai, anthropic, gemini, azure; got "cohere"`, source: "config.yaml:3"},
 		{name: "provider type from name", yaml: "providers:\n  local:\n    base_url: http://localhost:11434\n",
 			path: "providers.local.type", message: `the provider name "local" is not a type`, source: "config.yaml:2"},
 

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -33,7 +34,7 @@ var (
 	logLevels     = []string{"debug", "info", "warn", "error"}
 	logFormats    = []string{"auto", "text", "json"}
 	missingModes  = []string{MissingTrack, MissingReject}
-	providerTypes = []string{TypeOpenAI, TypeAnthropic, TypeGemini}
+	providerTypes = []string{TypeOpenAI, TypeAnthropic, TypeGemini, TypeAzure}
 	onErrorModes  = []string{OnErrorFailOpen, OnErrorFailClosed}
 )
 
@@ -180,6 +181,18 @@ func (v *validator) provider(path, name string, p Provider) {
 	if v.required(path+".base_url", p.BaseURL) {
 		v.baseURL(path+".base_url", p.BaseURL)
 	}
+	for i, m := range p.Models {
+		if !validPattern(m) {
+			v.add(fmt.Sprintf("%s.models[%d]", path, i), fmt.Sprintf(`want a model name or pattern such as "llama-*", got %s`, quote(m)))
+		}
+	}
+	typ := p.Type
+	if typ == "" {
+		typ = name
+	}
+	if typ != TypeAzure && (p.APIVersion != "" || len(p.Deployments) > 0) {
+		v.add(path, "api_version and deployments are for type azure only")
+	}
 	if p.APIKeyEnv != "" && !envVarName.MatchString(p.APIKeyEnv) {
 		// Never echo the value: it is often the key itself, pasted here.
 		v.add(path+".api_key_env", "want the name of an environment variable, like OPENAI_API_KEY; "+
@@ -207,4 +220,10 @@ func (v *validator) baseURL(path, s string) {
 func isTokenChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// validPattern reports whether m is a usable path.Match pattern.
+func validPattern(m string) bool {
+	_, err := path.Match(m, "")
+	return m != "" && err == nil
 }

@@ -98,11 +98,20 @@ admin_listen: %s
 data_dir: %s
 log: {level: debug, format: json}
 providers:
-  openai: {base_url: %s/v1, api_key_env: E2E_OPENAI_KEY}
+  openai: {base_url: %[4]s/v1, api_key_env: E2E_OPENAI_KEY}
+  anthropic: {base_url: %[4]s, api_key_env: E2E_ANTHROPIC_KEY}
+  gemini: {base_url: %[4]s, api_key_env: E2E_GEMINI_KEY}
+  azure-eu:
+    type: azure
+    base_url: %[4]s
+    api_key_env: E2E_AZURE_KEY
+    api_version: "2024-10-21"
+    deployments: {gpt-4o-mini: mini-prod}
+  local: {type: openai, base_url: %[4]s/v1, models: ["llama-*"]}
 pipeline:
   - {name: validate, kind: builtin}
   - {name: call, kind: builtin}
-  - {name: track, kind: builtin, config: {sinks: [{type: jsonl, path: %s}]}}
+  - {name: track, kind: builtin, config: {sinks: [{type: jsonl, path: %[5]s}]}}
 `, strings.TrimPrefix(h.url, "http://"), strings.TrimPrefix(h.admin, "http://"), dir, upstreamURL, h.usage)
 	path := filepath.Join(dir, "tollgate.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)

@@ -9,9 +9,15 @@ import (
 	"github.com/tollgate-dev/tollgate/core"
 )
 
-// Operation names.
+// Operation names. Other paths under /v1/ are passed through as an
+// operation named for their first segment ("files", "batches").
 const (
 	OpChatCompletions = "chat.completions"
+	OpCompletions     = "completions"
+	OpEmbeddings      = "embeddings"
+	OpResponses       = "responses"
+	OpModelsList      = "models.list"
+	OpModelsGet       = "models.retrieve"
 )
 
 // Format is the OpenAI wire format. The zero value is ready to use and safe
@@ -24,12 +30,46 @@ func New() Format { return Format{} }
 // Name is "openai".
 func (Format) Name() string { return "openai" }
 
-// Match recognizes the OpenAI endpoints tollgate meters.
+// Match recognizes the OpenAI endpoints tollgate meters, GET /v1/models,
+// and any other /v1/ path as a passed-through operation.
 func (Format) Match(method, path string) (string, bool) {
-	if method == http.MethodPost && path == "/v1/chat/completions" {
-		return OpChatCompletions, true
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok || rest == "" {
+		return "", false
 	}
-	return "", false
+	if method == http.MethodPost {
+		switch rest {
+		case "chat/completions":
+			return OpChatCompletions, true
+		case "completions":
+			return OpCompletions, true
+		case "embeddings":
+			return OpEmbeddings, true
+		case "responses":
+			return OpResponses, true
+		}
+	}
+	switch {
+	case rest == "models":
+		return OpModelsList, true
+	case strings.HasPrefix(rest, "models/"):
+		return OpModelsGet, true
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	switch seg {
+	case "chat", "completions", "embeddings", "responses":
+		return seg + "." + strings.ToLower(method), true // GET /v1/responses/{id}: "responses.get"
+	}
+	return seg, true
+}
+
+// metered reports whether op's answers carry token usage.
+func metered(op string) bool {
+	switch op {
+	case OpChatCompletions, OpCompletions, OpEmbeddings, OpResponses:
+		return true
+	}
+	return false
 }
 
 // UpstreamPath strips the /v1 prefix: OpenAI base URLs end in /v1.

@@ -26,6 +26,10 @@ type parsed struct {
 // for it (stream_options.include_usage) and remembers to hide the extra
 // chunk, so streamed calls are metered too.
 func (Format) Parse(req *core.Request) {
+	if req.Operation != OpChatCompletions && req.Operation != OpCompletions {
+		parseOther(req)
+		return
+	}
 	body := req.Body
 	if !gjson.ValidBytes(body) {
 		req.ParseErr = invalid("invalid_json", "", "the body is not valid JSON")
@@ -102,12 +106,12 @@ func (Format) Validate(req *core.Request) *core.Error {
 	}
 	st, _ := req.State().(*parsed)
 	if st == nil {
-		return nil
+		return validateOther(req)
 	}
 	switch {
 	case !st.hasModel || req.Model == "":
 		return invalid("missing_required_parameter", "model", "you must provide a model parameter")
-	case !st.hasMessages:
+	case !st.hasMessages && req.Operation == OpChatCompletions:
 		return invalid("missing_required_parameter", "messages", "missing required parameter: 'messages'")
 	}
 	return nil

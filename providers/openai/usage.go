@@ -27,7 +27,13 @@ var usageKey = []byte(`"usage"`)
 // Usage reads the usage object of a whole response body. It decodes only
 // that object: usage comes last in OpenAI's answers, so it is found from the
 // end without scanning the answer text.
-func (Format) Usage(_ *core.Request, body []byte) (core.Usage, bool) {
+func (Format) Usage(req *core.Request, body []byte) (core.Usage, bool) {
+	switch {
+	case req.Operation == OpResponses:
+		return responsesUsage(body)
+	case !metered(req.Operation):
+		return core.Usage{}, false
+	}
 	obj := objectAfterKey(body, usageKey)
 	if obj == nil {
 		return core.Usage{}, false
@@ -98,6 +104,12 @@ func matchBrace(b []byte, i int) int {
 // chunk arrives it counts content chunks (OpenAI sends about one token per
 // chunk), so a stream cut short still records an estimate of its output.
 func (Format) ObserveStream(req *core.Request) core.StreamObserver {
+	switch {
+	case req.Operation == OpResponses:
+		return &responsesObserver{}
+	case !metered(req.Operation):
+		return nil
+	}
 	st, _ := req.State().(*parsed)
 	return &observer{hide: st != nil && st.hideUsage}
 }

@@ -15,11 +15,17 @@ type openAI struct {
 
 // serve routes the request, checks its key, and answers it.
 func (o openAI) serve(w http.ResponseWriter, r *http.Request, c *call) {
-	path := stripV1(r.URL.Path)
+	path := stripV1(stripAzure(r.URL.Path))
 	method, handle := "", (func(http.ResponseWriter, *http.Request, *call))(nil)
 	switch {
 	case path == "/chat/completions":
 		method, handle = http.MethodPost, o.chatCompletions
+	case path == "/embeddings":
+		method, handle = http.MethodPost, o.embeddings
+	case path == "/responses":
+		method, handle = http.MethodPost, o.responses
+	case path == "/files":
+		method, handle = http.MethodGet, o.listFiles
 	case path == "/models":
 		method, handle = http.MethodGet, o.listModels
 	case strings.HasPrefix(path, "/models/"):
@@ -135,3 +141,20 @@ func maskKey(key string) string {
 }
 
 var _ wire = openAI{}
+
+// stripAzure maps Azure OpenAI's paths onto OpenAI's:
+// /openai/deployments/{deployment}/chat/completions and
+// /openai/v1/chat/completions become /chat/completions, /openai/files
+// becomes /files.
+func stripAzure(path string) string {
+	rest, ok := strings.CutPrefix(path, "/openai/")
+	if !ok {
+		return path
+	}
+	if d, ok := strings.CutPrefix(rest, "deployments/"); ok {
+		if _, after, ok := strings.Cut(d, "/"); ok {
+			return "/" + after
+		}
+	}
+	return "/" + rest
+}

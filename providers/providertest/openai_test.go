@@ -164,7 +164,7 @@ func TestChatCompletionStream(t *testing.T) {
 				t.Fatal(err)
 			}
 			u := last.Usage
-			got := Usage{int(u.PromptTokens), int(u.CompletionTokens), int(u.TotalTokens), int(u.PromptTokensDetails.CachedTokens), int(u.CompletionTokensDetails.ReasoningTokens)}
+			got := Usage{int(u.PromptTokens), int(u.CompletionTokens), int(u.TotalTokens), int(u.PromptTokensDetails.CachedTokens), int(u.CompletionTokensDetails.ReasoningTokens), 0}
 			if got != want || got.PromptTokens != 17 {
 				t.Errorf("usage %+v, want %+v", got, want)
 			}

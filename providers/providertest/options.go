@@ -14,6 +14,7 @@ type config struct {
 	reply           string
 	echo            bool
 	cachedTokens    int
+	cacheWrite      int
 	reasoningTokens int
 	chunkDelay      time.Duration
 	apiKey          string
@@ -46,6 +47,13 @@ func WithEcho() Option {
 // is capped at prompt_tokens.
 func WithCachedTokens(n int) Option {
 	return func(c *config) { c.cachedTokens = max(n, 0) }
+}
+
+// WithCacheWriteTokens reports n prompt tokens as written to the cache, in
+// Anthropic's cache_creation_input_tokens; capped at the prompt tokens not
+// reported as cached. Other formats report no cache writes.
+func WithCacheWriteTokens(n int) Option {
+	return func(c *config) { c.cacheWrite = max(n, 0) }
 }
 
 // WithReasoningTokens adds n reasoning tokens to every completion, reported in

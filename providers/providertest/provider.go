@@ -109,7 +109,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, readErr = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	}
 	c := p.record(r, body)
-	wf := p.wireFor(r.URL.Path)
+	wf := p.wireFor(r)
 	if readErr != nil {
 		wf.writeStatus(w, http.StatusBadRequest, fmt.Sprintf("could not read the request body: %v", readErr))
 		return
@@ -144,9 +144,19 @@ type wire interface {
 	writeStatus(w http.ResponseWriter, status int, message string)
 }
 
-// wireFor picks the wire format that serves path. OpenAI's is the only one
-// so far, and it also answers unknown paths.
-func (p *Provider) wireFor(string) wire {
+// wireFor picks the wire format that serves a request: Anthropic's for
+// /v1/messages, /v1/complete and any request with an anthropic-version
+// header, Gemini's for /v1beta/, /v1alpha/ and model methods such as
+// models/gemini-2.5-flash:generateContent, and OpenAI's for the rest,
+// unknown paths included.
+func (p *Provider) wireFor(r *http.Request) wire {
+	path := r.URL.Path
+	switch {
+	case isAnthropicPath(path) || r.Header.Get("Anthropic-Version") != "":
+		return anthropicWire{p}
+	case isGeminiPath(path):
+		return geminiWire{p}
+	}
 	return openAI{p}
 }
 
@@ -232,9 +242,11 @@ func (c *call) cancelled() {
 	}
 }
 
-// authorized reports whether r carries the key [WithRequiredKey] set, if any.
+// authorized reports whether r carries the key [WithRequiredKey] set, if any,
+// where OpenAI's clients put it: "Authorization: Bearer", or Azure's api-key.
 func (p *Provider) authorized(r *http.Request) bool {
-	return p.cfg.apiKey == "" || r.Header.Get("Authorization") == "Bearer "+p.cfg.apiKey
+	return p.cfg.apiKey == "" || r.Header.Get("Authorization") == "Bearer "+p.cfg.apiKey ||
+		r.Header.Get("Api-Key") == p.cfg.apiKey
 }
 
 // nextID returns a number unique to this provider, for response ids.

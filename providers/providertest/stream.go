@@ -1,6 +1,7 @@
 package providertest
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 )
@@ -64,4 +65,36 @@ func writeCut(w http.ResponseWriter, status int, body []byte) {
 	w.WriteHeader(status)
 	_, _ = w.Write(body[:len(body)/2])
 	abort(w)
+}
+
+// sseEvent frames payload as one server-sent event with a name.
+func sseEvent(name string, payload []byte) []byte {
+	b := make([]byte, 0, len(name)+len(payload)+16)
+	b = append(b, "event: "...)
+	b = append(b, name...)
+	b = append(b, "\ndata: "...)
+	b = append(b, payload...)
+	return append(b, "\n\n"...)
+}
+
+// writeJSON answers 200 with v as JSON, malformed or cut if the call's fault
+// says so; fail answers if v cannot be encoded.
+func writeJSON(w http.ResponseWriter, c *call, fail func(http.ResponseWriter, int, string), v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "providertest: "+err.Error())
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if c.fault.Malformed {
+		body = body[:len(body)/2]
+	}
+	if c.fault.CutAfter > 0 {
+		writeCut(w, http.StatusOK, body)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }

@@ -17,8 +17,12 @@ type Usage struct {
 	TotalTokens int
 	// CachedTokens is the part of PromptTokens reported as cached.
 	CachedTokens int
-	// ReasoningTokens is the part of CompletionTokens spent on reasoning.
+	// ReasoningTokens is the part of CompletionTokens spent on reasoning, as
+	// the provider reports it (Anthropic reports none apart).
 	ReasoningTokens int
+	// CacheWriteTokens is the part of PromptTokens written to the cache
+	// (Anthropic's cache_creation_input_tokens; other formats report none).
+	CacheWriteTokens int
 }
 
 // PromptTokens returns the prompt tokens the provider charges for a chat

@@ -1,0 +1,121 @@
+package anthropic
+
+import (
+	"bytes"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// rawUsage is Anthropic's usage as reported, before normalizing.
+type rawUsage struct {
+	input, output, cacheRead, cacheWrite int64
+}
+
+// set overwrites the fields usage reports; Anthropic's counts are
+// cumulative, so a later report replaces an earlier one, never adds to it.
+func (r *rawUsage) set(usage gjson.Result) {
+	usage.ForEach(func(k, v gjson.Result) bool {
+		if v.Type != gjson.Number {
+			return true // null: not reported in this event
+		}
+		switch k.Str {
+		case "input_tokens":
+			r.input = v.Int()
+		case "output_tokens":
+			r.output = v.Int()
+		case "cache_read_input_tokens":
+			r.cacheRead = v.Int()
+		case "cache_creation_input_tokens":
+			r.cacheWrite = v.Int()
+		}
+		return true
+	})
+}
+
+// normalize returns tollgate's usage: every input token counted as input.
+func (r *rawUsage) normalize() core.Usage {
+	in := r.input + r.cacheRead + r.cacheWrite
+	return core.Usage{
+		InputTokens:       in,
+		OutputTokens:      r.output,
+		TotalTokens:       in + r.output,
+		CachedInputTokens: r.cacheRead,
+		CacheWriteTokens:  r.cacheWrite,
+	}
+}
+
+// Usage reads the usage object of a whole message. count_tokens answers and
+// the other operations report none.
+func (Format) Usage(req *core.Request, body []byte) (core.Usage, bool) {
+	if req.Operation != OpMessages {
+		return core.Usage{}, false
+	}
+	u := gjson.GetBytes(body, "usage")
+	if !u.IsObject() {
+		return core.Usage{}, false
+	}
+	var r rawUsage
+	r.set(u)
+	return r.normalize(), true
+}
+
+// ObserveStream reads usage from message_start (input, cache reads and
+// writes, the first output count) and message_delta (cumulative counts that
+// replace them). Until message_delta arrives it counts text deltas, so that
+// a stream cut short records an estimate of its output.
+func (Format) ObserveStream(req *core.Request) core.StreamObserver {
+	return &observer{}
+}
+
+type observer struct {
+	raw       rawUsage
+	gotDelta  bool
+	deltas    int64
+	done      bool
+	hasReport bool
+}
+
+var (
+	usageKey = []byte(`"usage"`)
+	textKey  = []byte(`"text_delta"`)
+)
+
+// Observe updates u from the events that carry usage. Every event is kept.
+func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
+	switch ev.Name {
+	case "message_start":
+		if bytes.Contains(ev.Data, usageKey) {
+			o.raw.set(gjson.GetBytes(ev.Data, "message.usage"))
+			o.hasReport = true
+		}
+	case "message_delta":
+		if bytes.Contains(ev.Data, usageKey) {
+			o.raw.set(gjson.GetBytes(ev.Data, "usage"))
+			o.gotDelta, o.hasReport = true, true
+		}
+	case "content_block_delta":
+		if !o.gotDelta && bytes.Contains(ev.Data, textKey) {
+			o.deltas++
+		}
+	case "message_stop":
+		o.done = true
+	default:
+		return true
+	}
+	if !o.hasReport {
+		return true
+	}
+	*u = o.raw.normalize()
+	if !o.gotDelta {
+		// message_start's output count is a placeholder until message_delta.
+		u.OutputTokens = max(o.raw.output, o.deltas)
+		u.TotalTokens = u.InputTokens + u.OutputTokens
+		u.Estimated = true
+	}
+	return true
+}
+
+// Finished reports whether message_stop has passed.
+func (o *observer) Finished() bool { return o.done }
