@@ -65,7 +65,7 @@ func (Format) Parse(req *core.Request) {
 				req.ParseErr = typeError("messages", "an array of messages", v)
 				return false
 			}
-			if len(v.Array()) == 0 {
+			if emptyArray(v.Raw) {
 				req.ParseErr = invalid("empty_array", "messages", "invalid 'messages': empty array; expected at least one message")
 				return false
 			}
@@ -81,6 +81,18 @@ func (Format) Parse(req *core.Request) {
 		req.SetBody(b)
 		st.hideUsage = true
 	}
+}
+
+// emptyArray reports whether raw is "[]", maybe with spaces inside.
+func emptyArray(raw string) bool {
+	for i := 1; i < len(raw); i++ {
+		switch raw[i] {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return raw[i] == ']'
+		}
+	}
+	return false
 }
 
 // typeError says which field has the wrong type.

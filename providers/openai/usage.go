@@ -8,18 +8,25 @@ import (
 	"github.com/tollgate-dev/tollgate/core"
 )
 
-// parseUsage reads OpenAI's usage object on chat completions (gjson: a
-// tenth of encoding/json's cost on this small object).
+// parseUsage reads OpenAI's usage object on chat completions in one pass
+// over its keys (gjson: a tenth of encoding/json's cost on this object).
 func parseUsage(obj []byte) core.Usage {
-	r := gjson.ParseBytes(obj)
-	in, out := r.Get("prompt_tokens").Int(), r.Get("completion_tokens").Int()
-	return core.Usage{
-		InputTokens:       in,
-		OutputTokens:      out,
-		TotalTokens:       in + out,
-		CachedInputTokens: r.Get("prompt_tokens_details.cached_tokens").Int(),
-		ReasoningTokens:   r.Get("completion_tokens_details.reasoning_tokens").Int(),
-	}
+	var u core.Usage
+	gjson.ParseBytes(obj).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "prompt_tokens":
+			u.InputTokens = v.Int()
+		case "completion_tokens":
+			u.OutputTokens = v.Int()
+		case "prompt_tokens_details":
+			u.CachedInputTokens = v.Get("cached_tokens").Int()
+		case "completion_tokens_details":
+			u.ReasoningTokens = v.Get("reasoning_tokens").Int()
+		}
+		return true
+	})
+	u.TotalTokens = u.InputTokens + u.OutputTokens
+	return u
 }
 
 var usageKey = []byte(`"usage"`)
