@@ -5,13 +5,15 @@ import (
 	"net/http"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/plugins/rego"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
 
 // adminHandler serves the admin endpoints: /healthz says the process is
 // alive; /readyz says whether it can serve calls, with a JSON body naming
 // each check; /admin/usage… serve the usage ledger and outbox when usage is
-// not nil.
+// not nil; /admin/policies lists the rego stages: revision loaded, reloads,
+// decision counts and the last reload error.
 func adminHandler(eng *core.Engine, usage *tracking.DB) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -32,6 +34,9 @@ func adminHandler(eng *core.Engine, usage *tracking.DB) http.Handler {
 	if usage != nil {
 		usageRoutes(mux, usage)
 	}
+	mux.HandleFunc("GET /admin/policies", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"policies": rego.Statuses()})
+	})
 	return mux
 }
 

@@ -18,6 +18,8 @@ Usage:
   tollgate mock [--listen ADDR]            run a fake OpenAI-compatible provider (no API key needed)
   tollgate usage status|report|dead-letters|replay|purge|recover
                                            the usage ledger, outbox and dead letters ('tollgate usage help')
+  tollgate policy test [-v] [--run REGEX] DIR...
+                                           run the Rego policies' unit tests (_test.rego files)
   tollgate version                         print the version
 
 Run 'tollgate COMMAND --help' for a command's flags.
@@ -39,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return validate(args[1:], stdout, stderr)
 	case "usage":
 		return usageCmd(args[1:], stdout, stderr)
+	case "policy":
+		return policyCmd(ctx, args[1:], stdout, stderr)
 	case "mock":
 		return mock(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
