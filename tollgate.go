@@ -21,12 +21,14 @@ import (
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/pipeline"
-	"github.com/tollgate-dev/tollgate/tracking"
 	_ "github.com/tollgate-dev/tollgate/plugins/builtin" // kind builtin
+	_ "github.com/tollgate-dev/tollgate/plugins/process" // kind and sink type process
 	_ "github.com/tollgate-dev/tollgate/plugins/rego"    // kind rego
+	_ "github.com/tollgate-dev/tollgate/plugins/wasm"    // kind and sink type wasm
 	"github.com/tollgate-dev/tollgate/providers/anthropic"
 	"github.com/tollgate-dev/tollgate/providers/gemini"
 	"github.com/tollgate-dev/tollgate/providers/openai"
+	"github.com/tollgate-dev/tollgate/tracking"
 )
 
 // Version is the release version, stamped in at build time.

@@ -20,6 +20,7 @@ Usage:
                                            the usage ledger, outbox and dead letters ('tollgate usage help')
   tollgate policy test [-v] [--run REGEX] DIR...
                                            run the Rego policies' unit tests (_test.rego files)
+  tollgate plugin inspect FILE.wasm        a WebAssembly plugin's ABI version, hooks and imports, or why it is invalid
   tollgate version                         print the version
 
 Run 'tollgate COMMAND --help' for a command's flags.
@@ -43,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return usageCmd(args[1:], stdout, stderr)
 	case "policy":
 		return policyCmd(ctx, args[1:], stdout, stderr)
+	case "plugin":
+		return pluginCmd(ctx, args[1:], stdout, stderr)
 	case "mock":
 		return mock(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
