@@ -131,7 +131,7 @@ func openBolt(path string, o openOptions) (b *bolt.DB, err error) {
 			b, err = nil, corrupt(path, fmt.Errorf("%v", r))
 		}
 	}()
-	b, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: o.lockTimeout, FreelistType: bolt.FreelistMapType})
+	b, err = bolt.Open(path, 0o600, boltOptions(o.lockTimeout))
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s is locked; is another tollgate running with this data_dir? "+
@@ -162,6 +162,15 @@ func openBolt(path string, o openOptions) (b *bolt.DB, err error) {
 		return nil, corrupt(path, err)
 	}
 	return b, nil
+}
+
+// boltOptions are the settings the file is opened with: the hashmap
+// freelist, and an initial mapping large enough that readers are rarely
+// blocked by a remap. The freelist is written on each commit
+// (NoFreelistSync off): without it bbolt rebuilds the list at open in a
+// goroutine whose panic on a damaged file could not be turned into ErrCorrupt.
+func boltOptions(lockTimeout time.Duration) *bolt.Options {
+	return &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType, InitialMmapSize: 64 << 20}
 }
 
 // corrupt builds the error a damaged file gets: what, where, what to do.

@@ -107,6 +107,7 @@ type Outbox struct {
 	mu     sync.Mutex
 	mem    []*core.UsageEvent
 	spare  []*core.UsageEvent
+	acks   []ack
 	closed bool
 
 	wake       chan struct{}
@@ -198,14 +199,22 @@ func (o *Outbox) dropInMemory(ev *core.UsageEvent, closed bool) {
 	}
 }
 
-// take swaps out the events queued in memory.
-func (o *Outbox) take() []*core.UsageEvent {
+// ack is a delivered event whose removal from its queue waits for the
+// writer's next transaction.
+type ack struct {
+	st   *sinkState
+	key  []byte
+	size int64
+}
+
+// take swaps out the events queued in memory and the pending acks.
+func (o *Outbox) take() ([]*core.UsageEvent, []ack) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	batch := o.mem
-	o.mem = o.spare[:0]
+	batch, acks := o.mem, o.acks
+	o.mem, o.acks = o.spare[:0], nil
 	o.spare = nil
-	return batch
+	return batch, acks
 }
 
 // recycle returns a batch's slice for reuse.
@@ -218,39 +227,58 @@ func (o *Outbox) recycle(batch []*core.UsageEvent) {
 	o.mu.Unlock()
 }
 
-// writeLoop persists what Enqueue queued until Close, then drains.
+// addAcks records delivered events; the writer removes them from the queue
+// in its next transaction, so acknowledging costs no fsync of its own. A
+// crash before that commit only means they are delivered again.
+func (o *Outbox) addAcks(st *sinkState, batch []stored) {
+	o.mu.Lock()
+	for _, s := range batch {
+		o.acks = append(o.acks, ack{st: st, key: s.key, size: int64(len(s.value))})
+	}
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop persists what Enqueue queued, and the workers' acks, until
+// Close, then drains.
 func (o *Outbox) writeLoop() {
 	defer close(o.writerDone)
 	for {
-		batch := o.take()
-		if len(batch) == 0 {
+		batch, acks := o.take()
+		if len(batch) == 0 && len(acks) == 0 {
 			select {
 			case <-o.wake:
 				continue
 			case <-o.stop:
-				if b := o.take(); len(b) > 0 {
-					o.persist(b)
+				if b, a := o.take(); len(b) > 0 || len(a) > 0 {
+					o.persist(b, a)
 					continue
 				}
 				return
 			}
 		}
-		if !o.persist(batch) {
+		if !o.persist(batch, acks) {
 			return
 		}
 		o.recycle(batch)
 	}
 }
 
-// persist commits batch in transactions of at most maxTxEvents, retrying a
-// failed commit until it succeeds or Close gives up. It reports whether it
-// persisted everything.
-func (o *Outbox) persist(batch []*core.UsageEvent) bool {
+// persist commits batch in transactions of at most maxTxEvents (the acks
+// ride with the first), retrying a failed commit until it succeeds or Close
+// gives up. It reports whether it persisted everything.
+func (o *Outbox) persist(batch []*core.UsageEvent, acks []ack) bool {
 	delay := 50 * time.Millisecond
-	for len(batch) > 0 {
+	for first := true; first || len(batch) > 0; first = false {
 		n := min(len(batch), maxTxEvents)
-		chunk := batch[:n]
-		if err := o.commit(chunk); err != nil {
+		for {
+			err := o.commit(batch[:n], acks)
+			if err == nil {
+				break
+			}
 			msg := err.Error()
 			o.persistErr.Store(&msg)
 			o.log.Error("usage outbox cannot write to disk; events wait in memory and are retried",
@@ -266,14 +294,14 @@ func (o *Outbox) persist(batch []*core.UsageEvent) bool {
 			}
 		}
 		o.persistErr.Store(nil)
-		batch = batch[n:]
+		batch, acks = batch[n:], nil
 	}
 	return true
 }
 
-// commit encodes and prices chunk and stores it for every sink, and in the
-// ledger, in one transaction.
-func (o *Outbox) commit(chunk []*core.UsageEvent) error {
+// commit encodes and prices chunk, stores it for every sink and in the
+// ledger, and removes acked events, in one transaction: one fsync.
+func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	o.enc.Reset()
 	ends := make([]int, len(chunk))
 	for i, ev := range chunk {
@@ -297,8 +325,16 @@ func (o *Outbox) commit(chunk []*core.UsageEvent) error {
 	results := make([]result, len(o.workers))
 	err := o.db.bolt.Update(func(tx *bolt.Tx) error {
 		queues, dropped := tx.Bucket(bucketQueues), tx.Bucket(bucketDropped)
+		for _, a := range acks {
+			if q := queues.Bucket([]byte(a.st.name)); q != nil {
+				if err := q.Delete(a.key); err != nil {
+					return err
+				}
+			}
+		}
 		for wi, w := range o.workers {
 			q := queues.Bucket([]byte(w.st.name))
+			q.FillPercent = 1 // keys only ever grow: pack pages full
 			room := o.cfg.MaxBacklogBytes - w.st.backlog.Load()
 			r := &results[wi]
 			for i := range chunk {
@@ -324,13 +360,18 @@ func (o *Outbox) commit(chunk []*core.UsageEvent) error {
 				}
 			}
 		}
-		if o.cfg.Ledger {
+		if o.cfg.Ledger && len(chunk) > 0 {
 			return recordLedger(tx, chunk)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	for _, a := range acks {
+		a.st.backlog.Add(-a.size)
+		a.st.queued.Add(-1)
+		a.st.delivered.Add(1)
 	}
 	for wi, w := range o.workers {
 		r := results[wi]
@@ -342,13 +383,17 @@ func (o *Outbox) commit(chunk []*core.UsageEvent) error {
 		} else {
 			w.st.checkFull(o)
 		}
-		w.st.notify()
+		if r.added > 0 {
+			w.st.notify()
+		}
 	}
-	o.persisted.Add(int64(len(chunk)))
-	o.commitMu.Lock()
-	close(o.committed)
-	o.committed = make(chan struct{})
-	o.commitMu.Unlock()
+	if len(chunk) > 0 {
+		o.persisted.Add(int64(len(chunk)))
+		o.commitMu.Lock()
+		close(o.committed)
+		o.committed = make(chan struct{})
+		o.commitMu.Unlock()
+	}
 	return nil
 }
 
@@ -402,16 +447,11 @@ func (o *Outbox) Close(ctx context.Context) error {
 	}
 	o.closed = true
 	o.mu.Unlock()
-	close(o.stop)
 	var errs []error
-	select {
-	case <-o.writerDone:
-	case <-ctx.Done():
+	// 1. Everything handed off reaches the disk; 2. each sink delivers
+	// what it can; 3. the writer commits their last acks and stops.
+	if err := o.WaitPersisted(ctx); err != nil {
 		close(o.abandon)
-		<-o.writerDone
-	}
-	if lost := o.accepted.Load() - o.persisted.Load(); lost > 0 {
-		errs = append(errs, fmt.Errorf("tracking: %s: %d usage events could not be persisted before the shutdown deadline", o.cfg.Stage, lost))
 	}
 	for _, w := range o.workers {
 		close(w.closing)
@@ -423,6 +463,18 @@ func (o *Outbox) Close(ctx context.Context) error {
 			w.cancel()
 			<-w.done
 		}
+	}
+	close(o.stop)
+	select {
+	case <-o.writerDone:
+	case <-ctx.Done():
+		if !isClosed(o.abandon) {
+			close(o.abandon)
+		}
+		<-o.writerDone
+	}
+	if lost := o.accepted.Load() - o.persisted.Load(); lost > 0 {
+		errs = append(errs, fmt.Errorf("tracking: %s: %d usage events could not be persisted before the shutdown deadline", o.cfg.Stage, lost))
 	}
 	for _, w := range o.workers {
 		if n := w.st.queued.Load(); n > 0 {

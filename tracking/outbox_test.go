@@ -1,6 +1,7 @@
 package tracking_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,15 @@ func open(t *testing.T, dir string) *tracking.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// httpSinkB is an http sink posting to tr for benchmarks.
+func httpSinkB(b *testing.B, url string, maxEvents int) tracking.SinkConfig {
+	s, err := sinks.NewHTTP(sinks.HTTPConfig{URL: url}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tracking.SinkConfig{Name: "tracker", Sink: s, MaxEvents: maxEvents}
 }
 
 // httpSink is an http sink posting to tr.
@@ -453,7 +463,7 @@ func TestCorruptFileIsRefusedAndRecovered(t *testing.T) {
 	}
 	ob, _ := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true,
 		Sinks: []tracking.SinkConfig{{Name: "down", Sink: (&recorder{fail: true}).sink(), Retry: fastRetry}}})
-	enqueue(ob, 200)
+	ids := enqueue(ob, 200)
 	ob.Close(context.Background())
 	db.Close()
 
@@ -462,9 +472,17 @@ func TestCorruptFileIsRefusedAndRecovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Scribble over the header of one page of events in the middle.
-	off := (len(data)/4096/2)*4096 + 2
-	copy(data[off:], []byte("garbage-garbage-garbage"))
+	// Scribble over the header of every page that holds event 100: the
+	// leaf in use among them (older copies sit in freed pages).
+	for from := 0; ; {
+		i := bytes.Index(data[from:], []byte(ids[100]))
+		if i < 0 {
+			break
+		}
+		page := (from + i) / 4096 * 4096
+		copy(data[page+2:], []byte("garbage-garbage-garbage"))
+		from = page + 4096
+	}
 	os.WriteFile(path, data, 0o600)
 
 	_, err = tracking.Open(dir, tracking.WithLogger(quiet))

@@ -50,7 +50,7 @@ func Recover(dir string) (*RecoverReport, error) {
 	if err := os.Rename(path, rep.MovedTo); err != nil {
 		return nil, fmt.Errorf("tracking: recover: %w", err)
 	}
-	dst, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	dst, err := bolt.Open(path, 0o600, boltOptions(time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("tracking: recover: creating a new %s: %w", path, err)
 	}

@@ -68,6 +68,6 @@ func newLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, error) {
 }
 
 // buildEngine builds the engine for cfg.
-func buildEngine(cfg *config.Config, log *slog.Logger) (*core.Engine, error) {
-	return tollgate.New(cfg, log)
+func buildEngine(cfg *config.Config, log *slog.Logger, opts ...tollgate.Option) (*core.Engine, error) {
+	return tollgate.New(cfg, log, opts...)
 }

@@ -40,12 +40,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer usage.Close()
-	eng, err := buildEngine(cfg, log)
+	op, err := newOps(ctx, cfg, log, usage)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate: %v\n", err)
+		return 1
+	}
+	eng, err := buildEngine(cfg, log, op.options()...)
 	if err != nil {
 		printError(stderr, err)
 		return 1
 	}
-	gw, err := listen(cfg.Listen, eng.Handler(), cfg.Server)
+	op.start(ctx, eng)
+	gw, err := listen(cfg.Listen, op.gateway(eng.Handler()), cfg.Server)
 	if err != nil {
 		log.Error("cannot listen", "addr", cfg.Listen, "err", err)
 		eng.Close(context.Background())
@@ -53,7 +59,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	servers := []*server{gw}
 	if cfg.AdminListen != "" {
-		adm, err := listen(cfg.AdminListen, adminHandler(eng, usage), cfg.Server)
+		adm, err := listen(cfg.AdminListen, adminHandler(eng, usage, op), cfg.Server)
 		if err != nil {
 			log.Error("cannot listen", "addr", cfg.AdminListen, "err", err)
 			gw.srv.Close()
@@ -70,6 +76,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
+	watchConfig(ctx, op, eng, fs)
 	log.Info("tollgate is serving", "listen", "http://"+gw.ln.Addr().String(), "admin", adminAddr(servers),
 		"stages", len(cfg.Pipeline), "config", configSource(fs))
 	code := 0
@@ -92,6 +99,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("usage not fully flushed at shutdown", "err", err)
 		code = 1
 	}
+	op.shutdown(sctx)
 	log.Info("tollgate stopped")
 	return code
 }

@@ -98,6 +98,25 @@ func (s *HTTP) Write(ctx context.Context, events []*core.UsageEvent) error {
 	if err := json.NewEncoder(&s.buf).Encode(batchBody{Events: events}); err != nil {
 		return fmt.Errorf("encoding usage events: %w", err)
 	}
+	return s.post(ctx, len(events))
+}
+
+// WriteJSON posts events already in JSON as one batch, copying their bytes.
+func (s *HTTP) WriteJSON(ctx context.Context, events [][]byte) error {
+	s.buf.Reset()
+	s.buf.WriteString(`{"events":[`)
+	for i, ev := range events {
+		if i > 0 {
+			s.buf.WriteByte(',')
+		}
+		s.buf.Write(ev)
+	}
+	s.buf.WriteString("]}\n")
+	return s.post(ctx, len(events))
+}
+
+// post sends the body in buf and classifies the answer.
+func (s *HTTP) post(ctx context.Context, n int) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(s.buf.Bytes()))
 	if err != nil {
 		return err
@@ -112,7 +131,7 @@ func (s *HTTP) Write(ctx context.Context, events []*core.UsageEvent) error {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("posting %d events: %w", len(events), err)
+		return fmt.Errorf("posting %d events: %w", n, err)
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

@@ -80,6 +80,17 @@ func (s *JSONL) Write(_ context.Context, events []*core.UsageEvent) error {
 	if err := encodeLines(&s.buf, events); err != nil {
 		return err
 	}
+	return s.append()
+}
+
+// WriteJSON appends events already in JSON, one line each.
+func (s *JSONL) WriteJSON(_ context.Context, events [][]byte) error {
+	joinLines(&s.buf, events)
+	return s.append()
+}
+
+// append writes buf as one write, rotating first if it would not fit.
+func (s *JSONL) append() error {
 	if s.f == nil {
 		if err := s.open(); err != nil {
 			return err

@@ -29,6 +29,22 @@ func (s *Writer) Write(_ context.Context, events []*core.UsageEvent) error {
 	return err
 }
 
+// WriteJSON writes events already in JSON, one line each.
+func (s *Writer) WriteJSON(_ context.Context, events [][]byte) error {
+	joinLines(&s.buf, events)
+	_, err := s.w.Write(s.buf.Bytes())
+	return err
+}
+
+// joinLines writes each event and a newline to buf, replacing its content.
+func joinLines(buf *bytes.Buffer, events [][]byte) {
+	buf.Reset()
+	for _, ev := range events {
+		buf.Write(ev)
+		buf.WriteByte('\n')
+	}
+}
+
 // Close does nothing.
 func (s *Writer) Close() error { return nil }
 

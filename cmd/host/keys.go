@@ -1,0 +1,243 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/keys"
+)
+
+const keysUsage = `Usage:
+  tollgate keys create --customer ID [--team T] [--name N] [--models P,...] [--rpm N] [--tpm N]
+                       [--monthly-budget USD] [--meta k=v]... [--ttl 720h] [--config FILE]
+  tollgate keys list [--json] [--config FILE]
+  tollgate keys revoke KEY_ID [--config FILE]
+  tollgate keys export [--config FILE]       hashed keys as JSON, for auth.keys_file
+
+Keys live hashed in keys.db in the config's data_dir; a key is printed once,
+when it is created. A running gateway picks up changes within
+auth.refresh_interval. Turn keys on with auth.virtual_keys: true.
+`
+
+// keysCmd runs `tollgate keys …`.
+func keysCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		fmt.Fprint(stderr, keysUsage)
+		return 2
+	}
+	sub, rest := args[0], args[1:]
+	cfg, fs, err := loadConfigWith("keys "+sub, rest, stderr, func(fs flagSet) {
+		if sub == "create" {
+			fs.String("customer", "", "customer `ID` the key's calls are billed to")
+			fs.String("team", "", "team the key belongs to (metadata team=T)")
+			fs.String("name", "", "a label for people")
+			fs.StringSlice("models", nil, "model names or patterns the key may call (default all)")
+			fs.Int64("rpm", 0, "requests per minute (for rate-limit stages)")
+			fs.Int64("tpm", 0, "tokens per minute (for rate-limit stages)")
+			fs.String("monthly-budget", "", "monthly budget in US dollars (for budget stages)")
+			fs.StringArray("meta", nil, "metadata `k=v` for every usage event of the key")
+			fs.Duration("ttl", 0, "the key expires after this long (default never)")
+		}
+		if sub == "list" {
+			fs.Bool("json", false, "print JSON")
+		}
+	})
+	if err != nil {
+		if fs != nil && !fs.Parsed() {
+			return 2
+		}
+		printError(stderr, err)
+		return 1
+	}
+	st := keys.NewStore(cfg.DataDir)
+	switch sub {
+	case "create":
+		spec, err := keySpec(fs)
+		if err != nil {
+			fmt.Fprintf(stderr, "tollgate keys create: %v\n", err)
+			return 2
+		}
+		secret, k, err := st.Create(spec)
+		if err != nil {
+			fmt.Fprintf(stderr, "tollgate keys create: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s\n", secret)
+		fmt.Fprintf(stderr, "created %s (customer %q, team %q): the key above is shown only now; store it safely\n", k.ID, k.Customer, k.Team)
+		if !cfg.Auth.VirtualKeys {
+			fmt.Fprintln(stderr, "note: auth.virtual_keys is off in this config, so the gateway does not ask for keys yet")
+		}
+		return 0
+	case "list":
+		ks, err := st.List()
+		if err != nil {
+			fmt.Fprintf(stderr, "tollgate keys list: %v\n", err)
+			return 1
+		}
+		if asJSON, _ := fs.GetBool("json"); asJSON {
+			if ks == nil {
+				ks = []keys.Key{}
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(ks)
+			return 0
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tHINT\tSTATE\tCUSTOMER\tTEAM\tMODELS\tNAME\tCREATED")
+		now := time.Now()
+		for _, k := range ks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Hint, k.State(now), dash(k.Customer), dash(k.Team),
+				dash(strings.Join(k.Models, ",")), dash(k.Name), k.Created.Format(time.RFC3339))
+		}
+		tw.Flush()
+		return 0
+	case "revoke":
+		if fs.NArg() != 1 {
+			fmt.Fprint(stderr, "tollgate keys revoke: name one key id (see tollgate keys list)\n")
+			return 2
+		}
+		k, err := st.Revoke(fs.Arg(0))
+		if err != nil {
+			fmt.Fprintf(stderr, "tollgate keys revoke: %v\n", err)
+			if errors.Is(err, keys.ErrNotFound) {
+				return 1
+			}
+			return 1
+		}
+		fmt.Fprintf(stdout, "revoked %s (customer %q)\n", k.ID, k.Customer)
+		return 0
+	case "export":
+		ks, err := st.List()
+		if err != nil {
+			fmt.Fprintf(stderr, "tollgate keys export: %v\n", err)
+			return 1
+		}
+		if ks == nil {
+			ks = []keys.Key{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(ks)
+		return 0
+	}
+	fmt.Fprintf(stderr, "tollgate keys: unknown command %q\n\n%s", sub, keysUsage)
+	return 2
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// keySpec reads create's flags.
+func keySpec(fs flagSet) (keys.Spec, error) {
+	var s keys.Spec
+	s.Customer, _ = fs.GetString("customer")
+	s.Team, _ = fs.GetString("team")
+	s.Name, _ = fs.GetString("name")
+	s.Models, _ = fs.GetStringSlice("models")
+	s.Limits.RequestsPerMinute, _ = fs.GetInt64("rpm")
+	s.Limits.TokensPerMinute, _ = fs.GetInt64("tpm")
+	s.TTL, _ = fs.GetDuration("ttl")
+	if b, _ := fs.GetString("monthly-budget"); b != "" {
+		v, err := core.ParseUSD(b)
+		if err != nil {
+			return s, fmt.Errorf("--monthly-budget: %v", err)
+		}
+		s.Limits.MonthlyBudget = v
+	}
+	metas, _ := fs.GetStringArray("meta")
+	for _, m := range metas {
+		k, v, ok := strings.Cut(m, "=")
+		if !ok {
+			return s, fmt.Errorf("--meta %q: want key=value", m)
+		}
+		if s.Metadata == nil {
+			s.Metadata = map[string]string{}
+		}
+		s.Metadata[k] = v
+	}
+	return s, s.Check()
+}
+
+// keysRoutes serves the keys API on the admin listener (behind the admin
+// token): GET /admin/keys, POST /admin/keys, POST /admin/keys/{id}/revoke.
+func keysRoutes(mux *http.ServeMux, o *ops) {
+	store := func() *keys.Store { return keys.NewStore(o.cfg.Load().DataDir) }
+	mux.HandleFunc("GET /admin/keys", func(w http.ResponseWriter, r *http.Request) {
+		ks, err := store().List()
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		if ks == nil {
+			ks = []keys.Key{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"keys": ks})
+	})
+	mux.HandleFunc("POST /admin/keys", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Name     string            `json:"name"`
+			Customer string            `json:"customer"`
+			Team     string            `json:"team"`
+			Models   []string          `json:"models"`
+			Limits   core.Limits       `json:"limits"`
+			Metadata map[string]string `json:"metadata"`
+			TTL      string            `json:"ttl"`
+		}
+		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "want a JSON key spec: " + err.Error()})
+			return
+		}
+		spec := keys.Spec{Name: in.Name, Customer: in.Customer, Team: in.Team, Models: in.Models, Limits: in.Limits, Metadata: in.Metadata}
+		if in.TTL != "" {
+			d, err := time.ParseDuration(in.TTL)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"error": "ttl: " + err.Error()})
+				return
+			}
+			spec.TTL = d
+		}
+		secret, k, err := store().Create(spec)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+			return
+		}
+		o.refreshKeys()
+		writeJSON(w, http.StatusCreated, map[string]any{"key": secret, "record": k})
+	})
+	mux.HandleFunc("POST /admin/keys/{id}/revoke", func(w http.ResponseWriter, r *http.Request) {
+		k, err := store().Revoke(r.PathValue("id"))
+		if err != nil {
+			status := http.StatusInternalServerError
+			if errors.Is(err, keys.ErrNotFound) {
+				status = http.StatusNotFound
+			}
+			writeJSON(w, status, map[string]any{"error": err.Error()})
+			return
+		}
+		o.refreshKeys()
+		writeJSON(w, http.StatusOK, map[string]any{"revoked": k})
+	})
+}
+
+// refreshKeys makes a change through the admin API take effect at once.
+func (o *ops) refreshKeys() {
+	if o.keys != nil {
+		if _, err := o.keys.Refresh(true); err != nil {
+			o.log.Warn("cannot re-read the virtual keys", "err", err)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package tracking_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/tracking"
+)
+
+func benchEvents(n int) []*core.UsageEvent {
+	evs := make([]*core.UsageEvent, n)
+	for i := range evs {
+		evs[i] = &core.UsageEvent{ID: core.NewID(), Timestamp: time.Now().UTC(), CustomerID: fmt.Sprintf("cust-%d", i%50),
+			Provider: "openai", Upstream: "openai", Model: "gpt-4o-mini", Operation: "chat.completions",
+			InputTokens: 812, OutputTokens: 96, TotalTokens: 908, CachedInputTokens: 256, Status: core.StatusOK,
+			HTTPStatus: 200, LatencyMS: 412.5, Metadata: map[string]string{"team": "ml"}}
+	}
+	return evs
+}
+
+// BenchmarkOutboxWrite measures persistence alone: events handed off and
+// committed (one transaction and fsync per batch, ledger included). The
+// sink fails once and then backs off for an hour, so delivery does not
+// compete.
+func BenchmarkOutboxWrite(b *testing.B) {
+	db, err := tracking.Open(b.TempDir(), tracking.WithLogger(quiet))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	idle := sinkFunc(func([]*core.UsageEvent) error { return errors.New("paused") })
+	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true,
+		Sinks: []tracking.SinkConfig{{Name: "idle", Sink: idle, Retry: tracking.RetryPolicy{Initial: time.Hour, Max: time.Hour}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ob.Close(context.Background())
+	evs := benchEvents(b.N)
+	b.ResetTimer()
+	start := time.Now()
+	for _, ev := range evs {
+		ob.Enqueue(ev)
+	}
+	if err := ob.WaitPersisted(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+// countingTracker is the cheapest tracker on loopback: it counts the
+// events of each batch and answers 200, so the figure is tollgate's side.
+type countingTracker struct {
+	*httptest.Server
+	n    atomic.Int64
+	done chan struct{}
+	want int64
+}
+
+func newCountingTracker(b *testing.B, want int) *countingTracker {
+	ct := &countingTracker{done: make(chan struct{}), want: int64(want)}
+	ct.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if ct.n.Add(int64(bytes.Count(body, []byte(`{"id":`)))) >= ct.want && !isDone(ct.done) {
+			close(ct.done)
+		}
+	}))
+	b.Cleanup(ct.Close)
+	return ct
+}
+
+func isDone(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// BenchmarkDeliveryHTTP measures end to end: hand-off, persistence, and
+// delivery to a tracker on loopback, in batches of max_events.
+func BenchmarkDeliveryHTTP(b *testing.B) {
+	for _, batch := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			tr := newCountingTracker(b, b.N)
+			db, err := tracking.Open(b.TempDir(), tracking.WithLogger(quiet))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true,
+				Sinks: []tracking.SinkConfig{httpSinkB(b, tr.URL, batch)}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ob.Close(context.Background())
+			evs := benchEvents(b.N)
+			b.ResetTimer()
+			start := time.Now()
+			for _, ev := range evs {
+				ob.Enqueue(ev)
+			}
+			select {
+			case <-tr.done:
+			case <-time.After(5 * time.Minute):
+				b.Fatalf("delivered %d of %d", tr.n.Load(), b.N)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}
