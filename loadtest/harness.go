@@ -145,7 +145,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	time.Sleep(time.Second)
 	for _, t := range live {
 		if ps, err := ReadProc(t.proc.pid()); err == nil {
-			t.res.IdleRSSKB = ps.RSSKB
+			t.res.IdleRSSKB, t.res.IdleAnonKB = ps.RSSKB, ps.AnonKB
 		}
 	}
 	res.Machine.LoadBefore = LoadAvg()
@@ -201,7 +201,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			life := o.ChunkDelay * time.Duration(max(res.Settings.StreamEvents-1, 1))
 			sr := streamRun{URL: t.url, N: n, Concurrency: n, ChunkDelay: o.ChunkDelay, Ramp: time.Second,
 				MaxDuration: life + 60*time.Second}.run(ctx, sc)
-			sr.MaxRSSKB = rs.Stop()
+			sr.MaxRSSKB, sr.MaxAnonKB = rs.Stop()
 			sc.CloseIdleConnections()
 			t.res.Streams = &sr
 			logf("%-14s %d concurrent streams: ok %d errors %d peak open %d, max rss %.1f MB, ttfb p50 %.0fµs p99 %.0fµs",
@@ -244,7 +244,7 @@ func measure(ctx context.Context, t *target, up *proc, c int, d time.Duration, w
 	rs := sampleRSS(t.proc.pid(), 100*time.Millisecond)
 	s, err := wrkRun{URL: t.url, Threads: threads, Conns: c, Duration: d,
 		MaxRequests: 200_000 * int64(d/time.Second+1), Dir: work, Body: Body}.run(ctx)
-	s.MaxRSSKB = rs.Stop()
+	s.MaxRSSKB, s.MaxAnonKB = rs.Stop()
 	if err != nil {
 		return s, err
 	}

@@ -17,9 +17,10 @@ const clockTicks = 100
 
 // ProcStat is what /proc says about a process at one moment.
 type ProcStat struct {
-	RSSKB int64         // VmRSS: resident memory now
-	HWMKB int64         // VmHWM: peak resident memory so far
-	CPU   time.Duration // user + system CPU time so far, all threads
+	RSSKB  int64         // VmRSS: resident memory now
+	AnonKB int64         // RssAnon: the part of VmRSS that is the process's own memory
+	HWMKB  int64         // VmHWM: peak resident memory so far
+	CPU    time.Duration // user + system CPU time so far, all threads
 }
 
 // ReadProc reads VmRSS and VmHWM from /proc/PID/status and the CPU time
@@ -36,6 +37,8 @@ func ReadProc(pid int) (ProcStat, error) {
 		switch {
 		case strings.HasPrefix(line, "VmRSS:"):
 			s.RSSKB = kb(line)
+		case strings.HasPrefix(line, "RssAnon:"):
+			s.AnonKB = kb(line)
 		case strings.HasPrefix(line, "VmHWM:"):
 			s.HWMKB = kb(line)
 		}
@@ -98,7 +101,8 @@ type rssSampler struct {
 	stop chan struct{}
 	done chan struct{}
 	mu   sync.Mutex
-	max  int64
+	max  int64 // largest VmRSS
+	anon int64 // largest RssAnon
 }
 
 // sampleRSS polls pid every interval until stop is called.
@@ -112,6 +116,7 @@ func sampleRSS(pid int, interval time.Duration) *rssSampler {
 			if ps, err := ReadProc(pid); err == nil {
 				s.mu.Lock()
 				s.max = max(s.max, ps.RSSKB)
+				s.anon = max(s.anon, ps.AnonKB)
 				s.mu.Unlock()
 			}
 			select {
@@ -124,11 +129,12 @@ func sampleRSS(pid int, interval time.Duration) *rssSampler {
 	return s
 }
 
-// Stop ends the polling and returns the largest VmRSS seen, in kB.
-func (s *rssSampler) Stop() int64 {
+// Stop ends the polling and returns the largest VmRSS and RssAnon seen,
+// in kB.
+func (s *rssSampler) Stop() (rss, anon int64) {
 	close(s.stop)
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.max
+	return s.max, s.anon
 }

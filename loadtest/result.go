@@ -57,8 +57,9 @@ type Target struct {
 	Config  string `json:"config,omitempty"`
 	Skipped string `json:"skipped,omitempty"` // why it did not run
 
-	IdleRSSKB int64 `json:"idle_rss_kb"`
-	PeakHWMKB int64 `json:"peak_hwm_kb"` // VmHWM at the end of the run
+	IdleRSSKB  int64 `json:"idle_rss_kb"`
+	IdleAnonKB int64 `json:"idle_anon_kb"` // RssAnon: VmRSS less the binary's file pages
+	PeakHWMKB  int64 `json:"peak_hwm_kb"`  // VmHWM at the end of the run
 
 	HTTP    []HTTPRuns  `json:"http"`
 	TTFB    []StreamRun `json:"ttfb"`              // sequential streams, one per round
@@ -86,6 +87,7 @@ type Sample struct {
 	CPUPerReq  float64 `json:"cpu_us_per_req"`          // the target process
 	UpCPUPer   float64 `json:"upstream_cpu_us_per_req"` // the upstream process
 	MaxRSSKB   int64   `json:"max_rss_kb"`              // largest VmRSS sampled during the run
+	MaxAnonKB  int64   `json:"max_anon_kb"`             // largest RssAnon sampled during the run
 	LoadAvg1   float64 `json:"loadavg1"`
 	FirstError string  `json:"first_error,omitempty"`
 }
@@ -102,6 +104,7 @@ type StreamRun struct {
 	TTFBP90     float64 `json:"ttfb_p90_us"`
 	TTFBP99     float64 `json:"ttfb_p99_us"`
 	MaxRSSKB    int64   `json:"max_rss_kb"`
+	MaxAnonKB   int64   `json:"max_anon_kb"`
 	FirstError  string  `json:"first_error,omitempty"`
 }
 

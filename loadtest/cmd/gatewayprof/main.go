@@ -4,6 +4,9 @@
 // accepts the arguments of `tollgate serve`; the profile paths come from
 // LOADTEST_CPUPROFILE and LOADTEST_MEMPROFILE.
 //
+// SIGUSR1 writes a heap profile at that moment, to LOADTEST_MEMPROFILE
+// with ".1", ".2"... appended.
+//
 // It exists because the host binary has no profiling endpoint: the load
 // harness profiles the same code under the same load without adding one.
 package main
@@ -91,6 +94,21 @@ func run(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if p := os.Getenv("LOADTEST_MEMPROFILE"); p != "" {
+		// SIGUSR1 writes a heap profile now (to look inside a load), with
+		// the signal count in its name.
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		go func() {
+			for n := 1; ; n++ {
+				<-usr1
+				if f, err := os.Create(fmt.Sprintf("%s.%d", p, n)); err == nil {
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			}
+		}()
+	}
 	go func() {
 		<-ctx.Done()
 		srv.Shutdown(context.Background())
