@@ -14,12 +14,24 @@ import (
 // each check; /admin/usage… serve the usage ledger and outbox when usage is
 // not nil; /admin/policies lists the rego stages: revision loaded, reloads,
 // decision counts and the last reload error.
-func adminHandler(eng *core.Engine, usage *tracking.DB) http.Handler {
+//
+// With op (production setup), /readyz runs op's checks, /metrics and the
+// keys API are added, and /admin/… needs the admin token.
+func adminHandler(eng *core.Engine, usage *tracking.DB, op *ops) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if op != nil {
+			ready, checks := op.ready(r.Context())
+			if !ready {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "checks": checks})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": checks})
+			return
+		}
 		checks := map[string]string{"config": "ok", "pipeline": "ok"}
 		status, code := "ready", http.StatusOK
 		if usage != nil {
@@ -37,6 +49,9 @@ func adminHandler(eng *core.Engine, usage *tracking.DB) http.Handler {
 	mux.HandleFunc("GET /admin/policies", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"policies": rego.Statuses()})
 	})
+	if op != nil {
+		return op.admin(mux)
+	}
 	return mux
 }
 

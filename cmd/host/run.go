@@ -20,6 +20,7 @@ Usage:
                                            the usage ledger, outbox and dead letters ('tollgate usage help')
   tollgate policy test [-v] [--run REGEX] DIR...
                                            run the Rego policies' unit tests (_test.rego files)
+  tollgate keys create|list|revoke|export  virtual keys for clients ('tollgate keys help')
   tollgate plugin inspect FILE.wasm        a WebAssembly plugin's ABI version, hooks and imports, or why it is invalid
   tollgate version                         print the version
 
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return usageCmd(args[1:], stdout, stderr)
 	case "policy":
 		return policyCmd(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return keysCmd(args[1:], stdout, stderr)
 	case "plugin":
 		return pluginCmd(ctx, args[1:], stdout, stderr)
 	case "mock":
