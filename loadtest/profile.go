@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -22,6 +23,11 @@ type ProfileOptions struct {
 // under load and writes its CPU profile. It returns the wrk figures of
 // the profiled run.
 func Profile(ctx context.Context, o ProfileOptions) (Sample, error) {
+	if o.Nice != 0 {
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, o.Nice); err != nil {
+			return Sample{}, fmt.Errorf("setting the priority to %d: %v", o.Nice, err)
+		}
+	}
 	work, err := os.MkdirTemp("", "tollgate-profile")
 	if err != nil {
 		return Sample{}, err

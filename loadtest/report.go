@@ -52,8 +52,12 @@ func LoadSection(in ReportInput) string {
 	w("**Settings**: %d rounds; each round runs every target at c = %s for %v each (wrk, 1 thread at c=1, 2 above), targets rotated between rounds; %v warm-up per target at c=16; ",
 		s.Rounds, joinInts(s.Concurrencies), time.Duration(s.Duration), time.Duration(s.Warmup))
 	w("request body %d bytes (a chat completion), answer served from memory; figures are medians over rounds, and added latency and ratios are paired within a round. ", s.BodyBytes)
-	w("Streams: %d sequential streams per target and round for time to first byte; then %d concurrent streams per target, each %d events %v apart.\n\n",
+	w("Streams: %d sequential streams per target and round for time to first byte; then %d concurrent streams per target, each %d events %v apart.",
 		s.TTFBStreams, s.Streams, s.StreamEvents, time.Duration(s.ChunkDelay))
+	if s.Nice != 0 {
+		w(" The harness and every process it started ran at nice %d, so that other work on the shared machine yielded to them.", s.Nice)
+	}
+	w("\n\n")
 
 	w("**Commands**: `make loadtest` builds everything, runs `./bin/loadtest run --bin bin`, collects the in-process benchmarks and writes this section with `./bin/loadtest report`. ")
 	w("`make loadtest LOADTEST_FLAGS=--quick` tries the harness in about two minutes (its result goes to `bin/`, not here); ")

@@ -41,6 +41,7 @@ type Settings struct {
 	Streams       int      `json:"concurrent_streams"`
 	ChunkDelay    Duration `json:"chunk_delay"`
 	StreamEvents  int      `json:"stream_events"`
+	Nice          int      `json:"nice,omitempty"`
 }
 
 // Target kinds.

@@ -24,6 +24,7 @@ func profileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&o.Concurrency, "concurrency", 16, "wrk connections")
 	fs.DurationVar(&o.Duration, "duration", 15*time.Second, "length of the profiled wrk run")
 	fs.DurationVar(&o.Warmup, "warmup", 3*time.Second, "warm-up before it (profiled too)")
+	fs.IntVar(&o.Nice, "nice", 0, "scheduling `priority` of the harness and what it starts (see run -h)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "bin/gateway.cpu.pprof", "CPU profile `file`")
 	fs.StringVar(&o.MemProfile, "memprofile", "bin/gateway.mem.pprof", "heap profile `file` written at exit")
 	if err := fs.Parse(args); err != nil {

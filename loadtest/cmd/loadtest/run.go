@@ -33,6 +33,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.TTFBStreams, "ttfb-streams", o.TTFBStreams, "sequential streams per target and round (time to first byte)")
 	fs.IntVar(&o.Streams, "streams", o.Streams, "concurrent streams per target (memory); 0 skips")
 	fs.DurationVar(&o.ChunkDelay, "chunk-delay", o.ChunkDelay, "upstream pause between stream events for the concurrent streams")
+	fs.IntVar(&o.Nice, "nice", 0, "run the harness and everything it starts at this `priority` (-20..19; negative needs root) so a busy machine's other work yields")
 	quick := fs.Bool("quick", false, "one short round, for trying the harness (figures not for the docs)")
 	if err := fs.Parse(args); err != nil {
 		return 2
