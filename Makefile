@@ -15,7 +15,7 @@ LDFLAGS := -s -w -X github.com/tollgate-dev/tollgate.Version=$(VERSION) \
 # Test timeout per package; `make test` stays well under 10 minutes on 2 cores.
 TEST_TIMEOUT ?= 8m
 
-.PHONY: all build run test test-go test-race lint bench demo mod clean help plugins
+.PHONY: all build run test test-go test-race lint bench demo mod clean help plugins redis
 
 all: build
 
@@ -33,8 +33,15 @@ run: build ## start the gateway on its embedded default config
 
 test: lint test-go ## run every test (what CI runs)
 
-test-go: mod plugins
-	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+test-go: mod plugins redis
+	TOLLGATE_REQUIRE_REDIS=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+# Redis: the tests of shared state start their own redis-server on a free
+# loopback port (internal/redistest); under make a missing one is an error,
+# elsewhere those tests are skipped.
+redis: ## install redis-server (Debian's package) if missing
+	@command -v redis-server >/dev/null || { echo "installing redis-server"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 # Plugins: WebAssembly ones built with the Go toolchain (wasip1, c-shared) and
 # with wat2wasm from Debian's wabt, process plugins with go build. The outputs
@@ -61,7 +68,7 @@ lint: ## gofmt and go vet
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: ## run the in-process benchmarks
+bench: redis ## run the in-process benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
 # Load harness (docs/benchmarks.md): the lean upstream, the gateway with each

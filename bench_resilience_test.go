@@ -1,0 +1,112 @@
+package tollgate_test
+
+import (
+	"context"
+	"github.com/tollgate-dev/tollgate/internal/benchcpu"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/pipeline"
+	"github.com/tollgate-dev/tollgate/plugins/builtin"
+	"github.com/tollgate-dev/tollgate/providers/openai"
+)
+
+func init() {
+	// benchcall is the call stage over the in-memory upstream.
+	pipeline.RegisterBuiltin("benchcall", func(pipeline.Spec, pipeline.Env) (any, error) {
+		return builtin.NewCall(builtin.DefaultCallConfig(), inMemory{newCanned()}), nil
+	})
+}
+
+// newSpecEngine builds an engine from pipeline entries (before benchcall
+// and track) over the in-memory upstream.
+func newSpecEngine(b *testing.B, stages ...pipeline.Spec) *core.Engine {
+	base, _ := url.Parse("http://upstream/v1")
+	up := core.NewUpstream("openai", "openai", base, "sk-bench", "OPENAI_API_KEY")
+	backup := core.NewUpstream("backup", "openai", base, "sk-bench", "OPENAI_API_KEY")
+	dir := b.TempDir()
+	specs := append(stages,
+		pipeline.Spec{Name: "benchcall", Kind: "builtin"},
+		pipeline.Spec{Name: "track", Kind: "builtin", Config: map[string]any{
+			"sinks": []any{map[string]any{"type": "jsonl", "path": filepath.Join(dir, "usage.jsonl")}}}})
+	for i := range specs {
+		specs[i].Index = i
+	}
+	p, err := pipeline.Build(specs, pipeline.Env{Log: slog.New(slog.DiscardHandler), DataDir: dir,
+		Upstreams: map[string]*core.Upstream{"openai": up, "backup": backup}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng := core.New(core.WithPipeline(p), core.WithFormats(openai.New()), core.WithUpstream(up), core.WithUpstream(backup))
+	b.Cleanup(func() { eng.Close(context.Background()) })
+	return eng
+}
+
+// resilientStages are every resilience and cost stage, in the recommended
+// order, as the short config forms set them.
+var resilientStages = []pipeline.Spec{
+	{Name: "validate", Kind: "builtin"},
+	{Name: "ratelimit", Kind: "builtin", Config: map[string]any{"requests_per_minute": 1e12, "tokens_per_minute": 1e15}},
+	{Name: "cache", Kind: "builtin", Config: map[string]any{"ttl": "5m", "max_bytes": 8 << 20}},
+	{Name: "fallback", Kind: "builtin", Config: map[string]any{"targets": []any{"backup"}}},
+	{Name: "retry", Kind: "builtin", Config: map[string]any{"max_attempts": 3}},
+	{Name: "breaker", Kind: "builtin"},
+}
+
+// runUnique sends calls whose bodies all differ (so the cache always
+// misses), through h.
+func runUnique(b *testing.B, h http.Handler) {
+	b.ReportAllocs()
+	defer benchcpu.Start(b)()
+	i := 0
+	for b.Loop() {
+		i++
+		body := strings.Replace(benchBody, "Tell me", "Tell "+strconv.Itoa(i), 1)
+		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("X-Tollgate-Customer", "acme")
+		w := &discard{header: http.Header{}}
+		h.ServeHTTP(w, req)
+		if w.code != 200 {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
+
+// BenchmarkResilienceBaseline is validate, call and track with bodies that
+// all differ: the base BenchmarkResilientPipelineMiss is compared with.
+func BenchmarkResilienceBaseline(b *testing.B) {
+	runUnique(b, newSpecEngine(b, pipeline.Spec{Name: "validate", Kind: "builtin"}).Handler())
+}
+
+// BenchmarkResilientPipelineMiss adds ratelimit (memory), cache (memory,
+// every call a miss that is stored), fallback, retry and breaker.
+func BenchmarkResilientPipelineMiss(b *testing.B) {
+	stages := make([]pipeline.Spec, len(resilientStages))
+	copy(stages, resilientStages)
+	runUnique(b, newSpecEngine(b, stages...).Handler())
+}
+
+// BenchmarkResilientPipelineHit is the same pipeline answering from the
+// cache, through the HTTP handler.
+func BenchmarkResilientPipelineHit(b *testing.B) {
+	stages := make([]pipeline.Spec, len(resilientStages))
+	copy(stages, resilientStages)
+	h := newSpecEngine(b, stages...).Handler()
+	b.ReportAllocs()
+	defer benchcpu.Start(b)()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(benchBody))
+		req.Header.Set("X-Tollgate-Customer", "acme")
+		w := &discard{header: http.Header{}}
+		h.ServeHTTP(w, req)
+		if w.code != 200 {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
