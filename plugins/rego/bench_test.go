@@ -86,6 +86,8 @@ func BenchmarkStage(b *testing.B) {
 	body := []byte(benchBody)
 	req := chatRequest(benchBody)
 	b.ReportAllocs()
+	m := startCPU()
+	defer m.report(b)
 	for b.Loop() {
 		req.Body = body
 		if _, err := s.Handle(ctx, req, answer); err != nil {
@@ -128,6 +130,8 @@ func BenchmarkNaive(b *testing.B) {
 	req := chatRequest(benchBody)
 	spend := fixedSpend{}
 	b.ReportAllocs()
+	m := startCPU()
+	defer m.report(b)
 	for b.Loop() {
 		var body map[string]any
 		if err := json.Unmarshal(req.Body, &body); err != nil {
@@ -171,6 +175,8 @@ func BenchmarkStageTrivial(b *testing.B) {
 	ctx := context.Background()
 	req := chatRequest(benchBody)
 	b.ReportAllocs()
+	m := startCPU()
+	defer m.report(b)
 	for b.Loop() {
 		if _, err := s.Handle(ctx, req, answer); err != nil {
 			b.Fatal(err)

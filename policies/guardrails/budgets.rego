@@ -11,34 +11,36 @@ package tollgate.guardrails.budgets
 
 import data.tollgate.lib
 
-cfg := lib.config("budgets")
+limits := lib.limit(data.tollgate.config.budgets)
 
-limits := lib.limit(cfg)
+day := input.usage.day
 
-# spent(period, what) is what the customer has used in the period.
-spent("daily", "tokens") := input.usage.day.total_tokens
+month := input.usage.month
 
-spent("monthly", "tokens") := input.usage.month.total_tokens
+deny contains over("daily", day.total_tokens, limits.daily_tokens, "tokens") if {
+	input.customer != ""
+	day.total_tokens >= limits.daily_tokens
+}
 
-spent("daily", "cost_usd") := input.usage.day.cost_usd
+deny contains over("monthly", month.total_tokens, limits.monthly_tokens, "tokens") if {
+	input.customer != ""
+	month.total_tokens >= limits.monthly_tokens
+}
 
-spent("monthly", "cost_usd") := input.usage.month.cost_usd
+deny contains over("daily", day.cost_usd, limits.daily_cost_usd, "USD") if {
+	input.customer != ""
+	day.cost_usd >= limits.daily_cost_usd
+}
+
+deny contains over("monthly", month.cost_usd, limits.monthly_cost_usd, "USD") if {
+	input.customer != ""
+	month.cost_usd >= limits.monthly_cost_usd
+}
 
 resets := {"daily": "at midnight UTC", "monthly": "on the first of the month (UTC)"}
 
-units := {"tokens": "tokens", "cost_usd": "USD"}
+over(period, used, limit, unit) := sprintf("customer %s has used %v of its %s budget of %v %s; it resets %s", [input.customer, used, period, limit, unit, resets[period]])
 
-deny contains msg if {
+headers["x-tollgate-budget-tokens-remaining"] := format_int(max([0, limits.daily_tokens - day.total_tokens]), 10) if {
 	input.customer != ""
-	some period in ["daily", "monthly"]
-	some what in ["tokens", "cost_usd"]
-	limit := limits[sprintf("%s_%s", [period, what])]
-	used := spent(period, what)
-	used >= limit
-	msg := sprintf("customer %s has used %v of its %s budget of %v %s; it resets %s", [input.customer, used, period, limit, units[what], resets[period]])
-}
-
-headers["x-tollgate-budget-tokens-remaining"] := format_int(max([0, limits.daily_tokens - input.usage.day.total_tokens]), 10) if {
-	input.customer != ""
-	limits.daily_tokens
 }

@@ -46,7 +46,7 @@ matched := set() if {
 }
 
 deny contains msg if {
-	object.get(cfg, "enabled", true)
 	count(matched) >= threshold
+	object.get(cfg, "enabled", true)
 	msg := sprintf("the prompt looks like a prompt-injection attempt (%s)", [concat(", ", sort(matched))])
 }

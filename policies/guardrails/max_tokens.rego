@@ -10,43 +10,30 @@ package tollgate.guardrails.max_tokens
 
 import data.tollgate.lib
 
-cfg := lib.config("max_tokens")
-
-cap := lib.limit(cfg)
-
-req := input.request
-
-# field is where the format keeps the output limit.
-field := "max_tokens" if {
-	req.provider == "anthropic"
-	req.operation == "messages"
-} else := "generationConfig.maxOutputTokens" if {
-	req.provider == "gemini"
-	req.operation in {"generateContent", "streamGenerateContent"}
-} else := "max_output_tokens" if {
-	req.provider == "openai"
-	req.operation == "responses"
-} else := "max_completion_tokens" if {
-	req.provider == "openai"
-	req.operation == "chat.completions"
-	"max_completion_tokens" in object.keys(req.body)
-} else := "max_tokens" if {
-	req.provider == "openai"
-	req.operation in {"chat.completions", "completions"}
+# fields is where each format keeps the output limit, by provider and
+# operation. OpenAI chat calls that use max_completion_tokens keep it there.
+fields := {
+	"openai": {"chat.completions": "max_tokens", "completions": "max_tokens", "responses": "max_output_tokens"},
+	"anthropic": {"messages": "max_tokens"},
+	"gemini": {"generateContent": "generationConfig.maxOutputTokens", "streamGenerateContent": "generationConfig.maxOutputTokens"},
 }
 
-requested := object.get(req.body, split(field, "."), null)
+field := "max_completion_tokens" if {
+	input.request.body.max_completion_tokens
+} else := fields[input.request.provider][input.request.operation]
 
+cap := lib.limit(data.tollgate.config.max_tokens)
+
+requested := object.get(input.request.body, split(field, "."), null)
+
+# over is true when the request sets no limit or one above the cap.
 over if requested == null
 
-over if {
-	is_number(requested)
-	requested > cap
-}
+over if requested > cap
 
 patch[field] := cap if {
 	is_number(cap)
 	over
 }
 
-headers["x-tollgate-max-tokens"] := format_int(cap, 10) if patch[field]
+headers["x-tollgate-max-tokens"] := format_int(cap, 10) if count(patch) > 0

@@ -11,31 +11,27 @@ package tollgate.guardrails.models
 
 import data.tollgate.lib
 
-cfg := lib.config("models")
+cfg := data.tollgate.config.models
 
 allowed := lib.limit(cfg)
-
-model := input.request.model
 
 permitted(m) if {
 	some p in allowed
 	glob.match(p, [], m)
 }
 
-replacement := cfg.replace[model]
-
-patch["model"] := replacement if {
-	model != ""
-	permitted(replacement)
+patch["model"] := r if {
+	r := cfg.replace[input.request.model]
+	permitted(r)
 }
 
-headers["x-tollgate-model-replaced"] := sprintf("%s -> %s", [model, replacement]) if {
-	patch.model
-}
+headers["x-tollgate-model-replaced"] := sprintf("%s -> %s", [input.request.model, patch.model]) if patch.model
 
+# With no list configured, allowed is undefined, and so is the message:
+# nothing is denied.
 deny contains msg if {
+	model := input.request.model
 	model != ""
-	allowed
 	not permitted(model)
 	not patch.model
 	msg := sprintf("model %s is not allowed for %s; allowed: %s", [model, lib.who(cfg), concat(", ", allowed)])

@@ -14,10 +14,10 @@ cfg := lib.config("output_pii")
 
 wanted := {k | some k in object.get(cfg, "kinds", pii.kinds)}
 
-found := pii.findings(input.response.text, wanted)
+found := {kind | some kind, _ in tollgate.pii.find(input.response.text); kind in wanted}
 
 deny contains msg if {
-	object.get(cfg, "action", "deny") == "deny"
 	count(found) > 0
+	object.get(cfg, "action", "deny") == "deny"
 	msg := sprintf("the answer contains personal data (%s)", [concat(", ", sort(found))])
 }

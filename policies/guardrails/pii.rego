@@ -17,23 +17,25 @@ action := object.get(cfg, "action", "deny")
 
 wanted := {k | some k in object.get(cfg, "kinds", pii.kinds)}
 
-found := pii.findings(lib.prompt, wanted)
+# found is the set of wanted kinds in the prompt. The scan runs once per
+# call; with nothing found, nothing else here is evaluated.
+found := {kind | some kind, _ in tollgate.pii.find(lib.prompt); kind in wanted}
 
 deny contains msg if {
-	action == "deny"
 	count(found) > 0
+	action == "deny"
 	msg := sprintf("the prompt contains personal data (%s): remove it and try again", [concat(", ", sort(found))])
 }
 
 patch[t.path] := redacted if {
-	action == "redact"
 	count(found) > 0
+	action == "redact"
 	some t in input.request.texts
 	redacted := pii.redact(t.text, wanted)
 	redacted != t.text
 }
 
 headers["x-tollgate-pii-redacted"] := concat(",", sort(found)) if {
-	action == "redact"
 	count(found) > 0
+	action == "redact"
 }
