@@ -138,6 +138,7 @@ func (o *ops) start(ctx context.Context, eng *core.Engine) {
 	if o.keys != nil {
 		go o.keys.Watch(ctx, o.cfg.Load().Auth.RefreshInterval)
 	}
+	o.startAlerts(ctx)
 }
 
 // shutdown flushes what the parts hold.
