@@ -34,7 +34,7 @@ var benchConfig = map[string]any{
 		"max_tokens": map[string]any{"default": 4096, "customers": map[string]any{"acme": 1024}},
 		"budgets":    map[string]any{"default": map[string]any{"daily_tokens": 1000000, "monthly_cost_usd": 500}},
 	}}},
-	"reload": false,
+	"reload": false, "eval_timeout": "10s",
 }
 
 type fixedSpend struct{}
@@ -179,6 +179,32 @@ func BenchmarkStageTrivial(b *testing.B) {
 	defer m.report(b)
 	for b.Loop() {
 		if _, err := s.Handle(ctx, req, answer); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkResponseEvent is the cost event mode adds to each stream event
+// that carries text: the answer guardrail (output PII) checked on the
+// window of text so far.
+func BenchmarkResponseEvent(b *testing.B) {
+	s := benchStage(b, map[string]any{"paths": []any{"../../policies/guardrails"}, "phase": "response", "reload": false})
+	ctx := context.Background()
+	ev := &core.Event{Data: []byte(`{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Paris is the capital "}}]}`)}
+	ev.Raw = append(append([]byte("data: "), ev.Data...), "\n\n"...)
+	inner := core.StreamFunc{NextFunc: func() (*core.Event, error) { return ev, nil }}
+	req := chatRequest(strings.Replace(benchBody, `"model"`, `"stream":true,"model"`, 1))
+	resp, err := s.Handle(ctx, req, func(context.Context, *core.Request) (*core.Response, error) {
+		return &core.Response{Status: 200, Stream: inner}, nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	m := startCPU()
+	defer m.report(b)
+	for b.Loop() {
+		if _, err := resp.Stream.Next(); err != nil {
 			b.Fatal(err)
 		}
 	}

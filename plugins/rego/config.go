@@ -52,7 +52,7 @@ type Config struct {
 	// AllowNetwork makes http.send, net.* and the other network built-ins
 	// available. Off by default: a policy using them fails to compile.
 	AllowNetwork bool `json:"allow_network"`
-	// EvalTimeout bounds one evaluation (default 100ms). A policy that runs
+	// EvalTimeout bounds one evaluation (default 1s). A policy that runs
 	// longer fails the stage, which then follows on_error.
 	EvalTimeout pipeline.Duration `json:"eval_timeout"`
 	// StreamMode is how the response phase checks a stream: event
@@ -135,7 +135,7 @@ func (c *Config) withDefaults() error {
 		return fmt.Errorf("stream_window: must be positive")
 	}
 	if c.EvalTimeout == 0 {
-		c.EvalTimeout = pipeline.Duration(100 * time.Millisecond)
+		c.EvalTimeout = pipeline.Duration(time.Second)
 	}
 	if c.Reload == nil {
 		t := true
