@@ -80,7 +80,10 @@ type DecisionLogConfig struct {
 	// Sink names a sink of the tracking outbox to deliver decisions to
 	// (the destination "sink:NAME").
 	Sink string `json:"sink"`
-	// Console writes each decision to the process log instead.
+	// Path appends each decision to a JSON Lines file (created with its
+	// directory).
+	Path string `json:"path"`
+	// Console writes each decision to the process log.
 	Console bool `json:"console"`
 	// Mask lists input fields to erase before a decision is logged, as
 	// slash paths ("/input/request/body"). Default: the prompt and answer
@@ -148,8 +151,8 @@ func (c *Config) withDefaults() error {
 		c.UsageRefresh = pipeline.Duration(time.Second)
 	}
 	if d := c.DecisionLog; d != nil {
-		if d.Sink == "" && !d.Console {
-			return fmt.Errorf("decision_log: set sink (a tracking sink's name) or console: true")
+		if d.Sink == "" && d.Path == "" && !d.Console {
+			return fmt.Errorf("decision_log: set sink (a tracking sink's name), path (a JSON Lines file) or console: true")
 		}
 		if d.Mask == nil {
 			m := defaultMask

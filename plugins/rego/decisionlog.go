@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +48,7 @@ type decisionLog struct {
 	done    chan struct{}
 	mu      sync.RWMutex // held to send; taken to close the queue
 	closed  bool
+	file    *os.File
 	dropped atomic.Int64
 }
 
@@ -55,10 +58,20 @@ type pending struct {
 	value ast.Value
 }
 
-func newDecisionLog(s *Stage, cfg *DecisionLogConfig, d core.Deliverer) *decisionLog {
+func newDecisionLog(s *Stage, cfg *DecisionLogConfig, d core.Deliverer) (*decisionLog, error) {
 	l := &decisionLog{s: s, cfg: cfg, deliver: d, queue: make(chan pending, cfg.Buffer), done: make(chan struct{})}
+	if cfg.Path != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
+			return nil, fmt.Errorf("decision_log.path: %w", err)
+		}
+		f, err := os.OpenFile(cfg.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("decision_log.path: %w", err)
+		}
+		l.file = f
+	}
 	go l.run()
-	return l
+	return l, nil
 }
 
 // record queues one decision.
@@ -116,6 +129,12 @@ func (l *decisionLog) write(p pending) {
 	if l.cfg.Console {
 		l.s.log.Info("decision", "decision", json.RawMessage(payload))
 	}
+	if l.file != nil {
+		if _, err := l.file.Write(append(payload, '\n')); err != nil {
+			l.dropped.Add(1)
+			l.s.log.Warn("decision log: cannot write the file", "path", l.cfg.Path, "err", err)
+		}
+	}
 	if l.cfg.Sink != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -162,6 +181,9 @@ func (l *decisionLog) close(ctx context.Context) error {
 	l.mu.Unlock()
 	select {
 	case <-l.done:
+		if l.file != nil {
+			return l.file.Close()
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("decision log: %d decisions not delivered before the deadline", len(l.queue))

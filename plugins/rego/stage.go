@@ -86,7 +86,9 @@ func New(name string, cfg Config, onError string, env pipeline.Env) (*Stage, err
 			return nil, fmt.Errorf("config: decision_log.sink: no tracking outbox is configured to deliver to sink %q; add a track stage, or set console: true", d.Sink)
 		}
 		if !env.CheckOnly {
-			s.dlog = newDecisionLog(s, d, env.Deliverer)
+			if s.dlog, err = newDecisionLog(s, d, env.Deliverer); err != nil {
+				return nil, fmt.Errorf("config: %w", err)
+			}
 		}
 	}
 	if env.CheckOnly {

@@ -377,6 +377,28 @@ func TestDecisionLog(t *testing.T) {
 	}
 }
 
+func TestDecisionLogFile(t *testing.T) {
+	dir := writePolicy(t, map[string]string{"p.rego": requestPolicy})
+	path := filepath.Join(t.TempDir(), "logs", "decisions.jsonl")
+	up := &upstream{body: `{}`}
+	spec := pipeline.Spec{Config: map[string]any{"paths": []any{dir}, "decision_log": map[string]any{"path": path, "mask": []any{}}}}
+	eng, _ := engine(t, spec, up, pipeline.Env{})
+	call(eng, "acme", `{"model":"gpt-4","messages":[{"role":"user","content":"logged prompt"}]}`)
+	call(eng, "acme", chat)
+	var b []byte
+	for range 200 {
+		if b, _ = os.ReadFile(path); strings.Count(string(b), "\n") == 2 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"denied":true`) || !strings.Contains(lines[0], "logged prompt") ||
+		!strings.Contains(lines[1], `"denied":false`) || strings.Contains(lines[0], `"erased"`) {
+		t.Errorf("decision log file:\n%s", b)
+	}
+}
+
 func TestDecisionLogSinkNeedsAnOutbox(t *testing.T) {
 	dir := writePolicy(t, map[string]string{"p.rego": requestPolicy})
 	_, err := pipeline.Build([]pipeline.Spec{{Name: "g", Kind: "rego", Config: map[string]any{"paths": []any{dir}, "decision_log": map[string]any{"sink": "audit"}}}}, pipeline.Env{})
