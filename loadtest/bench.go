@@ -15,6 +15,7 @@ type Bench struct {
 	Pkg      string
 	Name     string // without the -GOMAXPROCS suffix
 	NsOp     float64
+	CPUNsOp  float64 // CPU time per op, for benchmarks that report cpu-ns/op or cpu-µs/op
 	BOp      float64
 	AllocsOp float64
 	Runs     int
@@ -29,8 +30,8 @@ func (b Bench) Key() string { return b.Pkg + "." + b.Name }
 // that did not run.
 func ParseBench(r io.Reader) (benches []Bench, failed []string, err error) {
 	type acc struct {
-		b               Bench
-		ns, bytes, allo []float64
+		b                    Bench
+		ns, cpu, bytes, allo []float64
 	}
 	var order []string
 	all := map[string]*acc{}
@@ -80,6 +81,10 @@ func ParseBench(r io.Reader) (benches []Bench, failed []string, err error) {
 			switch f[i+1] {
 			case "ns/op":
 				a.ns = append(a.ns, v)
+			case "cpu-ns/op":
+				a.cpu = append(a.cpu, v)
+			case "cpu-µs/op", "cpu-us/op":
+				a.cpu = append(a.cpu, v*1e3)
 			case "B/op":
 				a.bytes = append(a.bytes, v)
 			case "allocs/op":
@@ -92,7 +97,7 @@ func ParseBench(r io.Reader) (benches []Bench, failed []string, err error) {
 	}
 	for _, k := range order {
 		a := all[k]
-		a.b.NsOp, a.b.BOp, a.b.AllocsOp, a.b.Runs = median(a.ns), median(a.bytes), median(a.allo), len(a.ns)
+		a.b.NsOp, a.b.CPUNsOp, a.b.BOp, a.b.AllocsOp, a.b.Runs = median(a.ns), median(a.cpu), median(a.bytes), median(a.allo), len(a.ns)
 		benches = append(benches, a.b)
 	}
 	return benches, failed, nil
@@ -102,7 +107,8 @@ func ParseBench(r io.Reader) (benches []Bench, failed []string, err error) {
 type BenchDelta struct {
 	Key      string
 	Old, New Bench
-	Ratio    float64 // New.NsOp / Old.NsOp
+	Ratio    float64 // New / Old time per op: CPU time when both report it (steadier on a shared machine), else wall time
+	CPU      bool    // Ratio compares CPU time
 	Slower   bool    // time over the tolerance
 	MoreMem  bool    // more allocations per op
 }
@@ -124,7 +130,10 @@ func CompareBench(base, cur []Bench, tol float64) (deltas []BenchDelta, onlyBase
 		}
 		seen[b.Key()] = true
 		d := BenchDelta{Key: b.Key(), Old: o, New: b}
-		if o.NsOp > 0 {
+		switch {
+		case o.CPUNsOp > 0 && b.CPUNsOp > 0:
+			d.Ratio, d.CPU = b.CPUNsOp/o.CPUNsOp, true
+		case o.NsOp > 0:
 			d.Ratio = b.NsOp / o.NsOp
 		}
 		d.Slower = d.Ratio > 1+tol
@@ -155,7 +164,11 @@ func WriteBenchCheck(w io.Writer, deltas []BenchDelta, onlyBase, onlyCur, failed
 			}
 			bad++
 		}
-		fmt.Fprintf(w, "%-64s %12s %12s %+7.1f%% %10.0f %10.0f%s\n", short(d.Key), fmtNs(d.Old.NsOp), fmtNs(d.New.NsOp),
+		old, cur := fmtNs(d.Old.NsOp), fmtNs(d.New.NsOp)
+		if d.CPU {
+			old, cur = "cpu "+fmtNs(d.Old.CPUNsOp), "cpu "+fmtNs(d.New.CPUNsOp)
+		}
+		fmt.Fprintf(w, "%-64s %12s %12s %+7.1f%% %10.0f %10.0f%s\n", short(d.Key), old, cur,
 			(d.Ratio-1)*100, d.Old.AllocsOp, d.New.AllocsOp, mark)
 	}
 	for _, k := range onlyBase {

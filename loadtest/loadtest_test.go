@@ -99,6 +99,8 @@ BenchmarkPipeline-2   	  50000	     11000 ns/op	    5000 B/op	      50 allocs/op
 BenchmarkGone-2   	  50000	     1000 ns/op
 pkg: github.com/tollgate-dev/tollgate/core
 BenchmarkSplit/small-2  	 1000000	       100 ns/op	      16 B/op	       1 allocs/op
+pkg: github.com/tollgate-dev/tollgate/plugins/rego
+BenchmarkStage-2  	 506	 2135968 ns/op	 20.5 cpu-µs/op	 56047 B/op	 1182 allocs/op
 PASS
 `
 	cur := `pkg: github.com/tollgate-dev/tollgate
@@ -106,10 +108,12 @@ BenchmarkPipeline-2   	  50000	     15000 ns/op	    5000 B/op	      50 allocs/op
 pkg: github.com/tollgate-dev/tollgate/core
 BenchmarkSplit/small-2  	 1000000	       101 ns/op	      32 B/op	       2 allocs/op
 BenchmarkNew-2  	 1000000	       1 ns/op
+pkg: github.com/tollgate-dev/tollgate/plugins/rego
+BenchmarkStage-2  	 300	 4135968 ns/op	 21.0 cpu-µs/op	 56047 B/op	 1182 allocs/op
 FAIL	github.com/tollgate-dev/tollgate/plugins/rego [build failed]
 `
 	b, _, err := ParseBench(strings.NewReader(base))
-	if err != nil || len(b) != 3 || b[0].NsOp != 11000 || b[0].Runs != 3 || b[2].Name != "BenchmarkSplit/small" {
+	if err != nil || len(b) != 4 || b[0].NsOp != 11000 || b[0].Runs != 3 || b[2].Name != "BenchmarkSplit/small" || b[3].CPUNsOp != 20500 {
 		t.Fatalf("base: %+v, %v", b, err)
 	}
 	c, failed, _ := ParseBench(strings.NewReader(cur))
@@ -117,7 +121,8 @@ FAIL	github.com/tollgate-dev/tollgate/plugins/rego [build failed]
 		t.Fatalf("failed = %v", failed)
 	}
 	deltas, onlyBase, onlyCur := CompareBench(b, c, 0.25)
-	if len(deltas) != 2 || !deltas[0].Slower || deltas[1].Slower || !deltas[1].MoreMem {
+	// The rego stage's wall time doubled but its CPU time did not: not slower.
+	if len(deltas) != 3 || !deltas[0].Slower || deltas[1].Slower || !deltas[1].MoreMem || deltas[2].Slower || !deltas[2].CPU {
 		t.Fatalf("deltas = %+v", deltas)
 	}
 	if len(onlyBase) != 1 || len(onlyCur) != 1 {

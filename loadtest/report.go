@@ -319,13 +319,18 @@ func BenchSection(in ReportInput) string {
 	w("%s\n## In-process benchmarks of every stage\n\n", BenchBegin)
 	w("Collected with `%s` (raw output: `%s`), on the machine above. Each figure is the median over its runs. ", in.BenchCmd, in.BenchRaw)
 	w("`make bench-check` compares a fresh run with `docs/bench-baseline.txt` and prints what got slower.\n\n")
-	w("| package | benchmark | time/op | B/op | allocs/op |\n|---|---|---:|---:|---:|\n")
+	w("*CPU/op* is shown for the benchmarks that measure their own CPU time (steadier than wall time on a shared machine).\n\n")
+	w("| package | benchmark | time/op | CPU/op | B/op | allocs/op |\n|---|---|---:|---:|---:|---:|\n")
 	for _, x := range in.Benches {
 		pkg := short(x.Pkg)
 		if pkg == "" {
 			pkg = "(root)"
 		}
-		w("| %s | %s | %s | %.0f | %.0f |\n", pkg, strings.TrimPrefix(x.Name, "Benchmark"), fmtNs(x.NsOp), x.BOp, x.AllocsOp)
+		cpu := "–"
+		if x.CPUNsOp > 0 {
+			cpu = fmtNs(x.CPUNsOp)
+		}
+		w("| %s | %s | %s | %s | %.0f | %.0f |\n", pkg, strings.TrimPrefix(x.Name, "Benchmark"), fmtNs(x.NsOp), cpu, x.BOp, x.AllocsOp)
 	}
 	if len(in.Failed) > 0 {
 		w("\nPackages whose benchmarks did not build or run at collection time: %s.\n", strings.Join(in.Failed, ", "))
