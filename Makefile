@@ -15,7 +15,7 @@ LDFLAGS := -s -w -X github.com/tollgate-dev/tollgate.Version=$(VERSION) \
 # Test timeout per package; `make test` stays well under 10 minutes on 2 cores.
 TEST_TIMEOUT ?= 8m
 
-.PHONY: all build run test test-go test-race lint bench demo mod clean help plugins redis
+.PHONY: all build run test test-go test-race lint bench demo mod clean help plugins redis node-deps test-node
 
 all: build
 
@@ -31,7 +31,7 @@ build: mod ## build bin/tollgate
 run: build ## start the gateway on its embedded default config
 	./$(BIN) serve
 
-test: lint test-go ## run every test (what CI runs)
+test: lint test-go test-node ## run every test (what CI runs)
 
 test-go: mod plugins redis
 	TOLLGATE_REQUIRE_REDIS=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
@@ -62,6 +62,19 @@ plugins: mod ## build the example and test plugins (needs wabt: installed if mis
 	  $(WASM_BUILD) -o examples/plugins/$$p/$$p.wasm ./examples/plugins/$$p || exit 1; done
 	@for p in $(PROCESS_EXAMPLES); do echo "$(GO) build -o examples/plugins/$$p/$$p ./examples/plugins/$$p"; \
 	  $(GO) build -trimpath -o examples/plugins/$$p/$$p ./examples/plugins/$$p || exit 1; done
+
+# Node tests: the npm packages openai and @anthropic-ai/sdk as clients of the
+# binary. npm ci installs the locked versions when the lock file changes.
+NODE_TEST := test/node
+
+$(NODE_TEST)/node_modules/.package-lock.json: $(NODE_TEST)/package-lock.json $(NODE_TEST)/package.json
+	cd $(NODE_TEST) && npm ci --no-audit --no-fund
+	@touch $@
+
+node-deps: $(NODE_TEST)/node_modules/.package-lock.json ## install the npm clients of the Node tests
+
+test-node: build node-deps ## the npm SDKs (openai, @anthropic-ai/sdk) against bin/tollgate
+	cd $(NODE_TEST) && TOLLGATE_BIN=$(CURDIR)/$(BIN) node --test
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -29,7 +29,7 @@ func mock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv := &http.Server{Handler: providertest.NewHandler(), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "tollgate mock: a fake OpenAI-compatible provider on http://%s/v1\n", ln.Addr())
+	fmt.Fprintf(stdout, "tollgate mock: a fake provider speaking OpenAI (/v1), Anthropic (/v1/messages) and Gemini (/v1beta) on http://%s\n", ln.Addr())
 	fmt.Fprintf(stdout, "  try: TOLLGATE_PROVIDERS__OPENAI__BASE_URL=http://%s/v1 OPENAI_API_KEY=sk-mock tollgate serve\n", ln.Addr())
 	go func() {
 		<-ctx.Done()
