@@ -96,20 +96,23 @@ LOADTEST_FLAGS   ?=
 BENCH_PKGS       ?= ./...
 BENCH_COUNT      ?= 5
 BENCH_TOLERANCE  ?= 0.25
+LOADTEST_BENCH_COUNT ?= 3
 
 loadtest: build ## measure the gateway against direct calls and a bare reverse proxy (needs wrk: installed if missing)
 	@command -v wrk >/dev/null || { echo "installing wrk"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	@# the wasm row loads plugins/wasm/testdata/minimal.wasm, which `make plugins` builds
+	@if grep -q '^plugins:' $(firstword $(MAKEFILE_LIST)); then $(MAKE) --no-print-directory plugins; fi
 	$(GO) build -o bin/loadtest ./loadtest/cmd/loadtest
 	$(GO) build -o bin/loadtest-upstream ./loadtest/cmd/upstream
 	$(GO) build -o bin/loadtest-bareproxy ./loadtest/cmd/bareproxy
 	$(GO) build -o bin/loadtest-gatewayprof ./loadtest/cmd/gatewayprof
 	./bin/loadtest run --bin bin $(if $(LOADTEST_CONFIGS),--configs '$(LOADTEST_CONFIGS)') $(LOADTEST_FLAGS)
 	@if [[ "$(LOADTEST_FLAGS)" != *--quick* ]]; then \
-	  echo "$(GO) test -run '^\$$' -bench . -benchmem -count 3 $(BENCH_PKGS) > loadtest/results/gobench.txt"; \
-	  $(GO) test -run '^$$' -bench . -benchmem -count 3 $(BENCH_PKGS) > loadtest/results/gobench.txt 2>&1 || \
+	  echo "$(GO) test -run '^\$$' -bench . -benchmem -count $(LOADTEST_BENCH_COUNT) $(BENCH_PKGS) > loadtest/results/gobench.txt"; \
+	  $(GO) test -run '^$$' -bench . -benchmem -count $(LOADTEST_BENCH_COUNT) $(BENCH_PKGS) > loadtest/results/gobench.txt 2>&1 || \
 	    echo "loadtest: some packages' benchmarks failed; see loadtest/results/gobench.txt"; \
-	  ./bin/loadtest report --bench loadtest/results/gobench.txt --bench-cmd "go test -run '^\$$' -bench . -benchmem -count 3 $(BENCH_PKGS)"; \
+	  ./bin/loadtest report --bench loadtest/results/gobench.txt --bench-cmd "go test -run '^\$$' -bench . -benchmem -count $(LOADTEST_BENCH_COUNT) $(BENCH_PKGS)"; \
 	fi
 
 bench-check: ## compare the in-process benchmarks with docs/bench-baseline.txt (BENCH_UPDATE=1 rewrites it)
