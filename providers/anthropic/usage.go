@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"bytes"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -52,7 +53,7 @@ func (Format) Usage(req *core.Request, body []byte) (core.Usage, bool) {
 	if req.Operation != OpMessages {
 		return core.Usage{}, false
 	}
-	u := gjson.GetBytes(body, "usage")
+	u := gjson.Get(str(body), "usage")
 	if !u.IsObject() {
 		return core.Usage{}, false
 	}
@@ -87,12 +88,12 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 	switch ev.Name {
 	case "message_start":
 		if bytes.Contains(ev.Data, usageKey) {
-			o.raw.set(gjson.GetBytes(ev.Data, "message.usage"))
+			o.raw.set(gjson.Get(str(ev.Data), "message.usage"))
 			o.hasReport = true
 		}
 	case "message_delta":
 		if bytes.Contains(ev.Data, usageKey) {
-			o.raw.set(gjson.GetBytes(ev.Data, "usage"))
+			o.raw.set(gjson.Get(str(ev.Data), "usage"))
 			o.gotDelta, o.hasReport = true, true
 		}
 	case "content_block_delta":
@@ -119,3 +120,7 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 
 // Finished reports whether message_stop has passed.
 func (o *observer) Finished() bool { return o.done }
+
+// str views b as a string without copying: the bytes are not modified while
+// the string is in use, and gjson results taken from it are not kept.
+func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -2,6 +2,7 @@ package gemini
 
 import (
 	"bytes"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -35,7 +36,7 @@ func parseUsage(m gjson.Result) core.Usage {
 // call without alt=sse answers with a JSON array of chunks; its last chunk
 // carries the final counts.
 func (Format) Usage(_ *core.Request, body []byte) (core.Usage, bool) {
-	r := gjson.ParseBytes(body)
+	r := gjson.Parse(str(body))
 	if r.IsArray() {
 		arr := r.Array()
 		if len(arr) == 0 {
@@ -68,7 +69,7 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 		o.done = true
 	}
 	if bytes.Contains(ev.Data, usageKey) {
-		*u = parseUsage(gjson.GetBytes(ev.Data, "usageMetadata"))
+		*u = parseUsage(gjson.Get(str(ev.Data), "usageMetadata"))
 		u.Estimated = !o.done // counts so far, until the last chunk
 	}
 	return true
@@ -76,3 +77,7 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 
 // Finished reports whether the chunk with a finishReason has passed.
 func (o *observer) Finished() bool { return o.done }
+
+// str views b as a string without copying: the bytes are not modified while
+// the string is in use, and gjson results taken from it are not kept.
+func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

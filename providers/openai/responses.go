@@ -2,6 +2,7 @@ package openai
 
 import (
 	"bytes"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -31,7 +32,7 @@ func parseResponsesUsage(r gjson.Result) core.Usage {
 
 // responsesUsage reads the usage of a whole response object.
 func responsesUsage(body []byte) (core.Usage, bool) {
-	r := gjson.GetBytes(body, "usage")
+	r := gjson.Get(str(body), "usage")
 	if !r.IsObject() {
 		return core.Usage{}, false
 	}
@@ -52,7 +53,7 @@ func (o *responsesObserver) Observe(ev *core.Event, u *core.Usage) bool {
 	switch ev.Name {
 	case "response.completed", "response.incomplete", "response.failed":
 		o.done = true
-		if r := gjson.GetBytes(ev.Data, "response.usage"); r.IsObject() {
+		if r := gjson.Get(str(ev.Data), "response.usage"); r.IsObject() {
 			*u = parseResponsesUsage(r)
 			o.reported = true
 		}
@@ -66,7 +67,7 @@ func (o *responsesObserver) Observe(ev *core.Event, u *core.Usage) bool {
 		if bytes.Contains(ev.Data, outputTextDelta) && !o.reported {
 			u.OutputTokens++
 			u.Estimated = true
-		} else if t := gjson.GetBytes(ev.Data, "type").Str; t == "response.completed" || t == "response.incomplete" || t == "response.failed" {
+		} else if t := gjson.Get(str(ev.Data), "type").Str; t == "response.completed" || t == "response.incomplete" || t == "response.failed" {
 			ev2 := *ev
 			ev2.Name = t
 			return o.Observe(&ev2, u)
@@ -77,3 +78,7 @@ func (o *responsesObserver) Observe(ev *core.Event, u *core.Usage) bool {
 
 // Finished reports whether the terminal event has passed.
 func (o *responsesObserver) Finished() bool { return o.done }
+
+// str views b as a string without copying: the bytes are not modified while
+// the string is in use, and no string taken from it is kept.
+func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -1,0 +1,45 @@
+package openai_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/providers/openai"
+)
+
+func TestAzureURL(t *testing.T) {
+	deployments := map[string]string{"gpt-4o": "prod-4o"}
+	tests := []struct {
+		name, base, version, op, path, model, query, want string
+	}{
+		{"deployment by mapping", "https://r.openai.azure.com", "2024-10-21", openai.OpChatCompletions, "/v1/chat/completions", "gpt-4o", "",
+			"https://r.openai.azure.com/openai/deployments/prod-4o/chat/completions?api-version=2024-10-21"},
+		{"model is the deployment", "https://r.openai.azure.com/openai", "2024-10-21", openai.OpEmbeddings, "/v1/embeddings", "text-embedding-3-small", "",
+			"https://r.openai.azure.com/openai/deployments/text-embedding-3-small/embeddings?api-version=2024-10-21"},
+		{"no deployment: responses", "https://r.openai.azure.com", "2025-04-01-preview", openai.OpResponses, "/v1/responses", "gpt-4o", "",
+			"https://r.openai.azure.com/openai/responses?api-version=2025-04-01-preview"},
+		{"client's api-version kept", "https://r.openai.azure.com", "2024-10-21", "files", "/v1/files", "", "api-version=2099-01-01",
+			"https://r.openai.azure.com/openai/files?api-version=2099-01-01"},
+		{"v1 API", "https://r.openai.azure.com", "", openai.OpChatCompletions, "/v1/chat/completions", "gpt-4o", "",
+			"https://r.openai.azure.com/openai/v1/chat/completions"},
+		{"v1 API, base already /openai/v1", "https://r.openai.azure.com/openai/v1", "", openai.OpResponses, "/v1/responses", "gpt-4o", "",
+			"https://r.openai.azure.com/openai/v1/responses"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base, _ := url.Parse(tt.base)
+			a := &openai.Azure{APIVersion: tt.version, Deployments: deployments}
+			req := &core.Request{Operation: tt.op, Path: tt.path, Model: tt.model, RawQuery: tt.query}
+			if got := a.URL(req, base).String(); got != tt.want {
+				t.Errorf("URL = %s, want %s", got, tt.want)
+			}
+		})
+	}
+	h := http.Header{}
+	(&openai.Azure{}).Authorize(h, "k")
+	if h.Get("Api-Key") != "k" || h.Get("Authorization") != "" {
+		t.Errorf("header %v", h)
+	}
+}
