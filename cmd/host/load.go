@@ -64,6 +64,11 @@ func newLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, error) {
 			secrets = append(secrets, key)
 		}
 	}
+	if env := cfg.Redis.PasswordEnv; env != "" {
+		if pw, ok := cfg.Lookup(env); ok && pw != "" {
+			secrets = append(secrets, pw)
+		}
+	}
 	return logging.New(stderr, cfg.Log.Level, cfg.Log.Format, secrets...)
 }
 
