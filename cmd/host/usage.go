@@ -143,7 +143,11 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 		if cfg.AdminListen == "" {
 			return nil, fmt.Errorf("%w; and admin_listen is off, so there is no way to ask it", err)
 		}
-		return adminCall(cfg.AdminListen, method, path, v)
+		var token string
+		if cfg.Admin.TokenEnv != "" {
+			token, _ = cfg.Lookup(cfg.Admin.TokenEnv)
+		}
+		return adminCall(cfg.AdminListen, token, method, path, v)
 	}
 	if err != nil {
 		return nil, err
@@ -157,9 +161,12 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 	return decodeAnswer(rec.status, rec.body.Bytes())
 }
 
-// adminCall asks the running gateway.
-func adminCall(addr, method, path string, v url.Values) (map[string]any, error) {
+// adminCall asks the running gateway, with the admin token if there is one.
+func adminCall(addr, token, method, path string, v url.Values) (map[string]any, error) {
 	req, _ := http.NewRequest(method, "http://"+addr+path+"?"+v.Encode(), nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
