@@ -37,9 +37,11 @@ triggers := [
 	"you are now", "act as", "pretend", "from now on", "prompt", "<|", "inst]", "<<sys>>", "##",
 ]
 
+# The shortcut scans the whole prompt (lib.prompt, already built for the PII
+# guard), so that the role filter is only paid for when a trigger is there.
 matched := set() if {
 	not cfg.patterns
-	count(tollgate.strings.contains_any(text, triggers)) == 0
+	count(tollgate.strings.contains_any(lib.prompt, triggers)) == 0
 } else := {name |
 	some name, p in heuristics
 	regex.match(concat("", ["(?i)", p]), text)
