@@ -415,5 +415,3 @@ func TestPolicyHotReloadUnderLoad(t *testing.T) {
 		t.Errorf("the failed reload was not logged:\n%s", h.stderr)
 	}
 }
-
-
