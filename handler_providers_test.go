@@ -1,0 +1,105 @@
+package tollgate_test
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/providers/providertest"
+)
+
+// errorShape reads an error body in each provider's own shape.
+type errorShape struct {
+	Type  string `json:"type"` // Anthropic: "error"
+	Error struct {
+		Type    string `json:"type"`    // OpenAI, Anthropic
+		Message string `json:"message"` // all
+		Status  string `json:"status"`  // Gemini
+		Code    any    `json:"code"`    // Gemini: the HTTP status
+		Param   string `json:"param"`   // OpenAI
+	} `json:"error"`
+}
+
+func TestHandlerBadInputInEachProvidersShape(t *testing.T) {
+	const gemini = "/v1beta/models/gemini-2.5-flash:generateContent"
+	tests := []struct {
+		name, path, body string
+		header           []string
+		wantStatus       int
+		wantType         string // error.type, or error.status for Gemini
+		wantInMessage    string
+	}{
+		{"anthropic: not JSON", "/v1/messages", `{"model":`, nil, 400, "invalid_request_error", "not valid JSON"},
+		{"anthropic: no max_tokens", "/v1/messages", `{"model":"claude-x","messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_request_error", "max_tokens: Field required"},
+		{"anthropic: messages not an array", "/v1/messages", `{"model":"claude-x","max_tokens":5,"messages":"hi"}`, nil, 400, "invalid_request_error", "messages"},
+		{"anthropic: unknown upstream", "/v1/messages", `{"model":"claude-x","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`,
+			[]string{"X-Tollgate-Upstream", "nope"}, 404, "not_found_error", "configured upstreams: anthropic (anthropic), gemini (gemini), openai (openai)"},
+		{"gemini: no contents", gemini, `{"generationConfig":{}}`, nil, 400, "INVALID_ARGUMENT", "contents is not specified"},
+		{"gemini: not JSON", gemini, `{"contents":[`, nil, 400, "INVALID_ARGUMENT", "Invalid JSON payload"},
+		{"openai embeddings: no input", "/v1/embeddings", `{"model":"text-embedding-3-small"}`, nil, 400, "invalid_request_error", "input"},
+		{"openai responses: stream not a boolean", "/v1/responses", `{"model":"gpt-4o","input":"hi","stream":"yes"}`, nil, 400, "invalid_request_error", "stream"},
+		{"openai responses: upstream of another format", "/v1/responses", `{"model":"gpt-4o","input":"hi"}`,
+			[]string{"X-Tollgate-Upstream", "gemini"}, 400, "invalid_request_error", "openai upstreams: openai"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGateway(t, "")
+			url := serveGateway(t, g)
+			resp := post(t, url+tt.path, tt.body, tt.header...)
+			body := readAll(t, resp.Body)
+			var e errorShape
+			if err := json.Unmarshal(body, &e); err != nil {
+				t.Fatalf("body %s: %v", body, err)
+			}
+			typ := e.Error.Type
+			if strings.HasPrefix(tt.path, "/v1beta") {
+				typ = e.Error.Status
+				if code, _ := e.Error.Code.(float64); int(code) != tt.wantStatus {
+					t.Errorf("gemini error code %v, want %d", e.Error.Code, tt.wantStatus)
+				}
+			}
+			if strings.HasPrefix(tt.path, "/v1/messages") && e.Type != "error" {
+				t.Errorf("anthropic errors have type error: %s", body)
+			}
+			if resp.StatusCode != tt.wantStatus || typ != tt.wantType || !strings.Contains(e.Error.Message, tt.wantInMessage) {
+				t.Errorf("got %d %s, want %d %s containing %q", resp.StatusCode, body, tt.wantStatus, tt.wantType, tt.wantInMessage)
+			}
+			if n := len(g.upstream.Requests()); n != 0 {
+				t.Errorf("bad input reached upstream %d times", n)
+			}
+			if ev := g.onlyEvent(t); ev.Status != core.StatusInvalid || ev.HTTPStatus != tt.wantStatus {
+				t.Errorf("event %+v", ev)
+			}
+		})
+	}
+}
+
+func TestHandlerStreamCutMidwayPerProvider(t *testing.T) {
+	tests := []struct {
+		name, path, body, cut string
+		wantOutput            int64
+	}{
+		{"anthropic", "/v1/messages", `{"model":"claude-x","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"one two three"}]}`, "cut_after=5", 2},
+		{"gemini", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", `{"contents":[{"parts":[{"text":"one two three"}]}]}`, "cut_after=3", 3},
+		{"openai responses", "/v1/responses", `{"model":"gpt-4o","stream":true,"input":"one two three"}`, "cut_after=6", 2},
+		{"openai chat", "/v1/chat/completions", `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"one two three"}]}`, "cut_after=4", 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGateway(t, "")
+			url := serveGateway(t, g)
+			resp := post(t, url+tt.path, tt.body, providertest.FaultHeader, tt.cut)
+			_, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				t.Error("the client must see the stream cut, not a clean end")
+			}
+			ev := g.onlyEvent(t)
+			if ev.Status != core.StatusUpstreamError || !ev.UsageEstimated || ev.OutputTokens != tt.wantOutput || !ev.Stream {
+				t.Errorf("event %+v, want an upstream error with %d estimated output tokens", ev, tt.wantOutput)
+			}
+		})
+	}
+}
