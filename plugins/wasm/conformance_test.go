@@ -25,7 +25,7 @@ func TestConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rec := &recorder{}
 			logs := &logBuffer{}
-			p := open(t, name, func(c *Config) { c.CallTimeout = 0 }, WithDeliverer(rec),
+			p := open(t, name, nil, WithDeliverer(rec),
 				WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 			if got := strings.Join(p.Hooks(), ","); got != "request,response,stream_event,usage" {
 				t.Fatalf("hooks = %s", got)

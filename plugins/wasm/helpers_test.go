@@ -12,8 +12,10 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/pipeline"
 	"github.com/tollgate-dev/tollgate/providers/openai"
 )
 
@@ -27,6 +29,10 @@ func fixture(t testing.TB, name string) string {
 	}
 	return path
 }
+
+// testCache keeps compiled test modules across test runs and packages:
+// compiling a Go guest takes seconds, many more under the race detector.
+var testCache = filepath.Join(os.TempDir(), "tollgate-wasm-test-cache")
 
 // sum is the sha256 of a file, as a config pins it.
 func sum(t testing.TB, path string) string {
@@ -92,11 +98,11 @@ func open(t testing.TB, name string, edit func(*Config), opts ...Option) *Plugin
 	t.Helper()
 	path := fixture(t, name)
 	cfg := Config{Path: path, SHA256: sum(t, path), DeliverTo: []string{"https://allowed.example/"}, EmitTo: []string{"audit"},
-		Config: map[string]any{"greeting": "hi", "n": 3}}
+		Config: map[string]any{"greeting": "hi", "n": 3}, CallTimeout: pipeline.Duration(time.Minute)}
 	if edit != nil {
 		edit(&cfg)
 	}
-	p, err := Open(context.Background(), name, cfg, append([]Option{WithLogger(quietLog())}, opts...)...)
+	p, err := Open(context.Background(), name, cfg, append([]Option{WithLogger(quietLog()), WithCacheDir(testCache)}, opts...)...)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", name, err)
 	}

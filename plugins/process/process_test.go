@@ -1,0 +1,198 @@
+package process
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/pipeline"
+	"github.com/tollgate-dev/tollgate/providers/openai"
+)
+
+// The process plugin used here is the wasm conformance plugin's Go source
+// built natively by `make plugins`.
+const binary = "testdata/conformance-proc"
+
+func sum(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("%s is missing: run `make plugins` (make test does) to build the test plugins", path)
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+type recorder struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *recorder) Deliver(_ context.Context, dest string, payload []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, dest+" "+string(payload))
+	return nil
+}
+
+func start(t testing.TB, edit func(*Config), d *recorder) *Plugin {
+	t.Helper()
+	cfg := Config{Path: binary, SHA256: sum(t, binary), CallTimeout: pipeline.Duration(time.Minute),
+		RestartBackoff: pipeline.Duration(10 * time.Millisecond), Config: map[string]any{"greeting": "hi"},
+		DeliverTo: []string{"https://allowed.example/"}, EmitTo: []string{"audit"}}
+	if edit != nil {
+		edit(&cfg)
+	}
+	opts := []Option{WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	if d != nil {
+		opts = append(opts, WithDeliverer(d))
+	}
+	p, err := Open(context.Background(), "proc", cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+func request(model string) *core.Request {
+	req := &core.Request{ID: "req-1", Format: openai.New(), Operation: "chat.completions", Method: http.MethodPost,
+		Path: "/v1/chat/completions", Header: http.Header{}, Customer: "acme",
+		Body: []byte(`{"model":"` + model + `","messages":[{"role":"user","content":"hello"}]}`)}
+	req.Format.Parse(req)
+	return req
+}
+
+func echo(_ context.Context, req *core.Request) (*core.Response, error) {
+	return &core.Response{Status: 200, Body: req.Body}, nil
+}
+
+func TestProcessPlugin(t *testing.T) {
+	d := &recorder{}
+	p := start(t, nil, d)
+	if got := strings.Join(p.Hooks(), ","); got != "request,response,stream_event,usage" {
+		t.Fatalf("hooks = %s", got)
+	}
+	stage := NewStage(p, "proc", nil)
+	tests := []struct {
+		model string
+		check func(*core.Request, *core.Response, error) bool
+	}{
+		{"conf-model", func(r *core.Request, resp *core.Response, err error) bool {
+			return err == nil && r.Model == "conf-rewritten" && strings.Contains(string(resp.Body), `"model":"conf-rewritten"`)
+		}},
+		{"conf-deny", func(_ *core.Request, _ *core.Response, err error) bool {
+			var e *core.Error
+			return errors.As(err, &e) && e.Kind == core.KindDenied && e.Code == "conformance"
+		}},
+		{"conf-config", func(_ *core.Request, resp *core.Response, err error) bool {
+			return err == nil && string(resp.Body) == `{"greeting":"hi"}`
+		}},
+		{"conf-deliver", func(_ *core.Request, resp *core.Response, err error) bool {
+			return err == nil && string(resp.Body) == `{"code":0}` && len(d.got) == 1 && d.got[0] == `https://allowed.example/ingest {"conformance":"payload"}`
+		}},
+		{"conf-deliver-denied", func(_ *core.Request, _ *core.Response, err error) bool {
+			var e *core.Error
+			return errors.As(err, &e) && e.Code == "plugin_delivery_denied" &&
+				strings.Contains(e.Message, `destination "https://denied.example/ingest" is not on the plugin's deliver_to allow-list`)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.model, func(t *testing.T) {
+			req := request(tt.model)
+			resp, err := stage.Handle(context.Background(), req, echo)
+			if !tt.check(req, resp, err) {
+				t.Fatalf("resp = %+v, err = %v", resp, err)
+			}
+		})
+	}
+}
+
+// TestCrashRestart crashes the plugin process with a call: that call and
+// those until the restart fail (the stage follows on_error), then the
+// restarted plugin serves again.
+func TestCrashRestart(t *testing.T) {
+	p := start(t, nil, nil)
+	stage := NewStage(p, "proc", nil)
+	_, err := stage.Handle(context.Background(), request("conf-trap"), echo)
+	var e *core.Error
+	if !errors.As(err, &e) || e.Code != "plugin_crashed" || !strings.Contains(e.Message, "process plugin proc crashed during the call") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Logf("the crashing call: %v", err)
+	deadline := time.Now().Add(time.Minute)
+	sawDown := false
+	for {
+		resp, err := stage.Handle(context.Background(), request("conf-model"), echo)
+		if err == nil {
+			if !strings.Contains(string(resp.Body), "conf-rewritten") {
+				t.Fatalf("after restart: %s", resp.Body)
+			}
+			break
+		}
+		if errors.As(err, &e) && e.Code == "plugin_down" {
+			sawDown = true
+		} else {
+			t.Fatalf("while restarting: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the plugin was not restarted")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.mu.Lock()
+	restarts := p.restarts
+	p.mu.Unlock()
+	if restarts != 1 {
+		t.Fatalf("restarts = %d", restarts)
+	}
+	_ = sawDown // whether a call saw the plugin down depends on timing
+}
+
+func TestLoadFailures(t *testing.T) {
+	s := sum(t, binary)
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"bad hash", Config{Path: binary, SHA256: strings.Repeat("0", 64)}, "sha256: mismatch: the config pins 0000"},
+		{"missing hash", Config{Path: binary}, "sha256: required: pin the executable; testdata/conformance-proc has sha256 " + s},
+		{"not a plugin", Config{Path: "/bin/true"}, "is not a tollgate process plugin, or it failed at start"},
+		{"grant", Config{Path: binary, SHA256: s, DeliverTo: []string{"nope"}}, `deliver_to[0]: "nope" is not an http(s) URL`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "not a plugin" {
+				tt.cfg.SHA256 = sum(t, "/bin/true")
+			}
+			_, err := Open(context.Background(), "proc", tt.cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v\nwant %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func BenchmarkCall(b *testing.B) {
+	p := start(b, nil, nil)
+	stage := NewStage(p, "proc", nil)
+	req := request("gpt-4o")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := stage.Handle(ctx, req, echo); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
