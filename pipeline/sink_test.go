@@ -12,7 +12,7 @@ import (
 type nopSink struct{ dir string }
 
 func (nopSink) Write(context.Context, []*core.UsageEvent) error { return nil }
-func (nopSink) Close() error                                     { return nil }
+func (nopSink) Close() error                                    { return nil }
 
 func init() {
 	pipeline.RegisterSink("test", func(s pipeline.SinkSpec, _ pipeline.Env) (core.Sink, error) {
