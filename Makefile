@@ -34,7 +34,7 @@ run: build ## start the gateway on its embedded default config
 test: lint test-go test-node ## run every test (what CI runs)
 
 test-go: mod plugins redis
-	TOLLGATE_REQUIRE_REDIS=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	REDISTEST_REQUIRE=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 # Redis: the tests of shared state start their own redis-server on a free
 # loopback port (internal/redistest); under make a missing one is an error,

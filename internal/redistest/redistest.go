@@ -2,7 +2,7 @@
 // own process on a free loopback port, in a temporary directory, with
 // persistence off. Tests that need Redis call [Start]; where redis-server is
 // not installed they are skipped with a message saying how to get it, unless
-// the environment variable TOLLGATE_REQUIRE_REDIS is set (as `make test` sets
+// the environment variable REDISTEST_REQUIRE is set (as `make test` sets
 // it), in which case they fail.
 package redistest
 
@@ -21,7 +21,7 @@ import (
 
 // RequireEnv is the environment variable that turns a missing redis-server
 // from a skip into a failure.
-const RequireEnv = "TOLLGATE_REQUIRE_REDIS"
+const RequireEnv = "REDISTEST_REQUIRE"
 
 // Server is one running redis-server. Stop and Start let a test take it down
 // and bring it back on the same address. Safe for concurrent use.
