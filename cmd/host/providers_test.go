@@ -235,3 +235,43 @@ func TestServeNamedUpstreams(t *testing.T) {
 }
 
 func asAPIError(err error, target **openai.Error) bool { return errors.As(err, target) }
+
+func TestServePassesOtherEndpointsThrough(t *testing.T) {
+	up := providertest.NewServer(t)
+	h := startHost(t, up.URL, allKeys...)
+	oc := openai.NewClient(option.WithBaseURL(h.url+"/v1"), option.WithAPIKey("sk-client"), option.WithMaxRetries(0),
+		option.WithHeader("X-Tollgate-Customer", "acme"))
+	ac := anthropic.NewClient(aoption.WithBaseURL(h.url), aoption.WithAPIKey("sk-ant-client"), aoption.WithMaxRetries(0),
+		aoption.WithHeader("X-Tollgate-Customer", "acme"))
+	ctx := context.Background()
+	if m, err := oc.Models.List(ctx); err != nil || len(m.Data) == 0 {
+		t.Fatalf("openai models: %v", err)
+	}
+	if _, err := oc.Files.List(ctx, openai.FileListParams{}); err != nil {
+		t.Fatalf("openai files: %v", err)
+	}
+	if m, err := ac.Models.List(ctx, anthropic.ModelListParams{}); err != nil || len(m.Data) == 0 {
+		t.Fatalf("anthropic models: %v", err)
+	}
+	n, err := ac.Messages.CountTokens(ctx, anthropic.MessageCountTokensParams{Model: "claude-haiku-4-5",
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("count these"))}})
+	if err != nil || n.InputTokens != 9 {
+		t.Fatalf("count_tokens %+v %v", n, err)
+	}
+	h.stop(t)
+	reqs := up.Requests()
+	if reqs[0].Header.Get("Authorization") != "Bearer "+plantedKey || reqs[2].Header.Get("X-Api-Key") != plantedAnthropicKey {
+		t.Errorf("passed-through calls must carry the gateway's keys: %v / %v", reqs[0].Header, reqs[2].Header)
+	}
+	want := []struct{ provider, op string }{{"openai", "models.list"}, {"openai", "files"}, {"anthropic", "models.list"},
+		{"anthropic", "messages.count_tokens"}}
+	evs := h.events(t)
+	if len(evs) != len(want) {
+		t.Fatalf("events %+v", evs)
+	}
+	for i, w := range want {
+		if ev := evs[i]; ev.Provider != w.provider || ev.Operation != w.op || ev.Status != core.StatusOK || ev.TotalTokens != 0 {
+			t.Errorf("event %d = %+v, want %s %s without tokens", i, ev, w.provider, w.op)
+		}
+	}
+}
