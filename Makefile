@@ -128,3 +128,29 @@ demo: build ## mock provider + gateway + a few requests, printing the usage even
 
 clean: ## remove build output and local state
 	rm -rf bin dist data
+
+# --- fuzzing and releases ---------------------------------------------------
+# `make test` runs every fuzz target on its seed corpus (testdata/fuzz/…) as
+# an ordinary test; `make fuzz` mutates for FUZZTIME per target.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := ./providers/openai:FuzzFormat ./providers/anthropic:FuzzFormat \
+                ./providers/gemini:FuzzFormat ./providers/sse:FuzzDecoder ./config:FuzzLoad
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
+.PHONY: fuzz release
+
+fuzz: mod ## fuzz the parsers, the SSE decoder and the config loader (FUZZTIME each, default 30s)
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
+
+release: mod ## cross-build dist/tollgate-VERSION-OS-ARCH.tar.gz for linux and darwin, amd64 and arm64, with SHA256SUMS
+	@set -e; rm -rf dist; mkdir -p dist; \
+	for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
+	  name=tollgate-$(VERSION)-$$os-$$arch; mkdir -p dist/$$name; \
+	  echo "build $$name"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/$$name/tollgate ./cmd/host; \
+	  cp README.md dist/$$name/ 2>/dev/null || true; \
+	  tar -C dist -czf dist/$$name.tar.gz $$name; rm -rf dist/$$name; \
+	done; \
+	cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
