@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/pipeline"
@@ -122,4 +123,11 @@ func engine(t *testing.T, spec pipeline.Spec, up *upstream, env pipeline.Env) (*
 func call(eng *core.Engine, customer, body string) (*core.Response, error) {
 	ctx := core.WithCustomer(context.Background(), customer)
 	return eng.Do(ctx, &core.Request{Path: "/v1/chat/completions", Body: []byte(body)})
+}
+
+// fixedSpendT reports a little usage for everyone.
+type fixedSpendT struct{}
+
+func (fixedSpendT) Spend(context.Context, string, time.Time) (core.UsageTotals, core.UsageTotals, error) {
+	return core.UsageTotals{TotalTokens: 10}, core.UsageTotals{TotalTokens: 100}, nil
 }
