@@ -34,6 +34,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Streams, "streams", o.Streams, "concurrent streams per target (memory); 0 skips")
 	fs.DurationVar(&o.ChunkDelay, "chunk-delay", o.ChunkDelay, "upstream pause between stream events for the concurrent streams")
 	fs.IntVar(&o.Nice, "nice", 0, "run the harness and everything it starts at this `priority` (-20..19; negative needs root) so a busy machine's other work yields")
+	gateway := fs.String("gateway", "tollgate", "the gateway `binary` in --bin (loadtest-gatewayprof profiles it; implies --no-validate)")
 	quick := fs.Bool("quick", false, "one short round, for trying the harness (figures not for the docs)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -56,7 +57,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o.Root, _ = filepath.Abs(*root)
 	abs := func(name string) string { p, _ := filepath.Abs(filepath.Join(*bin, name)); return p }
-	o.Gateway, o.Upstream, o.BareProxy = abs("tollgate"), abs("loadtest-upstream"), abs("loadtest-bareproxy")
+	o.Gateway, o.Upstream, o.BareProxy = abs(*gateway), abs("loadtest-upstream"), abs("loadtest-bareproxy")
+	o.NoValidate = *gateway != "tollgate"
 	o.Log = stderr
 
 	res, err := loadtest.Run(ctx, o)
