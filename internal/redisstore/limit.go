@@ -164,16 +164,17 @@ func (s *Store) Finish(ctx context.Context, holder string, adjust []Bucket, leas
 		return err
 	}
 	defer cancel()
-	pipe := s.c.Pipeline()
-	for _, b := range adjust {
-		if b.Cost != 0 {
-			adjustScript.Eval(ctx, pipe, []string{b.Key}, b.Limit, b.Window.Microseconds(), b.Cost)
+	err = s.pipeline(ctx, func(pipe redis.Pipeliner, script func(*redis.Script, []string, ...any)) {
+		for _, b := range adjust {
+			if b.Cost != 0 {
+				script(adjustScript, []string{b.Key}, b.Limit, b.Window.Microseconds(), b.Cost)
+			}
 		}
-	}
-	for _, l := range leases {
-		pipe.ZRem(ctx, l.Key, holder)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+		for _, l := range leases {
+			pipe.ZRem(ctx, l.Key, holder)
+		}
+	})
+	if err != nil {
 		return s.fail(err)
 	}
 	s.ok()

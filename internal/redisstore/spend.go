@@ -61,16 +61,17 @@ func (s *Store) AddSpend(ctx context.Context, events []*core.UsageEvent) error {
 		return err
 	}
 	defer cancel()
-	pipe := s.c.Pipeline()
-	for _, ev := range events {
-		t := EventTotals(ev)
-		day, month := s.spendKeys(ev.CustomerID, ev.Timestamp)
-		addSpendScript.Eval(ctx, pipe, []string{s.Key("spend", "seen", ev.ID), day, month},
-			int64(spendSeenTTL/time.Second), int64(spendDayTTL/time.Second), int64(spendMonthTTL/time.Second),
-			t.Requests, t.InputTokens, t.OutputTokens, t.TotalTokens, t.CachedInputTokens,
-			t.CacheWriteTokens, t.ReasoningTokens, int64(t.Cost), t.Unpriced, t.Errors)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	err = s.pipeline(ctx, func(_ redis.Pipeliner, script func(*redis.Script, []string, ...any)) {
+		for _, ev := range events {
+			t := EventTotals(ev)
+			day, month := s.spendKeys(ev.CustomerID, ev.Timestamp)
+			script(addSpendScript, []string{s.Key("spend", "seen", ev.ID), day, month},
+				int64(spendSeenTTL/time.Second), int64(spendDayTTL/time.Second), int64(spendMonthTTL/time.Second),
+				t.Requests, t.InputTokens, t.OutputTokens, t.TotalTokens, t.CachedInputTokens,
+				t.CacheWriteTokens, t.ReasoningTokens, int64(t.Cost), t.Unpriced, t.Errors)
+		}
+	})
+	if err != nil {
 		return s.fail(err)
 	}
 	s.ok()

@@ -199,3 +199,25 @@ func (s *Store) Warn(stage, what string, err error) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// pipeline sends the commands build queues in one round trip. Scripts run
+// by their SHA; if the server does not have one (a fresh or restarted
+// Redis), the whole pipeline is sent again with the scripts' source, which
+// loads them.
+func (s *Store) pipeline(ctx context.Context, build func(pipe redis.Pipeliner, script func(*redis.Script, []string, ...any))) error {
+	for _, bySHA := range []bool{true, false} {
+		pipe := s.c.Pipeline()
+		build(pipe, func(sc *redis.Script, keys []string, args ...any) {
+			if bySHA {
+				sc.EvalSha(ctx, pipe, keys, args...)
+			} else {
+				sc.Eval(ctx, pipe, keys, args...)
+			}
+		})
+		_, err := pipe.Exec(ctx)
+		if err == nil || !bySHA || !redis.HasErrorPrefix(err, "NOSCRIPT") {
+			return err
+		}
+	}
+	return nil
+}
