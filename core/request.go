@@ -23,8 +23,9 @@ type Request struct {
 	Operation string
 	// Upstream is where the call goes. Stages such as fallback may change it.
 	Upstream *Upstream
-	// Method, Path and RawQuery are as the client sent them (credentials in
-	// the query string removed).
+	// Method, Path and RawQuery are as the client sent them, with a route
+	// prefix naming the upstream (/azure-eu/v1/...) taken off the path and
+	// a key in the query string (?key=) taken out.
 	Method   string
 	Path     string
 	RawQuery string

@@ -1,6 +1,8 @@
 // Package providertest is a fake LLM provider for tests, in the spirit of
-// net/http/httptest. It speaks the OpenAI wire format, streams, reports exact
-// and predictable token usage, records every request, and injects faults.
+// net/http/httptest. It speaks the OpenAI, Anthropic Messages and Gemini
+// wire formats (and Azure OpenAI's paths), streams, reports exact and
+// predictable token usage, records every request, and injects faults in each
+// format's own error shape.
 //
 // It is the upstream for tollgate's own tests and for `tollgate mock`, which
 // serves it so anyone can try the gateway without an API key.
@@ -18,10 +20,40 @@
 //	GET  /v1/models             a list of a few models
 //	GET  /v1/models/{id}        one model of that list
 //
-// Any other path is a 404 and a wrong method a 405, in OpenAI's error shape
-// {"error":{"message","type","param","code"}}. A body that is not JSON, or
-// that lacks model or messages, is a 400 in the same shape. With
-// [WithRequiredKey], a missing or wrong "Authorization: Bearer" is a 401.
+//	POST /v1/embeddings         a list of 8-float embeddings (base64 with
+//	                            "encoding_format": "base64"); prompt tokens
+//	                            are the words of each input
+//	POST /v1/responses          a Responses API response, or with "stream":
+//	                            true its events, ending in response.completed
+//	GET  /v1/files              an empty list (an endpoint gateways pass through)
+//
+// Azure OpenAI's paths, /openai/deployments/{d}/chat/completions and
+// /openai/v1/..., are served as OpenAI's, with the key in api-key.
+//
+// Anthropic's format serves /v1/messages (a message, or with "stream": true
+// message_start, content blocks with one text_delta per word, message_delta
+// with the cumulative usage, message_stop), /v1/messages/count_tokens and
+// GET /v1/models to any request for /v1/messages… or with an
+// anthropic-version header; the key is x-api-key (or a bearer token).
+// Anthropic reports input_tokens apart from cache_read_input_tokens
+// ([WithCachedTokens]) and cache_creation_input_tokens
+// ([WithCacheWriteTokens]).
+//
+// Gemini's format serves /v1beta/models/{model}:generateContent,
+// :streamGenerateContent (with ?alt=sse one event per word, each with the
+// usageMetadata so far; without it the same chunks as one JSON array),
+// :countTokens and GET /v1beta/models; the key is x-goog-api-key or ?key=.
+// Reasoning tokens are reported as thoughtsTokenCount, apart from
+// candidatesTokenCount. [Provider.ExpectedUsageOf] gives the usage tollgate
+// should record for any request, in its normalized terms.
+//
+// Any other path is a 404 and a wrong method a 405, in the format's error
+// shape: OpenAI's {"error":{"message","type","param","code"}}, Anthropic's
+// {"type":"error","error":{"type","message"}}, Gemini's
+// {"error":{"code","message","status"}}. A body that is not JSON, or that
+// lacks the operation's required fields, is a 400 in the same shape. With
+// [WithRequiredKey], a missing or wrong key is a 401 (Gemini: 400, as it
+// answers).
 //
 // # Replies and streams
 //
@@ -57,7 +89,9 @@
 // any unknown header. A header fault takes precedence and leaves the queue
 // untouched. The header holds items separated by semicolons:
 //
-//	status=429                HTTP status with an OpenAI-shaped error body
+//	status=429                HTTP status with an error body in the format's
+//	                          shape: 529 is Anthropic's overloaded_error, 429
+//	                          Gemini's RESOURCE_EXHAUSTED
 //	retry_after=2             with status: Retry-After in seconds, or a Go
 //	                          duration such as 1500ms (Retry-After rounded up,
 //	                          plus Retry-After-Ms, which the OpenAI SDKs prefer)
@@ -86,6 +120,5 @@
 // channel returned by [Provider.Cancelled], so a test can check that a client
 // disconnect reaches the upstream.
 //
-// Wire formats live in their own files (openai.go); Anthropic and Gemini will
-// sit beside it.
+// Wire formats live in their own files: openai*.go, anthropic.go, gemini.go.
 package providertest
