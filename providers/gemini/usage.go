@@ -68,11 +68,53 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 	if bytes.Contains(ev.Data, finishKey) {
 		o.done = true
 	}
-	if bytes.Contains(ev.Data, usageKey) {
-		*u = parseUsage(gjson.Get(str(ev.Data), "usageMetadata"))
+	if obj := objectAfter(ev.Data, usageKey); obj != nil {
+		*u = parseUsage(gjson.Parse(str(obj)))
 		u.Estimated = !o.done // counts so far, until the last chunk
 	}
 	return true
+}
+
+// objectAfter returns the JSON object that is the value of the last
+// occurrence of key in b, or nil. Gemini puts usageMetadata after the
+// candidates (whose function-call arguments could hold the same key);
+// reading only that object skips parsing the answer text.
+func objectAfter(b, key []byte) []byte {
+	i := bytes.LastIndex(b, key)
+	if i < 0 {
+		return nil
+	}
+	j := i + len(key)
+	for j < len(b) && (b[j] == ' ' || b[j] == ':' || b[j] == '\n' || b[j] == '\r' || b[j] == '\t') {
+		j++
+	}
+	if j >= len(b) || b[j] != '{' {
+		return nil
+	}
+	depth, inString := 0, false
+	for k := j; k < len(b); k++ {
+		c := b[k]
+		if inString {
+			switch c {
+			case '\\':
+				k++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				return b[j : k+1]
+			}
+		}
+	}
+	return nil
 }
 
 // Finished reports whether the chunk with a finishReason has passed.
