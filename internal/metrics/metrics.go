@@ -71,7 +71,8 @@ type Metrics struct {
 	reloadTime    prometheus.Gauge
 	authFailures  prometheus.Counter
 
-	series sync.Map // seriesKey -> *callSeries
+	series    sync.Map // seriesKey -> *callSeries
+	upstreams sync.Map // upstream name -> prometheus.Observer
 }
 
 // Buckets for call-level latencies: LLM calls run from milliseconds

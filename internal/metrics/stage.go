@@ -23,7 +23,7 @@ import (
 func (m *Metrics) WrapStage(spec pipeline.Spec, stage core.Stage) core.Stage {
 	h := m.stageDuration.WithLabelValues(spec.Name)
 	if spec.Kind == pipeline.KindBuiltin && pipeline.BuiltinName(spec.Name) == "call" {
-		return &timedCall{stage: stage, own: h, upstream: m.upstreamDur}
+		return &timedCall{stage: stage, own: h, m: m}
 	}
 	return &timedStage{stage: stage, own: h}
 }
@@ -50,9 +50,9 @@ func (t *timedStage) Handle(ctx context.Context, req *core.Request, next core.Ha
 // timedCall observes the innermost call stage: its time is the upstream
 // attempt's.
 type timedCall struct {
-	stage    core.Stage
-	own      prometheus.Observer
-	upstream *prometheus.HistogramVec
+	stage core.Stage
+	own   prometheus.Observer
+	m     *Metrics
 }
 
 func (t *timedCall) Handle(ctx context.Context, req *core.Request, next core.HandlerFunc) (*core.Response, error) {
@@ -61,7 +61,7 @@ func (t *timedCall) Handle(ctx context.Context, req *core.Request, next core.Han
 	d := time.Since(start).Seconds()
 	t.own.Observe(d)
 	if req.Upstream != nil {
-		t.upstream.WithLabelValues(req.Upstream.Name).Observe(d)
+		t.m.upstreamFor(req.Upstream.Name).Observe(d)
 	}
 	return resp, err
 }
@@ -70,3 +70,12 @@ var (
 	_ core.Stage = (*timedStage)(nil)
 	_ core.Stage = (*timedCall)(nil)
 )
+
+// upstreamFor returns the upstream histogram of an upstream, resolved once.
+func (m *Metrics) upstreamFor(name string) prometheus.Observer {
+	if o, ok := m.upstreams.Load(name); ok {
+		return o.(prometheus.Observer)
+	}
+	o, _ := m.upstreams.LoadOrStore(name, m.upstreamDur.WithLabelValues(name))
+	return o.(prometheus.Observer)
+}
