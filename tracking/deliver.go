@@ -222,6 +222,7 @@ func (w *worker) run() {
 	var waitingSince time.Time
 	for {
 		if w.st.worker.Load() != w { // superseded by a reload
+			w.st.notify() // the wake-up this worker took may have been the new one's
 			return
 		}
 		batch, err := w.read(w.cfg.MaxEvents)

@@ -529,3 +529,40 @@ func TestRecoverSalvagesAHealthyFile(t *testing.T) {
 		t.Errorf("after recover %+v", st.Sinks)
 	}
 }
+
+// A reload builds the track stage again while the old one still finishes
+// its calls: the new outbox takes the sinks over, and nothing is lost.
+func TestReloadTakesTheSinksOver(t *testing.T) {
+	db := open(t, t.TempDir())
+	old, next := &recorder{}, &recorder{}
+	ob1, err := db.NewOutbox(tracking.Config{Stage: "track", Ledger: true, Log: quiet,
+		Sinks: []tracking.SinkConfig{{Name: "s", Sink: old.sink(), Retry: fastRetry}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(ob1, 10)
+	ob2 := newOutbox(t, db, tracking.Config{Stage: "track", Ledger: true,
+		Sinks: []tracking.SinkConfig{{Name: "s", Sink: next.sink(), Retry: fastRetry}}})
+	enqueue(ob1, 10) // calls still finishing on the old pipeline
+	enqueue(ob2, 10)
+	if err := ob1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(ob2, 10)
+	waitFor(t, func() bool { return db.Stats().Sinks[0].Queued == 0 && old.count()+next.count() >= 40 })
+	seen := map[string]bool{}
+	for _, r := range []*recorder{old, next} {
+		r.mu.Lock()
+		for _, id := range r.ids {
+			seen[id] = true
+		}
+		r.mu.Unlock()
+	}
+	if len(seen) != 40 {
+		t.Errorf("%d distinct events delivered across the reload, want 40", len(seen))
+	}
+	rep, _ := db.Usage(context.Background(), tracking.Query{})
+	if rep.Total.Requests != 40 {
+		t.Errorf("ledger counts %d, want 40", rep.Total.Requests)
+	}
+}
