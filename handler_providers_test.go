@@ -3,6 +3,7 @@ package tollgate_test
 import (
 	"encoding/json"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -102,4 +103,50 @@ func TestHandlerStreamCutMidwayPerProvider(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAzureClientPaths(t *testing.T) {
+	const body = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello azure"}]}`
+	t.Run("host", func(t *testing.T) {
+		g := newGateway(t, "")
+		url := serveGateway(t, g)
+		resp := post(t, url+"/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21", body)
+		got := readAll(t, resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(got), providertest.DefaultReply) {
+			t.Fatalf("%d %s", resp.StatusCode, got)
+		}
+		up := g.upstream.Requests()[0]
+		if up.Path != "/v1/chat/completions" {
+			t.Errorf("an OpenAI upstream got %s", up.Path)
+		}
+		want, _ := g.upstream.ExpectedUsageOf(up)
+		ev := g.onlyEvent(t)
+		wantUsage(t, ev, want)
+		if ev.Operation != "chat.completions" || ev.Model != "gpt-4o-mini" {
+			t.Errorf("event %+v", ev)
+		}
+	})
+	t.Run("transport", func(t *testing.T) {
+		g := newGateway(t, "")
+		c := &http.Client{Transport: g.eng.Transport()}
+		req, _ := http.NewRequest(http.MethodPost, g.upstream.URL+"/openai/deployments/mini-prod/chat/completions?api-version=2024-10-21",
+			strings.NewReader(`{"messages":[{"role":"user","content":"hello azure"}]}`))
+		req.Header.Set("Api-Key", "azure-client-key")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req.WithContext(core.WithCustomer(req.Context(), "acme")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		up := g.upstream.Requests()[0]
+		if up.Path != "/openai/deployments/mini-prod/chat/completions" || up.RawQuery != "api-version=2024-10-21" ||
+			up.Header.Get("Api-Key") != "azure-client-key" {
+			t.Errorf("upstream got %s ?%s %v", up.Path, up.RawQuery, up.Header)
+		}
+		ev := g.onlyEvent(t)
+		if ev.Operation != "chat.completions" || ev.Model != "mini-prod" || ev.CustomerID != "acme" || ev.Status != core.StatusOK || ev.InputTokens == 0 {
+			t.Errorf("event %+v: the deployment names the model", ev)
+		}
+	})
 }

@@ -9,8 +9,9 @@ import (
 )
 
 // Azure is the [core.Dialect] of Azure OpenAI: clients speak plain OpenAI to
-// tollgate (POST /v1/chat/completions with a model), and tollgate calls
-// Azure at its own paths with its api-key header.
+// tollgate (POST /v1/chat/completions with a model), or Azure's own paths
+// (/openai/deployments/{deployment}/chat/completions), and tollgate calls
+// Azure at its paths with its api-key header.
 //
 // With an APIVersion, calls go to the deployment API:
 //
@@ -44,7 +45,7 @@ func (a *Azure) URL(req *core.Request, base *url.URL) *url.URL {
 	t := *base
 	t.RawPath = ""
 	root := strings.TrimSuffix(base.Path, "/")
-	rest := strings.TrimPrefix(req.Path, "/v1")
+	rest := strings.TrimPrefix(canonicalPath(req.Path), "/v1")
 	q := req.RawQuery
 	if a.APIVersion == "" {
 		switch {

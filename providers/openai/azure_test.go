@@ -43,3 +43,34 @@ func TestAzureURL(t *testing.T) {
 		t.Errorf("header %v", h)
 	}
 }
+
+func TestAzureClientPaths(t *testing.T) {
+	f := openai.New()
+	tests := []struct{ path, op, model, upstream string }{
+		{"/openai/deployments/prod-4o/chat/completions", openai.OpChatCompletions, "prod-4o", "/chat/completions"},
+		{"/openai/deployments/emb/embeddings", openai.OpEmbeddings, "emb", "/embeddings"},
+		{"/openai/v1/responses", openai.OpResponses, "", "/responses"},
+		{"/openai/files", "files", "", "/files"},
+	}
+	for _, tt := range tests {
+		op, ok := f.Match(http.MethodPost, tt.path)
+		if !ok || op != tt.op {
+			t.Errorf("%s: %q %v, want %q", tt.path, op, ok, tt.op)
+			continue
+		}
+		req := &core.Request{Method: http.MethodPost, Path: tt.path, Operation: op,
+			Body: []byte(`{"messages":[{"role":"user","content":"hi"}],"input":"hi"}`)}
+		f.Parse(req)
+		if req.Model != tt.model || f.UpstreamPath(req) != tt.upstream {
+			t.Errorf("%s: model %q upstream path %q", tt.path, req.Model, f.UpstreamPath(req))
+		}
+		if tt.model != "" && f.Validate(req) != nil {
+			t.Errorf("%s: the deployment names the model, yet %v", tt.path, f.Validate(req))
+		}
+	}
+	base, _ := url.Parse("https://r.openai.azure.com")
+	req := &core.Request{Operation: openai.OpChatCompletions, Path: "/openai/deployments/d1/chat/completions", Model: "d1", RawQuery: "api-version=2024-06-01"}
+	if got := (&openai.Azure{APIVersion: "2024-10-21"}).URL(req, base).String(); got != "https://r.openai.azure.com/openai/deployments/d1/chat/completions?api-version=2024-06-01" {
+		t.Errorf("an Azure client's call to an Azure upstream: %s", got)
+	}
+}

@@ -33,6 +33,9 @@ func (Format) Name() string { return "openai" }
 // Match recognizes the OpenAI endpoints tollgate meters, GET /v1/models,
 // and any other /v1/ path as a passed-through operation.
 func (Format) Match(method, path string) (string, bool) {
+	if p, _, ok := azureClientPath(path); ok {
+		path = p
+	}
 	rest, ok := strings.CutPrefix(path, "/v1/")
 	if !ok || rest == "" {
 		return "", false
@@ -72,9 +75,53 @@ func metered(op string) bool {
 	return false
 }
 
-// UpstreamPath strips the /v1 prefix: OpenAI base URLs end in /v1.
+// UpstreamPath strips the /v1 prefix: OpenAI base URLs end in /v1. An Azure
+// client's path is first mapped onto OpenAI's.
 func (Format) UpstreamPath(req *core.Request) string {
-	return strings.TrimPrefix(req.Path, "/v1")
+	return strings.TrimPrefix(canonicalPath(req.Path), "/v1")
+}
+
+// canonicalPath is path as OpenAI serves it: an Azure client's path mapped
+// onto OpenAI's.
+func canonicalPath(path string) string {
+	if p, _, ok := azureClientPath(path); ok {
+		return p
+	}
+	return path
+}
+
+// azureClientPath maps a path an Azure OpenAI client sends onto OpenAI's:
+// /openai/deployments/{deployment}/chat/completions and
+// /openai/v1/chat/completions become /v1/chat/completions, /openai/files
+// becomes /v1/files. deployment is the deployment named in the path, if any.
+func azureClientPath(path string) (canonical, deployment string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/openai/")
+	if !ok {
+		return path, "", false
+	}
+	if d, ok := strings.CutPrefix(rest, "deployments/"); ok {
+		deployment, rest, _ = strings.Cut(d, "/")
+	} else if r, ok := strings.CutPrefix(rest, "v1/"); ok {
+		rest = r
+	}
+	return "/v1/" + rest, deployment, true
+}
+
+// useDeployment names the model of an Azure client's call that names it only
+// by its deployment in the path.
+func useDeployment(req *core.Request) {
+	if req.Model != "" {
+		return
+	}
+	if _, d, _ := azureClientPath(req.Path); d != "" {
+		req.Model = d
+		switch st := req.State().(type) {
+		case *parsed:
+			st.hasModel = true
+		case *otherParsed:
+			st.hasModel = true
+		}
+	}
 }
 
 // Authorize sets the bearer token.

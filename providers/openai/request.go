@@ -3,6 +3,7 @@ package openai
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -26,6 +27,9 @@ type parsed struct {
 // for it (stream_options.include_usage) and remembers to hide the extra
 // chunk, so streamed calls are metered too.
 func (Format) Parse(req *core.Request) {
+	if strings.HasPrefix(req.Path, "/openai/") {
+		defer useDeployment(req) // an Azure client's call
+	}
 	if req.Operation != OpChatCompletions && req.Operation != OpCompletions {
 		parseOther(req)
 		return

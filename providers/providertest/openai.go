@@ -158,3 +158,13 @@ func stripAzure(path string) string {
 	}
 	return "/" + rest
 }
+
+// azureDeployment returns the deployment an Azure path names, if any.
+func azureDeployment(path string) string {
+	d, ok := strings.CutPrefix(path, "/openai/deployments/")
+	if !ok {
+		return ""
+	}
+	d, _, _ = strings.Cut(d, "/")
+	return d
+}

@@ -96,6 +96,9 @@ func newOpenAIUsage(u Usage) openAIUsage {
 // chatCompletions answers POST /v1/chat/completions.
 func (o openAI) chatCompletions(w http.ResponseWriter, r *http.Request, c *call) {
 	req, err := parseChat(c.body)
+	if err == nil && req.Model == "" {
+		req.Model = azureDeployment(r.URL.Path) // Azure names the model by its deployment
+	}
 	var syntax *json.SyntaxError
 	switch {
 	case len(c.body) == 0 || errors.As(err, &syntax):
