@@ -110,3 +110,64 @@ func BenchmarkResilientPipelineHit(b *testing.B) {
 		}
 	}
 }
+
+// stageChain compiles the stages of entries (built from the registry) over
+// a terminal that answers at once, with no HTTP, upstream or tracking: what
+// the stages themselves cost.
+func stageChain(b *testing.B, entries []pipeline.Spec) core.HandlerFunc {
+	base, _ := url.Parse("http://upstream/v1")
+	env := pipeline.Env{Log: slog.New(slog.DiscardHandler), Upstreams: map[string]*core.Upstream{
+		"backup": core.NewUpstream("backup", "openai", base, "", "")}}
+	var stages []core.Stage
+	for i, s := range entries {
+		s.Index = i
+		p, err := pipeline.Build([]pipeline.Spec{s}, env)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { p.Close(context.Background()) })
+		stages = append(stages, p.Parts()[0].Value.(core.Stage))
+	}
+	answer := []byte(`{"id":"x","choices":[{"message":{"role":"assistant","content":"ok"}}],"usage":{"prompt_tokens":180,"completion_tokens":2,"total_tokens":182}}`)
+	return core.Chain(stages, func(context.Context, *core.Request) (*core.Response, error) {
+		return &core.Response{Status: 200, Header: http.Header{}, Body: answer,
+			Usage: core.Usage{InputTokens: 180, OutputTokens: 2}, UsageKnown: true}, nil
+	})
+}
+
+// runChain sends parsed calls with distinct bodies (every one a cache miss)
+// through h.
+func runChain(b *testing.B, h core.HandlerFunc) {
+	f := openai.New()
+	up := core.NewUpstream("openai", "openai", nil, "", "")
+	bodies := make([][]byte, 4096)
+	for i := range bodies {
+		bodies[i] = []byte(strings.Replace(benchBody, "Tell me", "Tell "+strconv.Itoa(i), 1))
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	defer benchcpu.Start(b)()
+	i := 0
+	for b.Loop() {
+		i++
+		req := &core.Request{ID: "r", Method: http.MethodPost, Path: "/v1/chat/completions", Format: f,
+			Operation: "chat.completions", Body: bodies[i%len(bodies)], Header: http.Header{}, Customer: "acme", Upstream: up}
+		if i >= len(bodies) { // past the first round, keep missing: another customer
+			req.Customer = "acme-" + strconv.Itoa(i/len(bodies))
+		}
+		f.Parse(req)
+		if _, err := h(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStagesNone is runChain's own cost (making and parsing requests).
+func BenchmarkStagesNone(b *testing.B) { runChain(b, stageChain(b, nil)) }
+
+// BenchmarkStagesResilientMiss is ratelimit, cache (a miss, stored),
+// fallback, retry and breaker over an answer from memory: subtract
+// BenchmarkStagesNone for what they add to a call.
+func BenchmarkStagesResilientMiss(b *testing.B) {
+	runChain(b, stageChain(b, resilientStages[1:]))
+}

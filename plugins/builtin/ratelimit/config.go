@@ -135,7 +135,8 @@ func newStage(s pipeline.Spec, env pipeline.Env) (any, error) {
 		b = store
 	}
 	return &RateLimit{name: s.Name, limits: limits, backend: b, store: store, mode: shared.NewMode(s, store),
-		defaultOutput: cfg.DefaultOutputTokens, leaseTTL: time.Duration(cfg.LeaseTTL), log: env.Log}, nil
+		defaultOutput: cfg.DefaultOutputTokens, leaseTTL: time.Duration(cfg.LeaseTTL), log: env.Log,
+		prefixes: keyPrefixes(s.Name, limits, store)}, nil
 }
 
 func init() { pipeline.RegisterBuiltin("ratelimit", newStage) }

@@ -1,6 +1,8 @@
 package ratelimit
 
 import (
+	"bytes"
+
 	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-dev/tollgate/core"
@@ -12,6 +14,11 @@ import (
 // (generationConfig.maxOutputTokens).
 var outputFields = []string{"max_completion_tokens", "max_tokens", "max_output_tokens", "generationConfig.maxOutputTokens"}
 
+var (
+	tokensSuffix = []byte(`_tokens"`)
+	outputTokens = []byte(`OutputTokens"`)
+)
+
 // estimate is the tokens a call is charged before it runs: its prompt,
 // counted as a quarter of the request body's bytes (JSON punctuation
 // included, so it errs high), plus the most output it asked for, or
@@ -22,9 +29,13 @@ func estimate(req *core.Request, defaultOutput int64) int64 {
 	if req.Operation == "embeddings" || req.Operation == "embedContent" || req.Operation == "batchEmbedContents" {
 		return prompt
 	}
-	for _, f := range outputFields {
-		if v := gjson.GetBytes(req.Body, f); v.Type == gjson.Number && v.Int() > 0 {
-			return prompt + v.Int()
+	// Most bodies name none of the fields: look for them only where their
+	// names appear.
+	if bytes.Contains(req.Body, tokensSuffix) || bytes.Contains(req.Body, outputTokens) {
+		for _, f := range outputFields {
+			if v := gjson.GetBytes(req.Body, f); v.Type == gjson.Number && v.Int() > 0 {
+				return prompt + v.Int()
+			}
 		}
 	}
 	return prompt + defaultOutput

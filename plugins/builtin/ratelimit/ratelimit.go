@@ -41,6 +41,7 @@ type RateLimit struct {
 	defaultOutput int64
 	leaseTTL      time.Duration
 	log           *slog.Logger
+	prefixes      [][3]string // per limit: the key prefix of requests, tokens, leases
 }
 
 // dims of a bucket.
@@ -51,13 +52,19 @@ const (
 )
 
 // charge is what one call took: its buckets (with which limit and dimension
-// each belongs to) and its leases.
+// each belongs to) and its leases. The arrays hold the common case without
+// allocating.
 type charge struct {
 	buckets  []redisstore.Bucket
 	leases   []redisstore.Lease
 	limitOf  []int  // per bucket, then per lease: the index in limits
 	dimOf    []byte // per bucket
 	estimate int64
+
+	bucketArr [4]redisstore.Bucket
+	leaseArr  [2]redisstore.Lease
+	limitArr  [6]int
+	dimArr    [4]byte
 }
 
 // Handle checks the call's limits, calls next if they allow it, and
@@ -96,31 +103,29 @@ func (r *RateLimit) Handle(ctx context.Context, req *core.Request, next core.Han
 // charge builds the buckets and leases that apply to req.
 func (r *RateLimit) charge(req *core.Request) *charge {
 	c := &charge{estimate: -1}
+	c.buckets, c.leases, c.limitOf, c.dimOf = c.bucketArr[:0], c.leaseArr[:0], c.limitArr[:0], c.dimArr[:0]
+	var leaseLimits [2]int
+	ll := leaseLimits[:0]
 	for i, l := range r.limits {
 		v, ok := keyValue(l.Key, req)
 		if !ok {
 			continue
 		}
 		if l.Requests > 0 {
-			c.add(redisstore.Bucket{Key: r.key(i, dimRequests, v), Limit: l.Requests, Window: time.Duration(l.Window), Cost: 1}, i, dimRequests)
+			c.add(redisstore.Bucket{Key: r.prefixes[i][0] + v, Limit: l.Requests, Window: time.Duration(l.Window), Cost: 1}, i, dimRequests)
 		}
 		if l.Tokens > 0 {
 			if c.estimate < 0 {
 				c.estimate = estimate(req, r.defaultOutput)
 			}
-			c.add(redisstore.Bucket{Key: r.key(i, dimTokens, v), Limit: l.Tokens, Window: time.Duration(l.Window), Cost: c.estimate}, i, dimTokens)
+			c.add(redisstore.Bucket{Key: r.prefixes[i][1] + v, Limit: l.Tokens, Window: time.Duration(l.Window), Cost: c.estimate}, i, dimTokens)
 		}
 		if l.Concurrent > 0 {
-			c.leases = append(c.leases, redisstore.Lease{Key: r.key(i, dimLeases, v), Limit: l.Concurrent, TTL: r.leaseTTL})
+			c.leases = append(c.leases, redisstore.Lease{Key: r.prefixes[i][2] + v, Limit: l.Concurrent, TTL: r.leaseTTL})
+			ll = append(ll, i)
 		}
 	}
-	for i, l := range r.limits {
-		if l.Concurrent > 0 {
-			if _, ok := keyValue(l.Key, req); ok {
-				c.limitOf = append(c.limitOf, i)
-			}
-		}
-	}
+	c.limitOf = append(c.limitOf, ll...)
 	return c
 }
 
@@ -130,14 +135,21 @@ func (c *charge) add(b redisstore.Bucket, limit int, dim byte) {
 	c.dimOf = append(c.dimOf, dim)
 }
 
-// key names a bucket or lease: the stage, the limit, the dimension and the
-// key's value.
-func (r *RateLimit) key(limit int, dim byte, value string) string {
-	parts := [5]string{"rl", r.name, strconv.Itoa(limit), string(dim), value}
-	if r.store != nil {
-		return r.store.Key(parts[:]...)
+// keyPrefixes names the buckets and leases of each limit: the stage, the
+// limit, the dimension; a call's key value completes the name.
+func keyPrefixes(name string, limits []Limit, store *redisstore.Store) [][3]string {
+	out := make([][3]string, len(limits))
+	for i := range limits {
+		for j, dim := range []byte{dimRequests, dimTokens, dimLeases} {
+			parts := []string{"rl", name, strconv.Itoa(i), string(dim), ""}
+			if store != nil {
+				out[i][j] = store.Key(parts...)
+			} else {
+				out[i][j] = strings.Join(parts, ":")
+			}
+		}
 	}
-	return strings.Join(parts[:], ":")
+	return out
 }
 
 // keyValue is the value of a limit's key for req; false when the limit does
