@@ -166,7 +166,10 @@ func (o *ops) parts() []core.Part {
 // gateway bounds the requests served at once: one over the bound is
 // answered 503 with Retry-After, before its body is read.
 func (o *ops) gateway(h http.Handler) http.Handler {
-	var inFlight interface{ Inc(); Dec() }
+	var inFlight interface {
+		Inc()
+		Dec()
+	}
 	if o.metrics != nil {
 		inFlight = o.metrics.InFlight()
 	}
@@ -336,5 +339,3 @@ func loopbackAddr(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
-
-

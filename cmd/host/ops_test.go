@@ -426,4 +426,3 @@ func TestReloadUnderLoad(t *testing.T) {
 	t.Logf("%d calls across 3 reloads and 1 rejected reload, none failed; %d usage events, %d repeated in a handover",
 		ok.Load(), len(evs), len(evs)-len(seen))
 }
-
