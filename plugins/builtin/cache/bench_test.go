@@ -86,13 +86,25 @@ func BenchmarkHitRedisFront(b *testing.B) {
 	hits(b, benchCache(b, pipeline.Env{Redis: &redisstore.Options{Addr: srv.Addr, KeyPrefix: "b:"}}, nil), nil)
 }
 
-// BenchmarkKey is the key derivation alone.
+// BenchmarkKeySHA is the key derivation with the SHA-256 key for Redis.
+func BenchmarkKeySHA(b *testing.B) {
+	c := benchCache(b, pipeline.Env{}, nil)
+	req := benchRequest()
+	var sha [32]byte
+	b.ReportAllocs()
+	defer benchcpu.Start(b)()
+	for b.Loop() {
+		c.key(req, &sha)
+	}
+}
+
+// BenchmarkKey is the in-memory key derivation alone.
 func BenchmarkKey(b *testing.B) {
 	c := benchCache(b, pipeline.Env{}, nil)
 	req := benchRequest()
 	b.ReportAllocs()
 	defer benchcpu.Start(b)()
 	for b.Loop() {
-		c.key(req)
+		c.key(req, nil)
 	}
 }

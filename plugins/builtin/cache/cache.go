@@ -7,14 +7,15 @@ package cache
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/pipeline"
@@ -59,6 +60,7 @@ type Cache struct {
 	global   bool
 	maxEntry int64
 	ttl      time.Duration
+	seeds    [2]maphash.Seed
 	mem      *memory // the memory backend, or nil
 	shared   *shared // the Redis backend, or nil
 	mode     sharedstate.Mode
@@ -87,7 +89,7 @@ func newStage(s pipeline.Spec, env pipeline.Env) (any, error) {
 	}
 	c := &Cache{name: s.Name, ignored: append(slices.Clone(IgnoredFields), cfg.IgnoreFields...),
 		global: cfg.Scope == "global", maxEntry: cfg.MaxEntryBytes, ttl: time.Duration(cfg.TTL),
-		mode: sharedstate.NewMode(s, store), log: env.Log}
+		mode: sharedstate.NewMode(s, store), log: env.Log, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	if store != nil {
 		c.shared = &shared{store: store, ttl: c.ttl,
 			front: newMemory(cfg.MaxBytes, min(time.Duration(cfg.FrontTTL), c.ttl))}
@@ -105,13 +107,20 @@ func (c *Cache) Handle(ctx context.Context, req *core.Request, next core.Handler
 	if req.Method != http.MethodPost || !write {
 		return miss(next(ctx, req))
 	}
-	k, ok := c.key(req)
+	var sha *[sha256.Size]byte // the Redis key, computed only when needed
+	shaKey := func() *[sha256.Size]byte {
+		if sha == nil {
+			sha = new([sha256.Size]byte)
+			c.key(req, sha)
+		}
+		return sha
+	}
+	k, ok := c.key(req, nil)
 	if !ok {
 		return miss(next(ctx, req))
 	}
-	key := unsafe.String(&k[0], len(k))
 	if read {
-		e, hit, err := c.get(ctx, key)
+		e, hit, err := c.get(ctx, k, shaKey)
 		if err != nil {
 			if ferr := c.mode.Failed(err, "the cache is skipped"); ferr != nil {
 				return nil, ferr
@@ -123,15 +132,17 @@ func (c *Cache) Handle(ctx context.Context, req *core.Request, next core.Handler
 			return e.response(), nil
 		}
 	}
+	if c.shared != nil {
+		shaKey() // before next: a later stage may change the request
+	}
 	resp, err := next(ctx, req)
 	if err != nil || resp.Status != http.StatusOK {
 		return miss(resp, err)
 	}
-	key = string(k[:]) // kept past this call
 	if resp.Stream != nil {
-		resp.Stream = &recorder{Stream: resp.Stream, c: c, ctx: ctx, key: key, resp: resp}
+		resp.Stream = &recorder{Stream: resp.Stream, c: c, ctx: ctx, key: k, sha: sha, resp: resp}
 	} else if int64(len(resp.Body)) <= c.maxEntry {
-		c.put(ctx, key, &entry{status: resp.Status, contentType: resp.Header.Get("Content-Type"),
+		c.put(ctx, k, sha, &entry{status: resp.Status, contentType: resp.Header.Get("Content-Type"),
 			body: resp.Body, usage: resp.Usage})
 	}
 	return miss(resp, err)
@@ -167,21 +178,22 @@ func cacheControl(h http.Header) (read, write bool) {
 	return !strings.Contains(s, "no-cache"), true
 }
 
-func (c *Cache) get(ctx context.Context, k string) (*entry, bool, error) {
+func (c *Cache) get(ctx context.Context, k memKey, sha func() *[sha256.Size]byte) (*entry, bool, error) {
 	if c.mem != nil {
 		e, ok := c.mem.get(k)
 		return e, ok, nil
 	}
-	return c.shared.get(ctx, k)
+	return c.shared.get(ctx, k, sha)
 }
 
-// put stores an entry; a Redis failure only costs the entry.
-func (c *Cache) put(ctx context.Context, k string, e *entry) {
+// put stores an entry; a Redis failure only costs the entry. sha is the
+// Redis key (nil with the memory backend).
+func (c *Cache) put(ctx context.Context, k memKey, sha *[sha256.Size]byte, e *entry) {
 	if c.mem != nil {
 		c.mem.set(k, e)
 		return
 	}
-	if err := c.shared.set(context.WithoutCancel(ctx), k, e); err != nil {
+	if err := c.shared.set(context.WithoutCancel(ctx), k, sha, e); err != nil {
 		c.shared.store.Warn(c.name, "answers are cached in this replica only", err)
 	}
 }
@@ -216,7 +228,8 @@ type recorder struct {
 	core.Stream
 	c    *Cache
 	ctx  context.Context
-	key  string
+	key  memKey
+	sha  *[sha256.Size]byte
 	resp *core.Response
 	buf  []byte
 	over bool
@@ -228,7 +241,7 @@ func (r *recorder) Next() (*core.Event, error) {
 	switch {
 	case err == io.EOF && !r.done && !r.over:
 		r.done = true
-		r.c.put(r.ctx, r.key, &entry{stream: true, status: r.resp.Status, contentType: r.resp.Header.Get("Content-Type"),
+		r.c.put(r.ctx, r.key, r.sha, &entry{stream: true, status: r.resp.Status, contentType: r.resp.Header.Get("Content-Type"),
 			body: r.buf, usage: r.resp.Usage})
 	case err == nil && !r.over:
 		if int64(len(r.buf)+len(ev.Raw)) > r.c.maxEntry {

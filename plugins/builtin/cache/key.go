@@ -3,6 +3,8 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"unsafe"
@@ -36,13 +38,22 @@ var keyHeaders = []string{"Anthropic-Version", "Anthropic-Beta", "Openai-Beta"}
 // field is one top-level body field.
 type field struct{ name, raw string }
 
-// key derives the cache key of a call: a SHA-256 over the scope (the
-// customer, unless the cache is global), the provider, operation, upstream,
-// method, path and query, the model, whether it streams, the headers that
-// change the answer, and the body's top-level fields in name order minus the
-// ignored ones. Field values count byte for byte; only their order and the
-// ignored fields do not. ok is false for a body that is not a JSON object.
-func (c *Cache) key(req *core.Request) (k [sha256.Size]byte, ok bool) {
+// memKey is the key of an entry in memory: 128 bits from two maphash
+// hashes with seeds drawn at random when the stage is built. It is cheap
+// (the runtime's AES-based hash), and a customer who does not know the
+// seeds cannot craft a request that collides with another's.
+type memKey [16]byte
+
+// key derives the in-memory key of a call, and, when sha is not nil, fills
+// in the SHA-256 key the Redis backend stores it under (stable across
+// replicas, and collision-resistant without a secret). Both cover: the
+// scope (the customer, unless the cache is global), the provider,
+// operation, upstream, method, path and query, the model, whether it
+// streams, the headers that change the answer, and the body's top-level
+// fields in name order minus the ignored ones. Field values count byte for
+// byte; only their order and the ignored fields do not. ok is false for a
+// body that is not a JSON object.
+func (c *Cache) key(req *core.Request, sha *[sha256.Size]byte) (k memKey, ok bool) {
 	root := gjson.Parse(unsafe.String(unsafe.SliceData(req.Body), len(req.Body)))
 	if !root.IsObject() {
 		return k, false
@@ -57,11 +68,24 @@ func (c *Cache) key(req *core.Request) (k [sha256.Size]byte, ok bool) {
 	})
 	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 
-	h := sha256.New()
+	var h1, h2 maphash.Hash
+	h1.SetSeed(c.seeds[0])
+	h2.SetSeed(c.seeds[1])
+	var sh hash.Hash
+	if sha != nil {
+		sh = sha256.New()
+	}
 	var n [binary.MaxVarintLen64]byte
 	put := func(s string) {
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-		h.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
+		l := n[:binary.PutUvarint(n[:], uint64(len(s)))]
+		h1.Write(l)
+		h1.WriteString(s)
+		h2.Write(l)
+		h2.WriteString(s)
+		if sh != nil {
+			sh.Write(l)
+			sh.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
+		}
 	}
 	scope := ""
 	if !c.global {
@@ -91,6 +115,10 @@ func (c *Cache) key(req *core.Request) (k [sha256.Size]byte, ok bool) {
 		put(f.name)
 		put(f.raw)
 	}
-	h.Sum(k[:0])
+	binary.LittleEndian.PutUint64(k[:8], h1.Sum64())
+	binary.LittleEndian.PutUint64(k[8:], h2.Sum64())
+	if sh != nil {
+		sh.Sum(sha[:0])
+	}
 	return k, true
 }

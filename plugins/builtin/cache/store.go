@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"time"
 
@@ -13,19 +14,19 @@ import (
 // memory is an in-process cache bounded in bytes, from otter (W-TinyLFU
 // eviction, per-entry expiry).
 type memory struct {
-	c *otter.Cache[string, *entry]
+	c *otter.Cache[memKey, *entry]
 }
 
 func newMemory(maxBytes int64, ttl time.Duration) *memory {
-	return &memory{c: otter.Must(&otter.Options[string, *entry]{
+	return &memory{c: otter.Must(&otter.Options[memKey, *entry]{
 		MaximumWeight:    uint64(maxBytes),
-		Weigher:          func(_ string, e *entry) uint32 { return uint32(min(e.size(), 1<<31)) },
-		ExpiryCalculator: otter.ExpiryWriting[string, *entry](ttl),
+		Weigher:          func(_ memKey, e *entry) uint32 { return uint32(min(e.size(), 1<<31)) },
+		ExpiryCalculator: otter.ExpiryWriting[memKey, *entry](ttl),
 	})}
 }
 
-func (m *memory) get(k string) (*entry, bool) { return m.c.GetIfPresent(k) }
-func (m *memory) set(k string, e *entry)      { m.c.Set(k, e) }
+func (m *memory) get(k memKey) (*entry, bool) { return m.c.GetIfPresent(k) }
+func (m *memory) set(k memKey, e *entry)      { m.c.Set(k, e) }
 func (m *memory) close()                      { m.c.StopAllGoroutines() }
 
 // shared is the Redis backend with an in-memory front: a hit in the front
@@ -36,17 +37,17 @@ type shared struct {
 	ttl   time.Duration
 }
 
-// redisKey is the Redis key of a cache key.
-func (s *shared) redisKey(k string) string {
-	return s.store.Key("cache", hex.EncodeToString([]byte(k)))
+// redisKey is the Redis key of a call's SHA-256 key.
+func (s *shared) redisKey(sha *[sha256.Size]byte) string {
+	return s.store.Key("cache", hex.EncodeToString(sha[:]))
 }
 
-// get looks in the front, then in Redis.
-func (s *shared) get(ctx context.Context, k string) (*entry, bool, error) {
+// get looks in the front, then in Redis under the SHA-256 key sha computes.
+func (s *shared) get(ctx context.Context, k memKey, sha func() *[sha256.Size]byte) (*entry, bool, error) {
 	if e, ok := s.front.get(k); ok {
 		return e, true, nil
 	}
-	b, ok, err := s.store.Get(ctx, s.redisKey(k))
+	b, ok, err := s.store.Get(ctx, s.redisKey(sha()))
 	if err != nil || !ok {
 		return nil, false, err
 	}
@@ -59,7 +60,7 @@ func (s *shared) get(ctx context.Context, k string) (*entry, bool, error) {
 }
 
 // set stores in both.
-func (s *shared) set(ctx context.Context, k string, e *entry) error {
+func (s *shared) set(ctx context.Context, k memKey, sha *[sha256.Size]byte, e *entry) error {
 	s.front.set(k, e)
-	return s.store.Set(ctx, s.redisKey(k), e.encode(), s.ttl)
+	return s.store.Set(ctx, s.redisKey(sha), e.encode(), s.ttl)
 }
