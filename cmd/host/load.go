@@ -64,9 +64,12 @@ func newLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, error) {
 			secrets = append(secrets, key)
 		}
 	}
-	if env := cfg.Redis.PasswordEnv; env != "" {
-		if pw, ok := cfg.Lookup(env); ok && pw != "" {
-			secrets = append(secrets, pw)
+	for _, env := range []string{cfg.Redis.PasswordEnv, cfg.Admin.TokenEnv, cfg.Alerts.WebhookURLEnv} {
+		if env == "" {
+			continue
+		}
+		if v, ok := cfg.Lookup(env); ok && v != "" {
+			secrets = append(secrets, v)
 		}
 	}
 	return logging.New(stderr, cfg.Log.Level, cfg.Log.Format, secrets...)

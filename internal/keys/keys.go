@@ -92,15 +92,19 @@ func (s Spec) Check() error {
 }
 
 // Principal is the identity the key gives its calls.
+//
+// The usage events of the key's calls carry its metadata, its team as
+// metadata team, and its id as metadata key_id (what a ratelimit stage keyed
+// by metadata.key_id limits per key).
 func (k *Key) Principal() *core.Principal {
-	md := k.Metadata
+	md := make(map[string]string, len(k.Metadata)+2)
+	for a, b := range k.Metadata {
+		md[a] = b
+	}
 	if k.Team != "" {
-		md = make(map[string]string, len(k.Metadata)+1)
-		for a, b := range k.Metadata {
-			md[a] = b
-		}
 		md["team"] = k.Team
 	}
+	md["key_id"] = k.ID
 	return &core.Principal{KeyID: k.ID, Name: k.Name, Customer: k.Customer, Team: k.Team, Models: k.Models,
 		Limits: k.Limits, Metadata: md}
 }
