@@ -76,7 +76,7 @@ func TestRateLimitTokensReconcileWithUsage(t *testing.T) {
 }
 
 func TestRateLimitConcurrentStreams(t *testing.T) {
-	up := providertest.NewServer(t, providertest.WithChunkDelay(30*time.Millisecond))
+	up := providertest.NewServer(t, providertest.WithChunkDelay(80*time.Millisecond))
 	s := newStack(t, limited(up.URL, "{concurrent: 1}"))
 	started := make(chan struct{})
 	var wg sync.WaitGroup
