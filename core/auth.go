@@ -34,7 +34,8 @@ type Principal struct {
 	// Models lists the model names or patterns (path.Match syntax) the key
 	// may call; empty allows every model.
 	Models []string `json:"models,omitempty"`
-	// Limits are the key's own limits, for rate-limit and budget stages.
+	// Limits are the key's own limits, for a stage that enforces them per
+	// key (no built-in stage does yet).
 	Limits Limits `json:"limits"`
 	// Metadata is copied into every usage event of the key's calls.
 	Metadata map[string]string `json:"metadata,omitempty"`
