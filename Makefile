@@ -74,7 +74,7 @@ $(NODE_TEST)/node_modules/.package-lock.json: $(NODE_TEST)/package-lock.json $(N
 node-deps: $(NODE_TEST)/node_modules/.package-lock.json ## install the npm clients of the Node tests
 
 test-node: build node-deps ## the npm SDKs (openai, @anthropic-ai/sdk) against bin/tollgate
-	cd $(NODE_TEST) && TOLLGATE_BIN=$(CURDIR)/$(BIN) node --test
+	cd $(NODE_TEST) && GATEWAY_BIN=$(CURDIR)/$(BIN) node --test
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

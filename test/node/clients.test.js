@@ -1,6 +1,7 @@
 // The npm packages openai and @anthropic-ai/sdk as clients of the real
 // tollgate binary, in front of `tollgate mock`: most users' clients are not
-// Go. Run by `make test` (make test-node); TOLLGATE_BIN names the binary.
+// Go. Run by `make test` (make test-node); GATEWAY_BIN names the binary (not
+// TOLLGATE_…: tollgate reads those variables as configuration).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 
-const bin = process.env.TOLLGATE_BIN || fileURLToPath(new URL('../../bin/tollgate', import.meta.url));
+const bin = process.env.GATEWAY_BIN || fileURLToPath(new URL('../../bin/tollgate', import.meta.url));
 const reply = 'This is a mock response from tollgate.';
 const children = [];
 let dir, usagePath, host, gateway;
