@@ -190,7 +190,11 @@ func WriteBenchCheck(w io.Writer, deltas []BenchDelta, onlyBase, onlyCur, failed
 
 // short drops the module path from a benchmark key.
 func short(key string) string {
-	return strings.TrimPrefix(strings.TrimPrefix(key, "github.com/tollgate-dev/tollgate"), "/")
+	s := strings.TrimPrefix(key, "github.com/tollgate-dev/tollgate")
+	if strings.HasPrefix(s, ".") {
+		return "(root)" + s
+	}
+	return strings.TrimPrefix(s, "/")
 }
 
 // fmtNs formats ns/op with a unit that keeps it short.

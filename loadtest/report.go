@@ -22,15 +22,16 @@ const (
 
 // ReportInput is what a report is made of.
 type ReportInput struct {
-	Current  *Result
-	Previous *Result // nil for none
-	CurFile  string  // result file names, as shown in the doc
-	PrevFile string
-	Benches  []Bench // in-process benchmarks; nil leaves their section alone
-	BenchCmd string
-	BenchRaw string // the file they were read from
-	Failed   []string
-	ImgDir   string // relative to the doc, e.g. "img"
+	Current   *Result
+	Previous  *Result // nil for none
+	CurFile   string  // result file names, as shown in the doc
+	PrevFile  string
+	Benches   []Bench // in-process benchmarks; nil leaves their section alone
+	BenchCmd  string
+	BenchRaw  string // the file they were read from
+	BenchNote string // said after how they were collected
+	Failed    []string
+	ImgDir    string // relative to the doc, e.g. "img"
 }
 
 // LoadSection renders the load harness section.
@@ -317,7 +318,11 @@ func BenchSection(in ReportInput) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("%s\n## In-process benchmarks of every stage\n\n", BenchBegin)
-	w("Collected with `%s` (raw output: `%s`), on the machine above. Each figure is the median over its runs. ", in.BenchCmd, in.BenchRaw)
+	w("Collected with `%s` (raw output: `%s`), on the machine above. ", in.BenchCmd, in.BenchRaw)
+	if in.BenchNote != "" {
+		w("%s ", strings.TrimSpace(in.BenchNote))
+	}
+	w("Each figure is the median over its runs. ")
 	w("`make bench-check` compares a fresh run with `docs/bench-baseline.txt` and prints what got slower.\n\n")
 	w("*CPU/op* is shown for the benchmarks that measure their own CPU time (steadier than wall time on a shared machine).\n\n")
 	w("| package | benchmark | time/op | CPU/op | B/op | allocs/op |\n|---|---|---:|---:|---:|---:|\n")

@@ -20,6 +20,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	plotDir := fs.String("plot", "loadtest/plot", "the plot module's `dir`")
 	bench := fs.String("bench", "", "`file` of `go test -bench` output for the in-process table (empty: leave that section)")
 	benchCmd := fs.String("bench-cmd", "go test -run '^$' -bench . -benchmem ./...", "the `command` that made --bench, as shown in the doc")
+	benchNote := fs.String("bench-note", "", "a `sentence` about how --bench was collected, shown after the command")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -57,7 +58,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		in.BenchCmd, in.BenchRaw = *benchCmd, filepath.ToSlash(*bench)
+		in.BenchCmd, in.BenchRaw, in.BenchNote = *benchCmd, filepath.ToSlash(*bench), *benchNote
 		sections = append(sections, [3]string{loadtest.BenchSection(in), loadtest.BenchBegin, loadtest.BenchEnd})
 	}
 	if err := loadtest.WriteDoc(*doc, sections...); err != nil {
