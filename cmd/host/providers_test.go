@@ -63,7 +63,7 @@ func TestServeWithTheAnthropicSDK(t *testing.T) {
 		providertest.WithRequiredKey(plantedAnthropicKey))
 	h := startHost(t, up.URL, allKeys...)
 	c := anthropic.NewClient(aoption.WithBaseURL(h.url), aoption.WithAPIKey("sk-ant-client"), aoption.WithMaxRetries(0),
-		aoption.WithHeader("X-Tollgate-Customer", "acme"))
+		aoption.WithHeader("X-Tollgate-Customer", "acme"), aoption.WithHeader("anthropic-beta", "prompt-caching-2024-07-31"))
 	params := anthropic.MessageNewParams{Model: "claude-haiku-4-5", MaxTokens: 100,
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hello from the end to end test"))}}
 	msg, err := c.Messages.New(context.Background(), params)
@@ -88,6 +88,9 @@ func TestServeWithTheAnthropicSDK(t *testing.T) {
 	for _, r := range up.Requests() {
 		if r.Header.Get("X-Api-Key") != plantedAnthropicKey || r.Header.Get("Authorization") != "" {
 			t.Errorf("upstream must get the gateway's key in x-api-key only: %v", r.Header)
+		}
+		if r.Header.Get("Anthropic-Beta") != "prompt-caching-2024-07-31" || r.Header.Get("Anthropic-Version") == "" {
+			t.Errorf("anthropic-version and anthropic-beta must pass as the SDK sent them: %v", r.Header)
 		}
 	}
 	checkHostEvents(t, up, h.events(t), "anthropic", []string{"messages", "messages"})
