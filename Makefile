@@ -89,7 +89,7 @@ bench: redis ## run the in-process benchmarks
 # and a bare httputil.ReverseProxy, all loaded by
 # wrk and a Go stream client on loopback; bounded in time and count. Writes
 # loadtest/results/<date>.json, then the tables and plots in the doc.
-# LOADTEST_FLAGS=--quick tries it in about a minute (result in bin/, not the doc).
+# LOADTEST_FLAGS=--quick tries it in a few minutes (result in bin/, not the doc).
 .PHONY: loadtest bench-check
 LOADTEST_CONFIGS ?=
 LOADTEST_FLAGS   ?=
