@@ -430,7 +430,7 @@ func (s *meteredStream) Next() (ev *Event, err error) {
 		if err != nil {
 			if err == io.EOF {
 				s.resp.UsageKnown = true
-				s.end(nil, "")
+				s.end(streamFailure(s.obs), "")
 			} else {
 				s.end(err, "")
 			}
@@ -478,4 +478,17 @@ func (s *meteredStream) end(err error, status string) {
 		}
 		s.e.finish(s.p, o)
 	})
+}
+
+// streamFailure is the error a stream that ended cleanly reported inside
+// itself, if its observer tells of one ([StreamFailer]).
+func streamFailure(obs StreamObserver) error {
+	f, ok := obs.(StreamFailer)
+	if !ok {
+		return nil
+	}
+	if msg := f.Failure(); msg != "" {
+		return &Error{Kind: KindUpstream, Code: "stream_error", Message: "the upstream reported an error in the stream: " + msg}
+	}
+	return nil
 }

@@ -39,3 +39,12 @@ type StreamObserver interface {
 	Observe(ev *Event, u *Usage) (keep bool)
 	Finished() bool
 }
+
+// StreamFailer is an optional interface of a [StreamObserver] whose format
+// can report a failure inside a stream that then ends cleanly: Anthropic's
+// error event (overloaded_error mid-answer), the Responses API's
+// response.failed. Failure returns what went wrong, or "" when nothing did;
+// a stream that ends with a failure is recorded as an upstream error.
+type StreamFailer interface {
+	Failure() string
+}

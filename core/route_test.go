@@ -152,3 +152,52 @@ func TestKeyQueryNeverReachesStages(t *testing.T) {
 		}
 	})
 }
+
+// failingFormat's streams report a failure in their last event.
+type failingFormat struct{ routeFormat }
+
+type failingObserver struct{ failure string }
+
+func (o *failingObserver) Observe(ev *core.Event, _ *core.Usage) bool {
+	if ev.Name == "error" {
+		o.failure = string(ev.Data)
+	}
+	return true
+}
+func (o *failingObserver) Finished() bool                             { return false }
+func (o *failingObserver) Failure() string                            { return o.failure }
+func (failingFormat) ObserveStream(*core.Request) core.StreamObserver { return &failingObserver{} }
+
+type recordOutcome struct{ got *core.Outcome }
+
+func (r *recordOutcome) Complete(o *core.Outcome) { r.got = o }
+
+func TestStreamFailureIsAnUpstreamError(t *testing.T) {
+	events := []*core.Event{{Name: "delta", Data: []byte("x")}, {Name: "error", Data: []byte("overloaded_error")}}
+	answer := core.StageFunc(func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+		i := 0
+		return &core.Response{Status: 200, Stream: core.StreamFunc{NextFunc: func() (*core.Event, error) {
+			if i == len(events) {
+				return nil, io.EOF
+			}
+			i++
+			return events[i-1], nil
+		}}}, nil
+	})
+	rec := &recordOutcome{}
+	eng := core.New(core.WithPipeline(core.NewPipeline([]core.Stage{answer}, []core.Completer{rec}, nil)),
+		core.WithFormats(failingFormat{routeFormat{"openai"}}), core.WithUpstream(routeUpstream("openai", "openai")))
+	resp, err := eng.Do(context.Background(), &core.Request{Method: http.MethodPost, Path: "/v1/op", Body: []byte("{}")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := resp.Stream.Next(); err != nil {
+			break
+		}
+	}
+	resp.Stream.Close()
+	if rec.got == nil || rec.got.Status != core.StatusUpstreamError || !strings.Contains(rec.got.Err.Error(), "overloaded_error") {
+		t.Errorf("outcome %+v", rec.got)
+	}
+}
