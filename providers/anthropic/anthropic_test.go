@@ -160,3 +160,21 @@ func BenchmarkStream(b *testing.B) {
 		}
 	}
 }
+
+func TestStreamErrorEventIsAFailure(t *testing.T) {
+	raw := []byte("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n" +
+		"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n")
+	obs := anthropic.New().ObserveStream(&core.Request{Operation: anthropic.OpMessages})
+	s := sse.NewReader(bytes.NewReader(raw))
+	var u core.Usage
+	for {
+		ev, err := s.Next()
+		if err != nil {
+			break
+		}
+		obs.Observe(ev, &u)
+	}
+	if f := obs.(core.StreamFailer).Failure(); f != "overloaded_error: Overloaded" || u.InputTokens != 10 {
+		t.Errorf("failure %q usage %+v", f, u)
+	}
+}

@@ -76,6 +76,7 @@ type observer struct {
 	deltas    int64
 	done      bool
 	hasReport bool
+	failure   string
 }
 
 var (
@@ -102,6 +103,11 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 		}
 	case "message_stop":
 		o.done = true
+	case "error":
+		// A failure mid-answer (overloaded_error); the stream then ends.
+		e := gjson.Get(str(ev.Data), "error")
+		o.failure = e.Get("type").String() + ": " + e.Get("message").String()
+		return true
 	default:
 		return true
 	}
@@ -120,6 +126,11 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 
 // Finished reports whether message_stop has passed.
 func (o *observer) Finished() bool { return o.done }
+
+// Failure is the error event the stream carried, if any.
+func (o *observer) Failure() string { return o.failure }
+
+var _ core.StreamFailer = (*observer)(nil)
 
 // str views b as a string without copying: the bytes are not modified while
 // the string is in use, and gjson results taken from it are not kept.

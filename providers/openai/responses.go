@@ -45,6 +45,7 @@ func responsesUsage(body []byte) (core.Usage, bool) {
 type responsesObserver struct {
 	done     bool
 	reported bool
+	failure  string
 }
 
 var outputTextDelta = []byte(`"response.output_text.delta"`)
@@ -53,6 +54,10 @@ func (o *responsesObserver) Observe(ev *core.Event, u *core.Usage) bool {
 	switch ev.Name {
 	case "response.completed", "response.incomplete", "response.failed":
 		o.done = true
+		if ev.Name == "response.failed" {
+			e := gjson.Get(str(ev.Data), "response.error")
+			o.failure = "response.failed: " + e.Get("code").String() + ": " + e.Get("message").String()
+		}
 		if r := gjson.Get(str(ev.Data), "response.usage"); r.IsObject() {
 			*u = parseResponsesUsage(r)
 			o.reported = true
@@ -78,6 +83,11 @@ func (o *responsesObserver) Observe(ev *core.Event, u *core.Usage) bool {
 
 // Finished reports whether the terminal event has passed.
 func (o *responsesObserver) Finished() bool { return o.done }
+
+// Failure describes a response.failed event, if the stream carried one.
+func (o *responsesObserver) Failure() string { return o.failure }
+
+var _ core.StreamFailer = (*responsesObserver)(nil)
 
 // str views b as a string without copying: the bytes are not modified while
 // the string is in use, and no string taken from it is kept.

@@ -159,3 +159,14 @@ func BenchmarkChatStream(b *testing.B) {
 		}
 	}
 }
+
+func TestResponsesFailedIsAFailure(t *testing.T) {
+	raw := []byte("event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"boom\"},\"usage\":" + responsesUsage + "}}\n\n")
+	obs := openai.New().ObserveStream(&core.Request{Operation: openai.OpResponses})
+	ev, _ := sse.NewReader(bytes.NewReader(raw)).Next()
+	var u core.Usage
+	obs.Observe(ev, &u)
+	if f := obs.(core.StreamFailer).Failure(); f != "response.failed: server_error: boom" || u != wantResponses {
+		t.Errorf("failure %q usage %+v", f, u)
+	}
+}
