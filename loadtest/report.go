@@ -61,7 +61,7 @@ func LoadSection(in ReportInput) string {
 	w("\n\n")
 
 	w("**Commands**: `make loadtest` builds everything, runs `./bin/loadtest run --bin bin`, collects the in-process benchmarks and writes this section with `./bin/loadtest report`. ")
-	w("`make loadtest LOADTEST_FLAGS=--quick` tries the harness in about two minutes (its result goes to `bin/`, not here); ")
+	w("`make loadtest LOADTEST_FLAGS=--quick` tries the harness in a few minutes (its result goes to `bin/`, not here); ")
 	w("`LOADTEST_CONFIGS='name=path,...'` picks the gateway rows (an empty path is the embedded default config), and `./bin/loadtest run -h` lists the other knobs. ")
 	w("`./bin/loadtest profile --config default= --concurrency 16` runs one config under wrk in `loadtest-gatewayprof` (the same engine and server as `tollgate serve`) and prints the top of its CPU profile. ")
 	w("`make bench-check` reruns the in-process benchmarks and compares them with `docs/bench-baseline.txt`.\n\n")
