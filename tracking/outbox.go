@@ -323,13 +323,18 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	}
 	type result struct{ added, bytes, dropped int64 }
 	results := make([]result, len(o.workers))
+	// deleted marks the acks whose event was still queued: across a reload
+	// the old and the new worker may both deliver (and ack) one event, and
+	// only the first ack may count.
+	deleted := make([]bool, len(acks))
 	err := o.db.bolt.Update(func(tx *bolt.Tx) error {
 		queues, dropped := tx.Bucket(bucketQueues), tx.Bucket(bucketDropped)
-		for _, a := range acks {
-			if q := queues.Bucket([]byte(a.st.name)); q != nil {
+		for i, a := range acks {
+			if q := queues.Bucket([]byte(a.st.name)); q != nil && q.Get(a.key) != nil {
 				if err := q.Delete(a.key); err != nil {
 					return err
 				}
+				deleted[i] = true
 			}
 		}
 		for wi, w := range o.workers {
@@ -368,7 +373,10 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	if err != nil {
 		return err
 	}
-	for _, a := range acks {
+	for i, a := range acks {
+		if !deleted[i] {
+			continue
+		}
 		a.st.backlog.Add(-a.size)
 		a.st.queued.Add(-1)
 		a.st.delivered.Add(1)
