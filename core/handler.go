@@ -117,22 +117,29 @@ func tooLarge(limit int64) *Error {
 func writeError(w http.ResponseWriter, f Format, id string, err error) {
 	e := AsError(err)
 	h := w.Header()
-	for k, v := range e.Header {
-		h[k] = v
-	}
-	if id != "" {
-		h.Set("X-Tollgate-Id", id)
-	}
+	setErrorHeader(h, e, id)
 	if e.Kind == KindClientGone {
 		return // nobody is listening
 	}
 	body := errorBody(f, e)
-	if h.Get("Content-Type") == "" || len(e.Body) == 0 {
-		h.Set("Content-Type", "application/json")
-	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.HTTPStatus())
 	w.Write(body)
+}
+
+// setErrorHeader sets the headers of an error answer: the error's own
+// (Retry-After, the provider's), a JSON content type unless the provider's
+// body says otherwise, and the call's id. The host and the transport share it.
+func setErrorHeader(h http.Header, e *Error, id string) {
+	for k, v := range e.Header {
+		h[k] = v
+	}
+	if h.Get("Content-Type") == "" || len(e.Body) == 0 {
+		h.Set("Content-Type", "application/json")
+	}
+	if id != "" {
+		h.Set("X-Tollgate-Id", id)
+	}
 }
 
 // errorBody is the provider's own body for an upstream error, else e in the

@@ -45,11 +45,7 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return errorResponse(r, f, req.ID, err), nil
 	}
-	hr := &http.Response{
-		StatusCode: resp.Status, Status: strconv.Itoa(resp.Status) + " " + http.StatusText(resp.Status),
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: make(http.Header, len(resp.Header)+1), Request: r, ContentLength: -1,
-	}
+	hr := newResponse(r, resp.Status, make(http.Header, len(resp.Header)+1))
 	copyResponseHeader(hr.Header, resp.Header)
 	hr.Header.Set("X-Tollgate-Id", req.ID)
 	if resp.Stream != nil {
@@ -87,20 +83,17 @@ func errorResponse(r *http.Request, f Format, id string, err error) *http.Respon
 	e := AsError(err)
 	body := errorBody(f, e)
 	h := make(http.Header, len(e.Header)+2)
-	for k, v := range e.Header {
-		h[k] = v
-	}
-	if h.Get("Content-Type") == "" || len(e.Body) == 0 {
-		h.Set("Content-Type", "application/json")
-	}
-	if id != "" {
-		h.Set("X-Tollgate-Id", id)
-	}
-	status := e.HTTPStatus()
+	setErrorHeader(h, e, id)
+	hr := newResponse(r, e.HTTPStatus(), h)
+	hr.Body, hr.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	return hr
+}
+
+// newResponse is the skeleton of an answer handed back to the client's SDK.
+func newResponse(r *http.Request, status int, h http.Header) *http.Response {
 	return &http.Response{
 		StatusCode: status, Status: strconv.Itoa(status) + " " + http.StatusText(status),
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Request: r,
-		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Request: r, ContentLength: -1,
 	}
 }
 
