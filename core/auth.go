@@ -34,8 +34,10 @@ type Principal struct {
 	// Models lists the model names or patterns (path.Match syntax) the key
 	// may call; empty allows every model.
 	Models []string `json:"models,omitempty"`
-	// Limits are the key's own limits, for a stage that enforces them per
-	// key (no built-in stage does yet).
+	// Limits are the key's own limits. The ratelimit built-in enforces them
+	// (its key_limits setting, on by default): requests and tokens per
+	// minute counted per key, and the monthly budget; without a ratelimit
+	// stage in the pipeline nothing does, and the host warns at start.
 	Limits Limits `json:"limits"`
 	// Metadata is copied into every usage event of the key's calls.
 	Metadata map[string]string `json:"metadata,omitempty"`
@@ -43,9 +45,14 @@ type Principal struct {
 
 // Limits are a virtual key's limits; zero means none.
 type Limits struct {
+	// RequestsPerMinute and TokensPerMinute count the key's own calls,
+	// whatever customer they are billed to.
 	RequestsPerMinute int64 `json:"requests_per_minute,omitempty"`
 	TokensPerMinute   int64 `json:"tokens_per_minute,omitempty"`
-	// MonthlyBudget caps the key's spend per calendar month (UTC).
+	// MonthlyBudget caps spend per calendar month (UTC): once the spend of
+	// the key's customer this month (as the usage ledger or the Redis spend
+	// counters count it, at the track stage's prices) reaches it, the key's
+	// calls are refused. Keys of one customer share that spend.
 	MonthlyBudget USD `json:"monthly_budget,omitempty"`
 }
 

@@ -33,8 +33,9 @@ type Authenticator struct {
 }
 
 type snapshot struct {
-	byHash map[[32]byte]*entry
-	count  int
+	byHash  map[[32]byte]*entry
+	count   int
+	limited int // keys with limits of their own, revoked ones excluded
 }
 
 type entry struct {
@@ -65,6 +66,11 @@ func NewAuthenticator(store *Store, file string, log *slog.Logger) (*Authenticat
 
 // Count reports how many keys are loaded, revoked ones included.
 func (a *Authenticator) Count() int { return a.snap.Load().count }
+
+// Limited reports how many keys not revoked carry limits of their own
+// (requests or tokens per minute, a monthly budget): limits that only a
+// stage enforces, such as the ratelimit built-in.
+func (a *Authenticator) Limited() int { return a.snap.Load().limited }
 
 // Refresh re-reads the store and the keys file if either changed since the
 // last read (or always, with force), and reports whether it did. On error
@@ -98,6 +104,9 @@ func (a *Authenticator) Refresh(force bool) (bool, error) {
 			continue
 		}
 		s.byHash[h] = &entry{key: k, hash: h, p: k.Principal()}
+		if k.HasLimits() && k.Revoked == nil {
+			s.limited++
+		}
 	}
 	a.snap.Store(s)
 	a.modStore, a.modFile = ss, fs

@@ -88,6 +88,9 @@ func (s Spec) Check() error {
 	if s.Limits.RequestsPerMinute < 0 || s.Limits.TokensPerMinute < 0 || s.Limits.MonthlyBudget < 0 {
 		errs = append(errs, errors.New("limits must not be negative"))
 	}
+	if s.Limits.MonthlyBudget > 0 && s.Customer == "" {
+		errs = append(errs, errors.New("a monthly budget caps the spend of the key's customer, which the usage ledger counts: set --customer with --monthly-budget"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -108,6 +111,9 @@ func (k *Key) Principal() *core.Principal {
 	return &core.Principal{KeyID: k.ID, Name: k.Name, Customer: k.Customer, Team: k.Team, Models: k.Models,
 		Limits: k.Limits, Metadata: md}
 }
+
+// HasLimits reports whether the key carries any limit of its own.
+func (k *Key) HasLimits() bool { return k.Limits != (core.Limits{}) }
 
 // Valid reports whether the key works at t.
 func (k *Key) Valid(t time.Time) bool {

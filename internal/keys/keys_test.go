@@ -43,6 +43,9 @@ func TestKeyLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n := auth.Limited(); n != 1 {
+		t.Errorf("Limited = %d, want 1 (the key has --rpm)", n)
+	}
 	if p.KeyID != k.ID || p.Customer != "acme" || p.Metadata["team"] != "ml" || p.Metadata["env"] != "prod" ||
 		!p.AllowsModel("gpt-4o-mini") || p.AllowsModel("claude-3") || p.Limits.RequestsPerMinute != 60 {
 		t.Errorf("principal %+v", p)
@@ -65,6 +68,9 @@ func TestKeyLifecycle(t *testing.T) {
 	auth.Refresh(true)
 	if _, err := auth.Authenticate(context.Background(), secret); !errors.Is(err, core.ErrAuth) {
 		t.Errorf("revoked key: %v", err)
+	}
+	if n := auth.Limited(); n != 0 {
+		t.Errorf("Limited = %d after the revocation, want 0", n)
 	}
 	list, _ = st.List()
 	if list[0].Revoked == nil {
@@ -102,6 +108,7 @@ func TestSpecCheck(t *testing.T) {
 		{"bad pattern", keys.Spec{Customer: "a", Models: []string{"gpt-["}}, "models"},
 		{"bad metadata key", keys.Spec{Customer: "a", Metadata: map[string]string{"Bad Key": "x"}}, "metadata"},
 		{"negative limit", keys.Spec{Customer: "a", Limits: core.Limits{RequestsPerMinute: -1}}, "negative"},
+		{"budget without a customer", keys.Spec{Team: "ml", Limits: core.Limits{MonthlyBudget: core.Dollar}}, "set --customer with --monthly-budget"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -15,7 +16,10 @@ import (
 //
 //	{requests_per_minute: 600, tokens_per_minute: 200000}
 //
-// Limits lists more, each with its own key and window.
+// Limits lists more, each with its own key and window. Besides these, the
+// stage applies each virtual key's own limits to the calls made with it
+// (KeyLimits), so that an entry with no config at all,
+// {name: ratelimit, kind: builtin}, enforces only those.
 type Config struct {
 	// RequestsPerMinute, TokensPerMinute and Concurrent set one limit keyed
 	// by Key over a one-minute window; 0 leaves that dimension unlimited.
@@ -35,6 +39,13 @@ type Config struct {
 	// LeaseTTL is how long a concurrency slot held by a replica that died
 	// mid-call stays taken in Redis (default 10m).
 	LeaseTTL pipeline.Duration `json:"lease_ttl"`
+	// KeyLimits applies each virtual key's own limits (`tollgate keys
+	// create --rpm, --tpm, --monthly-budget`, core.Principal.Limits) to the
+	// calls made with it, on top of the limits above (default true).
+	KeyLimits *bool `json:"key_limits"`
+	// BudgetRefresh is how long a customer's spend this month, read for a
+	// key's monthly budget, is reused before it is read again (default 1s).
+	BudgetRefresh pipeline.Duration `json:"budget_refresh"`
 }
 
 // Limit is one limit: a number of requests and of tokens per window, and of
@@ -60,8 +71,9 @@ const (
 )
 
 // limits returns every limit the config sets, short form first, checked and
-// with defaults filled in.
-func (c *Config) limits(path string) ([]Limit, error) {
+// with defaults filled in. None is an error unless keyLimits: the stage
+// then enforces only the virtual keys' limits.
+func (c *Config) limits(path string, keyLimits bool) ([]Limit, error) {
 	var out []Limit
 	if c.RequestsPerMinute != 0 || c.TokensPerMinute != 0 || c.Concurrent != 0 {
 		out = append(out, Limit{Key: c.Key, Requests: c.RequestsPerMinute, Tokens: c.TokensPerMinute,
@@ -71,7 +83,10 @@ func (c *Config) limits(path string) ([]Limit, error) {
 	}
 	out = append(out, c.Limits...)
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: config: no limit set: add requests_per_minute, tokens_per_minute, concurrent or limits, e.g. {requests_per_minute: 600, tokens_per_minute: 200000}", path)
+		if keyLimits {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s: config: no limit set and key_limits is false: add requests_per_minute, tokens_per_minute, concurrent or limits, e.g. {requests_per_minute: 600, tokens_per_minute: 200000}, or drop key_limits: false to enforce the virtual keys' own limits", path)
 	}
 	short := c.RequestsPerMinute != 0 || c.TokensPerMinute != 0 || c.Concurrent != 0
 	var errs []error
@@ -115,11 +130,12 @@ func btoi(b bool) int {
 }
 
 func newStage(s pipeline.Spec, env pipeline.Env) (any, error) {
-	cfg := Config{DefaultOutputTokens: 1024, LeaseTTL: pipeline.Duration(10 * time.Minute)}
+	cfg := Config{DefaultOutputTokens: 1024, LeaseTTL: pipeline.Duration(10 * time.Minute), BudgetRefresh: pipeline.Duration(time.Second)}
 	if err := s.Decode(&cfg); err != nil {
 		return nil, err
 	}
-	limits, err := cfg.limits(s.Path())
+	keyLimits := cfg.KeyLimits == nil || *cfg.KeyLimits
+	limits, err := cfg.limits(s.Path(), keyLimits)
 	if err != nil {
 		return nil, err
 	}
@@ -134,9 +150,21 @@ func newStage(s pipeline.Spec, env pipeline.Env) (any, error) {
 	if store != nil {
 		b = store
 	}
-	return &RateLimit{name: s.Name, limits: limits, backend: b, store: store, mode: shared.NewMode(s, store),
-		defaultOutput: cfg.DefaultOutputTokens, leaseTTL: time.Duration(cfg.LeaseTTL), log: env.Log,
-		prefixes: keyPrefixes(s.Name, limits, store)}, nil
+	log := env.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &RateLimit{name: s.Name, limits: limits, backend: b, store: store, mode: shared.NewMode(s, store),
+		defaultOutput: cfg.DefaultOutputTokens, leaseTTL: time.Duration(cfg.LeaseTTL), log: log,
+		prefixes: keyPrefixes(s.Name, limits, store)}
+	if keyLimits {
+		r.keys = &keyLimiter{prefixes: keyLimitPrefixes(s.Name, store), spend: env.Spend,
+			cache: spendCache{ttl: time.Duration(cfg.BudgetRefresh)}}
+		if len(limits) == 0 && !env.CheckOnly {
+			log.Info("the ratelimit stage has no limits of its own: it enforces the virtual keys' limits only", "stage", s.Name)
+		}
+	}
+	return r, nil
 }
 
 func init() { pipeline.RegisterBuiltin("ratelimit", newStage) }

@@ -16,7 +16,7 @@ func TestConfigProblems(t *testing.T) {
 		config map[string]any
 		want   string
 	}{
-		{nil, "no limit set"},
+		{map[string]any{"key_limits": false}, "no limit set and key_limits is false"},
 		{map[string]any{"key": "metadata.team"}, "key: set requests_per_minute"},
 		{map[string]any{"requests_per_minute": 10, "key": "tenant"}, `key: want customer, global or metadata.NAME, got "tenant"`},
 		{map[string]any{"limits": []any{map[string]any{"requests": 5, "window": "500us"}}}, "limits[0]: window: want at least 1ms"},

@@ -1,7 +1,8 @@
 // Package ratelimit is the ratelimit stage: requests and tokens per window
-// and calls in flight, per customer, per metadata tag or for everyone, kept
-// in memory for one replica or in Redis for many. It registers itself as
-// the built-in "ratelimit"; see docs/resilience.md.
+// and calls in flight, per customer, per metadata tag or for everyone, and
+// each virtual key's own limits and monthly budget, kept in memory for one
+// replica or in Redis for many. It registers itself as the built-in
+// "ratelimit"; see docs/resilience.md.
 package ratelimit
 
 import (
@@ -31,6 +32,11 @@ import (
 // cache hit is refunded its tokens. All the limits of a call are checked
 // and charged in one atomic step: a refused call costs nothing.
 //
+// A call made with a virtual key (core.Request.Principal) is also held to
+// the key's own requests and tokens per minute, counted per key, and is
+// refused with a 402 once the month's spend of its customer has reached the
+// key's monthly budget (unless the config sets key_limits: false).
+//
 // Safe for concurrent use.
 type RateLimit struct {
 	name          string
@@ -42,6 +48,7 @@ type RateLimit struct {
 	leaseTTL      time.Duration
 	log           *slog.Logger
 	prefixes      [][3]string // per limit: the key prefix of requests, tokens, leases
+	keys          *keyLimiter // nil with key_limits: false
 }
 
 // dims of a bucket.
@@ -57,7 +64,7 @@ const (
 type charge struct {
 	buckets  []redisstore.Bucket
 	leases   []redisstore.Lease
-	limitOf  []int  // per bucket, then per lease: the index in limits
+	limitOf  []int  // per bucket, then per lease: the index in limits, len(limits) for the key's own
 	dimOf    []byte // per bucket
 	estimate int64
 
@@ -71,6 +78,11 @@ type charge struct {
 // reconciles its token charge and gives back its concurrency slots when
 // the answer is complete.
 func (r *RateLimit) Handle(ctx context.Context, req *core.Request, next core.HandlerFunc) (*core.Response, error) {
+	if r.keys != nil && req.Principal != nil && req.Principal.Limits.MonthlyBudget > 0 {
+		if err := r.checkBudget(ctx, req); err != nil {
+			return nil, err
+		}
+	}
 	c := r.charge(req)
 	if len(c.buckets)+len(c.leases) == 0 {
 		return next(ctx, req)
@@ -124,6 +136,9 @@ func (r *RateLimit) charge(req *core.Request) *charge {
 			c.leases = append(c.leases, redisstore.Lease{Key: r.prefixes[i][2] + v, Limit: l.Concurrent, TTL: r.leaseTTL})
 			ll = append(ll, i)
 		}
+	}
+	if r.keys != nil && req.Principal != nil {
+		r.keys.charge(c, req, len(r.limits), r.defaultOutput)
 	}
 	c.limitOf = append(c.limitOf, ll...)
 	return c
@@ -186,11 +201,21 @@ func (r *RateLimit) finish(ctx context.Context, req *core.Request, c *charge, us
 	}
 }
 
+// limitAt is the limit with index li for req: a configured one, or, at
+// len(r.limits), the limits of the call's virtual key.
+func (r *RateLimit) limitAt(li int, req *core.Request) (Limit, string) {
+	if li == len(r.limits) {
+		return keyLimit(req.Principal), req.Principal.KeyID
+	}
+	l := r.limits[li]
+	v, _ := keyValue(l.Key, req)
+	return l, v
+}
+
 // refuse builds the 429 for a refused call.
 func (r *RateLimit) refuse(req *core.Request, c *charge, d redisstore.Decision) error {
 	li := c.limitOf[d.Denied]
-	l := r.limits[li]
-	v, _ := keyValue(l.Key, req)
+	l, v := r.limitAt(li, req)
 	h := make(http.Header, 8)
 	retry := d.RetryAfter
 	var what string
@@ -227,6 +252,8 @@ func who(key, value string) string {
 	switch key {
 	case KeyGlobal:
 		return "all calls"
+	case keyVirtual:
+		return "API key " + value
 	case KeyCustomer:
 		if value == "" {
 			return "unattributed calls"
