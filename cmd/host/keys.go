@@ -10,8 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/keys"
+	"github.com/tollgate-dev/tollgate/pipeline"
 )
 
 const keysUsage = `Usage:
@@ -39,9 +41,9 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 			fs.String("team", "", "team the key belongs to (metadata team=T)")
 			fs.String("name", "", "a label for people")
 			fs.StringSlice("models", nil, "model names or patterns the key may call (default all)")
-			fs.Int64("rpm", 0, "requests per minute (for rate-limit stages)")
-			fs.Int64("tpm", 0, "tokens per minute (for rate-limit stages)")
-			fs.String("monthly-budget", "", "monthly budget in US dollars (for budget stages)")
+			fs.Int64("rpm", 0, "requests per minute of the key's calls (enforced by a ratelimit stage)")
+			fs.Int64("tpm", 0, "tokens per minute of the key's calls (enforced by a ratelimit stage)")
+			fs.String("monthly-budget", "", "cap in US dollars on the customer's spend this month, for the key's calls (enforced by a ratelimit stage; needs --customer)")
 			fs.StringArray("meta", nil, "metadata `k=v` for every usage event of the key")
 			fs.Duration("ttl", 0, "the key expires after this long (default never)")
 		}
@@ -73,6 +75,9 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "created %s (customer %q, team %q): the key above is shown only now; store it safely\n", k.ID, k.Customer, k.Team)
 		if !cfg.Auth.VirtualKeys {
 			fmt.Fprintln(stderr, "note: auth.virtual_keys is off in this config, so the gateway does not ask for keys yet")
+		}
+		if k.HasLimits() && !keyLimitsEnforced(cfg) {
+			fmt.Fprintln(stderr, "warning: "+keyLimitsHint)
 		}
 		return 0
 	case "list":
@@ -216,7 +221,11 @@ func keysRoutes(mux *http.ServeMux, o *ops) {
 			return
 		}
 		o.refreshKeys()
-		writeJSON(w, http.StatusCreated, map[string]any{"key": secret, "record": k})
+		out := map[string]any{"key": secret, "record": k}
+		if k.HasLimits() && !o.keyLimitsEnforced() {
+			out["warning"] = keyLimitsHint
+		}
+		writeJSON(w, http.StatusCreated, out)
 	})
 	mux.HandleFunc("POST /admin/keys/{id}/revoke", func(w http.ResponseWriter, r *http.Request) {
 		k, err := store().Revoke(r.PathValue("id"))
@@ -231,6 +240,52 @@ func keysRoutes(mux *http.ServeMux, o *ops) {
 		o.refreshKeys()
 		writeJSON(w, http.StatusOK, map[string]any{"revoked": k})
 	})
+}
+
+// keyLimitsHint says what to do when keys carry limits that nothing
+// enforces.
+const keyLimitsHint = "virtual keys' limits (--rpm, --tpm, --monthly-budget) are enforced by a ratelimit stage, and this config's pipeline has none " +
+	"that does: add `- {name: ratelimit, kind: builtin}` after validate (docs/resilience.md, ratelimit)"
+
+// keyLimitsEnforced reports whether cfg's pipeline has a stage that
+// enforces virtual keys' own limits: a ratelimit built-in that leaves
+// key_limits on.
+func keyLimitsEnforced(cfg *config.Config) bool {
+	for _, s := range cfg.Pipeline {
+		if s.Kind != pipeline.KindBuiltin || pipeline.BuiltinName(s.Name) != "ratelimit" {
+			continue
+		}
+		if on, ok := s.Config["key_limits"].(bool); !ok || on {
+			return true
+		}
+	}
+	return false
+}
+
+// keyLimiter is what a pipeline part implements to say it enforces
+// virtual keys' own limits (the ratelimit built-in).
+type keyLimiter interface{ EnforcesKeyLimits() bool }
+
+// keyLimitsEnforced reports whether a stage of the live pipeline enforces
+// virtual keys' own limits.
+func (o *ops) keyLimitsEnforced() bool {
+	for _, p := range o.parts() {
+		if k, ok := p.Value.(keyLimiter); ok && k.EnforcesKeyLimits() {
+			return true
+		}
+	}
+	return false
+}
+
+// warnKeyLimits warns when keys carry limits that no stage of the live
+// pipeline enforces. It runs at start and after each reload.
+func (o *ops) warnKeyLimits() {
+	if o.keys == nil || o.eng == nil {
+		return
+	}
+	if n := o.keys.Limited(); n > 0 && !o.keyLimitsEnforced() {
+		o.log.Warn("virtual keys carry limits that NOTHING ENFORCES: "+keyLimitsHint, "keys_with_limits", n)
+	}
 }
 
 // refreshKeys makes a change through the admin API take effect at once.

@@ -136,6 +136,7 @@ func (o *ops) instrument() tollgate.Option { return o.options()[0] }
 func (o *ops) start(ctx context.Context, eng *core.Engine) {
 	o.eng = eng
 	if o.keys != nil {
+		o.warnKeyLimits()
 		go o.keys.Watch(ctx, o.cfg.Load().Auth.RefreshInterval)
 	}
 	o.startAlerts(ctx)
@@ -295,6 +296,7 @@ func (o *ops) reloaded(cfg *config.Config, problems []string) {
 	o.reload.Store(&reloadStatus{At: time.Now().UTC(), OK: ok, Problems: problems})
 	if ok {
 		o.cfg.Store(cfg)
+		o.warnKeyLimits()
 	}
 	if o.metrics != nil {
 		o.metrics.Reloaded(ok)

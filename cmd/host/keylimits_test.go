@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/providers/providertest"
+)
+
+// limitsConfig has virtual keys on and a ratelimit stage with no limits of
+// its own: it enforces the keys' limits only.
+const limitsConfig = `
+listen: {{LISTEN}}
+admin_listen: {{ADMIN}}
+data_dir: {{DIR}}
+log: {level: info, format: json}
+auth: {virtual_keys: true, refresh_interval: 50ms}
+reload: {debounce: 50ms}
+providers:
+  openai: {base_url: {{UP}}/v1, api_key_env: E2E_OPENAI_KEY}
+pipeline:
+  - {name: validate, kind: builtin}
+  - {name: ratelimit, kind: builtin, config: {budget_refresh: 10ms}}
+  - {name: call, kind: builtin}
+  - {name: track, kind: builtin, config: {sinks: [{type: jsonl, path: {{DIR}}/usage.jsonl}]}}
+`
+
+// createKey runs `tollgate keys create` and returns the key and stderr.
+func (o *opsHost) createKey(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	out, stderr, err := o.tollgate(t, append([]string{"keys", "create"}, args...)...)
+	if err != nil {
+		t.Fatalf("keys create %v: %v\n%s", args, err, stderr)
+	}
+	return strings.TrimSpace(out), stderr
+}
+
+func TestVirtualKeyLimitsAreEnforced(t *testing.T) {
+	up := providertest.NewServer(t)
+	h := startOps(t, up.URL, limitsConfig, "E2E_OPENAI_KEY="+plantedKey)
+	url := h.url + "/v1/chat/completions"
+
+	// --rpm 2: the third call in the minute is refused, in OpenAI's shape,
+	// naming the key.
+	rpmKey, stderr := h.createKey(t, "--customer", "acme", "--rpm", "2")
+	if strings.Contains(stderr, "warning") {
+		t.Errorf("keys create warned with a ratelimit stage in the pipeline: %s", stderr)
+	}
+	opsWait(t, 10*time.Second, "the new key to work", func() bool {
+		code, _ := opsCall(t, url, chat, "Authorization", "Bearer "+rpmKey)
+		return code == 200 // 401 until the gateway has read the key: not counted
+	})
+	if code, body := opsCall(t, url, chat, "Authorization", "Bearer "+rpmKey); code != 200 {
+		t.Fatalf("second call: %d %s", code, body)
+	}
+	code, body := opsCall(t, url, chat, "Authorization", "Bearer "+rpmKey)
+	if code != 429 || !strings.Contains(body, `"code":"rate_limit_exceeded"`) || !strings.Contains(body, "2 requests per 1m0s") ||
+		!strings.Contains(body, "API key key_") {
+		t.Errorf("third call with --rpm 2: %d %s", code, body)
+	}
+
+	// --monthly-budget: once the ledger has counted a call that cost more
+	// than the budget, the key's calls are refused with 402.
+	budgetKey, _ := h.createKey(t, "--customer", "globex", "--monthly-budget", "0.000001")
+	opsWait(t, 10*time.Second, "the budget key to work", func() bool {
+		code, _ := opsCall(t, url, chat, "Authorization", "Bearer "+budgetKey)
+		return code == 200
+	})
+	opsWait(t, 10*time.Second, "the spent budget to refuse calls", func() bool {
+		code, body = opsCall(t, url, chat, "Authorization", "Bearer "+budgetKey)
+		return code != 200
+	})
+	if code != 402 || !strings.Contains(body, `"code":"budget_exceeded"`) || !strings.Contains(body, `customer \"globex\" has spent $`) {
+		t.Errorf("call over the monthly budget: %d %s", code, body)
+	}
+
+	// A pipeline without a ratelimit stage enforces nothing: the reload
+	// that drops it, and keys create against such a config, say so.
+	noLimiter := strings.Replace(limitsConfig, "  - {name: ratelimit, kind: builtin, config: {budget_refresh: 10ms}}\n", "", 1)
+	h.write(t, noLimiter)
+	opsWait(t, 10*time.Second, "the reload to warn that key limits are not enforced", func() bool {
+		return strings.Contains(h.stderr.String(), "NOTHING ENFORCES")
+	})
+	_, stderr = h.createKey(t, "--customer", "initech", "--tpm", "1000")
+	if !strings.Contains(stderr, "warning: virtual keys' limits") || !strings.Contains(stderr, "{name: ratelimit, kind: builtin}") {
+		t.Errorf("keys create --tpm against a pipeline without ratelimit: %s", stderr)
+	}
+	// A budget needs the customer whose spend it caps.
+	cmd := exec.Command(binary, "keys", "create", "--team", "ml", "--monthly-budget", "5", "--config", h.path)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "set --customer with --monthly-budget") {
+		t.Errorf("a team key with a budget: %v %s", err, out)
+	}
+}
