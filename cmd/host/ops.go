@@ -42,6 +42,7 @@ type ops struct {
 	active  atomic.Int64                  // gateway requests in flight
 	limit   int64
 	reload  atomic.Pointer[reloadStatus]
+	prices  atomic.Pointer[pricing.Table] // the track stage's prices, for the cost metric
 }
 
 // reloadStatus is the outcome of the last reload, for /readyz.
@@ -63,8 +64,7 @@ func newOps(ctx context.Context, cfg *config.Config, log *slog.Logger, usage *tr
 			"admin_listen", cfg.AdminListen, "variable", cfg.Admin.TokenEnv)
 	}
 	if cfg.Metrics.Enabled {
-		prices, err := pricing.NewTable(nil, log)
-		if err != nil {
+		if err := o.setPrices(cfg); err != nil {
 			return nil, err
 		}
 		o.metrics = metrics.New(metrics.Options{
@@ -72,7 +72,7 @@ func newOps(ctx context.Context, cfg *config.Config, log *slog.Logger, usage *tr
 			Version:       tollgate.Version, Commit: commit,
 			Parts:     o.parts,
 			Upstreams: func() []string { return providerNames(o.cfg.Load()) },
-			Cost:      func(out *core.Outcome) (core.USD, bool) { return cost(prices, out) },
+			Cost:      func(out *core.Outcome) (core.USD, bool) { return cost(o.prices.Load(), out) },
 		})
 	}
 	tr, err := tracing.FromEnv(ctx, tollgate.Version)
@@ -297,6 +297,11 @@ func (o *ops) reloaded(cfg *config.Config, problems []string) {
 	if ok {
 		o.cfg.Store(cfg)
 		o.warnKeyLimits()
+		if o.metrics != nil {
+			if err := o.setPrices(cfg); err != nil {
+				o.log.Warn("the cost metric keeps the prices in force before the reload", "err", err)
+			}
+		}
 	}
 	if o.metrics != nil {
 		o.metrics.Reloaded(ok)
@@ -310,24 +315,6 @@ func providerNames(cfg *config.Config) []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// cost prices a call at the built-in prices.
-func cost(t *pricing.Table, o *core.Outcome) (core.USD, bool) {
-	r := o.Request
-	var up, prov string
-	if r.Upstream != nil {
-		up = r.Upstream.Name
-	}
-	if r.Format != nil {
-		prov = r.Format.Name()
-	}
-	p, ok := t.Lookup(r.Model, up, prov)
-	if !ok {
-		return 0, false
-	}
-	u := o.Usage
-	return p.Cost(u.InputTokens, u.CachedInputTokens, u.CacheWriteTokens, u.OutputTokens, u.ReasoningTokens), true
 }
 
 func loopbackAddr(addr string) bool {

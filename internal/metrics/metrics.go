@@ -44,7 +44,11 @@ type Options struct {
 	// gauges such as breaker state.
 	Upstreams func() []string
 	// Cost returns the cost of a call's usage, or false when its model has
-	// no price; nil leaves tollgate_cost_usd_total out.
+	// no price; nil leaves tollgate_cost_usd_total out. It should price as
+	// the track stage prices usage events (the host passes the track
+	// stage's table, overrides included), so that the metric and the
+	// billed usage agree. It is called once per call with usage and must
+	// be safe for concurrent use.
 	Cost func(o *core.Outcome) (core.USD, bool)
 }
 
