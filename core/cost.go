@@ -26,28 +26,35 @@ const (
 
 // String writes the amount in dollars with every significant digit and no
 // trailing zeros: "0.00000375", "12.5", "0".
-func (u USD) String() string {
-	neg := u < 0
+func (u USD) String() string { return string(u.AppendDecimal(make([]byte, 0, 24))) }
+
+// AppendDecimal appends [USD.String]'s form without allocating.
+func (u USD) AppendDecimal(b []byte) []byte {
 	n := uint64(u)
-	if neg {
-		n = uint64(-u)
+	if u < 0 {
+		b = append(b, '-')
+		n = -n // two's complement: right for math.MinInt64 too
 	}
 	whole, frac := n/uint64(Dollar), n%uint64(Dollar)
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
+	b = strconv.AppendUint(b, whole, 10)
+	if frac == 0 {
+		return b
 	}
-	b.WriteString(strconv.FormatUint(whole, 10))
-	if frac != 0 {
-		f := fmt.Sprintf("%012d", frac)
-		b.WriteByte('.')
-		b.WriteString(strings.TrimRight(f, "0"))
+	var digits [12]byte
+	for i := 11; i >= 0; i-- {
+		digits[i] = byte('0' + frac%10)
+		frac /= 10
 	}
-	return b.String()
+	end := 12
+	for digits[end-1] == '0' {
+		end--
+	}
+	b = append(b, '.')
+	return append(b, digits[:end]...)
 }
 
 // MarshalJSON writes the amount as a JSON number with its exact digits.
-func (u USD) MarshalJSON() ([]byte, error) { return []byte(u.String()), nil }
+func (u USD) MarshalJSON() ([]byte, error) { return u.AppendDecimal(nil), nil }
 
 // UnmarshalJSON reads a JSON number or string of dollars exactly.
 func (u *USD) UnmarshalJSON(b []byte) error {

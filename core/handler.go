@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -164,10 +163,4 @@ func genericErrorBody(e *Error) []byte {
 	b = append(b, `,"code":`...)
 	b = appendJSONString(b, e.Code)
 	return append(b, "}}"...)
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
 }

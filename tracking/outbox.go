@@ -1,9 +1,7 @@
 package tracking
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,10 +33,16 @@ const (
 	DefaultMaxAttempts     = 20
 	DefaultInitialBackoff  = time.Second
 	DefaultMaxBackoff      = 5 * time.Minute
+	DefaultCommitInterval  = 10 * time.Millisecond
 )
 
 // maxTxEvents caps the events one transaction commits.
 const maxTxEvents = 4096
+
+// lingerEnough is the number of waiting events that ends a commit
+// interval early: a transaction of this size already shares its fixed cost
+// well.
+const lingerEnough = 512
 
 // Config configures an [Outbox].
 type Config struct {
@@ -54,6 +58,13 @@ type Config struct {
 	MaxMemoryEvents int
 	// OnFull is OnFullDrop (default) or OnFullUnready.
 	OnFull string
+	// CommitInterval is the least time between the starts of two
+	// transactions (default 10ms; negative: commit as soon as anything
+	// waits). A transaction's fixed cost — page writes, two fsyncs, and
+	// a sink delivery after it — is then shared by the events of the
+	// interval instead of paid per event under light load; an event waits
+	// at most this much longer to be persisted.
+	CommitInterval time.Duration
 	// Price, if set, fills in an event's cost. It runs on the writer
 	// goroutine, off the request path.
 	Price func(*core.UsageEvent)
@@ -95,8 +106,9 @@ type RetryPolicy struct {
 // cannot be delivered to dead letters.
 //
 // An event is accepted when it is persisted: from then on it survives a
-// crash. Between Enqueue and the commit — a few milliseconds — it lives only
-// in memory. Close persists everything queued in memory.
+// crash. Between Enqueue and the commit — at most CommitInterval and the
+// commit's fsync — it lives only in memory. Close persists everything
+// queued in memory.
 //
 // An Outbox is safe for concurrent use.
 type Outbox struct {
@@ -111,12 +123,14 @@ type Outbox struct {
 	closed bool
 
 	wake       chan struct{}
+	enough     chan struct{} // lingerEnough events wait: end the interval
 	stop       chan struct{} // Close: the writer drains memory and exits
 	abandon    chan struct{} // Close's deadline passed: give up retrying
 	writerDone chan struct{}
 
 	accepted  atomic.Int64
 	persisted atomic.Int64
+	commits   atomic.Int64 // transactions that persisted events
 	memDrops  atomic.Int64
 	lastDrop  atomic.Int64 // unix nanos of the last memory-drop log line
 
@@ -126,8 +140,7 @@ type Outbox struct {
 	persistErr atomic.Pointer[string]
 
 	workers []*worker
-	enc     bytes.Buffer
-	encs    *json.Encoder
+	enc     []byte // the writer's encoding buffer, reused
 }
 
 // NewOutbox starts an outbox writing to db. It registers the sinks' queues
@@ -143,6 +156,9 @@ func (db *DB) NewOutbox(cfg Config) (*Outbox, error) {
 	if cfg.MaxMemoryEvents <= 0 {
 		cfg.MaxMemoryEvents = DefaultMaxMemoryEvents
 	}
+	if cfg.CommitInterval == 0 {
+		cfg.CommitInterval = DefaultCommitInterval
+	}
 	switch cfg.OnFull {
 	case "":
 		cfg.OnFull = OnFullDrop
@@ -151,9 +167,8 @@ func (db *DB) NewOutbox(cfg Config) (*Outbox, error) {
 		return nil, fmt.Errorf("tracking: on_full: want %s or %s, got %q", OnFullDrop, OnFullUnready, cfg.OnFull)
 	}
 	o := &Outbox{db: db, cfg: cfg, log: cfg.Log,
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), abandon: make(chan struct{}),
+		wake: make(chan struct{}, 1), enough: make(chan struct{}, 1), stop: make(chan struct{}), abandon: make(chan struct{}),
 		writerDone: make(chan struct{}), committed: make(chan struct{})}
-	o.encs = json.NewEncoder(&o.enc)
 	if err := db.register(o); err != nil {
 		return nil, err
 	}
@@ -177,11 +192,15 @@ func (o *Outbox) Enqueue(ev *core.UsageEvent) {
 		return
 	}
 	o.mem = append(o.mem, ev)
+	n := len(o.mem)
 	o.mu.Unlock()
 	o.accepted.Add(1)
 	select {
 	case o.wake <- struct{}{}:
 	default:
+	}
+	if n == lingerEnough {
+		o.endLinger()
 	}
 }
 
@@ -243,9 +262,11 @@ func (o *Outbox) addAcks(st *sinkState, batch []stored) {
 }
 
 // writeLoop persists what Enqueue queued, and the workers' acks, until
-// Close, then drains.
+// Close, then drains. Transactions start at most every CommitInterval.
 func (o *Outbox) writeLoop() {
 	defer close(o.writerDone)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		batch, acks := o.take()
 		if len(batch) == 0 && len(acks) == 0 {
@@ -260,10 +281,44 @@ func (o *Outbox) writeLoop() {
 				return
 			}
 		}
+		started := time.Now()
 		if !o.persist(batch, acks) {
 			return
 		}
 		o.recycle(batch)
+		o.linger(linger, o.cfg.CommitInterval-time.Since(started))
+	}
+}
+
+// linger waits d for more events to share the next transaction, ending
+// early when lingerEnough events wait or Close begins.
+func (o *Outbox) linger(t *time.Timer, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-o.enough: // a signal from before this check: the check sees its cause
+	default:
+	}
+	o.mu.Lock()
+	n, closed := len(o.mem), o.closed
+	o.mu.Unlock()
+	if n >= lingerEnough || closed {
+		return
+	}
+	t.Reset(d)
+	select {
+	case <-t.C:
+	case <-o.enough:
+	}
+	t.Stop() // since Go 1.23 no stale tick survives Stop
+}
+
+// endLinger ends the writer's wait for more events.
+func (o *Outbox) endLinger() {
+	select {
+	case o.enough <- struct{}{}:
+	default:
 	}
 }
 
@@ -302,22 +357,20 @@ func (o *Outbox) persist(batch []*core.UsageEvent, acks []ack) bool {
 // commit encodes and prices chunk, stores it for every sink and in the
 // ledger, and removes acked events, in one transaction: one fsync.
 func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
-	o.enc.Reset()
+	data := o.enc[:0]
 	ends := make([]int, len(chunk))
 	for i, ev := range chunk {
 		if o.cfg.Price != nil && ev.Cost == nil {
 			o.cfg.Price(ev)
 		}
-		if err := o.encs.Encode(ev); err != nil {
-			return fmt.Errorf("encoding usage event %s: %w", ev.ID, err)
-		}
-		ends[i] = o.enc.Len() - 1 // without the newline
+		data = ev.AppendJSON(data)
+		ends[i] = len(data)
 	}
-	data := o.enc.Bytes()
+	o.enc = data
 	value := func(i int) []byte {
 		start := 0
 		if i > 0 {
-			start = ends[i-1] + 1
+			start = ends[i-1]
 		}
 		return data[start:ends[i]]
 	}
@@ -397,6 +450,7 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	}
 	if len(chunk) > 0 {
 		o.persisted.Add(int64(len(chunk)))
+		o.commits.Add(1)
 		o.commitMu.Lock()
 		close(o.committed)
 		o.committed = make(chan struct{})
@@ -455,6 +509,7 @@ func (o *Outbox) Close(ctx context.Context) error {
 	}
 	o.closed = true
 	o.mu.Unlock()
+	o.endLinger()
 	var errs []error
 	// 1. Everything handed off reaches the disk; 2. each sink delivers
 	// what it can; 3. the writer commits their last acks and stops.

@@ -566,3 +566,56 @@ func TestReloadTakesTheSinksOver(t *testing.T) {
 		t.Errorf("ledger counts %d, want 40", rep.Total.Requests)
 	}
 }
+
+// TestCommitIntervalGroupsEvents shows the writer's interval: after a
+// commit, events wait for the interval (here an hour) unless 512 of them
+// wait or Close begins, so one transaction carries many events.
+func TestCommitIntervalGroupsEvents(t *testing.T) {
+	db := open(t, t.TempDir())
+	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, CommitInterval: time.Hour,
+		Sinks: []tracking.SinkConfig{{Name: "discard", Sink: discardSink{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(ob, 1)
+	waitPersisted(t, ob) // an idle writer commits at once
+	enqueue(ob, 511)
+	time.Sleep(20 * time.Millisecond)
+	if st := db.Stats(); st.Persisted != 1 || st.Commits != 1 {
+		t.Fatalf("persisted %d in %d commits while the interval runs; want 1 in 1", st.Persisted, st.Commits)
+	}
+	enqueue(ob, 1) // the 512th waiting event ends the interval
+	waitPersisted(t, ob)
+	if st := db.Stats(); st.Persisted != 513 || st.Commits != 2 {
+		t.Fatalf("persisted %d in %d commits; want 513 in 2", st.Persisted, st.Commits)
+	}
+	enqueue(ob, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Close ends the interval too; it fails if an event was not persisted.
+	if err := ob.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCommitAtOnce shows the smallest interval: each event that finds the
+// writer idle gets its own transaction.
+func TestCommitAtOnce(t *testing.T) {
+	db := open(t, t.TempDir())
+	ob := newOutbox(t, db, tracking.Config{CommitInterval: time.Nanosecond,
+		Sinks: []tracking.SinkConfig{{Name: "discard", Sink: discardSink{}}}})
+	for range 5 {
+		enqueue(ob, 1)
+		waitPersisted(t, ob)
+	}
+	if st := db.Stats(); st.Commits != 5 {
+		t.Fatalf("%d commits for 5 events handed off one at a time; want 5", st.Commits)
+	}
+}
+
+// discardSink accepts every event.
+type discardSink struct{}
+
+func (discardSink) WriteJSON(context.Context, [][]byte) error       { return nil }
+func (discardSink) Write(context.Context, []*core.UsageEvent) error { return nil }
+func (discardSink) Close() error                                    { return nil }

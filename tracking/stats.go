@@ -34,6 +34,9 @@ type Stats struct {
 	// (accepted in the sense of the delivery guarantee).
 	Accepted  int64 `json:"handed_off"`
 	Persisted int64 `json:"persisted"`
+	// Commits counts the transactions that persisted events: Persisted
+	// over Commits is how many events shared one transaction's fsyncs.
+	Commits int64 `json:"commits"`
 	// InMemory is handed off but not yet persisted.
 	InMemory int64 `json:"in_memory"`
 	// MemoryDropped counts events dropped before persistence: after close,
@@ -55,6 +58,7 @@ func (db *DB) Stats() Stats {
 	for o := range db.outboxes {
 		s.Accepted += o.accepted.Load()
 		s.Persisted += o.persisted.Load()
+		s.Commits += o.commits.Load()
 		s.MemoryDropped += o.memDrops.Load()
 		if e := o.persistErr.Load(); e != nil {
 			s.PersistError = *e

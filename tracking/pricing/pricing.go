@@ -208,11 +208,20 @@ var suffix = regexp.MustCompile(`-(\d{4}-\d{2}-\d{2}|\d{8}|\d{3}|latest)$`)
 // name without a date or version suffix.
 func (t *Table) Lookup(model string, providers ...string) (Price, bool) {
 	model = strings.TrimPrefix(model, "models/")
-	for _, name := range []string{model, suffix.ReplaceAllString(model, "")} {
-		for _, prov := range providers {
-			if p, ok := t.prices[prov][name]; ok && prov != "" {
-				return p, true
-			}
+	if p, ok := t.lookup(model, providers); ok {
+		return p, true
+	}
+	// The regexp only on a miss: most calls name a model exactly.
+	if base := suffix.ReplaceAllString(model, ""); base != model {
+		return t.lookup(base, providers)
+	}
+	return Price{}, false
+}
+
+func (t *Table) lookup(name string, providers []string) (Price, bool) {
+	for _, prov := range providers {
+		if p, ok := t.prices[prov][name]; ok && prov != "" {
+			return p, true
 		}
 	}
 	return Price{}, false
