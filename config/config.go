@@ -60,6 +60,10 @@ type ServerConfig struct {
 	MaxHeaderBytes int `koanf:"max_header_bytes"`
 	// ReadHeaderTimeout bounds reading request headers; 0 means no limit.
 	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	// ReadBodyTimeout bounds reading a request's body, from the end of its
+	// headers; 0 means no limit. It does not bound the answer: a stream
+	// may run as long as it runs.
+	ReadBodyTimeout time.Duration `koanf:"read_body_timeout"`
 	// IdleTimeout bounds how long a keep-alive connection waits; 0 means no limit.
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
 	// ShutdownTimeout bounds a graceful shutdown; 0 means wait forever.

@@ -38,6 +38,9 @@
 //	server.max_header_bytes     cap on request headers, in bytes, > 0.
 //	                            Default 1048576 (1 MiB).
 //	server.read_header_timeout  duration, >= 0 (0: no limit). Default 10s.
+//	server.read_body_timeout    time to read a request body once its headers
+//	                            are read; duration, >= 0 (0: no limit).
+//	                            Default 60s. It never cuts an answer.
 //	server.idle_timeout         duration, >= 0 (0: no limit). Default 120s.
 //	server.shutdown_timeout     duration, >= 0 (0: wait forever). Default 30s.
 //	server.max_concurrent_requests  calls served at once; one more gets 503

@@ -28,6 +28,7 @@ func TestDefault(t *testing.T) {
 			MaxBodyBytes:      32 << 20,
 			MaxHeaderBytes:    1 << 20,
 			ReadHeaderTimeout: 10 * time.Second,
+			ReadBodyTimeout:   60 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   30 * time.Second,
 

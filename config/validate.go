@@ -62,6 +62,7 @@ func (c *Config) problems() []Problem {
 	v.positive("server.max_body_bytes", c.Server.MaxBodyBytes)
 	v.positive("server.max_header_bytes", int64(c.Server.MaxHeaderBytes))
 	v.notNegative("server.read_header_timeout", c.Server.ReadHeaderTimeout)
+	v.notNegative("server.read_body_timeout", c.Server.ReadBodyTimeout)
 	v.notNegative("server.idle_timeout", c.Server.IdleTimeout)
 	v.notNegative("server.shutdown_timeout", c.Server.ShutdownTimeout)
 

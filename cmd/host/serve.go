@@ -117,7 +117,9 @@ func listen(addr string, h http.Handler, sc config.ServerConfig) (*server, error
 		return nil, err
 	}
 	return &server{ln: ln, srv: &http.Server{
-		Handler:           h,
+		// No WriteTimeout: it would cut every stream that runs longer. The
+		// body's deadline is set per request by bodyDeadline.
+		Handler:           bodyDeadline(h, sc.ReadBodyTimeout, slog.Default()),
 		ReadHeaderTimeout: sc.ReadHeaderTimeout,
 		IdleTimeout:       sc.IdleTimeout,
 		MaxHeaderBytes:    sc.MaxHeaderBytes,
