@@ -24,7 +24,10 @@ func ok(context.Context, *core.Request) (*core.Response, error) {
 
 // check runs one call's limit check and reconciliation: requests and
 // tokens per minute (the short form), for one customer.
-func check(b *testing.B, env pipeline.Env) {
+func check(b *testing.B, env pipeline.Env) { checkWith(b, env, nil) }
+
+// checkWith is check for a call made with a virtual key p (nil for none).
+func checkWith(b *testing.B, env pipeline.Env, p *core.Principal) {
 	env.Log = slog.New(slog.DiscardHandler)
 	s, err := newStage(pipeline.Spec{Name: "ratelimit", Kind: "builtin",
 		Config: map[string]any{"requests_per_minute": 1e12, "tokens_per_minute": 1e15}}, env)
@@ -34,7 +37,7 @@ func check(b *testing.B, env pipeline.Env) {
 	rl := s.(*RateLimit)
 	b.Cleanup(func() { rl.Close(context.Background()) })
 	req := &core.Request{ID: "bench", Method: http.MethodPost, Format: openai.New(), Operation: "chat.completions",
-		Body: []byte(benchBody), Customer: "acme"}
+		Body: []byte(benchBody), Customer: "acme", Principal: p}
 	ctx := context.Background()
 	b.ReportAllocs()
 	defer benchcpu.Start(b)()
@@ -47,6 +50,18 @@ func check(b *testing.B, env pipeline.Env) {
 
 // BenchmarkCheckMemory is a rate-limit check in memory.
 func BenchmarkCheckMemory(b *testing.B) { check(b, pipeline.Env{}) }
+
+// benchKey is a virtual key with every limit: its own requests and tokens
+// per minute and a monthly budget.
+var benchKey = &core.Principal{KeyID: "key_bench", Customer: "acme",
+	Limits: core.Limits{RequestsPerMinute: 1e12, TokensPerMinute: 1e15, MonthlyBudget: 1000 * core.Dollar}}
+
+// BenchmarkCheckKeyMemory is a rate-limit check in memory of a call made
+// with a virtual key: the configured limits, the key's own, and its budget
+// against the customer's spend (read once per budget_refresh).
+func BenchmarkCheckKeyMemory(b *testing.B) {
+	checkWith(b, pipeline.Env{Spend: fixedSpend{"acme": core.Dollar}}, benchKey)
+}
 
 // BenchmarkCheckRedis is a rate-limit check in Redis: one round trip to
 // take, one to reconcile the tokens.
