@@ -83,6 +83,10 @@ func TestVirtualKeyLimitsAreEnforced(t *testing.T) {
 	opsWait(t, 10*time.Second, "the reload to warn that key limits are not enforced", func() bool {
 		return strings.Contains(h.stderr.String(), "NOTHING ENFORCES")
 	})
+	code, body = opsCall(t, h.admin+"/admin/keys", `{"customer":"initech","limits":{"requests_per_minute":5}}`)
+	if code != 201 || !strings.Contains(body, `"warning":"virtual keys' limits`) {
+		t.Errorf("POST /admin/keys with limits against a pipeline without ratelimit: %d %s", code, body)
+	}
 	_, stderr = h.createKey(t, "--customer", "initech", "--tpm", "1000")
 	if !strings.Contains(stderr, "warning: virtual keys' limits") || !strings.Contains(stderr, "{name: ratelimit, kind: builtin}") {
 		t.Errorf("keys create --tpm against a pipeline without ratelimit: %s", stderr)
