@@ -80,8 +80,27 @@ func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.
 	}
 	env := pipelineEnv(cfg, ups, log)
 	env.Instrument = collect(extra).instrument
+	// Plugins' deliveries and decision logs go through the durable outbox;
+	// the built pipeline closes the Deliverer after its stages.
+	deliverer := tracking.NewDeliverer(cfg.DataDir, tracking.DelivererConfig{Log: log})
+	if cfg.DataDir != "" {
+		env.Deliverer = deliverer
+	}
 	shareState(cfg, specs, &env, log)
-	return pipeline.Build(specs, env)
+	refs := checkSinkRefs(specs)
+	p, err := pipeline.Build(specs, env)
+	if err != nil || refs != nil {
+		if p != nil {
+			p.Close(context.Background())
+		}
+		return nil, errors.Join(err, refs)
+	}
+	if env.Deliverer != nil {
+		if err := deliverer.Resume(); err != nil {
+			log.Error("plugin deliveries left by an earlier run cannot be resumed", "err", err)
+		}
+	}
+	return p, nil
 }
 
 // CheckPipeline builds the config's pipeline as `tollgate validate` does:
@@ -99,7 +118,7 @@ func CheckPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.
 	if err == nil {
 		p.Close(context.Background())
 	}
-	return err
+	return errors.Join(err, checkSinkRefs(specs))
 }
 
 // pipelineEnv is what the config gives stages: the data directory, the

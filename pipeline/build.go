@@ -69,10 +69,16 @@ func Build(specs []Spec, env Env) (*core.Pipeline, error) {
 			completers = append(completers, completer)
 		}
 	}
+	// Entries close in config order, the Deliverer last: what an early
+	// stage flushes as it closes (a decision log) goes to the outbox of a
+	// later track stage, which must still be open to take it.
+	if c, ok := env.Deliverer.(Closer); ok {
+		closers = append(closers, c)
+	}
 	closeAll := func(ctx context.Context) error {
 		var errs []error
-		for i := len(closers) - 1; i >= 0; i-- {
-			errs = append(errs, closers[i].Close(ctx))
+		for _, c := range closers {
+			errs = append(errs, c.Close(ctx))
 		}
 		return errors.Join(errs...)
 	}

@@ -87,6 +87,9 @@ type SinkConfig struct {
 	MaxAge time.Duration
 	// Retry governs failed writes.
 	Retry RetryPolicy
+	// PayloadsOnly keeps usage events out of the sink: it receives only
+	// what a [Deliverer] hands it ("sink:NAME"), e.g. decision logs.
+	PayloadsOnly bool
 }
 
 // RetryPolicy governs retries of a failed write: exponential backoff from
@@ -391,6 +394,9 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 			}
 		}
 		for wi, w := range o.workers {
+			if w.cfg.PayloadsOnly {
+				continue
+			}
 			q := queues.Bucket([]byte(w.st.name))
 			q.FillPercent = 1 // keys only ever grow: pack pages full
 			room := o.cfg.MaxBacklogBytes - w.st.backlog.Load()

@@ -55,6 +55,9 @@ type SinkDelivery struct {
 	Name  string      `json:"name"`
 	Batch BatchConfig `json:"batch"`
 	Retry RetryConfig `json:"retry"`
+	// UsageEvents false keeps usage events out of the sink: it receives
+	// only payloads delivered to "sink:NAME" (decision logs, plugins).
+	UsageEvents *bool `json:"usage_events"`
 }
 
 // defaultMaxAge is how long a sink type's batch may wait to fill when the
@@ -157,7 +160,7 @@ func buildSinks(s pipeline.Spec, env pipeline.Env, entries []map[string]any) ([]
 		for k, v := range entry {
 			switch k {
 			case "type":
-			case "name", "batch", "retry":
+			case "name", "batch", "retry", "usage_events":
 				common[k] = v
 			default:
 				rest[k] = v
@@ -183,7 +186,8 @@ func buildSinks(s pipeline.Spec, env pipeline.Env, entries []map[string]any) ([]
 			continue
 		}
 		sc := tracking.SinkConfig{Name: d.Name, Sink: sink, MaxEvents: d.Batch.MaxEvents, MaxAge: time.Duration(d.Batch.MaxAge),
-			Retry: tracking.RetryPolicy{Initial: time.Duration(d.Retry.Initial), Max: time.Duration(d.Retry.Max), MaxAttempts: d.Retry.MaxAttempts}}
+			Retry:        tracking.RetryPolicy{Initial: time.Duration(d.Retry.Initial), Max: time.Duration(d.Retry.Max), MaxAttempts: d.Retry.MaxAttempts},
+			PayloadsOnly: d.UsageEvents != nil && !*d.UsageEvents}
 		if sc.MaxEvents == 0 {
 			sc.MaxEvents = 1000
 			if typ != "jsonl" && typ != "stdout" {

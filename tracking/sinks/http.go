@@ -115,6 +115,18 @@ func (s *HTTP) WriteJSON(ctx context.Context, events [][]byte) error {
 	return s.post(ctx, len(events))
 }
 
+// PostBody posts body as it is, classifying the answer as Write does:
+// the durable Deliverer sends plugins' payloads, each already a complete
+// body in its receiver's format, this way.
+func (s *HTTP) PostBody(ctx context.Context, body []byte) error {
+	s.buf.Reset()
+	s.buf.Write(body)
+	if err := s.post(ctx, 1); err != nil {
+		return fmt.Errorf("%s: %w", s.url, err)
+	}
+	return nil
+}
+
 // post sends the body in buf and classifies the answer.
 func (s *HTTP) post(ctx context.Context, n int) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(s.buf.Bytes()))
