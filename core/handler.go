@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 )
 
@@ -92,7 +93,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength >= 0 {
 		b := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, b); err != nil {
-			return nil, Errorf(KindValidation, "bad_body", "reading the request body: %v", err)
+			return nil, bodyError(err)
 		}
 		return b, nil
 	}
@@ -102,9 +103,19 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, tooLarge(limit)
 	}
 	if err != nil {
-		return nil, Errorf(KindValidation, "bad_body", "reading the request body: %v", err)
+		return nil, bodyError(err)
 	}
 	return b, nil
+}
+
+// bodyError is a failed body read: 408 when a read deadline cut it (the
+// host's server.read_body_timeout), else 400.
+func bodyError(err error) *Error {
+	e := Errorf(KindValidation, "bad_body", "reading the request body: %v", err)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		e.Status, e.Code = http.StatusRequestTimeout, "body_timeout"
+	}
+	return e
 }
 
 func tooLarge(limit int64) *Error {

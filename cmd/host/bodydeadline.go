@@ -83,7 +83,8 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// bodyTimeoutError is what the handler reading the body sees.
+// bodyTimeoutError is what the handler reading the body sees; it is an
+// os.ErrDeadlineExceeded, which the engine answers with 408.
 type bodyTimeoutError struct {
 	d      time.Duration
 	read   int64

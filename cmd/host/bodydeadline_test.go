@@ -46,7 +46,7 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 					}
 				}()
 			}
-			// The gateway answers (400, naming the timeout) and closes, or
+			// The gateway answers (408, naming the timeout) and closes, or
 			// just closes; either way well before this generous bound.
 			conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -59,7 +59,7 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body) // ends when the gateway closes the connection
 			resp.Body.Close()
-			if resp.StatusCode != 400 || !strings.Contains(string(body), "server.read_body_timeout") {
+			if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "server.read_body_timeout") {
 				t.Errorf("answer to a slow body: %d %s", resp.StatusCode, body)
 			}
 			if !resp.Close {
