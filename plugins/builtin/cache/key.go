@@ -9,8 +9,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/tidwall/gjson"
-
 	"github.com/tollgate-dev/tollgate/core"
 )
 
@@ -54,18 +52,15 @@ type memKey [16]byte
 // byte; only their order and the ignored fields do not. ok is false for a
 // body that is not a JSON object.
 func (c *Cache) key(req *core.Request, sha *[sha256.Size]byte) (k memKey, ok bool) {
-	root := gjson.Parse(unsafe.String(unsafe.SliceData(req.Body), len(req.Body)))
-	if !root.IsObject() {
-		return k, false
-	}
 	var buf [24]field
 	fields := buf[:0]
-	root.ForEach(func(key, v gjson.Result) bool {
-		if !slices.Contains(c.ignored, key.Str) {
-			fields = append(fields, field{key.Str, v.Raw})
+	if !topFields(unsafe.String(unsafe.SliceData(req.Body), len(req.Body)), func(name, raw string) {
+		if !slices.Contains(c.ignored, name) {
+			fields = append(fields, field{name, raw})
 		}
-		return true
-	})
+	}) {
+		return k, false
+	}
 	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 
 	var h1, h2 maphash.Hash
