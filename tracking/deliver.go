@@ -112,7 +112,11 @@ func (db *DB) register(o *Outbox) error {
 		st.stage = o.cfg.Stage
 		st.maxBacklog.Store(o.cfg.MaxBacklogBytes)
 		w := newWorker(o, st, sc)
-		st.worker.Store(w)
+		if prev := st.worker.Swap(w); prev != nil {
+			// A reload: the new worker starts where the old one stops.
+			w.prev = prev
+			close(prev.superseded)
+		}
 		o.workers = append(o.workers, w)
 	}
 	if o.cfg.Ledger {
@@ -174,10 +178,15 @@ type worker struct {
 	sink core.Sink
 	cfg  SinkConfig
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	closing chan struct{}
-	done    chan struct{}
+	ctx        context.Context
+	cancel     context.CancelFunc
+	closing    chan struct{}
+	done       chan struct{}
+	superseded chan struct{} // a reload's worker took the queue over
+	// prev is the worker this one took over from: it starts once prev is
+	// done, reading past what prev delivered, whose acks may not be
+	// committed yet — else a reload would deliver those events twice.
+	prev *worker
 
 	bo       *backoff.ExponentialBackOff
 	attempts int
@@ -203,7 +212,7 @@ func newWorker(o *Outbox, st *sinkState, sc SinkConfig) *worker {
 	bo.InitialInterval, bo.MaxInterval, bo.Multiplier, bo.RandomizationFactor = sc.Retry.Initial, sc.Retry.Max, 2, 0.5
 	ctx, cancel := context.WithCancel(context.Background())
 	return &worker{o: o, st: st, sink: sc.Sink, cfg: sc, ctx: ctx, cancel: cancel,
-		closing: make(chan struct{}), done: make(chan struct{}), bo: bo}
+		closing: make(chan struct{}), done: make(chan struct{}), superseded: make(chan struct{}), bo: bo}
 }
 
 // stored is one queued event as read from the database.
@@ -219,6 +228,15 @@ type stored struct {
 func (w *worker) run() {
 	defer close(w.done)
 	defer w.cancel()
+	if w.prev != nil {
+		select {
+		case <-w.prev.done:
+			w.next = w.prev.next
+		case <-w.ctx.Done():
+			return
+		}
+		w.prev = nil
+	}
 	var waitingSince time.Time
 	for {
 		if w.st.worker.Load() != w { // superseded by a reload
@@ -241,6 +259,7 @@ func (w *worker) run() {
 			select {
 			case <-w.st.wake:
 			case <-w.closing:
+			case <-w.superseded:
 			case <-w.ctx.Done():
 				return
 			}
@@ -256,6 +275,7 @@ func (w *worker) run() {
 				case <-w.st.wake:
 				case <-t.C:
 				case <-w.closing:
+				case <-w.superseded:
 				case <-w.ctx.Done():
 					t.Stop()
 					return
@@ -381,6 +401,8 @@ func (w *worker) sleep(d time.Duration) bool {
 	case <-t.C:
 		return true
 	case <-w.closing:
+		return false
+	case <-w.superseded:
 		return false
 	case <-w.ctx.Done():
 		return false
