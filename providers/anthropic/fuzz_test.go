@@ -1,13 +1,9 @@
 package anthropic
 
 import (
-	"bytes"
-	"io"
-	"net/http"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/core"
-	"github.com/tollgate-dev/tollgate/providers/sse"
+	"github.com/tollgate-dev/tollgate/providers/providertest"
 )
 
 // FuzzFormat feeds arbitrary bytes to every part of the format that reads
@@ -22,39 +18,6 @@ func FuzzFormat(f *testing.F) {
 	f.Add([]byte(`{"model":1,"stream":"yes","messages":{}}`))
 	f.Add([]byte(``))
 	format := New()
-	endpoints := []struct{ method, path string }{{"POST", "/v1/messages"}, {"POST", "/v1/messages/count_tokens"}}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, ep := range endpoints {
-			op, ok := format.MatchHeader(ep.method, ep.path, http.Header{})
-			if !ok {
-				if op, ok = format.Match(ep.method, ep.path); !ok {
-					continue
-				}
-			}
-			req := &core.Request{Method: ep.method, Path: ep.path, Operation: op, Format: format,
-				Body: bytes.Clone(body), Header: http.Header{}}
-			format.Parse(req)
-			format.Validate(req)
-			format.Usage(req, body)
-			obs := format.ObserveStream(req)
-			s := sse.NewReader(bytes.NewReader(body))
-			var u core.Usage
-			for {
-				ev, err := s.Next()
-				if err != nil {
-					if err != io.EOF && ev != nil {
-						t.Fatalf("an event with an error: %v", err)
-					}
-					break
-				}
-				if obs != nil {
-					obs.Observe(ev, &u)
-				}
-			}
-			if obs != nil {
-				obs.Finished()
-			}
-			format.ErrorBody(&core.Error{Kind: core.KindValidation, Message: string(body)})
-		}
-	})
+	endpoints := []string{"POST /v1/messages", "POST /v1/messages/count_tokens"}
+	f.Fuzz(func(t *testing.T, body []byte) { providertest.ExerciseFormat(t, format, endpoints, body) })
 }
