@@ -11,7 +11,7 @@
 //
 //	func init() {
 //		sdk.OnRequest(func(r *sdk.Request) sdk.Action {
-//			if r.Metadata["team"] == "" {
+//			if r.Meta("team") == "" {
 //				return sdk.Deny(403, "no_team", "tag the call with X-Tollgate-Meta-Team")
 //			}
 //			return sdk.Continue()

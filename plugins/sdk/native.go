@@ -74,19 +74,18 @@ func (handler) Init(config []byte) (int, error) {
 }
 
 func (handler) Call(doc []byte) ([]byte, error) {
-	var h struct {
-		Hook string `json:"hook"`
-	}
-	if err := json.Unmarshal(doc, &h); err != nil {
+	name, err := hookName(doc)
+	if err != nil {
 		return nil, fmt.Errorf("sdk: reading the hook document: %w", err)
 	}
-	hook, err := hookByName(h.Hook)
+	hook, err := hookByName(name)
 	if err != nil {
 		return nil, err
 	}
 	callMu.Lock()
 	defer callMu.Unlock()
-	return dispatch(hook, doc), nil
+	// A fresh answer buffer: gRPC sends it after Call returns.
+	return dispatch(hook, doc, nil), nil
 }
 
 // Serve runs the plugin as a process plugin until the gateway stops it.

@@ -2,38 +2,91 @@ package sdk
 
 import (
 	"encoding/json"
-	"net/http"
 	"time"
 )
 
+// CallInfo describes a call: the request hook's document has these fields,
+// and a response or stream event names the call it belongs to with them.
+type CallInfo struct {
+	ID        string `json:"id"`
+	Provider  string `json:"provider"`
+	Operation string `json:"operation"`
+	Upstream  string `json:"upstream"`
+	Model     string `json:"model"`
+	Stream    bool   `json:"stream"`
+	Customer  string `json:"customer"`
+
+	metadata stringObject
+}
+
+// Meta returns the value of the call's tag key, "" if it has none. Tags
+// come from X-Tollgate-Meta-* headers, the library, and earlier stages.
+func (c *CallInfo) Meta(key string) string {
+	v, _ := c.metadata.get(key)
+	return v
+}
+
+// Metadata returns every tag of the call, in a map built by each call (a
+// hook that needs one tag should call Meta, which builds nothing).
+func (c *CallInfo) Metadata() map[string]string { return c.metadata.all() }
+
 // Request is the request hook's document: one LLM API call before it goes
 // upstream. Change it with its Set methods and answer [Continue].
+//
+// The SDK decodes it without reflection, reads the body, headers and tags
+// only when the hook asks for them, and reuses the Request for the next
+// call: use it during the hook call that received it, and do not keep the
+// pointer. What you read from it (strings, maps, the body) is yours to
+// keep.
 type Request struct {
-	ID        string              `json:"id"`
-	Provider  string              `json:"provider"`
-	Operation string              `json:"operation"`
-	Upstream  string              `json:"upstream"`
-	Model     string              `json:"model"`
-	Stream    bool                `json:"stream"`
-	Customer  string              `json:"customer"`
-	Metadata  map[string]string   `json:"metadata"`
-	Headers   map[string][]string `json:"headers,omitempty"`
-	// Body is the raw JSON body the client sent (nil if it was not JSON;
-	// BodyText then holds it).
-	Body     json.RawMessage `json:"body"`
-	BodyText string          `json:"body_text,omitempty"`
+	CallInfo
 
+	body    lazyBody
+	headers headers
 	changes Action
 }
 
-// Header returns the first value of a request header.
-func (r *Request) Header(name string) string {
-	return http.Header(r.Headers).Get(name)
+// Body returns the raw JSON body the client sent (or an earlier stage
+// rewrote), or the body set with SetBody; nil if the body is not JSON
+// (BodyText then holds it). It is copied out of the document on the first
+// call: a hook that does not read the body does not pay for it.
+func (r *Request) Body() json.RawMessage { return r.body.get() }
+
+// BodyText returns the body when it is not JSON, "" otherwise.
+func (r *Request) BodyText() string { return r.body.getText() }
+
+// Header returns the first value of a request header (the name is matched
+// without regard to case), "" if there is none.
+func (r *Request) Header(name string) string { return r.headers.get(name) }
+
+// Headers returns every request header, in a map built by each call (a
+// hook that needs one header should call Header, which builds nothing).
+// Changing the map changes nothing upstream; SetHeader does.
+func (r *Request) Headers() map[string][]string { return r.headers.all() }
+
+// Meta returns the value of the call's tag key, "" if it has none,
+// including tags set with SetMetadata.
+func (r *Request) Meta(key string) string {
+	if v, ok := r.changes.Metadata[key]; ok {
+		return v
+	}
+	return r.CallInfo.Meta(key)
+}
+
+// Metadata returns every tag of the call, including those set with
+// SetMetadata, in a map built by each call. Changing the map changes
+// nothing; SetMetadata does.
+func (r *Request) Metadata() map[string]string {
+	m := r.CallInfo.Metadata()
+	for k, v := range r.changes.Metadata {
+		m[k] = v
+	}
+	return m
 }
 
 // SetBody replaces the JSON body sent upstream.
 func (r *Request) SetBody(body []byte) {
-	r.Body = body
+	r.body.set(body)
 	r.changes.Body = body
 }
 
@@ -51,10 +104,6 @@ func (r *Request) SetUpstream(name string) {
 
 // SetMetadata tags the call; the tag appears in its usage event.
 func (r *Request) SetMetadata(key, value string) {
-	if r.Metadata == nil {
-		r.Metadata = map[string]string{}
-	}
-	r.Metadata[key] = value
 	if r.changes.Metadata == nil {
 		r.changes.Metadata = map[string]string{}
 	}
@@ -69,33 +118,37 @@ func (r *Request) SetHeader(name, value string) {
 	r.changes.Headers[name] = value
 }
 
-// CallInfo describes the call a response or stream event belongs to.
-type CallInfo struct {
-	ID        string            `json:"id"`
-	Provider  string            `json:"provider"`
-	Operation string            `json:"operation"`
-	Upstream  string            `json:"upstream"`
-	Model     string            `json:"model"`
-	Stream    bool              `json:"stream"`
-	Customer  string            `json:"customer"`
-	Metadata  map[string]string `json:"metadata"`
-}
-
 // Response is the response hook's document: a whole (not streamed) answer.
+// Like a Request, it is reused: use it during the hook call that received
+// it.
 type Response struct {
-	Request  CallInfo            `json:"request"`
-	Status   int                 `json:"status"`
-	Headers  map[string][]string `json:"headers,omitempty"`
-	Usage    *Usage              `json:"usage"`
-	Body     json.RawMessage     `json:"body"`
-	BodyText string              `json:"body_text,omitempty"`
+	Request CallInfo `json:"request"`
+	Status  int      `json:"status"`
+	// Usage is the answer's token usage; nil when it reported none.
+	Usage *Usage `json:"usage"`
 
+	body    lazyBody
+	headers headers
 	changes Action
 }
 
+// Body returns the answer's raw JSON body, or the body set with SetBody;
+// nil if it is not JSON (BodyText then holds it). It is copied out of the
+// document on the first call.
+func (r *Response) Body() json.RawMessage { return r.body.get() }
+
+// BodyText returns the body when it is not JSON, "" otherwise.
+func (r *Response) BodyText() string { return r.body.getText() }
+
+// Header returns the first value of a response header, "" if there is none.
+func (r *Response) Header(name string) string { return r.headers.get(name) }
+
+// Headers returns every response header, in a map built by each call.
+func (r *Response) Headers() map[string][]string { return r.headers.all() }
+
 // SetBody replaces the body the client receives.
 func (r *Response) SetBody(body []byte) {
-	r.Body = body
+	r.body.set(body)
 	r.changes.Body = body
 }
 
@@ -108,7 +161,8 @@ func (r *Response) SetHeader(name, value string) {
 }
 
 // StreamEvent is the stream_event hook's document: one server-sent event
-// of a streamed answer.
+// of a streamed answer. Like a Request, it is reused: use it during the
+// hook call that received it.
 type StreamEvent struct {
 	Request CallInfo `json:"request"`
 	// Event is the event's name ("" for unnamed events).

@@ -43,7 +43,9 @@ func call(hook int, ptr, size uint32) uint64 {
 	} else {
 		in = unsafe.Slice((*byte)(unsafe.Pointer(uintptr(ptr))), size)
 	}
-	outBuf = dispatch(hook, in)
+	// The answer buffer is reused: the host copies the answer out before it
+	// calls the guest again.
+	outBuf = dispatch(hook, in, outBuf[:0])
 	if len(outBuf) == 0 {
 		return 0
 	}

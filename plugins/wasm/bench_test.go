@@ -3,8 +3,10 @@ package wasm
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
 )
@@ -21,24 +23,84 @@ func request1K() *abi.Input {
 var modeNames = map[deadlineMode]string{modeInstrument: "loop-checks", modeCloseOnDone: "close-on-done+timer",
 	modeContextCancel: "close-on-done+ctx", modeNone: "no-deadline"}
 
+// warm calls p's single instance until its linear memory stops growing: a
+// Go guest's heap grows for thousands of calls, up to its first GC cycles,
+// and wazero copies the memory as it grows, which is not a warm call's
+// cost. It stops when the memory kept its size for 16,000 calls (the Go
+// runtime grows it in steps of megabytes), or after 3 s.
+func warm(b *testing.B, p *Plugin, hook int, in *abi.Input) {
+	b.Helper()
+	ctx := context.Background()
+	size := func() uint32 {
+		inst, err := p.pool.acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.pool.put(inst, true)
+		return inst.mem.Size()
+	}
+	start, last, stable := time.Now(), size(), 0
+	for stable < 16 && time.Since(start) < 3*time.Second {
+		for range 1000 {
+			if _, err := p.Call(ctx, hook, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if now := size(); now != last {
+			last, stable = now, 0
+		} else {
+			stable++
+		}
+	}
+}
+
+// cpuMeter reports cpu-ns/op beside the wall time: the CPU time of the
+// benchmark's own OS thread, which load from other processes on a shared
+// machine does not inflate. A warm call runs entirely on the calling
+// goroutine, so its thread's CPU time is the call's cost.
+type cpuMeter struct {
+	start time.Duration
+	ok    bool
+}
+
+// startCPU locks the goroutine to its thread and reads its CPU time.
+func startCPU() cpuMeter {
+	runtime.LockOSThread()
+	t, ok := threadCPU()
+	return cpuMeter{t, ok}
+}
+
+// report adds cpu-ns/op and unlocks the thread.
+func (m cpuMeter) report(b *testing.B) {
+	t, ok := threadCPU()
+	runtime.UnlockOSThread()
+	if ok && m.ok && b.N > 0 {
+		b.ReportMetric(float64((t-m.start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
+
 // BenchmarkCallWarm is one request hook call on a warm instance with a
 // 1 KB document, per plugin and deadline mode: minimal answers at once (the
 // crossing), conformance-wat scans the document 17 times (loop-heavy),
-// conformance-go decodes it with encoding/json (the Go SDK).
+// conformance-go is the Go SDK (its request hook reads the model and
+// answers continue).
 func BenchmarkCallWarm(b *testing.B) {
 	in := request1K()
 	doc := abi.AppendRequest(nil, in.Req)
 	for _, name := range []string{"minimal.wasm", "conformance-wat.wasm", "conformance-go.wasm"} {
 		for _, mode := range []deadlineMode{modeInstrument, modeCloseOnDone, modeContextCancel, modeNone} {
 			b.Run(fmt.Sprintf("%s/%s/doc=%dB", strings.TrimSuffix(name, ".wasm"), modeNames[mode], len(doc)), func(b *testing.B) {
-				p := open(b, name, nil, withMode(mode))
+				p := open(b, name, func(c *Config) { c.PoolSize = 1 }, withMode(mode))
+				warm(b, p, abi.HookRequest, in)
 				ctx := context.Background()
 				b.ReportAllocs()
+				cpu := startCPU()
 				for b.Loop() {
 					if _, err := p.Call(ctx, abi.HookRequest, in); err != nil {
 						b.Fatal(err)
 					}
 				}
+				cpu.report(b)
 			})
 		}
 	}

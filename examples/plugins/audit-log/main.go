@@ -46,7 +46,7 @@ func main() {
 		if cfg.RequireCustomer && r.Customer == "" {
 			return sdk.Deny(403, "customer_required", "this gateway audits every call: name the customer (X-Tollgate-Customer)")
 		}
-		h := sha256.Sum256(r.Body)
+		h := sha256.Sum256(r.Body())
 		line, _ := json.Marshal(record{Time: time.Now().UTC().Format(time.RFC3339Nano), ID: r.ID,
 			Customer: r.Customer, Model: r.Model, Prompt: hex.EncodeToString(h[:])})
 		if _, err := f.Write(append(line, '\n')); err != nil {

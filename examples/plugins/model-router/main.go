@@ -26,9 +26,9 @@ var (
 	loaded bool
 )
 
-func matches(r route, meta map[string]string) bool {
-	for k, v := range r.Match {
-		if meta[k] != v {
+func matches(rt route, r *sdk.Request) bool {
+	for k, v := range rt.Match {
+		if r.Meta(k) != v {
 			return false
 		}
 	}
@@ -44,7 +44,7 @@ func init() {
 			loaded = true
 		}
 		for _, rt := range cfg.Routes {
-			if !matches(rt, r.Metadata) {
+			if !matches(rt, r) {
 				continue
 			}
 			if rt.Model != "" && rt.Model != r.Model {

@@ -40,7 +40,7 @@ var cfg config
 func init() {
 	sdk.OnRequest(func(r *sdk.Request) sdk.Action {
 		var body map[string]json.RawMessage
-		if err := json.Unmarshal(r.Body, &body); err != nil {
+		if err := json.Unmarshal(r.Body(), &body); err != nil {
 			return sdk.Continue()
 		}
 		var msgs []map[string]any

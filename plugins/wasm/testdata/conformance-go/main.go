@@ -17,7 +17,7 @@ var sink [][]byte // the memory bomb keeps what it allocates
 func init() {
 	sdk.OnRequest(onRequest)
 	sdk.OnResponse(func(r *sdk.Response) sdk.Action {
-		if strings.Contains(string(r.Body), "conf-resp-rewrite") {
+		if strings.Contains(string(r.Body()), "conf-resp-rewrite") {
 			r.SetBody([]byte(`{"rewritten":true}`))
 		}
 		return sdk.Continue()
