@@ -1,8 +1,15 @@
 package loadtest
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 )
 
 // CheckLoopback refuses a host:port whose host is not a loopback address:
@@ -38,4 +45,25 @@ func freeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// Serve is the main loop of the harness's helper servers: it prints the
+// listener's address as the first line of stdout (the harness reads it),
+// serves until SIGINT or SIGTERM, then shuts down within 2 seconds. It
+// returns the process exit code.
+func Serve(name string, srv *http.Server, ln net.Listener, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stdout, "%s\n", ln.Addr())
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	return 0
 }

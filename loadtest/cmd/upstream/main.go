@@ -7,15 +7,11 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/loadtest"
@@ -38,23 +34,5 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv := &http.Server{Handler: loadtest.NewCanned(), ReadHeaderTimeout: 10 * time.Second}
-	return serve(srv, ln, stdout, stderr)
-}
-
-// serve prints the address, serves until a signal, then shuts down.
-func serve(srv *http.Server, ln net.Listener, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	fmt.Fprintf(stdout, "%s\n", ln.Addr())
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); err != http.ErrServerClosed {
-		fmt.Fprintf(stderr, "upstream: %v\n", err)
-		return 1
-	}
-	return 0
+	return loadtest.Serve("upstream", srv, ln, stdout, stderr)
 }
