@@ -183,8 +183,12 @@ func (s *scanner) usage() *Usage {
 			u.TotalTokens = s.integer()
 		case "cached_input_tokens":
 			u.CachedInputTokens = s.integer()
+		case "cache_write_tokens":
+			u.CacheWriteTokens = s.integer()
 		case "reasoning_tokens":
 			u.ReasoningTokens = s.integer()
+		case "usage_estimated":
+			u.Estimated = s.boolean()
 		default:
 			s.skip()
 		}

@@ -160,7 +160,7 @@ func TestBodyAfterTheHook(t *testing.T) {
 func TestDecodeResponse(t *testing.T) {
 	doc := `{"hook":"response","request":{"id":"r1","provider":"openai","operation":"chat.completions","upstream":"u","model":"m","stream":false,"customer":"c","metadata":{"team":"ml"}},` +
 		`"status":201,"headers":{"Content-Type":["application/json"]},` +
-		`"usage":{"input_tokens":12,"output_tokens":30,"total_tokens":42,"cached_input_tokens":2,"reasoning_tokens":5},"body":{"ok":true}}`
+		`"usage":{"input_tokens":12,"output_tokens":30,"total_tokens":42,"cached_input_tokens":2,"cache_write_tokens":3,"reasoning_tokens":5,"usage_estimated":true},"body":{"ok":true}}`
 	var r Response
 	callSeq++
 	if err := decodeResponse([]byte(doc), &r); err != nil {
@@ -170,7 +170,7 @@ func TestDecodeResponse(t *testing.T) {
 		r.Header("content-type") != "application/json" || string(r.Body()) != `{"ok":true}` {
 		t.Fatalf("decoded %+v, body %s", r, r.Body())
 	}
-	if want := (Usage{12, 30, 42, 2, 5}); r.Usage == nil || *r.Usage != want {
+	if want := (Usage{InputTokens: 12, OutputTokens: 30, TotalTokens: 42, CachedInputTokens: 2, CacheWriteTokens: 3, ReasoningTokens: 5, Estimated: true}); r.Usage == nil || *r.Usage != want {
 		t.Fatalf("usage = %+v, want %+v", r.Usage, want)
 	}
 	var text Response

@@ -70,15 +70,6 @@ func (s *scanner) peek() byte {
 	return 0
 }
 
-// eat consumes c if it is next.
-func (s *scanner) eat(c byte) bool {
-	if s.peek() == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
 // null consumes a null literal if it is next.
 func (s *scanner) null() bool {
 	return s.peek() == 'n' && s.literal("null")

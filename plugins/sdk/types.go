@@ -185,33 +185,49 @@ type Usage struct {
 	OutputTokens      int64 `json:"output_tokens"`
 	TotalTokens       int64 `json:"total_tokens"`
 	CachedInputTokens int64 `json:"cached_input_tokens"`
+	CacheWriteTokens  int64 `json:"cache_write_tokens"`
 	ReasoningTokens   int64 `json:"reasoning_tokens"`
+	// Estimated is set when the provider never reported usage and the
+	// gateway counted what it saw.
+	Estimated bool `json:"usage_estimated,omitempty"`
 }
 
-// UsageEvent is the record of one call (docs/usage-events.md).
+// UsageEvent is the record of one call (docs/usage-events.md). It mirrors
+// the gateway's own event (core.UsageEvent, which a plugin cannot import);
+// usage_shape_test.go fails if the two JSON shapes drift apart.
 type UsageEvent struct {
-	ID                string            `json:"id"`
-	Timestamp         time.Time         `json:"timestamp"`
-	CustomerID        string            `json:"customer_id"`
-	Provider          string            `json:"provider"`
-	Upstream          string            `json:"upstream,omitempty"`
-	Model             string            `json:"model"`
-	Operation         string            `json:"operation"`
-	InputTokens       int64             `json:"input_tokens"`
-	OutputTokens      int64             `json:"output_tokens"`
-	TotalTokens       int64             `json:"total_tokens"`
-	CachedInputTokens int64             `json:"cached_input_tokens"`
-	CacheWriteTokens  int64             `json:"cache_write_tokens"`
-	ReasoningTokens   int64             `json:"reasoning_tokens"`
-	UsageEstimated    bool              `json:"usage_estimated,omitempty"`
-	Stream            bool              `json:"stream"`
-	Status            string            `json:"status"`
-	HTTPStatus        int               `json:"http_status"`
-	LatencyMS         float64           `json:"latency_ms"`
-	TimeToFirstToken  *float64          `json:"time_to_first_token_ms,omitempty"`
-	RetryCount        int               `json:"retry_count"`
-	CacheHit          bool              `json:"cache_hit"`
-	RequestID         string            `json:"request_id,omitempty"`
-	Error             string            `json:"error,omitempty"`
-	Metadata          map[string]string `json:"metadata"`
+	ID                string    `json:"id"`
+	Timestamp         time.Time `json:"timestamp"`
+	CustomerID        string    `json:"customer_id"`
+	Provider          string    `json:"provider"`
+	Upstream          string    `json:"upstream,omitempty"`
+	Model             string    `json:"model"`
+	Operation         string    `json:"operation"`
+	InputTokens       int64     `json:"input_tokens"`
+	OutputTokens      int64     `json:"output_tokens"`
+	TotalTokens       int64     `json:"total_tokens"`
+	CachedInputTokens int64     `json:"cached_input_tokens"`
+	CacheWriteTokens  int64     `json:"cache_write_tokens"`
+	ReasoningTokens   int64     `json:"reasoning_tokens"`
+	UsageEstimated    bool      `json:"usage_estimated,omitempty"`
+	Stream            bool      `json:"stream"`
+	Status            string    `json:"status"`
+	HTTPStatus        int       `json:"http_status"`
+	LatencyMS         float64   `json:"latency_ms"`
+	TimeToFirstToken  *float64  `json:"time_to_first_token_ms,omitempty"`
+	RetryCount        int       `json:"retry_count"`
+	CacheHit          bool      `json:"cache_hit"`
+	// Saved, on a cache hit, is the usage the cached answer cost when it
+	// was first made: what the hit saved (the hit's own tokens are zero).
+	Saved     *Usage `json:"saved,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+	Error     string `json:"error,omitempty"`
+	// Reasons say why a policy refused the call.
+	Reasons  []string          `json:"reasons,omitempty"`
+	Metadata map[string]string `json:"metadata"`
+	// Cost is what the call cost at the gateway's prices, in dollars, with
+	// every digit the gateway computed (down to a picodollar); empty when
+	// the model has no price. Parse it with strconv.ParseFloat for display,
+	// or keep the digits for billing.
+	Cost json.Number `json:"cost,omitempty"`
 }

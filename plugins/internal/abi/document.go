@@ -138,8 +138,13 @@ func appendUsage(b []byte, u core.Usage, known bool) []byte {
 	b = appendInt(b, u.InputTokens+u.OutputTokens)
 	b = append(b, `,"cached_input_tokens":`...)
 	b = appendInt(b, u.CachedInputTokens)
+	b = append(b, `,"cache_write_tokens":`...)
+	b = appendInt(b, u.CacheWriteTokens)
 	b = append(b, `,"reasoning_tokens":`...)
 	b = appendInt(b, u.ReasoningTokens)
+	if u.Estimated {
+		b = append(b, `,"usage_estimated":true`...)
+	}
 	return append(b, '}')
 }
 
