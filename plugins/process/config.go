@@ -2,11 +2,11 @@ package process
 
 import (
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/pipeline"
 	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
+	"github.com/tollgate-dev/tollgate/plugins/internal/pluginhost"
 )
 
 // Config configures one process plugin: the config of a stage of kind
@@ -40,8 +40,6 @@ type Config struct {
 	EmitTo    []string `json:"emit_to"`
 }
 
-var hexSum = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 func (c *Config) defaults(sink bool) {
 	if c.CallTimeout == 0 {
 		c.CallTimeout = pipeline.Duration(time.Second)
@@ -69,8 +67,8 @@ func (c *Config) check() error {
 	case c.RestartBackoff <= 0 || c.MaxRestartBackoff < c.RestartBackoff:
 		return fmt.Errorf("restart_backoff: must be positive and at most max_restart_backoff")
 	}
-	if c.SHA256 != "" && !hexSum.MatchString(c.SHA256) {
-		return fmt.Errorf("sha256: want 64 lowercase hex digits, got %q", c.SHA256)
+	if err := pluginhost.CheckPinFormat(c.SHA256); err != nil {
+		return err
 	}
 	return abi.CheckGrants(abi.Grants{DeliverTo: c.DeliverTo, EmitTo: c.EmitTo})
 }

@@ -3,7 +3,6 @@ package process
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
+	"github.com/tollgate-dev/tollgate/plugins/internal/pluginhost"
 )
 
 // Plugin is a running process plugin, restarted when it crashes. It is
@@ -88,17 +88,9 @@ func Open(ctx context.Context, name string, cfg Config, opts ...Option) (*Plugin
 	if o.deliver == nil {
 		o.deliver = abi.NewDirectDeliverer(log)
 	}
-	bin, err := os.ReadFile(cfg.Path)
+	_, h, err := pluginhost.ReadPinned(cfg.Path, cfg.SHA256, "executable")
 	if err != nil {
-		return nil, fmt.Errorf("path: %w", err)
-	}
-	h := sha256.Sum256(bin)
-	got := hex.EncodeToString(h[:])
-	if cfg.SHA256 == "" {
-		return nil, fmt.Errorf("sha256: required: pin the executable; %s has sha256 %s (check it is the binary you expect, then set sha256: %s)", cfg.Path, got, got)
-	}
-	if got != cfg.SHA256 {
-		return nil, fmt.Errorf("sha256: mismatch: the config pins %s but %s has %s; the binary changed: check where it came from, then update sha256", cfg.SHA256, cfg.Path, got)
+		return nil, err
 	}
 	config := []byte("{}")
 	if cfg.Config != nil {
@@ -337,5 +329,3 @@ func (p *Plugin) Close(context.Context) error {
 	}
 	return nil
 }
-
-var _ abi.Caller = (*Plugin)(nil)

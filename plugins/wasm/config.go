@@ -2,11 +2,11 @@ package wasm
 
 import (
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/pipeline"
 	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
+	"github.com/tollgate-dev/tollgate/plugins/internal/pluginhost"
 )
 
 // Config configures one WebAssembly plugin: the config of a stage of kind
@@ -45,8 +45,6 @@ type Config struct {
 	ReadDirs map[string]string `json:"read_dirs"`
 }
 
-var hexSum = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // defaults fills unset fields; sink selects the sink call timeout.
 func (c *Config) defaults(sink bool) {
 	if c.PoolSize == 0 {
@@ -83,8 +81,8 @@ func (c *Config) check() error {
 	case c.CallTimeout <= 0:
 		return fmt.Errorf("call_timeout: must be positive")
 	}
-	if c.SHA256 != "" && !hexSum.MatchString(c.SHA256) {
-		return fmt.Errorf("sha256: want 64 lowercase hex digits, got %q", c.SHA256)
+	if err := pluginhost.CheckPinFormat(c.SHA256); err != nil {
+		return err
 	}
 	return abi.CheckGrants(abi.Grants{DeliverTo: c.DeliverTo, EmitTo: c.EmitTo})
 }

@@ -198,5 +198,5 @@ func TestConformance(t *testing.T) {
 type sinkView struct{ p *Plugin }
 
 func (s *sinkView) Write(ctx context.Context, events []*core.UsageEvent) error {
-	return (&abi.Sink{Caller: s.p, Name: s.p.name}).Write(ctx, events)
+	return NewSink(s.p).Write(ctx, events)
 }

@@ -3,8 +3,6 @@ package wasm
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
+	"github.com/tollgate-dev/tollgate/plugins/internal/pluginhost"
 )
 
 // Plugin is a loaded, compiled module and its pool of warm instances. It is
@@ -131,11 +130,8 @@ func Open(ctx context.Context, name string, cfg Config, opts ...Option) (p *Plug
 	if o.deliver == nil {
 		o.deliver = abi.NewDirectDeliverer(log)
 	}
-	bin, err := os.ReadFile(cfg.Path)
+	bin, _, err := pluginhost.ReadPinned(cfg.Path, cfg.SHA256, "module")
 	if err != nil {
-		return nil, fmt.Errorf("path: %w", err)
-	}
-	if err := checkSum(cfg, bin); err != nil {
 		return nil, err
 	}
 	config := []byte("{}")
@@ -241,19 +237,6 @@ func Open(ctx context.Context, name string, cfg Config, opts ...Option) (p *Plug
 
 // memoryMin matches wazero's refusal of a memory minimum over the limit.
 var memoryMin = regexp.MustCompile(`section memory: min (\d+) pages .* over limit`)
-
-// checkSum compares the module with its pinned sha256.
-func checkSum(cfg Config, bin []byte) error {
-	h := sha256.Sum256(bin)
-	got := hex.EncodeToString(h[:])
-	if cfg.SHA256 == "" {
-		return fmt.Errorf("sha256: required: pin the module; %s has sha256 %s (check it is the module you expect, then set sha256: %s)", cfg.Path, got, got)
-	}
-	if got != cfg.SHA256 {
-		return fmt.Errorf("sha256: mismatch: the config pins %s but %s has %s; the module changed: check where it came from, then update sha256", cfg.SHA256, cfg.Path, got)
-	}
-	return nil
-}
 
 // moduleConfig is the per-instance config: no args, no environment and no
 // filesystem beyond what the config grants; stdout and stderr go to the log.

@@ -1,8 +1,7 @@
 package wasm
 
-import "github.com/tollgate-dev/tollgate/pipeline"
+import "github.com/tollgate-dev/tollgate/plugins/internal/pluginhost"
 
 func init() {
-	pipeline.RegisterKind("wasm", newStage)
-	pipeline.RegisterSink("wasm", newSink)
+	pluginhost.Register(pluginhost.Kind[Config]{Name: "wasm", Open: openEntry})
 }

@@ -1,39 +1,18 @@
-package abi
+package pluginhost
 
 import (
 	"context"
 	"log/slog"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
 )
-
-// Input is what a hook's document is made from: req for the request hook,
-// req and resp for response, req and ev for stream_event, events for usage.
-type Input struct {
-	Req    *core.Request
-	Resp   *core.Response
-	Ev     *core.Event
-	Events []*core.UsageEvent
-}
-
-// Encode appends the hook's document to b.
-func (in *Input) Encode(b []byte, hook int) ([]byte, error) {
-	switch hook {
-	case HookRequest:
-		return AppendRequest(b, in.Req), nil
-	case HookResponse:
-		return AppendResponse(b, in.Req, in.Resp), nil
-	case HookStreamEvent:
-		return AppendStreamEvent(b, in.Req, in.Ev), nil
-	}
-	return AppendUsage(b, in.Events)
-}
 
 // Caller runs one hook of a plugin and returns its parsed answer; an error
 // is a failure of the plugin (a trap, a timeout, a crash), already typed as
 // a *core.Error naming the stage.
 type Caller interface {
-	Call(ctx context.Context, hook int, in *Input) (Action, error)
+	Call(ctx context.Context, hook int, in *abi.Input) (abi.Action, error)
 	Close(ctx context.Context) error
 }
 
@@ -51,13 +30,13 @@ type Stage struct {
 
 // Handle runs the plugin's hooks around next.
 func (s *Stage) Handle(ctx context.Context, req *core.Request, next core.HandlerFunc) (*core.Response, error) {
-	if s.Hooks&HookRequest != 0 {
-		a, err := s.Caller.Call(ctx, HookRequest, &Input{Req: req})
+	if s.Hooks&abi.HookRequest != 0 {
+		a, err := s.Caller.Call(ctx, abi.HookRequest, &abi.Input{Req: req})
 		if err != nil {
 			return nil, err
 		}
-		if a.Action != ActContinue || !a.Plain() {
-			o := ApplyRequest(s.Name, a, req, s.Upstreams)
+		if a.Action != abi.ActContinue || !a.Plain() {
+			o := abi.ApplyRequest(s.Name, a, req, s.Upstreams)
 			if o.Err != nil || o.Answer != nil {
 				return o.Answer, o.Err
 			}
@@ -68,19 +47,19 @@ func (s *Stage) Handle(ctx context.Context, req *core.Request, next core.Handler
 		return resp, err
 	}
 	if resp.Stream != nil {
-		if s.Hooks&HookStreamEvent != 0 {
+		if s.Hooks&abi.HookStreamEvent != 0 {
 			resp.Stream = &stream{s: s, ctx: ctx, req: req, inner: resp.Stream}
 		}
 		return resp, nil
 	}
-	if s.Hooks&HookResponse == 0 {
+	if s.Hooks&abi.HookResponse == 0 {
 		return resp, nil
 	}
-	a, err := s.Caller.Call(ctx, HookResponse, &Input{Req: req, Resp: resp})
+	a, err := s.Caller.Call(ctx, abi.HookResponse, &abi.Input{Req: req, Resp: resp})
 	if err != nil {
 		return nil, err
 	}
-	o := ApplyResponse(s.Name, a, resp)
+	o := abi.ApplyResponse(s.Name, a, resp)
 	return o.Answer, o.Err
 }
 
@@ -101,10 +80,10 @@ func (st *stream) Next() (*core.Event, error) {
 		if err != nil {
 			return ev, err
 		}
-		a, err := st.s.Caller.Call(st.ctx, HookStreamEvent, &Input{Req: st.req, Ev: ev})
+		a, err := st.s.Caller.Call(st.ctx, abi.HookStreamEvent, &abi.Input{Req: st.req, Ev: ev})
 		if err == nil {
 			var keep bool
-			if keep, err = ApplyStreamEvent(st.s.Name, a, ev); err == nil && !keep {
+			if keep, err = abi.ApplyStreamEvent(st.s.Name, a, ev); err == nil && !keep {
 				continue
 			}
 		}
@@ -132,12 +111,12 @@ func (s *Sink) Write(ctx context.Context, events []*core.UsageEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	a, err := s.Caller.Call(ctx, HookUsage, &Input{Events: events})
+	a, err := s.Caller.Call(ctx, abi.HookUsage, &abi.Input{Events: events})
 	if err != nil {
 		return err
 	}
-	if a.Action == ActFail {
-		return Failure(s.Name, a)
+	if a.Action == abi.ActFail {
+		return abi.Failure(s.Name, a)
 	}
 	return nil
 }
