@@ -7,6 +7,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/tester"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/types"
 )
 
@@ -46,6 +47,26 @@ func builtinDecls() []*ast.Builtin {
 		{Name: piiFindDecl.Name, Description: piiFindDecl.Description, Decl: piiFindDecl.Decl},
 		{Name: containsAnyDecl.Name, Description: containsAnyDecl.Description, Decl: containsAnyDecl.Decl},
 	}
+}
+
+// tollgateBuiltins are the built-ins as the evaluator calls them.
+var tollgateBuiltins = map[string]*topdown.Builtin{
+	piiFindDecl.Name: {Decl: builtinDecls()[0], Func: func(bctx topdown.BuiltinContext, ops []*ast.Term, iter func(*ast.Term) error) error {
+		t, err := piiFind(bctx, ops[0])
+		return emit(iter, t, err)
+	}},
+	containsAnyDecl.Name: {Decl: builtinDecls()[1], Func: func(bctx topdown.BuiltinContext, ops []*ast.Term, iter func(*ast.Term) error) error {
+		t, err := containsAny(bctx, ops[0], ops[1])
+		return emit(iter, t, err)
+	}},
+}
+
+// emit hands a built-in's result on; nil is undefined.
+func emit(iter func(*ast.Term) error, t *ast.Term, err error) error {
+	if err != nil || t == nil {
+		return err
+	}
+	return iter(t)
 }
 
 // testerBuiltins registers the built-ins with OPA's test runner.

@@ -100,6 +100,21 @@ type DecisionLogConfig struct {
 // defaultMask erases prompt and answer text from decision logs.
 var defaultMask = []string{"/input/request/body", "/input/request/texts", "/input/response/body", "/input/response/text"}
 
+// logsBody reports whether decisions are logged with the request body: a
+// decision log whose mask does not erase it.
+func (c *Config) logsBody() bool {
+	d := c.DecisionLog
+	if d == nil || d.Mask == nil {
+		return false
+	}
+	for _, p := range *d.Mask {
+		if p == "/input" || p == "/input/request" || p == "/input/request/body" {
+			return false
+		}
+	}
+	return true
+}
+
 // withDefaults fills in defaults and checks the values.
 func (c *Config) withDefaults() error {
 	if len(c.Paths) == 0 {

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/profiler"
-	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // TestExprCount prints how many expressions the shipped guardrails evaluate
@@ -29,7 +29,7 @@ func TestExprCount(t *testing.T) {
 	items, _ := s.requestItems(context.Background(), chatRequest(benchBody), p.needs)
 	in := withPhase(items, phaseRequest, nil)
 	prof := profiler.New()
-	if _, err := p.req.Eval(context.Background(), rego.EvalParsedInput(in), rego.EvalQueryTracer(prof)); err != nil {
+	if _, err := p.evalTraced(context.Background(), p.req, in, time.Minute, prof); err != nil {
 		t.Fatal(err)
 	}
 	total := 0

@@ -65,8 +65,15 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 		ast.Item(keyPath, str(req.Path)),
 		ast.Item(keyUpstream, str(upstream)),
 	)
-	if n.body && req.ParseErr == nil && len(req.Body) > 0 {
-		if v, err := jsonValue(req.Body); err == nil {
+	if n.anyBody() && req.ParseErr == nil && len(req.Body) > 0 {
+		var v ast.Value
+		var err error
+		if n.body {
+			v, err = jsonValue(req.Body)
+		} else {
+			v, err = jsonFields(req.Body, n.bodyKeys)
+		}
+		if err == nil {
 			r = append(r, ast.Item(keyBody, ast.NewTerm(v)))
 		}
 	}

@@ -35,6 +35,38 @@ func TestJSONValueMatchesOPA(t *testing.T) {
 	}
 }
 
+func TestJSONFields(t *testing.T) {
+	doc := `{"model":"gpt-4o","messages":[{"role":"user","content":"hi \"there\""}],"max_tokens":100,"t":0.25,` +
+		`"generationConfig":{"maxOutputTokens":5},"n\u0061me":"x","ok":true,"nil":null,"deep":[[{"a":[1,2,{"b":"c"}]}]]}`
+	full, err := jsonValue([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, keys := range [][]string{{"model"}, {"max_tokens", "generationConfig"}, {"name", "nil", "absent"}, {}, {"deep", "messages", "ok", "t"}} {
+		got, err := jsonFields([]byte(doc), keys)
+		if err != nil {
+			t.Fatalf("%v: %v", keys, err)
+		}
+		want := ast.NewObject()
+		for _, k := range keys {
+			if v := full.(ast.Object).Get(ast.StringTerm(k)); v != nil {
+				want.Insert(ast.StringTerm(k), v)
+			}
+		}
+		if got.Compare(want) != 0 {
+			t.Errorf("jsonFields(%v) = %v, want %v", keys, got, want)
+		}
+	}
+	for _, bad := range []string{`{"a":1,"b":}`, `{"a":1,"b":[1 2]}`, `{"b":{"c":1,}}`, `{"a":1}x`, `{"b":"unterminated}`, `{"b":tru}`, "{\"b\":\"ctl\x01\"}", `{"b":-}`, `{"b":"\q"}`, `{"b":01}`} {
+		if _, err := jsonFields([]byte(bad), []string{"a"}); err == nil {
+			t.Errorf("jsonFields(%q) accepted malformed JSON", bad)
+		}
+	}
+	if v, err := jsonFields([]byte(`[1,2]`), []string{"a"}); err != nil || v.Compare(ast.NewObject()) != 0 {
+		t.Errorf("jsonFields of an array = %v, %v; want {}", v, err)
+	}
+}
+
 func TestFindPII(t *testing.T) {
 	tests := []struct {
 		text string
@@ -70,13 +102,17 @@ func TestNeeds(t *testing.T) {
 		want      needs
 	}{
 		{"model only", `deny contains 1 if input.request.model == "x"`, needs{}},
-		{"body", `deny contains 1 if input.request.body.max_tokens > 1`, needs{body: true}},
+		{"body fields", "deny contains 1 if input.request.body.max_tokens > 1\ndeny contains 2 if input.request.body.generationConfig.maxOutputTokens > 1",
+			needs{bodyKeys: []string{"generationConfig", "max_tokens"}}},
+		{"body as a whole", "deny contains 1 if input.request.body.max_tokens > 1\ndeny contains 2 if object.get(input.request.body, \"n\", 0) > 1", needs{body: true}},
+		{"body by a variable key", `deny contains 1 if { some k; input.request.body[k] }`, needs{body: true}},
 		{"texts and usage", "deny contains 1 if {\n some t in input.request.texts\n t.text == \"x\"\n input.usage.day.total_tokens > 1\n}", needs{texts: true, usage: true}},
 		{"whole request", `deny contains 1 if { r := input.request; r.x }`, needs{body: true, texts: true}},
 		{"input as a whole", `deny contains 1 if { x := input; x.y }`, allNeeds()},
 		{"dynamic key", `deny contains 1 if { some k; input[k] }`, allNeeds()},
 		{"response text", `deny contains 1 if contains(input.response.text, "x")`, needs{respText: true}},
 		{"headers", `deny contains 1 if input.headers["x-a"]`, needs{headers: true}},
+		{"through a function and a rule", "deny contains 1 if f(1)\nf(x) := y if { y := x + u }\nu := input.usage.day.total_tokens", needs{usage: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,10 +122,43 @@ func TestNeeds(t *testing.T) {
 			if c.Failed() {
 				t.Fatal(c.Errors)
 			}
-			if got := analyze(c); got != tt.want {
+			if got := analyze(c, "data.p"); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("needs = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestNeedsFollowQueries checks that only the rules a query can reach
+// count: one guardrail's query does not build the input another reads.
+func TestNeedsFollowQueries(t *testing.T) {
+	mods := map[string]*ast.Module{
+		"a.rego":   ast.MustParseModule("package g.a\n\ndeny contains 1 if input.request.model == \"x\"\n"),
+		"b.rego":   ast.MustParseModule("package g.b\n\ndeny contains 1 if { some t in input.request.texts }\n"),
+		"c.rego":   ast.MustParseModule("package g.c\n\ndeny contains 1 if data.lib.over\n"),
+		"lib.rego": ast.MustParseModule("package lib\n\nover if input.usage.day.total_tokens > 1\n"),
+		"all.rego": ast.MustParseModule("package all\n\ndeny contains m if { some name; some m in data.g[name].deny }\n"),
+	}
+	c := ast.NewCompiler()
+	c.Compile(mods)
+	if c.Failed() {
+		t.Fatal(c.Errors)
+	}
+	tests := []struct {
+		queries []string
+		want    needs
+	}{
+		{[]string{"data.g.a"}, needs{}},
+		{[]string{"data.g.b.deny"}, needs{texts: true}},
+		{[]string{"data.g.c"}, needs{usage: true}},
+		{[]string{"data.g.a", "data.g.c"}, needs{usage: true}},
+		{[]string{"data.all"}, needs{texts: true, usage: true}},
+		{[]string{"data"}, needs{texts: true, usage: true}},
+	}
+	for _, tt := range tests {
+		if got := analyze(c, tt.queries...); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("analyze(%v) = %+v, want %+v", tt.queries, got, tt.want)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -29,9 +30,37 @@ func jsonValue(b []byte) (ast.Value, error) {
 	return t.Value, nil
 }
 
+// jsonFields parses only the named top-level fields of a JSON object into
+// an OPA object: the others are checked for well-formedness and skipped
+// without building anything. A policy that reads body.max_tokens does not
+// pay for the messages. A document that is not an object has no fields.
+func jsonFields(b []byte, keys []string) (ast.Value, error) {
+	p := jsonParser{b: b}
+	p.space()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		if err := p.skip(0); err != nil {
+			return nil, err
+		}
+		return ast.NewObject(), nil
+	}
+	p.keep = keys
+	t, err := p.object(0)
+	if err != nil {
+		return nil, err
+	}
+	p.space()
+	if p.i != len(p.b) {
+		return nil, fmt.Errorf("%w: trailing data at byte %d", errJSON, p.i)
+	}
+	return t.Value, nil
+}
+
 type jsonParser struct {
 	b []byte
 	i int
+	// keep, if set, names the fields of the top-level object to build;
+	// the others are skipped.
+	keep []string
 }
 
 // maxDepth bounds nesting, so a hostile body cannot exhaust the stack.
@@ -160,13 +189,25 @@ func (p *jsonParser) object(depth int) (*ast.Term, error) {
 		p.i++
 		return ast.NewTerm(ast.NewObject()), nil
 	}
-	items = make([][2]*ast.Term, 0, 8)
+	if depth == 0 && p.keep != nil {
+		items = make([][2]*ast.Term, 0, len(p.keep))
+	} else {
+		items = make([][2]*ast.Term, 0, 8)
+	}
 	for {
 		p.space()
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
 			return nil, p.fail("want a key")
 		}
-		k, err := p.str()
+		filter := depth == 0 && p.keep != nil
+		var k *ast.Term
+		var err error
+		keep := true
+		if filter {
+			k, keep, err = p.key()
+		} else {
+			k, err = p.str()
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -176,11 +217,17 @@ func (p *jsonParser) object(depth int) (*ast.Term, error) {
 		}
 		p.i++
 		p.space()
-		v, err := p.value(depth + 1)
-		if err != nil {
-			return nil, err
+		if !keep {
+			if err := p.skip(depth + 1); err != nil {
+				return nil, err
+			}
+		} else {
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, [2]*ast.Term{k, v})
 		}
-		items = append(items, [2]*ast.Term{k, v})
 		p.space()
 		if p.i >= len(p.b) {
 			return nil, p.fail("unterminated object")
@@ -195,6 +242,141 @@ func (p *jsonParser) object(depth int) (*ast.Term, error) {
 			return nil, p.fail("want ',' or '}'")
 		}
 	}
+}
+
+// key reads a key of the top-level object when only some fields are
+// kept, and whether its field is kept: a key that is not is not
+// allocated.
+func (p *jsonParser) key() (*ast.Term, bool, error) {
+	start := p.i
+	raw, escaped, err := p.scanString()
+	if err != nil {
+		return nil, false, err
+	}
+	if escaped {
+		p.i = start
+		k, err := p.str()
+		if err != nil {
+			return nil, false, err
+		}
+		raw = []byte(k.Value.(ast.String))
+	}
+	for _, w := range p.keep {
+		if string(raw) == w {
+			if t, ok := commonTerms[w]; ok {
+				return t, true, nil
+			}
+			return ast.StringTerm(w), true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// scanString moves past a string and returns its raw bytes (between the
+// quotes) and whether it holds escapes.
+func (p *jsonParser) scanString() (raw []byte, escaped bool, err error) {
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return nil, false, p.fail("want a string")
+	}
+	start := p.i
+	p.i++
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return p.b[start+1 : p.i-1], escaped, nil
+		case c == '\\':
+			escaped = true
+			p.i += 2
+		case c < 0x20:
+			return nil, false, p.fail("control character in string")
+		default:
+			p.i++
+		}
+	}
+	return nil, false, p.fail("unterminated string")
+}
+
+// skip moves past a value, checking it is well-formed, building nothing.
+func (p *jsonParser) skip(depth int) error {
+	if p.i >= len(p.b) {
+		return p.fail("unexpected end")
+	}
+	if depth > maxDepth {
+		return p.fail("nested too deep")
+	}
+	switch c := p.b[p.i]; {
+	case c == '{', c == '[':
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		p.i++
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == end {
+			p.i++
+			return nil
+		}
+		for {
+			p.space()
+			if c == '{' {
+				if _, _, err := p.scanString(); err != nil {
+					return err
+				}
+				p.space()
+				if p.i >= len(p.b) || p.b[p.i] != ':' {
+					return p.fail("want ':'")
+				}
+				p.i++
+				p.space()
+			}
+			if err := p.skip(depth + 1); err != nil {
+				return err
+			}
+			p.space()
+			if p.i >= len(p.b) {
+				return p.fail("unterminated object or array")
+			}
+			switch p.b[p.i] {
+			case ',':
+				p.i++
+			case end:
+				p.i++
+				return nil
+			default:
+				return p.fail("want ',' or '" + string(end) + "'")
+			}
+		}
+	case c == '"':
+		raw, escaped, err := p.scanString()
+		if err == nil && escaped && !json.Valid(p.b[p.i-len(raw)-2:p.i]) {
+			return p.fail("bad string")
+		}
+		return err
+	case c == 't':
+		_, err := p.lit("true", nil)
+		return err
+	case c == 'f':
+		_, err := p.lit("false", nil)
+		return err
+	case c == 'n':
+		_, err := p.lit("null", nil)
+		return err
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := p.i
+		if p.b[p.i] == '-' {
+			p.i++
+		}
+		for p.i < len(p.b) && strings.IndexByte("0123456789.eE+-", p.b[p.i]) >= 0 {
+			p.i++
+		}
+		if !json.Valid(p.b[start:p.i]) {
+			return p.fail("bad number")
+		}
+		return nil
+	}
+	return p.fail("unexpected character")
 }
 
 func (p *jsonParser) array(depth int) (*ast.Term, error) {

@@ -168,7 +168,7 @@ func (s *Stage) Handle(ctx context.Context, req *core.Request, next core.Handler
 // it.
 func (s *Stage) decide(ctx context.Context, p *policy, q queryRef, req *core.Request, phase string, in ast.Value) (decision, error) {
 	start := time.Now()
-	v, err := eval(ctx, q, in, s.timeout)
+	v, err := p.eval(ctx, q, in, s.timeout)
 	var d decision
 	if err == nil {
 		d, err = readDecision(v)
