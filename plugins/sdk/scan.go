@@ -109,6 +109,15 @@ func (s *scanner) object() ([]byte, bool) {
 
 // more reads the next key of an object, or its end.
 func (s *scanner) more() ([]byte, bool) {
+	// The host's documents are compact and their keys plain: read such a
+	// key here, without the calls of the general path.
+	if b, i := s.b, s.i; i+1 < len(b) && b[i] == ',' && b[i+1] == '"' {
+		j := quoteOrBackslash(b, i+2)
+		if j+1 < len(b) && b[j] == '"' && b[j+1] == ':' {
+			s.i = j + 2
+			return b[i+2 : j], true
+		}
+	}
 	switch s.peek() {
 	case ',':
 		s.i++
@@ -254,6 +263,15 @@ func (s *scanner) skipString() {
 // str reads a string (null reads as ""). Without escapes, the result
 // points into the document: no allocation, until own.
 func (s *scanner) str() string {
+	if b, i := s.b, s.i; i < len(b) && b[i] == '"' { // the common case, without calls
+		if j := quoteOrBackslash(b, i+1); j < len(b) && b[j] == '"' {
+			s.i = j + 1
+			if j > i+1 {
+				s.keep(i+1, j)
+			}
+			return bstr(b[i+1 : j])
+		}
+	}
 	raw, esc := s.rawString()
 	if esc {
 		return string(unescape(raw))
