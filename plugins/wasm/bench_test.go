@@ -3,11 +3,13 @@ package wasm
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
 )
 
@@ -103,6 +105,54 @@ func BenchmarkCallWarm(b *testing.B) {
 				cpu.report(b)
 			})
 		}
+	}
+}
+
+// hookInputs are the documents of the hook benchmarks besides request: a
+// 1 KB answer, and a typical chunk of a streamed one.
+func hookInputs() []struct {
+	name string
+	hook int
+	in   *abi.Input
+} {
+	req := request1K().Req
+	content := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 17)
+	resp := &core.Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: []byte(`{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"` +
+			content + `"},"finish_reason":"stop"}],"usage":{"prompt_tokens":212,"completion_tokens":180,"total_tokens":392}}`),
+		Usage: core.Usage{InputTokens: 212, OutputTokens: 180}, UsageKnown: true}
+	ev := &core.Event{Data: []byte(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1730000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":" jumps over"},"finish_reason":null}]}`)}
+	return []struct {
+		name string
+		hook int
+		in   *abi.Input
+	}{
+		{"request", abi.HookRequest, request1K()},
+		{"response", abi.HookResponse, &abi.Input{Req: req, Resp: resp}},
+		{"stream_event", abi.HookStreamEvent, &abi.Input{Req: req, Ev: ev}},
+	}
+}
+
+// BenchmarkCallWarmHooks is the Go SDK's other stage hooks on a warm
+// instance with the default deadline checks: response with a 1 KB answer
+// (the conformance plugin reads the body) and stream_event with a typical
+// chunk (it reads the data).
+func BenchmarkCallWarmHooks(b *testing.B) {
+	for _, tt := range hookInputs()[1:] {
+		doc, _ := tt.in.Encode(nil, tt.hook)
+		b.Run(fmt.Sprintf("%s/doc=%dB", tt.name, len(doc)), func(b *testing.B) {
+			p := open(b, "conformance-go.wasm", func(c *Config) { c.PoolSize = 1 })
+			warm(b, p, tt.hook, tt.in)
+			ctx := context.Background()
+			b.ReportAllocs()
+			cpu := startCPU()
+			for b.Loop() {
+				if _, err := p.Call(ctx, tt.hook, tt.in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu.report(b)
+		})
 	}
 }
 

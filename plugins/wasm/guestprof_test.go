@@ -12,13 +12,12 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-
-	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
 )
 
-// TestGuestProfile prints where a guest spends a request hook call on the
-// 1 KB benchmark document: per guest function, how many times it runs per
-// call and its inclusive time. wazero's function listeners make every
+// TestGuestProfile prints where a guest spends a hook call on a benchmark
+// document (the request hook's 1 KB request by default;
+// TOLLGATE_GUEST_HOOK=response or stream_event for the others): per guest
+// function, how many times it runs per call and its inclusive time. wazero's function listeners make every
 // guest call much slower, so read the counts as exact and the times as
 // proportions, not as the cost of a call. It runs only when asked:
 //
@@ -65,13 +64,23 @@ func TestGuestProfile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	doc := abi.AppendRequest(nil, request1K().Req)
+	hookName := cmp.Or(os.Getenv("TOLLGATE_GUEST_HOOK"), "request")
+	var doc []byte
+	var hook api.Function
+	for _, h := range hookInputs() {
+		if h.name == hookName {
+			doc, _ = h.in.Encode(nil, h.hook)
+			hook = mod.ExportedFunction(hookExports[hookIndex(h.hook)])
+		}
+	}
+	if hook == nil {
+		t.Fatalf("TOLLGATE_GUEST_HOOK=%s: want request, response or stream_event, of a hook the module exports", hookName)
+	}
 	res, err := mod.ExportedFunction(exportAlloc).Call(ctx, uint64(len(doc)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ptr := uint32(res[0])
-	hook := mod.ExportedFunction(hookExports[0])
 	call := func() {
 		if !mod.Memory().Write(ptr, doc) {
 			t.Fatal("writing the document")
@@ -96,7 +105,7 @@ func TestGuestProfile(t *testing.T) {
 		total += s.calls
 	}
 	slices.SortFunc(stats, func(a, b *fnStat) int { return cmp.Compare(b.incl, a.incl) })
-	t.Logf("%s: %.0f guest function calls per hook call", path, float64(total)/calls)
+	t.Logf("%s, %s hook, %d-byte document: %.0f guest function calls per hook call", path, hookName, len(doc), float64(total)/calls)
 	t.Logf("%10s %12s  %s", "calls/call", "inclusive", "function")
 	for _, s := range stats[:min(len(stats), 40)] {
 		t.Logf("%10.1f %12s  %s", float64(s.calls)/calls, s.incl/calls, s.name)
