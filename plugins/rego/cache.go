@@ -2,7 +2,6 @@ package rego
 
 import (
 	"context"
-	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
@@ -57,11 +56,11 @@ func readData(store storage.Store, txn storage.Transaction) ast.Value {
 // allocations per cached rule). It is a flat list searched from the newest
 // entry, each key copied into one reused slice of terms; an evaluation
 // caches a few dozen results, and a cheap fingerprint of each key settles
-// almost every comparison. Caches are pooled: after its first uses an
-// evaluation's cache allocates nothing.
+// almost every comparison. Caches are pooled with the rest of an
+// evaluation's state: after its first uses an evaluation's cache allocates
+// nothing.
 //
-// It is not safe for concurrent use; each evaluation takes its own from
-// the pool.
+// It is not safe for concurrent use; each evaluation has its own.
 type ruleCache struct {
 	terms   []*ast.Term // the keys' terms, back to back
 	entries []ruleEntry
@@ -75,20 +74,18 @@ type ruleEntry struct {
 	undefined bool
 }
 
-var ruleCaches = sync.Pool{New: func() any { return &ruleCache{frames: make([]int, 1, 4)} }}
+func getRuleCache() *ruleCache { return &ruleCache{frames: make([]int, 1, 4)} }
 
-func getRuleCache() *ruleCache { return ruleCaches.Get().(*ruleCache) }
-
-// release empties the cache and returns it to the pool. A cache that grew
-// unusually large is left to the garbage collector.
-func (c *ruleCache) release() {
+// reset empties the cache for another evaluation. A cache that grew
+// unusually large lets its memory go.
+func (c *ruleCache) reset() {
 	if len(c.entries) > 1024 || len(c.terms) > 8192 {
+		*c = *getRuleCache()
 		return
 	}
 	clear(c.terms)
 	clear(c.entries)
 	c.terms, c.entries, c.frames = c.terms[:0], c.entries[:0], c.frames[:1]
-	ruleCaches.Put(c)
 }
 
 // Push opens a frame (a with statement): entries of outer frames are not

@@ -13,6 +13,7 @@ import (
 // TestExprCount prints how many expressions the shipped guardrails evaluate
 // for the benchmark's call, by file and line, with OPA's profiler: the
 // measure to cut when the stage is too slow (OPA allocates for each one).
+// QUERY picks one guardrail (QUERY=data.tollgate.guardrails.models).
 //
 //	PROFILE=1 go test -run TestExprCount -v ./plugins/rego/
 func TestExprCount(t *testing.T) {
@@ -20,6 +21,7 @@ func TestExprCount(t *testing.T) {
 		t.Skip("set PROFILE=1 to print the expression counts")
 	}
 	cfg := decodeConfig(t, benchConfig)
+	cfg.Query = os.Getenv("QUERY")
 	cfg.withDefaults()
 	p, err := build(context.Background(), &cfg)
 	if err != nil {

@@ -45,26 +45,45 @@ var (
 )
 
 // requestItems builds the request half of the input document: everything
-// but the phase. Parts the policy does not read are left out.
+// but the phase. Parts and fields the policy does not read are left out.
+// The slice has room for the phase and the response (see withPhase).
 func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([][2]*ast.Term, error) {
 	provider := ""
 	if req.Format != nil {
 		provider = req.Format.Name()
 	}
-	upstream := ""
-	if req.Upstream != nil {
-		upstream = req.Upstream.Name
+	var r [9][2]*ast.Term
+	k := 0
+	item := func(key, val *ast.Term) {
+		r[k] = [2]*ast.Term{key, val}
+		k++
 	}
-	r := make([][2]*ast.Term, 0, 9)
-	r = append(r,
-		ast.Item(keyID, ast.StringTerm(req.ID)),
-		ast.Item(keyProvider, str(provider)),
-		ast.Item(keyOperation, str(req.Operation)),
-		ast.Item(keyModel, str(req.Model)),
-		ast.Item(keyStream, ast.InternedTerm(req.Stream)),
-		ast.Item(keyPath, str(req.Path)),
-		ast.Item(keyUpstream, str(upstream)),
-	)
+	f := n.fields
+	if f&fID != 0 {
+		item(keyID, ast.StringTerm(req.ID))
+	}
+	if f&fProvider != 0 {
+		item(keyProvider, str(provider))
+	}
+	if f&fOperation != 0 {
+		item(keyOperation, str(req.Operation))
+	}
+	if f&fModel != 0 {
+		item(keyModel, interned(req.Model))
+	}
+	if f&fStream != 0 {
+		item(keyStream, ast.InternedTerm(req.Stream))
+	}
+	if f&fPath != 0 {
+		item(keyPath, interned(req.Path))
+	}
+	if f&fUpstream != 0 {
+		upstream := ""
+		if req.Upstream != nil {
+			upstream = req.Upstream.Name
+		}
+		item(keyUpstream, interned(upstream))
+	}
 	if n.anyBody() && req.ParseErr == nil && len(req.Body) > 0 {
 		var v ast.Value
 		var err error
@@ -74,18 +93,20 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 			v, err = jsonFields(req.Body, n.bodyKeys)
 		}
 		if err == nil {
-			r = append(r, ast.Item(keyBody, ast.NewTerm(v)))
+			item(keyBody, ast.NewTerm(v))
 		}
 	}
 	if n.texts {
-		r = append(r, ast.Item(keyTexts, textsTerm(promptTexts(provider, req.Operation, req.Body))))
+		item(keyTexts, textsTerm(promptTexts(provider, req.Operation, req.Body)))
 	}
-	items := make([][2]*ast.Term, 0, 6)
-	items = append(items,
-		ast.Item(keyRequest, ast.NewTerm(ast.NewObject(r...))),
-		ast.Item(keyCustomer, str(req.Customer)),
-		ast.Item(keyMetadata, stringMap(req.Metadata)),
-	)
+	items := make([][2]*ast.Term, 0, 7)
+	items = append(items, ast.Item(keyRequest, ast.NewTerm(ast.NewObject(r[:k]...))))
+	if f&fCustomer != 0 {
+		items = append(items, ast.Item(keyCustomer, interned(req.Customer)))
+	}
+	if f&fMetadata != 0 {
+		items = append(items, ast.Item(keyMetadata, metadataTerm(req.Metadata)))
+	}
 	if n.headers {
 		items = append(items, ast.Item(keyHeaders, headersTerm(req.Header)))
 	}
@@ -106,6 +127,78 @@ func str(s string) *ast.Term {
 	}
 	return ast.StringTerm(s)
 }
+
+// interned returns a string term for a value that calls repeat (a model,
+// a customer, a path), shared between calls: terms are immutable, and a
+// table of them saves each call two allocations per string. The table is
+// bounded; past its size it starts over.
+func interned(s string) *ast.Term {
+	if t, ok := commonTerms[s]; ok {
+		return t
+	}
+	internMu.RLock()
+	t, ok := internTable[s]
+	internMu.RUnlock()
+	if ok {
+		return t
+	}
+	t = ast.StringTerm(s)
+	if len(s) <= maxInternedLen {
+		internMu.Lock()
+		if len(internTable) >= maxInterned {
+			internTable = make(map[string]*ast.Term, maxInterned)
+		}
+		internTable[s] = t
+		internMu.Unlock()
+	}
+	return t
+}
+
+// Bounds of the table of interned strings.
+const (
+	maxInterned    = 4096
+	maxInternedLen = 256
+)
+
+var (
+	internMu    sync.RWMutex
+	internTable = make(map[string]*ast.Term, 64)
+)
+
+// metadataTerm returns the call's metadata as an object. The metadata
+// sets callers send are few (a team, an environment), so objects of one
+// entry are shared between calls like interned strings.
+func metadataTerm(m map[string]string) *ast.Term {
+	switch len(m) {
+	case 0:
+		return emptyObject
+	case 1:
+		var key [2]string
+		for k, v := range m {
+			key = [2]string{k, v}
+		}
+		metaMu.RLock()
+		t, ok := metaTable[key]
+		metaMu.RUnlock()
+		if ok {
+			return t
+		}
+		t = ast.ObjectTerm(ast.Item(interned(key[0]), interned(key[1])))
+		metaMu.Lock()
+		if len(metaTable) >= maxInterned {
+			metaTable = make(map[[2]string]*ast.Term, maxInterned)
+		}
+		metaTable[key] = t
+		metaMu.Unlock()
+		return t
+	}
+	return stringMap(m)
+}
+
+var (
+	metaMu    sync.RWMutex
+	metaTable = make(map[[2]string]*ast.Term, 64)
+)
 
 func textsTerm(parts []textPart) *ast.Term {
 	terms := make([]*ast.Term, len(parts))
@@ -241,10 +334,10 @@ func responseTerm(status int, stream bool, text *ast.Term, delta *ast.Term, body
 }
 
 // withPhase returns the input document for a phase over the request items.
+// It appends to items in place: the object copies the pairs, so the same
+// items serve the request phase and then each response check in turn.
 func withPhase(items [][2]*ast.Term, phase *ast.Term, resp *ast.Term) ast.Value {
-	all := make([][2]*ast.Term, 0, len(items)+2)
-	all = append(all, items...)
-	all = append(all, ast.Item(keyPhase, phase))
+	all := append(items, ast.Item(keyPhase, phase))
 	if resp != nil {
 		all = append(all, ast.Item(keyResponse, resp))
 	}

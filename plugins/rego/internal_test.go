@@ -101,13 +101,15 @@ func TestNeeds(t *testing.T) {
 		name, src string
 		want      needs
 	}{
-		{"model only", `deny contains 1 if input.request.model == "x"`, needs{}},
+		{"model only", `deny contains 1 if input.request.model == "x"`, needs{fields: fModel}},
+		{"small fields", `deny contains 1 if { input.customer == "x"; input.metadata.team == "y"; input.request.provider == "openai"; input.phase == "request" }`,
+			needs{fields: fCustomer | fMetadata | fProvider}},
 		{"body fields", "deny contains 1 if input.request.body.max_tokens > 1\ndeny contains 2 if input.request.body.generationConfig.maxOutputTokens > 1",
 			needs{bodyKeys: []string{"generationConfig", "max_tokens"}}},
 		{"body as a whole", "deny contains 1 if input.request.body.max_tokens > 1\ndeny contains 2 if object.get(input.request.body, \"n\", 0) > 1", needs{body: true}},
 		{"body by a variable key", `deny contains 1 if { some k; input.request.body[k] }`, needs{body: true}},
 		{"texts and usage", "deny contains 1 if {\n some t in input.request.texts\n t.text == \"x\"\n input.usage.day.total_tokens > 1\n}", needs{texts: true, usage: true}},
-		{"whole request", `deny contains 1 if { r := input.request; r.x }`, needs{body: true, texts: true}},
+		{"whole request", `deny contains 1 if { r := input.request; r.x }`, needs{fields: allFields &^ (fCustomer | fMetadata), body: true, texts: true}},
 		{"input as a whole", `deny contains 1 if { x := input; x.y }`, allNeeds()},
 		{"dynamic key", `deny contains 1 if { some k; input[k] }`, allNeeds()},
 		{"response text", `deny contains 1 if contains(input.response.text, "x")`, needs{respText: true}},
@@ -148,12 +150,12 @@ func TestNeedsFollowQueries(t *testing.T) {
 		queries []string
 		want    needs
 	}{
-		{[]string{"data.g.a"}, needs{}},
+		{[]string{"data.g.a"}, needs{fields: fModel}},
 		{[]string{"data.g.b.deny"}, needs{texts: true}},
 		{[]string{"data.g.c"}, needs{usage: true}},
-		{[]string{"data.g.a", "data.g.c"}, needs{usage: true}},
-		{[]string{"data.all"}, needs{texts: true, usage: true}},
-		{[]string{"data"}, needs{texts: true, usage: true}},
+		{[]string{"data.g.a", "data.g.c"}, needs{fields: fModel, usage: true}},
+		{[]string{"data.all"}, needs{fields: fModel, texts: true, usage: true}},
+		{[]string{"data"}, needs{fields: fModel, texts: true, usage: true}},
 	}
 	for _, tt := range tests {
 		if got := analyze(c, tt.queries...); !reflect.DeepEqual(got, tt.want) {

@@ -13,6 +13,10 @@ import (
 // reach refers to them. A policy that uses input as a whole (x := input, or
 // input[k] with k a variable) gets everything.
 type needs struct {
+	// fields are the small fields of input.request and the top level that
+	// rules read (input.request.model, input.customer, …); the others are
+	// left out.
+	fields field
 	// body is the whole parsed body; without it, bodyKeys are the top-level
 	// fields of the body that rules read by name (input.request.body.model),
 	// and only those are parsed.
@@ -25,8 +29,32 @@ type needs struct {
 	respText bool
 }
 
+// field is a set of the input's small fields.
+type field uint16
+
+// The input's small fields.
+const (
+	fID field = 1 << iota
+	fProvider
+	fOperation
+	fModel
+	fStream
+	fPath
+	fUpstream
+	fCustomer
+	fMetadata
+
+	allFields = fID | fProvider | fOperation | fModel | fStream | fPath | fUpstream | fCustomer | fMetadata
+)
+
+// requestFields are the small fields of input.request, by name.
+var requestFields = map[string]field{
+	"id": fID, "provider": fProvider, "operation": fOperation, "model": fModel,
+	"stream": fStream, "path": fPath, "upstream": fUpstream,
+}
+
 func allNeeds() needs {
-	return needs{body: true, texts: true, headers: true, usage: true, respBody: true, respText: true}
+	return needs{fields: allFields, body: true, texts: true, headers: true, usage: true, respBody: true, respText: true}
 }
 
 // anyBody reports whether the input holds a body at all.
@@ -149,6 +177,10 @@ func (n *needs) add(ref ast.Ref) {
 		return
 	}
 	switch top {
+	case "customer":
+		n.fields |= fCustomer
+	case "metadata":
+		n.fields |= fMetadata
 	case "headers":
 		n.headers = true
 	case "usage":
@@ -157,6 +189,9 @@ func (n *needs) add(ref ast.Ref) {
 		switch sub, ok := key(2); {
 		case !ok:
 			n.body, n.texts = true, true
+			n.fields |= fID | fProvider | fOperation | fModel | fStream | fPath | fUpstream
+		case requestFields[sub] != 0:
+			n.fields |= requestFields[sub]
 		case sub == "body":
 			if k, ok := key(3); ok {
 				n.bodyKeys = append(n.bodyKeys, k)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -41,6 +43,10 @@ type prepared struct {
 	// pkg is set when the query names a package: its deny, patch and
 	// headers are then evaluated one by one, and nothing else in it.
 	pkg bool
+	// keys counts the decision keys a package query evaluates (those the
+	// package defines); with one, key is it and the query has no loop.
+	keys int
+	key  *ast.Term
 }
 
 // Variables of the prepared queries.
@@ -62,28 +68,32 @@ func build(ctx context.Context, cfg *Config) (*policy, error) {
 	}
 	store := newStore(src.data)
 	n := analyze(c, cfg.Query, cfg.ResponseQuery)
-	if n.anyBody() && cfg.logsBody() {
-		// The policies read some fields of the body; the decision log
-		// shows it whole, as the client sent it.
-		n.body, n.bodyKeys = true, nil
+	if cfg.DecisionLog != nil {
+		// The decision log shows the call's small fields whether or not
+		// the policies read them, and, when the policies read some fields
+		// of the body, the body whole, as the client sent it.
+		n.fields = allFields
+		if n.anyBody() && cfg.logsBody() {
+			n.body, n.bodyKeys = true, nil
+		}
 	}
 	p := &policy{needs: n, compiler: c, store: store, files: src.files, stamp: stamp(src.files), revision: revision(src), loadedAt: time.Now()}
+	if p.txn, err = store.NewTransaction(ctx); err != nil {
+		return nil, err
+	}
+	p.data = dataCache{readData(store, p.txn)}
 	var errs []error
 	if cfg.Query != "" {
-		p.req, err = prepare(c, cfg.Query)
+		p.req, err = prepare(c, p.data, cfg.Query)
 		errs = append(errs, err)
 	}
 	if cfg.ResponseQuery != "" {
-		p.resp, err = prepare(c, cfg.ResponseQuery)
+		p.resp, err = prepare(c, p.data, cfg.ResponseQuery)
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if p.txn, err = store.NewTransaction(ctx); err != nil {
-		return nil, err
-	}
-	p.data = dataCache{readData(store, p.txn)}
 	return p, nil
 }
 
@@ -93,22 +103,39 @@ func build(ctx context.Context, cfg *Config) (*policy, error) {
 // object: helper rules (a guardrail's config lookups, its tables) are
 // evaluated only as far as those three need them, and no object is built
 // for the package.
-func prepare(c *ast.Compiler, query string) (*prepared, error) {
+func prepare(c *ast.Compiler, data dataCache, query string) (*prepared, error) {
 	if err := checkQuery(c, query); err != nil {
 		return nil, err
 	}
 	ref := ast.MustParseRef(query)
-	q := &prepared{pkg: isPackage(c, ref)}
-	value := ast.NewTerm(ref)
-	if q.pkg {
-		// key = ["deny", "patch", "headers"][_]; value = <query>[key]
-		keys := ast.ArrayTerm(keyDeny, keyPatch, keyHeadersOut)
-		q.body = ast.NewBody(
-			ast.Equality.Expr(ast.NewTerm(varKey), ast.RefTerm(keys, ast.VarTerm("__tollgate_i__"))),
-			ast.Equality.Expr(ast.NewTerm(varValue), ast.NewTerm(ref.Append(ast.NewTerm(varKey)))),
-		)
-	} else {
-		q.body = ast.NewBody(ast.Equality.Expr(ast.NewTerm(varValue), value))
+	node := packageNode(c, ref)
+	q := &prepared{pkg: node != nil}
+	switch {
+	case !q.pkg:
+		q.keys = 1
+		q.body = ast.NewBody(ast.Equality.Expr(ast.NewTerm(varValue), ast.NewTerm(ref)))
+	default:
+		var keys []*ast.Term
+		for _, k := range []*ast.Term{keyDeny, keyPatch, keyHeadersOut} {
+			if node.Child(k.Value) != nil || data.Get(ref.Append(k)) != nil {
+				keys = append(keys, k)
+			}
+		}
+		q.keys = len(keys)
+		switch len(keys) {
+		case 0:
+			return q, nil
+		case 1:
+			// value = <query>.deny
+			q.key = keys[0]
+			q.body = ast.NewBody(ast.Equality.Expr(ast.NewTerm(varValue), ast.NewTerm(ref.Append(q.key))))
+		default:
+			// key = ["deny", "patch", "headers"][_]; value = <query>[key]
+			q.body = ast.NewBody(
+				ast.Equality.Expr(ast.NewTerm(varKey), ast.RefTerm(ast.ArrayTerm(keys...), ast.VarTerm("__tollgate_i__"))),
+				ast.Equality.Expr(ast.NewTerm(varValue), ast.NewTerm(ref.Append(ast.NewTerm(varKey)))),
+			)
+		}
 	}
 	body, err := c.QueryCompiler().Compile(q.body)
 	if err != nil {
@@ -118,19 +145,17 @@ func prepare(c *ast.Compiler, query string) (*prepared, error) {
 	return q, nil
 }
 
-// isPackage reports whether ref names a package (or a part of the data
-// tree above rules) rather than a rule or a value inside one.
-func isPackage(c *ast.Compiler, ref ast.Ref) bool {
+// packageNode returns the rule tree's node for ref when ref names a
+// package (or a part of the data tree above rules), nil when it names a
+// rule or a value inside one.
+func packageNode(c *ast.Compiler, ref ast.Ref) *ast.TreeNode {
 	node := c.RuleTree
 	for _, t := range ref {
-		if node = node.Child(t.Value); node == nil {
-			return false
-		}
-		if len(node.Values) > 0 {
-			return false
+		if node = node.Child(t.Value); node == nil || len(node.Values) > 0 {
+			return nil
 		}
 	}
-	return true
+	return node
 }
 
 // noMetrics spares each evaluation a metrics allocation.
@@ -151,12 +176,16 @@ func (p *policy) eval(ctx context.Context, q *prepared, input ast.Value, timeout
 // The evaluation goes to OPA's evaluator (topdown) directly, as
 // rego.PreparedEvalQuery.Eval does, minus what a stage never uses
 // (metrics, instrumentation, a result set with Go values): with the shared
-// transaction, the generation's data cache and a pooled rule cache, an
-// evaluation allocates only for the rules it evaluates.
+// transaction, the generation's data cache and pooled per-evaluation state
+// (rule cache, deadline timer), an evaluation allocates little beyond what
+// the rules it evaluates do.
 func (p *policy) evalTraced(ctx context.Context, q *prepared, input ast.Value, timeout time.Duration, tracer topdown.QueryTracer) (ast.Value, error) {
-	c := topdown.NewCancel()
-	t := time.AfterFunc(timeout, c.Cancel)
-	rc := getRuleCache()
+	if q.keys == 0 {
+		return nil, nil // the package defines none of deny, patch and headers
+	}
+	st := getEvalState()
+	st.q, st.n, st.value = q, 0, nil
+	st.timer.Reset(timeout)
 	tq := topdown.NewQuery(q.body).
 		WithCompiler(p.compiler).
 		WithStore(p.store).
@@ -165,35 +194,20 @@ func (p *policy) evalTraced(ctx context.Context, q *prepared, input ast.Value, t
 		WithMetrics(noMetrics).
 		WithIndexing(true).
 		WithEarlyExit(true).
-		WithVirtualCache(rc).
+		WithVirtualCache(st.rules).
 		WithBaseCache(p.data).
+		WithRequestMetadata(st.meta).
 		WithInput(ast.NewTerm(input)).
-		WithCancel(c)
+		WithCancel(&st.deadline)
 	if tracer != nil {
 		tq = tq.WithQueryTracer(tracer)
 	}
-	var (
-		value ast.Value
-		items [3][2]*ast.Term
-		n     int
-	)
-	err := tq.Iter(ctx, func(qr topdown.QueryResult) error {
-		v := qr[varValue]
-		if v == nil {
-			return nil
-		}
-		if !q.pkg {
-			value = v.Value
-			return nil
-		}
-		if n < len(items) {
-			items[n] = [2]*ast.Term{qr[varKey], v}
-			n++
-		}
-		return nil
-	})
-	rc.release()
-	t.Stop()
+	err := tq.Iter(ctx, st.collect)
+	value := st.value
+	if q.pkg && st.n > 0 {
+		value = ast.NewObject(st.items[:st.n]...)
+	}
+	st.release()
 	if err != nil {
 		var te *topdown.Error
 		if errors.As(err, &te) && te.Code == topdown.CancelErr {
@@ -201,11 +215,73 @@ func (p *policy) evalTraced(ctx context.Context, q *prepared, input ast.Value, t
 		}
 		return nil, err
 	}
-	if q.pkg && n > 0 {
-		value = ast.NewObject(items[:n]...)
-	}
 	return value, nil
 }
+
+// evalState is what one evaluation needs besides the query and input,
+// pooled: the rule cache, the deadline and its timer, the result.
+type evalState struct {
+	rules    *ruleCache
+	deadline deadline
+	timer    *time.Timer
+	meta     map[string]any
+	collect  func(topdown.QueryResult) error
+
+	q     *prepared
+	value ast.Value
+	items [3][2]*ast.Term
+	n     int
+}
+
+var evalStates sync.Pool
+
+func getEvalState() *evalState {
+	if st, ok := evalStates.Get().(*evalState); ok {
+		return st
+	}
+	st := &evalState{rules: getRuleCache(), meta: map[string]any{}}
+	st.timer = time.AfterFunc(time.Hour, st.deadline.Cancel)
+	st.timer.Stop()
+	st.collect = st.result
+	return st
+}
+
+// result records one result of the query.
+func (st *evalState) result(qr topdown.QueryResult) error {
+	v := qr[varValue]
+	if v == nil {
+		return nil
+	}
+	switch {
+	case !st.q.pkg:
+		st.value = v.Value
+	case st.n < len(st.items):
+		k := st.q.key
+		if k == nil {
+			k = qr[varKey]
+		}
+		st.items[st.n] = [2]*ast.Term{k, v}
+		st.n++
+	}
+	return nil
+}
+
+// release returns the state to the pool, unless its deadline fired (or is
+// firing): a deadline cannot be taken back.
+func (st *evalState) release() {
+	st.rules.reset()
+	clear(st.meta)
+	st.q, st.value, st.items, st.n = nil, nil, [3][2]*ast.Term{}, 0
+	if st.timer.Stop() {
+		evalStates.Put(st)
+	}
+}
+
+// deadline cancels an evaluation: OPA's evaluator polls it.
+type deadline struct{ flag atomic.Bool }
+
+func (d *deadline) Cancel()         { d.flag.Store(true) }
+func (d *deadline) Cancelled() bool { return d.flag.Load() }
 
 // stamp fingerprints files by name, size and modification time: cheap to
 // recompute every poll, and it changes whenever an editor saves.
