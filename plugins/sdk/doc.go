@@ -27,4 +27,15 @@
 // see every call. Hooks must return promptly: the host enforces a per-call
 // deadline and replaces an instance that overruns it, traps or runs out of
 // memory.
+//
+// # Cost
+//
+// The SDK decodes documents without reflection and reads a call's body,
+// headers and tags only when the hook asks for them (Body, Header, Meta);
+// a warm request hook call costs about 5 µs before the hook's own code
+// (docs/benchmarks.md). It reuses the document it hands a hook for the next
+// call: use a Request during its hook call, and keep what you read from it,
+// not the pointer. Go compiled to WebAssembly runs several times slower than
+// native code; decoding a whole body with encoding/json costs tens of µs per
+// KB, so read what you need.
 package sdk
