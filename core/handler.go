@@ -168,10 +168,10 @@ func errorBody(f Format, e *Error) []byte {
 // understand.
 func genericErrorBody(e *Error) []byte {
 	b := []byte(`{"error":{"message":`)
-	b = appendJSONString(b, e.Error())
+	b = AppendJSONString(b, e.Error())
 	b = append(b, `,"type":`...)
-	b = appendJSONString(b, e.Kind.String()+"_error")
+	b = AppendJSONString(b, e.Kind.String()+"_error")
 	b = append(b, `,"code":`...)
-	b = appendJSONString(b, e.Code)
+	b = AppendJSONString(b, e.Code)
 	return append(b, "}}"...)
 }

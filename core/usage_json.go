@@ -15,21 +15,21 @@ import (
 // the outbox behind an event it can never store — is written as 0.
 func (ev *UsageEvent) AppendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, ev.ID)
+	b = AppendJSONString(b, ev.ID)
 	b = append(b, `,"timestamp":"`...)
 	b = ev.Timestamp.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","customer_id":`...)
-	b = appendJSONString(b, ev.CustomerID)
+	b = AppendJSONString(b, ev.CustomerID)
 	b = append(b, `,"provider":`...)
-	b = appendJSONString(b, ev.Provider)
+	b = AppendJSONString(b, ev.Provider)
 	if ev.Upstream != "" {
 		b = append(b, `,"upstream":`...)
-		b = appendJSONString(b, ev.Upstream)
+		b = AppendJSONString(b, ev.Upstream)
 	}
 	b = append(b, `,"model":`...)
-	b = appendJSONString(b, ev.Model)
+	b = AppendJSONString(b, ev.Model)
 	b = append(b, `,"operation":`...)
-	b = appendJSONString(b, ev.Operation)
+	b = AppendJSONString(b, ev.Operation)
 	b = append(b, ',')
 	b = appendTokens(b, ev.InputTokens, ev.OutputTokens, ev.TotalTokens, ev.CachedInputTokens, ev.CacheWriteTokens, ev.ReasoningTokens)
 	if ev.UsageEstimated {
@@ -38,7 +38,7 @@ func (ev *UsageEvent) AppendJSON(b []byte) []byte {
 	b = append(b, `,"stream":`...)
 	b = strconv.AppendBool(b, ev.Stream)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, ev.Status)
+	b = AppendJSONString(b, ev.Status)
 	b = append(b, `,"http_status":`...)
 	b = strconv.AppendInt(b, int64(ev.HTTPStatus), 10)
 	b = append(b, `,"latency_ms":`...)
@@ -61,11 +61,11 @@ func (ev *UsageEvent) AppendJSON(b []byte) []byte {
 	}
 	if ev.RequestID != "" {
 		b = append(b, `,"request_id":`...)
-		b = appendJSONString(b, ev.RequestID)
+		b = AppendJSONString(b, ev.RequestID)
 	}
 	if ev.Error != "" {
 		b = append(b, `,"error":`...)
-		b = appendJSONString(b, ev.Error)
+		b = AppendJSONString(b, ev.Error)
 	}
 	if len(ev.Reasons) > 0 {
 		b = append(b, `,"reasons":[`...)
@@ -73,7 +73,7 @@ func (ev *UsageEvent) AppendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, r)
+			b = AppendJSONString(b, r)
 		}
 		b = append(b, ']')
 	}
@@ -142,19 +142,19 @@ func appendJSONMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = AppendJSONString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, m[k])
+		b = AppendJSONString(b, m[k])
 	}
 	return append(b, '}')
 }
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString quotes s as encoding/json does by default: <, > and &
+// AppendJSONString quotes s as encoding/json does by default: <, > and &
 // escaped for HTML, U+2028 and U+2029 escaped, invalid UTF-8 replaced by
 // U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/tollgate-dev/tollgate/core"
 )
@@ -40,9 +39,9 @@ func AppendStreamEvent(b []byte, req *core.Request, ev *core.Event) []byte {
 	b = append(b, `{"hook":"stream_event","request":{`...)
 	b = appendRequestFields(b, req)
 	b = append(b, `},"event":`...)
-	b = AppendString(b, ev.Name)
+	b = core.AppendJSONString(b, ev.Name)
 	b = append(b, `,"data":`...)
-	b = AppendString(b, string(ev.Data))
+	b = core.AppendJSONString(b, string(ev.Data))
 	return append(b, '}')
 }
 
@@ -64,30 +63,30 @@ func AppendUsage(b []byte, events []*core.UsageEvent) ([]byte, error) {
 
 func appendRequestFields(b []byte, req *core.Request) []byte {
 	b = append(b, `"id":`...)
-	b = AppendString(b, req.ID)
+	b = core.AppendJSONString(b, req.ID)
 	b = append(b, `,"provider":`...)
 	if req.Format != nil {
-		b = AppendString(b, req.Format.Name())
+		b = core.AppendJSONString(b, req.Format.Name())
 	} else {
 		b = append(b, `""`...)
 	}
 	b = append(b, `,"operation":`...)
-	b = AppendString(b, req.Operation)
+	b = core.AppendJSONString(b, req.Operation)
 	b = append(b, `,"upstream":`...)
 	if req.Upstream != nil {
-		b = AppendString(b, req.Upstream.Name)
+		b = core.AppendJSONString(b, req.Upstream.Name)
 	} else {
 		b = append(b, `""`...)
 	}
 	b = append(b, `,"model":`...)
-	b = AppendString(b, req.Model)
+	b = core.AppendJSONString(b, req.Model)
 	if req.Stream {
 		b = append(b, `,"stream":true`...)
 	} else {
 		b = append(b, `,"stream":false`...)
 	}
 	b = append(b, `,"customer":`...)
-	b = AppendString(b, req.Customer)
+	b = core.AppendJSONString(b, req.Customer)
 	b = append(b, `,"metadata":{`...)
 	keys := make([]string, 0, len(req.Metadata))
 	for k := range req.Metadata {
@@ -98,9 +97,9 @@ func appendRequestFields(b []byte, req *core.Request) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = AppendString(b, k)
+		b = core.AppendJSONString(b, k)
 		b = append(b, ':')
-		b = AppendString(b, req.Metadata[k])
+		b = core.AppendJSONString(b, req.Metadata[k])
 	}
 	return append(b, '}')
 }
@@ -113,13 +112,13 @@ func appendHeader(b []byte, h http.Header) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = AppendString(b, k)
+		b = core.AppendJSONString(b, k)
 		b = append(b, ":["...)
 		for i, v := range vs {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = AppendString(b, v)
+			b = core.AppendJSONString(b, v)
 		}
 		b = append(b, ']')
 	}
@@ -158,7 +157,7 @@ func appendBody(b, body []byte, isJSON bool) []byte {
 		return append(b, body...)
 	}
 	b = append(b, `,"body":null,"body_text":`...)
-	return AppendString(b, string(body))
+	return core.AppendJSONString(b, string(body))
 }
 
 func appendInt(b []byte, n int64) []byte {
@@ -182,49 +181,4 @@ func appendInt(b []byte, n int64) []byte {
 		tmp[i] = '-'
 	}
 	return append(b, tmp[i:]...)
-}
-
-const hex = "0123456789abcdef"
-
-// AppendString appends s as a JSON string. Invalid UTF-8 is replaced with
-// U+FFFD, as encoding/json does.
-func AppendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
