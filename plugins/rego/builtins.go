@@ -104,9 +104,12 @@ func containsAny(_ rego.BuiltinContext, t, words *ast.Term) (*ast.Term, error) {
 		return nil, nil
 	}
 	text := strings.ToLower(string(s))
-	out := ast.NewSet()
+	var out ast.Set
 	each := func(w *ast.Term) {
 		if ws, ok := w.Value.(ast.String); ok && ws != "" && strings.Contains(text, strings.ToLower(string(ws))) {
+			if out == nil {
+				out = ast.NewSet()
+			}
 			out.Add(w)
 		}
 	}
@@ -116,8 +119,15 @@ func containsAny(_ rego.BuiltinContext, t, words *ast.Term) (*ast.Term, error) {
 	case *ast.Array:
 		x.Foreach(each)
 	}
+	if out == nil {
+		return emptySet, nil // most prompts: nothing to build
+	}
 	return ast.NewTerm(out), nil
 }
+
+// emptySet is the shared result of a scan that found nothing. Terms are
+// immutable once built.
+var emptySet = ast.SetTerm()
 
 // findPII scans text once and returns the personal data it holds, by kind.
 func findPII(text string) map[string][]string {

@@ -10,30 +10,100 @@ import (
 
 // dataCache is the evaluator's cache of base documents (data) for one
 // compiled generation: the whole data document, read from the store once
-// when the policies are prepared. A policy generation's data never changes
+// when the policies are prepared, with a Go map beside each object for
+// lookups that allocate nothing. A policy generation's data never changes
 // (a reload builds a new store), so every evaluation shares it and no
 // evaluation reads the store or fills a cache of its own: OPA's default
 // cache is a trie built afresh per evaluation, with a store read and a
 // path allocation per data reference.
 //
 // It is safe for concurrent use: it is never written to.
-type dataCache struct{ root ast.Value }
+type dataCache struct{ root *dataNode }
+
+// dataNode is one value of the data document; an object's members are
+// also indexed by key.
+type dataNode struct {
+	value ast.Value
+	kids  map[string]*dataNode
+}
+
+// newDataCache indexes a data document.
+func newDataCache(root ast.Value) dataCache {
+	if root == nil {
+		return dataCache{}
+	}
+	return dataCache{index(root)}
+}
+
+func index(v ast.Value) *dataNode {
+	n := &dataNode{value: v}
+	if obj, ok := v.(ast.Object); ok {
+		n.kids = make(map[string]*dataNode, obj.Len())
+		obj.Foreach(func(k, v *ast.Term) {
+			if s, ok := k.Value.(ast.String); ok {
+				n.kids[string(s)] = index(v.Value)
+			}
+		})
+	}
+	return n
+}
 
 // Get returns the value at ref (data.a.b…), or nil for a miss, which sends
-// the evaluator to the store.
+// the evaluator to the store (see dataStore).
 func (c dataCache) Get(ref ast.Ref) ast.Value {
 	if c.root == nil || len(ref) < 2 {
 		return nil // data as a whole goes to the store, which hides data.system
 	}
-	v, err := c.root.Find(ref[1:])
-	if err != nil {
-		return nil
+	n := c.root
+	for i, t := range ref[1:] {
+		s, ok := t.Value.(ast.String)
+		if !ok || n.kids == nil {
+			v, err := n.value.Find(ref[1+i:])
+			if err != nil {
+				return nil
+			}
+			return v
+		}
+		if n = n.kids[string(s)]; n == nil {
+			return nil
+		}
 	}
-	return v
+	return n.value
 }
 
 // Put does nothing: everything the store holds is already here.
 func (dataCache) Put(ast.Ref, ast.Value) {}
+
+// dataStore is a generation's store as the evaluator reads it. Reads the
+// data cache missed are for documents the data does not hold (the
+// evaluator looks for base documents beside the rules it evaluates, and
+// for optional config such as data.tollgate.config.models.replace): the
+// index answers them without the in-memory store's per-read allocations.
+// Everything else goes to the store itself.
+type dataStore struct {
+	storage.Store
+	data dataCache
+}
+
+// errNotFound is every miss of a dataStore read: callers test its code.
+var errNotFound = &storage.Error{Code: storage.NotFoundErr, Message: "document not found"}
+
+// Read reads the document at path.
+func (s dataStore) Read(ctx context.Context, txn storage.Transaction, path storage.Path) (any, error) {
+	n := s.data.root
+	if n == nil || len(path) == 0 {
+		return s.Store.Read(ctx, txn, path)
+	}
+	for _, k := range path {
+		if n.kids == nil {
+			return s.Store.Read(ctx, txn, path) // into an array or a scalar
+		}
+		if n = n.kids[k]; n == nil {
+			return nil, errNotFound
+		}
+	}
+	return n.value, nil
+}
 
 // readData reads the whole data document of a store as an OPA value.
 func readData(store storage.Store, txn storage.Transaction) ast.Value {

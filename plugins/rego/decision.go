@@ -25,21 +25,27 @@ var (
 
 // readDecision reads the decision document: {deny, patch, headers}, each
 // optional. An undefined decision allows the call unchanged.
-func readDecision(v ast.Value) (decision, error) {
+func readDecision(r *result) (decision, error) {
 	var d decision
-	if v == nil {
-		return d, nil
+	if !r.pkg {
+		if r.value == nil {
+			return d, nil
+		}
+		if _, ok := r.value.(ast.Object); !ok {
+			return d, fmt.Errorf("the decision is a %s, want an object with deny, patch and headers", ast.ValueName(r.value))
+		}
 	}
-	obj, ok := v.(ast.Object)
-	if !ok {
-		return d, fmt.Errorf("the decision is a %s, want an object with deny, patch and headers", ast.ValueName(v))
-	}
-	if t := obj.Get(keyDeny); t != nil {
+	obj := r
+	if t := obj.get(keyDeny); t != nil {
 		switch x := t.Value.(type) {
 		case ast.Set:
-			x.Foreach(func(m *ast.Term) { d.deny = append(d.deny, message(m)) })
+			if x.Len() > 0 {
+				x.Foreach(func(m *ast.Term) { d.deny = append(d.deny, message(m)) })
+			}
 		case *ast.Array:
-			x.Foreach(func(m *ast.Term) { d.deny = append(d.deny, message(m)) })
+			if x.Len() > 0 {
+				x.Foreach(func(m *ast.Term) { d.deny = append(d.deny, message(m)) })
+			}
 		case ast.Boolean:
 			if x {
 				d.deny = []string{"denied by policy"}
@@ -51,7 +57,7 @@ func readDecision(v ast.Value) (decision, error) {
 		}
 		slices.Sort(d.deny)
 	}
-	if t := obj.Get(keyPatch); t != nil {
+	if t := obj.get(keyPatch); t != nil {
 		p, ok := t.Value.(ast.Object)
 		if !ok {
 			return d, fmt.Errorf("patch is a %s, want an object of field paths to values", ast.ValueName(t.Value))
@@ -60,7 +66,7 @@ func readDecision(v ast.Value) (decision, error) {
 			d.patch = p
 		}
 	}
-	if t := obj.Get(keyHeadersOut); t != nil {
+	if t := obj.get(keyHeadersOut); t != nil {
 		h, ok := t.Value.(ast.Object)
 		if !ok {
 			return d, fmt.Errorf("headers is a %s, want an object of header names to strings", ast.ValueName(t.Value))

@@ -30,6 +30,7 @@ var (
 	keyUpstream  = ast.StringTerm("upstream")
 	keyBody      = ast.StringTerm("body")
 	keyTexts     = ast.StringTerm("texts")
+	keyPrompt    = ast.StringTerm("prompt")
 	keyRole      = ast.StringTerm("role")
 	keyText      = ast.StringTerm("text")
 	keyStatus    = ast.StringTerm("status")
@@ -52,7 +53,7 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 	if req.Format != nil {
 		provider = req.Format.Name()
 	}
-	var r [9][2]*ast.Term
+	var r [10][2]*ast.Term
 	k := 0
 	item := func(key, val *ast.Term) {
 		r[k] = [2]*ast.Term{key, val}
@@ -96,8 +97,14 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 			item(keyBody, ast.NewTerm(v))
 		}
 	}
-	if n.texts {
-		item(keyTexts, textsTerm(promptTexts(provider, req.Operation, req.Body)))
+	if n.texts || n.prompt {
+		parts := promptTexts(provider, req.Operation, req.Body)
+		if n.texts {
+			item(keyTexts, textsTerm(parts))
+		}
+		if n.prompt {
+			item(keyPrompt, ast.StringTerm(joinTexts(parts)))
+		}
 	}
 	items := make([][2]*ast.Term, 0, 7)
 	items = append(items, ast.Item(keyRequest, ast.NewTerm(ast.NewObject(r[:k]...))))
@@ -199,6 +206,29 @@ var (
 	metaMu    sync.RWMutex
 	metaTable = make(map[[2]string]*ast.Term, 64)
 )
+
+// joinTexts joins the prompt texts with newlines: input.request.prompt.
+func joinTexts(parts []textPart) string {
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0].text
+	}
+	n := len(parts) - 1
+	for _, p := range parts {
+		n += len(p.text)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(p.text)
+	}
+	return b.String()
+}
 
 func textsTerm(parts []textPart) *ast.Term {
 	terms := make([]*ast.Term, len(parts))

@@ -109,10 +109,11 @@ func TestNeeds(t *testing.T) {
 		{"body as a whole", "deny contains 1 if input.request.body.max_tokens > 1\ndeny contains 2 if object.get(input.request.body, \"n\", 0) > 1", needs{body: true}},
 		{"body by a variable key", `deny contains 1 if { some k; input.request.body[k] }`, needs{body: true}},
 		{"texts and usage", "deny contains 1 if {\n some t in input.request.texts\n t.text == \"x\"\n input.usage.day.total_tokens > 1\n}", needs{texts: true, usage: true}},
-		{"whole request", `deny contains 1 if { r := input.request; r.x }`, needs{fields: allFields &^ (fCustomer | fMetadata), body: true, texts: true}},
+		{"whole request", `deny contains 1 if { r := input.request; r.x }`, needs{fields: allFields &^ (fCustomer | fMetadata), body: true, texts: true, prompt: true}},
 		{"input as a whole", `deny contains 1 if { x := input; x.y }`, allNeeds()},
 		{"dynamic key", `deny contains 1 if { some k; input[k] }`, allNeeds()},
 		{"response text", `deny contains 1 if contains(input.response.text, "x")`, needs{respText: true}},
+		{"prompt", `deny contains 1 if contains(input.request.prompt, "x")`, needs{prompt: true}},
 		{"headers", `deny contains 1 if input.headers["x-a"]`, needs{headers: true}},
 		{"through a function and a rule", "deny contains 1 if f(1)\nf(x) := y if { y := x + u }\nu := input.usage.day.total_tokens", needs{usage: true}},
 	}
@@ -165,3 +166,17 @@ func TestNeedsFollowQueries(t *testing.T) {
 }
 
 func bytesReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// TestJoinTexts checks input.request.prompt against what lib.prompt joins
+// from the texts when an input lacks it.
+func TestJoinTexts(t *testing.T) {
+	for _, texts := range [][]string{nil, {"one"}, {"a", "", "b\nc"}, {"", ""}} {
+		parts := make([]textPart, len(texts))
+		for i, s := range texts {
+			parts[i] = textPart{text: s}
+		}
+		if got, want := joinTexts(parts), strings.Join(texts, "\n"); got != want {
+			t.Errorf("joinTexts(%q) = %q, want %q", texts, got, want)
+		}
+	}
+}

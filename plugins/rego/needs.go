@@ -23,6 +23,7 @@ type needs struct {
 	body     bool
 	bodyKeys []string
 	texts    bool
+	prompt   bool
 	headers  bool
 	usage    bool
 	respBody bool
@@ -54,7 +55,7 @@ var requestFields = map[string]field{
 }
 
 func allNeeds() needs {
-	return needs{fields: allFields, body: true, texts: true, headers: true, usage: true, respBody: true, respText: true}
+	return needs{fields: allFields, body: true, texts: true, prompt: true, headers: true, usage: true, respBody: true, respText: true}
 }
 
 // anyBody reports whether the input holds a body at all.
@@ -188,7 +189,7 @@ func (n *needs) add(ref ast.Ref) {
 	case "request":
 		switch sub, ok := key(2); {
 		case !ok:
-			n.body, n.texts = true, true
+			n.body, n.texts, n.prompt = true, true, true
 			n.fields |= fID | fProvider | fOperation | fModel | fStream | fPath | fUpstream
 		case requestFields[sub] != 0:
 			n.fields |= requestFields[sub]
@@ -200,6 +201,8 @@ func (n *needs) add(ref ast.Ref) {
 			}
 		case sub == "texts":
 			n.texts = true
+		case sub == "prompt":
+			n.prompt = true
 		}
 	case "response":
 		switch sub, ok := key(2); {

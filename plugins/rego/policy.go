@@ -81,7 +81,8 @@ func build(ctx context.Context, cfg *Config) (*policy, error) {
 	if p.txn, err = store.NewTransaction(ctx); err != nil {
 		return nil, err
 	}
-	p.data = dataCache{readData(store, p.txn)}
+	p.data = newDataCache(readData(store, p.txn))
+	p.store = dataStore{Store: store, data: p.data}
 	var errs []error
 	if cfg.Query != "" {
 		p.req, err = prepare(c, p.data, cfg.Query)
@@ -164,10 +165,47 @@ var noMetrics = metrics.NoOp()
 // errTimeout is the cause of an evaluation that ran past its deadline.
 var errTimeout = errors.New("policy evaluation timed out")
 
-// eval evaluates a prepared query on an input and returns the decision
-// document (nil when the query is undefined). It cancels the evaluation at
-// the deadline without a goroutine of its own.
-func (p *policy) eval(ctx context.Context, q *prepared, input ast.Value, timeout time.Duration) (ast.Value, error) {
+// result is what a query evaluated to: a rule query's value, or the
+// decision keys a package query found. The package's decision object is
+// built only when asked for (for the decision log).
+type result struct {
+	value ast.Value
+	pkg   bool
+	items [3][2]*ast.Term
+	n     int
+}
+
+// document returns the decision document: nil when undefined.
+func (r *result) document() ast.Value {
+	if !r.pkg {
+		return r.value
+	}
+	if r.n == 0 {
+		return nil
+	}
+	return ast.NewObject(r.items[:r.n]...)
+}
+
+// get returns a key of the decision document: nil when undefined or when
+// the document is not an object.
+func (r *result) get(k *ast.Term) *ast.Term {
+	if !r.pkg {
+		if obj, ok := r.value.(ast.Object); ok {
+			return obj.Get(k)
+		}
+		return nil
+	}
+	for _, it := range r.items[:r.n] {
+		if it[0].Equal(k) {
+			return it[1]
+		}
+	}
+	return nil
+}
+
+// eval evaluates a prepared query on an input. It cancels the evaluation
+// at the deadline without a goroutine of its own.
+func (p *policy) eval(ctx context.Context, q *prepared, input ast.Value, timeout time.Duration) (result, error) {
 	return p.evalTraced(ctx, q, input, timeout, nil)
 }
 
@@ -179,9 +217,9 @@ func (p *policy) eval(ctx context.Context, q *prepared, input ast.Value, timeout
 // transaction, the generation's data cache and pooled per-evaluation state
 // (rule cache, deadline timer), an evaluation allocates little beyond what
 // the rules it evaluates do.
-func (p *policy) evalTraced(ctx context.Context, q *prepared, input ast.Value, timeout time.Duration, tracer topdown.QueryTracer) (ast.Value, error) {
+func (p *policy) evalTraced(ctx context.Context, q *prepared, input ast.Value, timeout time.Duration, tracer topdown.QueryTracer) (result, error) {
 	if q.keys == 0 {
-		return nil, nil // the package defines none of deny, patch and headers
+		return result{pkg: q.pkg}, nil // the package defines none of deny, patch and headers
 	}
 	st := getEvalState()
 	st.q, st.n, st.value = q, 0, nil
@@ -203,19 +241,16 @@ func (p *policy) evalTraced(ctx context.Context, q *prepared, input ast.Value, t
 		tq = tq.WithQueryTracer(tracer)
 	}
 	err := tq.Iter(ctx, st.collect)
-	value := st.value
-	if q.pkg && st.n > 0 {
-		value = ast.NewObject(st.items[:st.n]...)
-	}
+	res := result{value: st.value, pkg: q.pkg, items: st.items, n: st.n}
 	st.release()
 	if err != nil {
 		var te *topdown.Error
 		if errors.As(err, &te) && te.Code == topdown.CancelErr {
-			return nil, fmt.Errorf("%w after %s", errTimeout, timeout)
+			return result{}, fmt.Errorf("%w after %s", errTimeout, timeout)
 		}
-		return nil, err
+		return result{}, err
 	}
-	return value, nil
+	return res, nil
 }
 
 // evalState is what one evaluation needs besides the query and input,

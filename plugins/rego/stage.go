@@ -168,10 +168,10 @@ func (s *Stage) Handle(ctx context.Context, req *core.Request, next core.Handler
 // it.
 func (s *Stage) decide(ctx context.Context, p *policy, q queryRef, req *core.Request, phase string, in ast.Value) (decision, error) {
 	start := time.Now()
-	v, err := p.eval(ctx, q, in, s.timeout)
+	res, err := p.eval(ctx, q, in, s.timeout)
 	var d decision
 	if err == nil {
-		d, err = readDecision(v)
+		d, err = readDecision(&res)
 	}
 	s.evaluated.Add(1)
 	if err != nil {
@@ -181,7 +181,7 @@ func (s *Stage) decide(ctx context.Context, p *policy, q queryRef, req *core.Req
 		s.denied.Add(1)
 	}
 	if s.dlog != nil {
-		s.dlog.record(req, p, phase, in, v, d, err, start)
+		s.dlog.record(req, p, phase, in, res.document(), d, err, start)
 	}
 	return d, err
 }

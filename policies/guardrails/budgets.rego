@@ -13,34 +13,33 @@ import data.tollgate.lib
 
 limits := lib.limit(data.tollgate.config.budgets)
 
-day := input.usage.day
-
-month := input.usage.month
-
-deny contains over("daily", day.total_tokens, limits.daily_tokens, "tokens") if {
+# Each rule reads input.usage directly: a rule per period would be two more
+# rules for the evaluator on every call.
+deny contains over("daily", input.usage.day.total_tokens, limits.daily_tokens, "tokens") if {
 	input.customer != ""
-	day.total_tokens >= limits.daily_tokens
+	input.usage.day.total_tokens >= limits.daily_tokens
 }
 
-deny contains over("monthly", month.total_tokens, limits.monthly_tokens, "tokens") if {
+deny contains over("monthly", input.usage.month.total_tokens, limits.monthly_tokens, "tokens") if {
 	input.customer != ""
-	month.total_tokens >= limits.monthly_tokens
+	input.usage.month.total_tokens >= limits.monthly_tokens
 }
 
-deny contains over("daily", day.cost_usd, limits.daily_cost_usd, "USD") if {
+deny contains over("daily", input.usage.day.cost_usd, limits.daily_cost_usd, "USD") if {
 	input.customer != ""
-	day.cost_usd >= limits.daily_cost_usd
+	input.usage.day.cost_usd >= limits.daily_cost_usd
 }
 
-deny contains over("monthly", month.cost_usd, limits.monthly_cost_usd, "USD") if {
+deny contains over("monthly", input.usage.month.cost_usd, limits.monthly_cost_usd, "USD") if {
 	input.customer != ""
-	month.cost_usd >= limits.monthly_cost_usd
+	input.usage.month.cost_usd >= limits.monthly_cost_usd
 }
 
 resets := {"daily": "at midnight UTC", "monthly": "on the first of the month (UTC)"}
 
 over(period, used, limit, unit) := sprintf("customer %s has used %v of its %s budget of %v %s; it resets %s", [input.customer, used, period, limit, unit, resets[period]])
 
-headers["x-tollgate-budget-tokens-remaining"] := format_int(max([0, limits.daily_tokens - day.total_tokens]), 10) if {
+# headers is a whole object: one rule, not one per key.
+headers := {"x-tollgate-budget-tokens-remaining": format_int(max([0, limits.daily_tokens - input.usage.day.total_tokens]), 10)} if {
 	input.customer != ""
 }

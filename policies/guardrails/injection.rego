@@ -12,7 +12,11 @@ package tollgate.guardrails.injection
 
 import data.tollgate.lib
 
-cfg := lib.config("injection")
+# cfg is lib.config("injection"), as a rule with a default rather than a
+# function call: cheaper to evaluate on every call.
+default cfg := {}
+
+cfg := data.tollgate.config.injection
 
 heuristics := object.union({
 	"override": `\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|preceding|all|any|your)\b.{0,30}\b(instructions?|prompts?|rules|guidelines|directions|context)\b`,
@@ -25,30 +29,30 @@ heuristics := object.union({
 
 roles := object.get(cfg, "roles", ["user", "tool"])
 
-threshold := object.get(cfg, "threshold", 1)
-
 text := lib.prompt_of(roles)
 
-# triggers are words every built-in heuristic needs; a prompt with none of
-# them is not checked further (one linear scan, where the patterns would
-# cost a regular-expression pass each). Extra patterns skip the shortcut.
-triggers := [
-	"ignore", "disregard", "forget", "override", "instructions", "jailbr", "anything now", "dan mode",
-	"you are now", "act as", "pretend", "from now on", "prompt", "<|", "inst]", "<<sys>>", "##",
-]
-
-# The shortcut scans the whole prompt (lib.prompt, already built for the PII
-# guard), so that the role filter is only paid for when a trigger is there.
+# matched is the set of heuristics the prompt of the checked roles matches.
+# A shortcut comes first: the words every built-in heuristic needs (the
+# list below); a prompt with none of them is not checked further (one
+# linear scan of the whole prompt, lib.prompt, already built for the PII
+# guard, where the patterns would cost a regular-expression pass each and
+# the role filter a pass over the texts). Extra patterns skip the shortcut.
+# The list is written in place, not as a rule of its own: one rule fewer
+# for the evaluator on every call.
 matched := set() if {
 	not cfg.patterns
-	count(tollgate.strings.contains_any(lib.prompt, triggers)) == 0
+	count(tollgate.strings.contains_any(lib.prompt, [
+		"ignore", "disregard", "forget", "override", "instructions", "jailbr", "anything now", "dan mode",
+		"you are now", "act as", "pretend", "from now on", "prompt", "<|", "inst]", "<<sys>>", "##",
+	])) == 0
 } else := {name |
 	some name, p in heuristics
 	regex.match(concat("", ["(?i)", p]), text)
 }
 
+# The threshold (default 1) is read in place, for the same reason.
 deny contains msg if {
-	count(matched) >= threshold
+	count(matched) >= object.get(cfg, "threshold", 1)
 	object.get(cfg, "enabled", true)
 	msg := sprintf("the prompt looks like a prompt-injection attempt (%s)", [concat(", ", sort(matched))])
 }

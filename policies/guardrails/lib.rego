@@ -25,8 +25,12 @@ who(cfg) := sprintf("customer %s", [input.customer]) if {
 	cfg.teams[input.metadata.team]
 } else := "this gateway"
 
-# prompt is every prompt text, joined, for detectors that scan it all.
-prompt := concat("\n", [t.text | some t in input.request.texts])
+# prompt is every prompt text, joined with newlines, for detectors that
+# scan it all. The stage passes it ready-made as input.request.prompt; an
+# input without it (a test's) gets the texts joined here.
+prompt := input.request.prompt if {
+	is_string(input.request.prompt)
+} else := concat("\n", [t.text | some t in input.request.texts])
 
 # prompt_of(roles) is the prompt text of the given roles, joined.
 prompt_of(roles) := concat("\n", [t.text | some t in input.request.texts; t.role in roles])

@@ -24,16 +24,33 @@ field := "max_completion_tokens" if {
 
 cap := lib.limit(data.tollgate.config.max_tokens)
 
-requested := object.get(input.request.body, split(field, "."), null)
+# requested is the limit the request sets in its field, null if none. Each
+# field is read by name, so that the stage parses only these fields of the
+# body, not the messages.
+requested := v if {
+	field == "max_tokens"
+	v := input.request.body.max_tokens
+} else := v if {
+	field == "max_completion_tokens"
+	v := input.request.body.max_completion_tokens
+} else := v if {
+	field == "max_output_tokens"
+	v := input.request.body.max_output_tokens
+} else := v if {
+	field == "generationConfig.maxOutputTokens"
+	v := input.request.body.generationConfig.maxOutputTokens
+} else := null
 
 # over is true when the request sets no limit or one above the cap.
 over if requested == null
 
 over if requested > cap
 
-patch[field] := cap if {
+# patch and headers are whole objects, undefined when the request is within
+# the cap.
+patch := {field: cap} if {
 	is_number(cap)
 	over
 }
 
-headers["x-tollgate-max-tokens"] := format_int(cap, 10) if count(patch) > 0
+headers := {"x-tollgate-max-tokens": format_int(cap, 10)} if patch

@@ -20,12 +20,18 @@ permitted(m) if {
 	glob.match(p, [], m)
 }
 
-patch["model"] := r if {
+# replacement is the approved model the request's model is rewritten to,
+# when one is configured for it. patch and headers are whole objects (not
+# built key by key), undefined without a replacement: most calls have none,
+# and an undefined rule costs the evaluator next to nothing.
+replacement := r if {
 	r := cfg.replace[input.request.model]
 	permitted(r)
 }
 
-headers["x-tollgate-model-replaced"] := sprintf("%s -> %s", [input.request.model, patch.model]) if patch.model
+patch := {"model": replacement}
+
+headers := {"x-tollgate-model-replaced": sprintf("%s -> %s", [input.request.model, replacement])}
 
 # With no list configured, allowed is undefined, and so is the message:
 # nothing is denied.
@@ -33,6 +39,6 @@ deny contains msg if {
 	model := input.request.model
 	model != ""
 	not permitted(model)
-	not patch.model
+	not replacement
 	msg := sprintf("model %s is not allowed for %s; allowed: %s", [model, lib.who(cfg), concat(", ", allowed)])
 }

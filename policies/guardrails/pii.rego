@@ -17,17 +17,23 @@ action := object.get(cfg, "action", "deny")
 
 wanted := {k | some k in object.get(cfg, "kinds", pii.kinds)}
 
-# found is the set of wanted kinds in the prompt. The scan runs once per
-# call; with nothing found, nothing else here is evaluated.
-found := {kind | some kind, _ in tollgate.pii.find(lib.prompt); kind in wanted}
+# findings is what the scan found in the prompt, by kind ({} for a clean
+# prompt, as most are); found is the set of wanted kinds among them. The
+# scan runs once per call; with nothing found, the rules below stop at
+# their first line.
+findings := tollgate.pii.find(lib.prompt)
+
+found := {kind | some kind, _ in findings; kind in wanted}
 
 deny contains msg if {
+	count(findings) > 0
 	count(found) > 0
 	action == "deny"
 	msg := sprintf("the prompt contains personal data (%s): remove it and try again", [concat(", ", sort(found))])
 }
 
 patch[t.path] := redacted if {
+	count(findings) > 0
 	count(found) > 0
 	action == "redact"
 	some t in input.request.texts
@@ -35,7 +41,8 @@ patch[t.path] := redacted if {
 	redacted != t.text
 }
 
-headers["x-tollgate-pii-redacted"] := concat(",", sort(found)) if {
+headers := {"x-tollgate-pii-redacted": concat(",", sort(found))} if {
+	count(findings) > 0
 	count(found) > 0
 	action == "redact"
 }
