@@ -171,7 +171,7 @@ func itoa(i int) string { return string(rune('0' + i)) }
 func BenchmarkStageTrivial(b *testing.B) {
 	dir := b.TempDir()
 	os.WriteFile(filepath.Join(dir, "p.rego"), []byte("package tollgate.request\n\ndeny contains \"no\" if input.request.model == \"forbidden\"\n"), 0o600)
-	s := benchStage(b, map[string]any{"paths": []any{dir}, "reload": false})
+	s := benchStage(b, map[string]any{"paths": []any{dir}, "reload": false, "decision_cache": false})
 	ctx := context.Background()
 	req := chatRequest(benchBody)
 	b.ReportAllocs()

@@ -71,6 +71,12 @@ type Config struct {
 	// UsageRefresh is how long a customer's usage read from the ledger is
 	// reused for input.usage (default 1s).
 	UsageRefresh pipeline.Duration `json:"usage_refresh"`
+	// DecisionCache reuses a request decision for later calls alike in
+	// everything the policies read, when the policies read only small
+	// fields (model, customer, metadata, provider, operation, body fields
+	// by name) and call only deterministic built-ins (default true). See
+	// docs/policies.md.
+	DecisionCache *bool `json:"decision_cache"`
 	// DecisionLog, if set, records each decision.
 	DecisionLog *DecisionLogConfig `json:"decision_log"`
 }
@@ -161,6 +167,10 @@ func (c *Config) withDefaults() error {
 	}
 	if c.ReloadInterval == 0 {
 		c.ReloadInterval = pipeline.Duration(time.Second)
+	}
+	if c.DecisionCache == nil {
+		t := true
+		c.DecisionCache = &t
 	}
 	if c.UsageRefresh == 0 {
 		c.UsageRefresh = pipeline.Duration(time.Second)

@@ -234,8 +234,8 @@ func textsTerm(parts []textPart) *ast.Term {
 	terms := make([]*ast.Term, len(parts))
 	for i, p := range parts {
 		terms[i] = ast.ObjectTerm(
-			ast.Item(keyPath, ast.StringTerm(p.path)),
-			ast.Item(keyRole, str(p.role)),
+			ast.Item(keyPath, interned(p.path)),
+			ast.Item(keyRole, interned(p.role)),
 			ast.Item(keyText, ast.StringTerm(p.text)),
 		)
 	}

@@ -47,6 +47,9 @@ type prepared struct {
 	// package defines); with one, key is it and the query has no loop.
 	keys int
 	key  *ast.Term
+	// cache, if set, holds decisions for calls alike in the fields the
+	// query's rules read (request queries only; see decisionCache).
+	cache *decisionCache
 }
 
 // Variables of the prepared queries.
@@ -87,6 +90,9 @@ func build(ctx context.Context, cfg *Config) (*policy, error) {
 	if cfg.Query != "" {
 		p.req, err = prepare(c, p.data, cfg.Query)
 		errs = append(errs, err)
+		if err == nil && *cfg.DecisionCache {
+			p.req.cache = newDecisionCache(c, cfg.Query)
+		}
 	}
 	if cfg.ResponseQuery != "" {
 		p.resp, err = prepare(c, p.data, cfg.ResponseQuery)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,12 +38,12 @@ type Stage struct {
 	cur atomic.Pointer[policy]
 
 	// statistics and reload state, for Statuses
-	evaluated, denied, failed atomic.Int64
-	mu                        sync.Mutex
-	reloads                   int
-	lastErr                   string
-	lastErrAt                 time.Time
-	failedStamp               string
+	evaluated, denied, failed, cached atomic.Int64
+	mu                                sync.Mutex
+	reloads                           int
+	lastErr                           string
+	lastErrAt                         time.Time
+	failedStamp                       string
 
 	stop    chan struct{}
 	stopped chan struct{}
@@ -168,11 +169,7 @@ func (s *Stage) Handle(ctx context.Context, req *core.Request, next core.Handler
 // it.
 func (s *Stage) decide(ctx context.Context, p *policy, q queryRef, req *core.Request, phase string, in ast.Value) (decision, error) {
 	start := time.Now()
-	res, err := p.eval(ctx, q, in, s.timeout)
-	var d decision
-	if err == nil {
-		d, err = readDecision(&res)
-	}
+	res, d, err := s.evaluate(ctx, p, q, in)
 	s.evaluated.Add(1)
 	if err != nil {
 		s.failed.Add(1)
@@ -184,6 +181,36 @@ func (s *Stage) decide(ctx context.Context, p *policy, q queryRef, req *core.Req
 		s.dlog.record(req, p, phase, in, res.document(), d, err, start)
 	}
 	return d, err
+}
+
+// evaluate evaluates a query and reads its decision, or takes the decision
+// from the query's decision cache when the call's fields were decided
+// before.
+func (s *Stage) evaluate(ctx context.Context, p *policy, q queryRef, in ast.Value) (result, decision, error) {
+	var (
+		h     uint64
+		vals  [maxKeyFields]ast.Value
+		keyed bool
+	)
+	if dc := q.cache; dc != nil {
+		if h, keyed = dc.key(in, &vals); keyed {
+			if c := dc.get(h, &vals); c != nil {
+				s.cached.Add(1)
+				d := c.d
+				d.deny = slices.Clone(d.deny) // the caller's to keep
+				return c.res, d, nil
+			}
+		}
+	}
+	res, err := p.eval(ctx, q, in, s.timeout)
+	if err != nil {
+		return res, decision{}, err
+	}
+	d, err := readDecision(&res)
+	if err == nil && keyed {
+		q.cache.put(h, &vals, res, decision{deny: slices.Clone(d.deny), patch: d.patch, headers: d.headers})
+	}
+	return res, d, err
 }
 
 // refusal is the error a denial answers with: 403 in the provider's error

@@ -18,10 +18,12 @@ type Status struct {
 	LoadedAt   time.Time `json:"loaded_at"`
 	Reloads    int       `json:"reloads"`
 	StreamMode string    `json:"stream_mode,omitempty"`
-	// Evaluated, Denied and Failed count decisions since the stage started.
+	// Evaluated, Denied and Failed count decisions since the stage started;
+	// Cached counts those of them taken from the decision cache.
 	Evaluated int64 `json:"evaluated"`
 	Denied    int64 `json:"denied"`
 	Failed    int64 `json:"failed"`
+	Cached    int64 `json:"cached,omitempty"`
 	// DecisionLogDropped counts decisions not logged as the buffer was full.
 	DecisionLogDropped int64 `json:"decision_log_dropped,omitempty"`
 	// LastError is the last reload's error while the files on disk do not
@@ -34,7 +36,8 @@ type Status struct {
 func (s *Stage) Status() Status {
 	p := s.cur.Load()
 	st := Status{Stage: s.name, Phase: s.cfg.Phase, Paths: s.cfg.Paths, Files: len(p.files), Revision: p.revision,
-		LoadedAt: p.loadedAt.UTC(), Evaluated: s.evaluated.Load(), Denied: s.denied.Load(), Failed: s.failed.Load()}
+		LoadedAt: p.loadedAt.UTC(), Evaluated: s.evaluated.Load(), Denied: s.denied.Load(), Failed: s.failed.Load(),
+		Cached: s.cached.Load()}
 	if s.cfg.Phase != PhaseRequest {
 		st.StreamMode = s.cfg.StreamMode
 	}

@@ -2,6 +2,7 @@ package rego
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/tidwall/gjson"
 )
@@ -55,7 +56,7 @@ func promptTexts(provider, op string, body []byte) []textPart {
 			if role == "" {
 				role = "user"
 			}
-			out = parts(out, c.Get("parts"), "contents."+strconv.Itoa(i)+".parts", role, "text")
+			out = parts(out, c.Get("parts"), textPath("contents", i, "parts"), role, "text")
 			i++
 			return true
 		})
@@ -68,14 +69,13 @@ func promptTexts(provider, op string, body []byte) []textPart {
 func messages(out []textPart, root gjson.Result, list, field string) []textPart {
 	i := 0
 	root.Get(list).ForEach(func(_, m gjson.Result) bool {
-		base := list + "." + strconv.Itoa(i)
 		role := m.Get("role").Str
 		c := m.Get(field)
 		switch {
 		case c.Type == gjson.String:
-			out = append(out, textPart{base + "." + field, role, c.Str})
+			out = append(out, textPart{textPath(list, i, field), role, c.Str})
 		case c.IsArray():
-			out = parts(out, c, base+"."+field, role, "text")
+			out = parts(out, c, textPath(list, i, field), role, "text")
 		}
 		i++
 		return true
@@ -88,7 +88,7 @@ func parts(out []textPart, list gjson.Result, base, role, field string) []textPa
 	j := 0
 	list.ForEach(func(_, p gjson.Result) bool {
 		if t := p.Get(field); t.Type == gjson.String {
-			out = append(out, textPart{base + "." + strconv.Itoa(j) + "." + field, role, t.Str})
+			out = append(out, textPart{textPath(base, j, field), role, t.Str})
 		}
 		j++
 		return true
@@ -104,13 +104,48 @@ func stringOrList(out []textPart, root gjson.Result, field, role string) []textP
 	j := 0
 	v.ForEach(func(_, s gjson.Result) bool {
 		if s.Type == gjson.String {
-			out = append(out, textPart{field + "." + strconv.Itoa(j), role, s.Str})
+			out = append(out, textPart{textPath(field, j, ""), role, s.Str})
 		}
 		j++
 		return true
 	})
 	return out
 }
+
+// textPath returns the path prefix.i.field ("messages.1.content"), or
+// prefix.i without a field. The paths calls use are few, so each string is
+// made once and shared (see interned).
+func textPath(prefix string, i int, field string) string {
+	k := pathKey{prefix, i, field}
+	pathMu.RLock()
+	p, ok := pathTable[k]
+	pathMu.RUnlock()
+	if ok {
+		return p
+	}
+	p = prefix + "." + strconv.Itoa(i)
+	if field != "" {
+		p += "." + field
+	}
+	pathMu.Lock()
+	if len(pathTable) >= maxInterned {
+		pathTable = make(map[pathKey]string, maxInterned)
+	}
+	pathTable[k] = p
+	pathMu.Unlock()
+	return p
+}
+
+type pathKey struct {
+	prefix string
+	i      int
+	field  string
+}
+
+var (
+	pathMu    sync.RWMutex
+	pathTable = make(map[pathKey]string, 64)
+)
 
 // answerText extracts the text of a whole (not streamed) answer.
 func answerText(provider, op string, body []byte) string {

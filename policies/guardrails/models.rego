@@ -36,9 +36,8 @@ headers := {"x-tollgate-model-replaced": sprintf("%s -> %s", [input.request.mode
 # With no list configured, allowed is undefined, and so is the message:
 # nothing is denied.
 deny contains msg if {
-	model := input.request.model
-	model != ""
-	not permitted(model)
+	not permitted(input.request.model)
+	input.request.model != ""
 	not replacement
-	msg := sprintf("model %s is not allowed for %s; allowed: %s", [model, lib.who(cfg), concat(", ", allowed)])
+	msg := sprintf("model %s is not allowed for %s; allowed: %s", [input.request.model, lib.who(cfg), concat(", ", allowed)])
 }
