@@ -3,11 +3,13 @@
 //
 // A stage loads .rego files, directories and OPA bundle directories once,
 // when the pipeline is built, compiles them with the network built-ins
-// removed (unless its config allows them), and prepares its queries
-// (PrepareForEval). Per call it only builds the input document, straight as
-// OPA values with no JSON round trip, and evaluates one prepared query that
-// returns the whole decision: deny, patch and headers. The contract, the
-// input document and the ready guardrails in policies/ are described in
+// removed (unless its config allows them), and compiles its queries. Per
+// call it only builds the input document (straight as OPA values, with only
+// the fields its policies read) and evaluates one prepared query on OPA's
+// evaluator, which returns the whole decision: deny, patch and headers. A
+// decision that depends only on small fields of the call (the model, the
+// customer) is cached per policy generation. The contract, the input
+// document and the ready guardrails in policies/ are described in
 // docs/policies.md.
 //
 // Policy files are watched (by polling their size and modification time):
