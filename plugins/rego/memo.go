@@ -55,8 +55,9 @@ var smallFields = map[string]map[string]bool{
 	"request":  {"provider": true, "operation": true, "model": true, "stream": true, "path": true, "upstream": true, "body": true},
 }
 
-// timeDependent are deterministic-looking built-ins whose result depends on
-// the clock (a token's or certificate's expiry checked against now).
+// timeDependent are prefixes of deterministic-looking built-ins whose
+// result depends on the clock (a token's or certificate's expiry checked
+// against now, with or without options).
 var timeDependent = []string{"io.jwt.decode_verify", "crypto.x509.parse_and_verify_certificates"}
 
 // newDecisionCache returns a cache for a request query when its decision
@@ -155,8 +156,8 @@ func deterministic(b *ast.Builtin) bool {
 	if b.Nondeterministic {
 		return false
 	}
-	for _, name := range timeDependent {
-		if b.Name == name || strings.HasPrefix(b.Name, name+".") {
+	for _, prefix := range timeDependent {
+		if strings.HasPrefix(b.Name, prefix) {
 			return false
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -39,6 +40,7 @@ func TestDecisionCacheEligibility(t *testing.T) {
 		{"dynamic key", "deny contains 1 if { some k in [\"customer\"]; input[k] == \"a\" }\n", nil},
 		{"clock", "deny contains 1 if { input.customer == \"a\"; time.now_ns() > 0 }\n", nil},
 		{"randomness", "deny contains 1 if { input.customer == \"a\"; rand.intn(\"x\", 2) == 1 }\n", nil},
+		{"a token checked against the clock", "deny contains 1 if { [ok, _, _] := io.jwt.decode_verify(input.customer, {\"secret\": \"s\"}); not ok }\n", nil},
 		{"with", "deny contains 1 if { f with input.customer as \"a\" }\nf if input.customer == \"a\"\n", nil},
 	}
 	for _, tt := range tests {
@@ -125,6 +127,24 @@ headers := {"x-team": input.metadata.team} if input.metadata.team
 	if st := s.Status(); st.Evaluated != 14 || st.Cached != 9 {
 		t.Errorf("evaluated %d, cached %d; want 14 and 9", st.Evaluated, st.Cached)
 	}
+	// Concurrent calls share the cache (run with -race).
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				c := calls[(g+i)%len(calls)]
+				req := chatRequest(`{"model":"` + c.model + `","messages":[]}`)
+				req.Customer = c.customer
+				_, err := s.Handle(context.Background(), req, func(context.Context, *core.Request) (*core.Response, error) {
+					return &core.Response{Status: 200}, nil
+				})
+				if denied := err != nil; denied != c.denied && c.team == "" {
+					t.Errorf("concurrent call %+v: err = %v", c, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestDecisionCacheOff checks decision_cache: false evaluates every call.
