@@ -33,7 +33,7 @@ const (
 	DefaultMaxAttempts     = 20
 	DefaultInitialBackoff  = time.Second
 	DefaultMaxBackoff      = 5 * time.Minute
-	DefaultCommitInterval  = 10 * time.Millisecond
+	DefaultCommitInterval  = 25 * time.Millisecond
 )
 
 // maxTxEvents caps the events one transaction commits.
@@ -59,7 +59,7 @@ type Config struct {
 	// OnFull is OnFullDrop (default) or OnFullUnready.
 	OnFull string
 	// CommitInterval is the least time between the starts of two
-	// transactions (default 10ms; negative: commit as soon as anything
+	// transactions (default 25ms; negative: commit as soon as anything
 	// waits). A transaction's fixed cost — page writes, two fsyncs, and
 	// a sink delivery after it — is then shared by the events of the
 	// interval instead of paid per event under light load; an event waits

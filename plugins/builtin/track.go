@@ -45,7 +45,7 @@ type OutboxConfig struct {
 	// OnFull is drop (default) or unready.
 	OnFull string `json:"on_full"`
 	// CommitInterval is the least time between two commits to disk
-	// (default 10ms; 1ns: commit at once).
+	// (default 25ms; 1ns: commit at once).
 	CommitInterval pipeline.Duration `json:"commit_interval"`
 }
 
