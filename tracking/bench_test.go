@@ -38,7 +38,7 @@ func BenchmarkOutboxWrite(b *testing.B) {
 	}
 	defer db.Close()
 	idle := sinkFunc(func([]*core.UsageEvent) error { return errors.New("paused") })
-	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true,
+	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true, MaxMemoryEvents: b.N + 1,
 		Sinks: []tracking.SinkConfig{{Name: "idle", Sink: idle, Retry: tracking.RetryPolicy{Initial: time.Hour, Max: time.Hour}}}})
 	if err != nil {
 		b.Fatal(err)
@@ -97,7 +97,8 @@ func BenchmarkDeliveryHTTP(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close()
-			ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true,
+			// All b.N events are handed off at once: memory must hold them.
+			ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true, MaxMemoryEvents: b.N + 1,
 				Sinks: []tracking.SinkConfig{httpSinkB(b, tr.URL, batch)}})
 			if err != nil {
 				b.Fatal(err)
