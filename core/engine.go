@@ -466,12 +466,15 @@ func (s *meteredStream) end(err error, status string) {
 			switch {
 			case status == StatusError:
 				o.HTTPStatus = http.StatusInternalServerError
-			case status == StatusClientAborted || s.ctx.Err() != nil:
+			case status == StatusClientAborted:
 				o.Status, o.HTTPStatus = StatusClientAborted, 499
 			case errors.Is(err, ErrDenied):
 				// A stage cut the stream short on purpose, after writing its
-				// own closing event.
+				// own closing event — which the client may have read and
+				// hung up on before this runs: still a denial.
 				o.Status, o.HTTPStatus = StatusDenied, s.resp.Status
+			case s.ctx.Err() != nil:
+				o.Status, o.HTTPStatus = StatusClientAborted, 499
 			default:
 				o.Status, o.HTTPStatus = StatusUpstreamError, http.StatusBadGateway
 			}

@@ -235,3 +235,26 @@ func TestAuthenticator(t *testing.T) {
 		})
 	}
 }
+
+// A stage that ends a stream with a denial, after its closing event, is a
+// denial even when the client has hung up by the time the engine records
+// it (it read the closing event and left): not a client abort.
+func TestStreamDenialAfterTheClientLeftIsADenial(t *testing.T) {
+	rec := &outcomes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	eng := newEngine(func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+		return &core.Response{Status: 200, Stream: core.StreamFunc{NextFunc: func() (*core.Event, error) {
+			cancel() // the client read the closing event and went away
+			return nil, &core.Error{Kind: core.KindDenied, Code: "policy_denied", Message: "withheld"}
+		}}}, nil
+	}, rec)
+	resp, err := eng.Do(ctx, &core.Request{Path: "/op", Body: []byte("{}")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Stream.Next()
+	resp.Stream.Close()
+	if len(rec.all) != 1 || rec.all[0].Status != core.StatusDenied {
+		t.Errorf("outcomes %+v; want one with status denied", rec.all)
+	}
+}
