@@ -82,8 +82,9 @@ func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.
 	env.Instrument = collect(extra).instrument
 	// Plugins' deliveries and decision logs go through the durable outbox;
 	// the built pipeline closes the Deliverer after its stages.
-	deliverer := tracking.NewDeliverer(cfg.DataDir, tracking.DelivererConfig{Log: log})
+	var deliverer *tracking.Deliverer
 	if cfg.DataDir != "" {
+		deliverer = tracking.NewDeliverer(cfg.DataDir, tracking.DelivererConfig{Log: log})
 		env.Deliverer = deliverer
 	}
 	shareState(cfg, specs, &env, log)
@@ -95,7 +96,7 @@ func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.
 		}
 		return nil, errors.Join(err, refs)
 	}
-	if env.Deliverer != nil {
+	if deliverer != nil {
 		if err := deliverer.Resume(); err != nil {
 			log.Error("plugin deliveries left by an earlier run cannot be resumed", "err", err)
 		}

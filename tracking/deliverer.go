@@ -200,18 +200,15 @@ func (d *Deliverer) urlQueue(db *DB, dest string) (*sinkState, error) {
 	if ob, ok := d.dests[dest]; ok {
 		return ob.workers[0].st, nil
 	}
-	u, err := url.Parse(dest)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("deliver to %q: want \"sink:NAME\" or an absolute http(s) URL", dest)
+	h, err := sinks.NewHTTP(sinks.HTTPConfig{URL: dest}, "") // checks the URL
+	if err != nil {
+		return nil, fmt.Errorf("deliver to %q: want \"sink:NAME\" or an absolute http(s) URL: %w", dest, err)
 	}
 	if len(d.dests) >= d.cfg.MaxDestinations {
+		h.Close()
 		return nil, fmt.Errorf("deliver to %s: already delivering to %d URLs, the most one gateway keeps queues for; narrow the plugins' deliver_to lists", dest, len(d.dests))
 	}
-	h, err := sinks.NewHTTP(sinks.HTTPConfig{URL: dest}, "")
-	if err != nil {
-		return nil, fmt.Errorf("deliver to %s: %w", dest, err)
-	}
-	name := destQueueName(u)
+	name := destQueueName(dest)
 	if err := db.bolt.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte(metaDestPrefix+name), []byte(dest))
 	}); err != nil {
@@ -229,8 +226,9 @@ func (d *Deliverer) urlQueue(db *DB, dest string) (*sinkState, error) {
 
 // destQueueName names a URL's queue: readable by its host, unique by a
 // hash of the whole URL, and free of "/".
-func destQueueName(u *url.URL) string {
-	sum := sha256.Sum256([]byte(u.String()))
+func destQueueName(dest string) string {
+	u, _ := url.Parse(dest) // sinks.NewHTTP has checked it
+	sum := sha256.Sum256([]byte(dest))
 	return "deliver:" + u.Host + "-" + hex.EncodeToString(sum[:4])
 }
 

@@ -217,7 +217,7 @@ func TestDelivererToANamedSink(t *testing.T) {
 func TestDelivererErrors(t *testing.T) {
 	dir := t.TempDir()
 	db := open(t, dir)
-	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{{Name: "audit", Sink: &recordSink{}}, {Name: "events-only", Sink: discardEvents{}}}})
+	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{{Name: "audit", Sink: &recordSink{}}, {Name: "events-only", Sink: discard}}})
 	d := tracking.NewDeliverer(dir, tracking.DelivererConfig{Log: quiet, MaxDestinations: 1})
 	defer d.Close(context.Background())
 	rcv := newReceiver(t)
@@ -243,9 +243,3 @@ func TestDelivererErrors(t *testing.T) {
 		t.Errorf("Deliver after Close = %v; want an error saying it is closed", err)
 	}
 }
-
-// discardEvents is a sink that takes only usage events (no WriteJSON).
-type discardEvents struct{}
-
-func (discardEvents) Write(context.Context, []*core.UsageEvent) error { return nil }
-func (discardEvents) Close() error                                    { return nil }

@@ -573,7 +573,7 @@ func TestReloadTakesTheSinksOver(t *testing.T) {
 func TestCommitIntervalGroupsEvents(t *testing.T) {
 	db := open(t, t.TempDir())
 	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, CommitInterval: time.Hour,
-		Sinks: []tracking.SinkConfig{{Name: "discard", Sink: discardSink{}}}})
+		Sinks: []tracking.SinkConfig{{Name: "discard", Sink: discard}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,7 +603,7 @@ func TestCommitIntervalGroupsEvents(t *testing.T) {
 func TestCommitAtOnce(t *testing.T) {
 	db := open(t, t.TempDir())
 	ob := newOutbox(t, db, tracking.Config{CommitInterval: time.Nanosecond,
-		Sinks: []tracking.SinkConfig{{Name: "discard", Sink: discardSink{}}}})
+		Sinks: []tracking.SinkConfig{{Name: "discard", Sink: discard}}})
 	for range 5 {
 		enqueue(ob, 1)
 		waitPersisted(t, ob)
@@ -613,53 +613,5 @@ func TestCommitAtOnce(t *testing.T) {
 	}
 }
 
-// discardSink accepts every event.
-type discardSink struct{}
-
-func (discardSink) WriteJSON(context.Context, [][]byte) error       { return nil }
-func (discardSink) Write(context.Context, []*core.UsageEvent) error { return nil }
-func (discardSink) Close() error                                    { return nil }
-
-// TestReloadDeliversEachEventOnce: the new worker of a sink waits for the
-// old one's batch in flight and starts after it, so a reload delivers no
-// event twice (at-least-once allows it, but a reload is routine).
-func TestReloadDeliversEachEventOnce(t *testing.T) {
-	for round := range 5 {
-		db := open(t, t.TempDir())
-		var mu sync.Mutex
-		delivered := map[string]int{}
-		slow := sinkFunc(func(evs []*core.UsageEvent) error {
-			time.Sleep(5 * time.Millisecond) // a batch is in flight when the reload comes
-			mu.Lock()
-			defer mu.Unlock()
-			for _, ev := range evs {
-				delivered[ev.ID]++
-			}
-			return nil
-		})
-		sinks := []tracking.SinkConfig{{Name: "s", Sink: slow, MaxEvents: 3, Retry: fastRetry}}
-		ob1, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, CommitInterval: time.Nanosecond, Sinks: sinks})
-		if err != nil {
-			t.Fatal(err)
-		}
-		enqueue(ob1, 30)
-		waitPersisted(t, ob1)
-		time.Sleep(time.Duration(round) * 3 * time.Millisecond)
-		ob2 := newOutbox(t, db, tracking.Config{Stage: "track", CommitInterval: time.Nanosecond, Sinks: sinks})
-		if err := ob1.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		enqueue(ob2, 10)
-		waitFor(t, func() bool { return db.Stats().Sinks[0].Queued == 0 })
-		mu.Lock()
-		for id, n := range delivered {
-			if n > 1 {
-				t.Errorf("round %d: event %s delivered %d times across the reload", round, id, n)
-			}
-		}
-		if len(delivered) != 40 {
-			t.Errorf("round %d: %d events delivered, want 40", round, len(delivered))
-		}
-		mu.Unlock()
-	}
-}
+// discard accepts every event.
+var discard = sinkFunc(func([]*core.UsageEvent) error { return nil })
