@@ -58,9 +58,7 @@ func (o *ops) setPrices(cfg *config.Config) error {
 	return nil
 }
 
-// cost prices a call's usage as the track stage prices its usage event
-// (pricing.Table.Apply): the same table, looked up by model, upstream and
-// wire format.
+// cost prices a call's usage as the track stage prices its usage event.
 func cost(t *pricing.Table, o *core.Outcome) (core.USD, bool) {
 	r := o.Request
 	var up, prov string
@@ -70,10 +68,5 @@ func cost(t *pricing.Table, o *core.Outcome) (core.USD, bool) {
 	if r.Format != nil {
 		prov = r.Format.Name()
 	}
-	p, ok := t.Lookup(r.Model, up, prov)
-	if !ok {
-		return 0, false
-	}
-	u := o.Usage
-	return p.Cost(u.InputTokens, u.CachedInputTokens, u.CacheWriteTokens, u.OutputTokens, u.ReasoningTokens), true
+	return t.Price(r.Model, up, prov, o.Usage)
 }

@@ -230,7 +230,9 @@ func (t *Table) lookup(name string, providers []string) (Price, bool) {
 // Apply sets ev.Cost from its tokens. A model with no price leaves Cost
 // nil and logs one warning per provider and model.
 func (t *Table) Apply(ev *core.UsageEvent) {
-	p, ok := t.Lookup(ev.Model, ev.Upstream, ev.Provider)
+	c, ok := t.Price(ev.Model, ev.Upstream, ev.Provider, core.Usage{InputTokens: ev.InputTokens,
+		CachedInputTokens: ev.CachedInputTokens, CacheWriteTokens: ev.CacheWriteTokens,
+		OutputTokens: ev.OutputTokens, ReasoningTokens: ev.ReasoningTokens})
 	if !ok {
 		if ev.Model != "" && ev.TotalTokens > 0 {
 			key := ev.Provider + "/" + ev.Model
@@ -241,8 +243,19 @@ func (t *Table) Apply(ev *core.UsageEvent) {
 		}
 		return
 	}
-	c := p.Cost(ev.InputTokens, ev.CachedInputTokens, ev.CacheWriteTokens, ev.OutputTokens, ev.ReasoningTokens)
 	ev.Cost = &c
+}
+
+// Price is what usage u of model cost, looked up as Apply looks it up
+// (under the upstream's name, then the wire format's); false when the
+// model has no price. The cost metric prices calls with it, so that it
+// agrees with the usage events.
+func (t *Table) Price(model, upstream, provider string, u core.Usage) (core.USD, bool) {
+	p, ok := t.Lookup(model, upstream, provider)
+	if !ok {
+		return 0, false
+	}
+	return p.Cost(u.InputTokens, u.CachedInputTokens, u.CacheWriteTokens, u.OutputTokens, u.ReasoningTokens), true
 }
 
 // JSON returns the table as JSON, for reports.
