@@ -3,7 +3,6 @@ package process
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,24 +80,16 @@ func Open(ctx context.Context, name string, cfg Config, opts ...Option) (*Plugin
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	if o.log == nil {
-		o.log = slog.Default()
+	prep, err := pluginhost.Prepare(name, o.log, o.deliver, cfg.Config)
+	if err != nil {
+		return nil, err
 	}
-	log := o.log.With("plugin", name)
-	if o.deliver == nil {
-		o.deliver = abi.NewDirectDeliverer(log)
-	}
+	log := prep.Log
 	_, h, err := pluginhost.ReadPinned(cfg.Path, cfg.SHA256, "executable")
 	if err != nil {
 		return nil, err
 	}
-	config := []byte("{}")
-	if cfg.Config != nil {
-		if config, err = json.Marshal(cfg.Config); err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-	}
-	p := &Plugin{name: name, cfg: cfg, log: log, deliver: o.deliver, config: config, sum: h[:],
+	p := &Plugin{name: name, cfg: cfg, log: log, deliver: prep.Deliver, config: prep.Config, sum: h[:],
 		grants: abi.Grants{DeliverTo: cfg.DeliverTo, EmitTo: cfg.EmitTo}, timeout: time.Duration(cfg.CallTimeout),
 		backoff: time.Duration(cfg.RestartBackoff), stop: make(chan struct{})}
 	c, hooks, err := p.start(ctx)

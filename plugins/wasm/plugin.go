@@ -3,7 +3,6 @@ package wasm
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -123,24 +122,16 @@ func Open(ctx context.Context, name string, cfg Config, opts ...Option) (p *Plug
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	if o.log == nil {
-		o.log = slog.Default()
+	prep, err := pluginhost.Prepare(name, o.log, o.deliver, cfg.Config)
+	if err != nil {
+		return nil, err
 	}
-	log := o.log.With("plugin", name)
-	if o.deliver == nil {
-		o.deliver = abi.NewDirectDeliverer(log)
-	}
+	log := prep.Log
 	bin, _, err := pluginhost.ReadPinned(cfg.Path, cfg.SHA256, "module")
 	if err != nil {
 		return nil, err
 	}
-	config := []byte("{}")
-	if cfg.Config != nil {
-		if config, err = json.Marshal(cfg.Config); err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-	}
-	p = &Plugin{name: name, cfg: cfg, log: log, deliver: o.deliver, config: config,
+	p = &Plugin{name: name, cfg: cfg, log: log, deliver: prep.Deliver, config: prep.Config,
 		grants:  abi.Grants{DeliverTo: cfg.DeliverTo, EmitTo: cfg.EmitTo},
 		timeout: time.Duration(cfg.CallTimeout), memLimit: cfg.MemoryLimitPages * 65536,
 		byMod: map[any]*instance{}}
