@@ -26,6 +26,19 @@ type Row struct {
 }
 
 // HTTPRow computes t's row at concurrency c against r's direct and bare
+// eachHTTPRow calls f with each target's figures at each concurrency that
+// has them, in the targets' order.
+func eachHTTPRow(r *Result, concurrencies []int, f func(t *Target, c int, row Row)) {
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		for _, c := range concurrencies {
+			if row, ok := HTTPRow(r, t, c); ok {
+				f(t, c, row)
+			}
+		}
+	}
+}
+
 // targets; ok is false when t has no runs at c.
 func HTTPRow(r *Result, t *Target, c int) (row Row, ok bool) {
 	runs := t.Runs(c)

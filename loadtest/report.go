@@ -84,39 +84,25 @@ func LoadSection(in ReportInput) string {
 	w("### Latency, and what each adds over a direct call\n\n")
 	w("Percentiles from wrk in ms; *added* is the target's percentile minus direct's in the same round.\n\n")
 	w("| target | c | p50 | p90 | p99 | added p50 | added p90 | added p99 |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for i := range r.Targets {
-		t := &r.Targets[i]
-		for _, c := range s.Concurrencies {
-			row, ok := HTTPRow(r, t, c)
-			if !ok {
-				continue
+	eachHTTPRow(r, s.Concurrencies, func(t *Target, c int, row Row) {
+		add := func(v float64) string {
+			if t.Kind == KindDirect {
+				return "–"
 			}
-			add := func(v float64) string {
-				if t.Kind == KindDirect {
-					return "–"
-				}
-				return fmt.Sprintf("%+.3f", v/1000)
-			}
-			w("| %s | %d | %.3f | %.3f | %.3f | %s | %s | %s |\n", t.Name, c, row.P50/1000, row.P90/1000, row.P99/1000,
-				add(row.AddP50), add(row.AddP90), add(row.AddP99))
+			return fmt.Sprintf("%+.3f", v/1000)
 		}
-	}
+		w("| %s | %d | %.3f | %.3f | %.3f | %s | %s | %s |\n", t.Name, c, row.P50/1000, row.P90/1000, row.P99/1000,
+			add(row.AddP50), add(row.AddP90), add(row.AddP99))
+	})
 	w("\n![Latency percentiles by concurrency](%s/loadtest-latency.png)\n\n", in.ImgDir)
 
 	w("### Throughput and CPU per request\n\n")
 	w("With 2 cores, c=16 and c=64 are CPU-bound: wrk, the upstream and the target share the cores, so throughput measures CPU per request. ")
 	w("*CPU/req* is the target process's user+system CPU (from /proc/PID/stat) over the requests it served; for direct it is the upstream's own.\n\n")
 	w("| target | c | req/s | vs bare proxy | vs direct | CPU/req µs | upstream CPU/req µs | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for i := range r.Targets {
-		t := &r.Targets[i]
-		for _, c := range s.Concurrencies {
-			row, ok := HTTPRow(r, t, c)
-			if !ok {
-				continue
-			}
-			w("| %s | %d | %.0f | %s | %s | %.1f | %.1f | %d |\n", t.Name, c, row.RPS, ratio(row.VsBare), ratio(row.VsDirect), row.CPU, row.UpCPU, row.Errors)
-		}
-	}
+	eachHTTPRow(r, s.Concurrencies, func(t *Target, c int, row Row) {
+		w("| %s | %d | %.0f | %s | %s | %.1f | %.1f | %d |\n", t.Name, c, row.RPS, ratio(row.VsBare), ratio(row.VsDirect), row.CPU, row.UpCPU, row.Errors)
+	})
 	w("\n![Throughput by concurrency](%s/loadtest-throughput.png)\n\n", in.ImgDir)
 
 	w("### Cost of each stage\n\n")
