@@ -29,8 +29,15 @@ type policy struct {
 	// lifetime and shared by every evaluation: the store is never written
 	// after it is built, and a read transaction of OPA's in-memory store
 	// holds no per-reader state.
-	txn      storage.Transaction
-	data     dataCache
+	txn  storage.Transaction
+	data dataCache
+	// dataTerm is the whole data document, for plans (they look base
+	// documents up from data themselves); caps are handed to built-ins.
+	dataTerm *ast.Term
+	caps     *ast.Capabilities
+	// engines says, per query, which evaluator runs it and why (logged
+	// once per generation).
+	engines  []string
 	files    []string
 	stamp    string // fingerprint of the files: names, sizes, mtimes
 	revision string // sha256 of the policy sources, short
@@ -50,6 +57,10 @@ type prepared struct {
 	// cache, if set, holds decisions for calls alike in the fields the
 	// query's rules read (request queries only; see decisionCache).
 	cache *decisionCache
+	// decisionKeys are the keys a package query evaluates.
+	decisionKeys []*ast.Term
+	// plan, if set, evaluates the query in place of topdown (engine.go).
+	plan *planned
 }
 
 // Variables of the prepared queries.
@@ -84,8 +95,13 @@ func build(ctx context.Context, cfg *Config) (*policy, error) {
 	if p.txn, err = store.NewTransaction(ctx); err != nil {
 		return nil, err
 	}
-	p.data = newDataCache(readData(store, p.txn))
+	root := readData(store, p.txn)
+	p.data = newDataCache(root)
 	p.store = dataStore{Store: store, data: p.data}
+	if root == nil {
+		root = ast.NewObject()
+	}
+	p.dataTerm, p.caps = ast.NewTerm(root), caps
 	var errs []error
 	if cfg.Query != "" {
 		p.req, err = prepare(c, p.data, cfg.Query)
@@ -100,6 +116,18 @@ func build(ctx context.Context, cfg *Config) (*policy, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	for _, x := range []struct {
+		q     *prepared
+		query string
+	}{{p.req, cfg.Query}, {p.resp, cfg.ResponseQuery}} {
+		if x.q == nil || x.q.keys == 0 {
+			continue
+		}
+		var why string
+		if x.q.plan, why = planQuery(ctx, c, x.query, x.q, x.q.decisionKeys); why != "" {
+			p.engines = append(p.engines, fmt.Sprintf("%s is evaluated by OPA's evaluator (topdown), not from its plan: %s", x.query, why))
+		}
 	}
 	return p, nil
 }
@@ -128,7 +156,7 @@ func prepare(c *ast.Compiler, data dataCache, query string) (*prepared, error) {
 				keys = append(keys, k)
 			}
 		}
-		q.keys = len(keys)
+		q.keys, q.decisionKeys = len(keys), keys
 		switch len(keys) {
 		case 0:
 			return q, nil
@@ -209,13 +237,21 @@ func (r *result) get(k *ast.Term) *ast.Term {
 	return nil
 }
 
-// eval evaluates a prepared query on an input. It cancels the evaluation
-// at the deadline without a goroutine of its own.
+// eval evaluates a prepared query on an input: from its plan when it has
+// one, else with topdown. It cancels the evaluation at the deadline
+// without a goroutine of its own.
 func (p *policy) eval(ctx context.Context, q *prepared, input ast.Value, timeout time.Duration) (result, error) {
+	if q.plan != nil {
+		res, err := p.evalPlan(ctx, q, input, timeout)
+		if !errors.Is(err, errFallback) {
+			return res, err
+		}
+	}
 	return p.evalTraced(ctx, q, input, timeout, nil)
 }
 
-// evalTraced is eval with an optional tracer (OPA's profiler, in tests).
+// evalTraced evaluates with topdown, with an optional tracer (OPA's
+// profiler, in tests).
 //
 // The evaluation goes to OPA's evaluator (topdown) directly, as
 // rego.PreparedEvalQuery.Eval does, minus what a stage never uses

@@ -66,5 +66,6 @@ func (s *Stage) Reload(force bool) bool {
 	s.reloads++
 	s.failedStamp, s.lastErr = "", ""
 	s.log.Info("policy reloaded", "revision", p.revision, "previous", cur.revision, "files", len(p.files))
+	s.logEngines(p)
 	return true
 }

@@ -79,6 +79,7 @@ func New(name string, cfg Config, onError string, env pipeline.Env) (*Stage, err
 		return nil, err
 	}
 	s.cur.Store(p)
+	s.logEngines(p)
 	if p.needs.usage && env.Spend == nil && !env.CheckOnly {
 		s.log.Warn("the policies read input.usage but no usage ledger is configured: input.usage is left out, so budget rules cannot fire; add a track stage with the ledger")
 	}
@@ -103,6 +104,14 @@ func New(name string, cfg Config, onError string, env pipeline.Env) (*Stage, err
 	}
 	register(s)
 	return s, nil
+}
+
+// logEngines says which queries of a new generation are left to topdown,
+// and why: once per generation, not per call.
+func (s *Stage) logEngines(p *policy) {
+	for _, e := range p.engines {
+		s.log.Info(e, "revision", p.revision)
+	}
 }
 
 // DefaultOnError is fail_closed: a policy that cannot decide refuses.

@@ -1,0 +1,423 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// Env is what one evaluation reads besides the program.
+type Env struct {
+	Input *ast.Term
+	Data  *ast.Term
+	// Cancel, if set, is polled between scan steps and function calls: a
+	// cancelled evaluation fails with a topdown.Error of code CancelErr.
+	Cancel topdown.Cancel
+	// Capabilities are handed to built-ins, as topdown does.
+	Capabilities *ast.Capabilities
+}
+
+// Eval evaluates the program. It returns the query's result (the first, if
+// the query had more) and how many distinct results there were.
+func (p *Program) Eval(ctx context.Context, env Env) (res *ast.Term, n int, err error) {
+	m := p.pool.get()
+	defer func() {
+		if r := recover(); r != nil {
+			res, n, err = nil, 0, fmt.Errorf("plan: evaluation failed: %v", r)
+			return // the machine is dropped, not pooled: its state is unknown
+		}
+		m.release()
+	}()
+	m.start(ctx, &env)
+	main := p.main
+	fr := m.stack[:main.nlocals:main.nlocals]
+	m.sp = main.nlocals
+	fr[0], fr[1] = env.Input, env.Data
+	for _, b := range main.blocks {
+		if _, err := m.run(fr, b); err != nil {
+			return nil, 0, err
+		}
+	}
+	if len(m.results) == 0 {
+		return nil, 0, nil
+	}
+	return m.results[0], len(m.results), nil
+}
+
+// machine is one evaluation's state, pooled per program.
+type machine struct {
+	prog  *Program
+	stack []*ast.Term // every active call's locals, back to back
+	sp    int
+	memo  []*ast.Term
+	done  []bool
+	args  []*ast.Term // a built-in call's operands
+	out   *ast.Term   // a built-in's result
+	emit  func(*ast.Term) error
+	bctx  topdown.BuiltinContext
+	ctx   context.Context
+	stop  topdown.Cancel
+	ticks int
+
+	results []*ast.Term
+	scans   []scanFrame // the object scans in progress
+	objStep func(k, v *ast.Term) bool
+	err     error
+}
+
+type scanFrame struct {
+	fr []*ast.Term
+	in *instr
+}
+
+type machinePool struct {
+	pool sync.Pool
+}
+
+func (mp *machinePool) init(p *Program) {
+	mp.pool.New = func() any {
+		m := &machine{prog: p, stack: make([]*ast.Term, p.stackSize), memo: make([]*ast.Term, len(p.funcs)),
+			done: make([]bool, len(p.funcs)), args: make([]*ast.Term, 0, 8)}
+		m.emit = m.capture
+		m.objStep = m.objectStep
+		return m
+	}
+}
+
+func (mp *machinePool) get() *machine { return mp.pool.Get().(*machine) }
+
+var noMetrics = metrics.NoOp()
+
+func (m *machine) start(ctx context.Context, env *Env) {
+	m.ctx, m.stop = ctx, env.Cancel
+	m.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noMetrics, Cancel: env.Cancel, Capabilities: env.Capabilities}
+	if m.prog.needsTime {
+		m.bctx.Time = ast.NumberTerm(jsonInt(time.Now().UnixNano()))
+	}
+}
+
+func (m *machine) release() {
+	clear(m.stack)
+	clear(m.memo)
+	clear(m.done)
+	clear(m.results)
+	m.results = m.results[:0]
+	m.sp, m.ticks, m.out, m.err, m.ctx, m.stop = 0, 0, nil, nil, nil, nil
+	m.bctx = topdown.BuiltinContext{}
+	m.prog.pool.pool.Put(m)
+}
+
+func (m *machine) capture(t *ast.Term) error {
+	m.out = t
+	return nil
+}
+
+// errCancelled is what a cancelled evaluation fails with, as topdown's.
+var errCancelled = &topdown.Error{Code: topdown.CancelErr, Message: "caller cancelled query execution"}
+
+// tick polls the cancel flag, and now and then the context.
+func (m *machine) tick() error {
+	m.ticks++
+	if m.stop != nil && m.stop.Cancelled() {
+		return errCancelled
+	}
+	if m.ticks&1023 == 0 && m.ctx != nil && m.ctx.Err() != nil {
+		return errCancelled
+	}
+	return nil
+}
+
+func read(fr []*ast.Term, o operand) *ast.Term {
+	if o.k != nil {
+		return o.k
+	}
+	return fr[o.local]
+}
+
+// run runs a block. It returns -1 when every statement ran, 0 when one
+// was undefined (or a break left only this block), and n > 0 when a break
+// leaves n more enclosing blocks.
+func (m *machine) run(fr []*ast.Term, b block) (int, error) {
+	for i := range b {
+		in := &b[i]
+		switch in.op {
+		case opNop:
+		case opAssign:
+			fr[in.dst] = read(fr, in.a)
+		case opAssignOnce:
+			v := read(fr, in.a)
+			if cur := fr[in.dst]; cur != nil && !equal(cur, v) {
+				return 0, conflict(in, "complete rules must not produce multiple outputs")
+			}
+			fr[in.dst] = v
+		case opConst:
+			fr[in.dst] = in.k
+		case opReset:
+			fr[in.dst] = nil
+		case opMakeArray:
+			fr[in.dst] = ast.NewTerm(ast.NewArrayWithCapacity(in.n))
+		case opMakeObject:
+			fr[in.dst] = ast.NewTerm(ast.NewObject())
+		case opMakeSet:
+			fr[in.dst] = ast.NewTerm(ast.NewSet())
+		case opDot:
+			v := dot(read(fr, in.a), read(fr, in.b))
+			if v == nil {
+				return 0, nil
+			}
+			fr[in.dst] = v
+		case opLen:
+			n, ok := length(read(fr, in.a))
+			if !ok {
+				return 0, nil
+			}
+			fr[in.dst] = ast.InternedTerm(n)
+		case opEqual:
+			if !equal(read(fr, in.a), read(fr, in.b)) {
+				return 0, nil
+			}
+		case opNotEqual:
+			if equal(read(fr, in.a), read(fr, in.b)) {
+				return 0, nil
+			}
+		case opIsArray:
+			if !isA[*ast.Array](read(fr, in.a)) {
+				return 0, nil
+			}
+		case opIsObject:
+			if !isA[ast.Object](read(fr, in.a)) {
+				return 0, nil
+			}
+		case opIsSet:
+			if !isA[ast.Set](read(fr, in.a)) {
+				return 0, nil
+			}
+		case opIsDefined:
+			if fr[in.a.local] == nil {
+				return 0, nil
+			}
+		case opIsUndefined:
+			if fr[in.a.local] != nil {
+				return 0, nil
+			}
+		case opArrayAppend:
+			t, v := fr[in.dst], read(fr, in.a)
+			arr, ok := t.Value.(*ast.Array)
+			if !ok || v == nil {
+				return 0, internal(in, "append to a %T", t.Value)
+			}
+			t.Value = arr.Append(v) // the term is the array's one reference
+		case opObjectInsert, opObjectInsertOnce:
+			obj, ok := fr[in.dst].Value.(ast.Object)
+			k, v := read(fr, in.a), read(fr, in.b)
+			if !ok || k == nil || v == nil {
+				return 0, internal(in, "insert into a %T", fr[in.dst].Value)
+			}
+			if in.op == opObjectInsertOnce {
+				if cur := obj.Get(k); cur != nil && !equal(cur, v) {
+					return 0, conflict(in, "object keys must be unique")
+				}
+			}
+			obj.Insert(k, v)
+		case opSetAdd:
+			set, ok := fr[in.dst].Value.(ast.Set)
+			v := read(fr, in.a)
+			if !ok || v == nil {
+				return 0, internal(in, "add to a %T", fr[in.dst].Value)
+			}
+			set.Add(v)
+		case opBlock:
+			for _, sub := range in.body {
+				n, err := m.run(fr, sub)
+				if err != nil {
+					return 0, err
+				}
+				if n > 0 {
+					return n - 1, nil
+				}
+			}
+		case opBreak:
+			return in.n, nil
+		case opNot:
+			n, err := m.run(fr, in.body[0])
+			if err != nil {
+				return 0, err
+			}
+			if n < 0 {
+				return 0, nil // the body held: not is undefined
+			}
+		case opScan:
+			if err := m.scan(fr, in); err != nil {
+				return 0, err
+			}
+		case opCall:
+			v, err := m.call(in.fn, fr, in.args)
+			if err != nil {
+				return 0, err
+			}
+			if v == nil {
+				return 0, nil
+			}
+			fr[in.dst] = v
+		case opBuiltin:
+			v, err := m.builtin(in, fr)
+			if err != nil {
+				return 0, err
+			}
+			if v == nil {
+				return 0, nil
+			}
+			fr[in.dst] = v
+		case opResult:
+			m.result(fr[in.a.local])
+		}
+	}
+	return -1, nil
+}
+
+// call runs a planned function; a rule without arguments runs once per
+// evaluation.
+func (m *machine) call(fn *function, caller []*ast.Term, args []operand) (*ast.Term, error) {
+	if fn.memo && m.done[fn.id] {
+		return m.memo[fn.id], nil
+	}
+	if err := m.tick(); err != nil {
+		return nil, err
+	}
+	base := m.sp
+	fr := m.stack[base : base+fn.nlocals : base+fn.nlocals]
+	m.sp += fn.nlocals
+	for i, p := range fn.params {
+		fr[p] = read(caller, args[i])
+	}
+	var err error
+	for _, b := range fn.blocks {
+		if _, err = m.run(fr, b); err != nil {
+			break
+		}
+	}
+	ret := fr[fn.ret]
+	clear(fr)
+	m.sp = base
+	if err != nil {
+		return nil, err
+	}
+	if fn.memo {
+		m.memo[fn.id], m.done[fn.id] = ret, true
+	}
+	return ret, nil
+}
+
+// builtin calls a built-in as topdown does: an error other than a halt
+// makes the call undefined (topdown's default, non-strict mode).
+func (m *machine) builtin(in *instr, fr []*ast.Term) (*ast.Term, error) {
+	args := m.args[:0]
+	for _, a := range in.args {
+		v := read(fr, a)
+		if v == nil {
+			clear(args)
+			return nil, nil
+		}
+		args = append(args, v)
+	}
+	m.out = nil
+	err := in.bi.f(m.bctx, args, m.emit)
+	clear(args)
+	m.args = args[:0]
+	out := m.out
+	m.out = nil
+	if err != nil {
+		if h, ok := err.(topdown.Halt); ok {
+			return nil, h.Err
+		}
+		return nil, nil
+	}
+	return out, nil
+}
+
+func (m *machine) result(t *ast.Term) {
+	if t == nil {
+		return
+	}
+	for _, r := range m.results {
+		if equal(r, t) {
+			return
+		}
+	}
+	m.results = append(m.results, t)
+}
+
+// scan runs a scan's body for each element of a collection, in topdown's
+// order: arrays by index, objects and sets in sorted order.
+func (m *machine) scan(fr []*ast.Term, in *instr) error {
+	src := fr[in.a.local]
+	if src == nil {
+		return nil
+	}
+	switch v := src.Value.(type) {
+	case *ast.Array:
+		for i := 0; i < v.Len(); i++ {
+			if err := m.step(fr, in, ast.InternedTerm(i), v.Elem(i)); err != nil {
+				return err
+			}
+		}
+	case ast.Set:
+		for _, e := range v.Slice() {
+			if err := m.step(fr, in, e, e); err != nil {
+				return err
+			}
+		}
+	case ast.Object:
+		m.scans = append(m.scans, scanFrame{fr, in})
+		v.Until(m.objStep)
+		m.scans[len(m.scans)-1] = scanFrame{}
+		m.scans = m.scans[:len(m.scans)-1]
+		err := m.err
+		m.err = nil
+		return err
+	}
+	return nil
+}
+
+// objectStep is a step of the innermost object scan (a method value made
+// once per machine, so that a scan allocates no closure).
+func (m *machine) objectStep(k, v *ast.Term) bool {
+	top := m.scans[len(m.scans)-1]
+	if err := m.step(top.fr, top.in, k, v); err != nil {
+		m.err = err
+		return true
+	}
+	return false
+}
+
+func (m *machine) step(fr []*ast.Term, in *instr, k, v *ast.Term) error {
+	if err := m.tick(); err != nil {
+		return err
+	}
+	fr[in.key], fr[in.val] = k, v
+	_, err := m.run(fr, in.body[0])
+	return err
+}
+
+func conflict(in *instr, msg string) error {
+	return &topdown.Error{Code: topdown.ConflictErr, Message: msg + where(in)}
+}
+
+func internal(in *instr, format string, args ...any) error {
+	return fmt.Errorf("plan: "+format+where(in), args...)
+}
+
+func where(in *instr) string {
+	if in.where == nil || in.where.Row == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d:%d: %s)", in.where.Row, in.where.Col, in.where.Text)
+}
+
+func jsonInt(n int64) (s jsonNumber) { return jsonNumber(strconv.FormatInt(n, 10)) }

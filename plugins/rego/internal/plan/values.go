@@ -1,0 +1,63 @@
+package plan
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+type jsonNumber = json.Number
+
+// dot looks a key up: an object's value, an array's element, a set's
+// member; undefined (nil) for anything else.
+func dot(src, key *ast.Term) *ast.Term {
+	if src == nil || key == nil {
+		return nil
+	}
+	switch v := src.Value.(type) {
+	case ast.Object:
+		return v.Get(key)
+	case *ast.Array:
+		return v.Get(key)
+	case ast.Set:
+		if v.Contains(key) {
+			return key
+		}
+	}
+	return nil
+}
+
+// equal compares as OPA values (1 and 1.0 are equal); undefined equals
+// only undefined.
+func equal(a, b *ast.Term) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a == b || a.Value.Compare(b.Value) == 0
+}
+
+func length(t *ast.Term) (int, bool) {
+	if t == nil {
+		return 0, false
+	}
+	switch v := t.Value.(type) {
+	case *ast.Array:
+		return v.Len(), true
+	case ast.Object:
+		return v.Len(), true
+	case ast.Set:
+		return v.Len(), true
+	case ast.String:
+		return utf8.RuneCountInString(string(v)), true
+	}
+	return 0, false
+}
+
+func isA[T any](t *ast.Term) bool {
+	if t == nil {
+		return false
+	}
+	_, ok := t.Value.(T)
+	return ok
+}
