@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
 )
 
 // parsed is what Parse found in a messages body, kept for Validate.
@@ -27,7 +28,7 @@ func (Format) Parse(req *core.Request) {
 		}
 		return
 	}
-	if !gjson.ValidBytes(body) {
+	if !jsonscan.Valid(body) {
 		req.ParseErr = invalid("", "the request body is not valid JSON")
 		return
 	}

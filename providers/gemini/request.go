@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
 )
 
 // parsed is what Parse found, kept for Validate.
@@ -28,7 +29,7 @@ func (Format) Parse(req *core.Request) {
 		return
 	}
 	body := req.Body
-	if !gjson.ValidBytes(body) {
+	if !jsonscan.Valid(body) {
 		req.ParseErr = invalid("Invalid JSON payload received. The body is not valid JSON.")
 		return
 	}

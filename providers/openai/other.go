@@ -1,11 +1,10 @@
 package openai
 
 import (
-	"unsafe"
-
 	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
 )
 
 // otherParsed is what parseOther found in an embeddings or responses body.
@@ -24,40 +23,41 @@ func parseOther(req *core.Request) {
 		}
 		return
 	}
-	if !gjson.ValidBytes(body) {
+	if !jsonscan.Valid(body) {
 		req.ParseErr = invalid("invalid_json", "", "the body is not valid JSON")
 		return
 	}
-	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
-	if !root.IsObject() {
-		req.ParseErr = invalid("invalid_json", "", "the body must be a JSON object")
-		return
-	}
 	st := &otherParsed{}
-	root.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+	if !jsonscan.Fields(str(body), func(k, v string) {
+		if req.ParseErr != nil {
+			return // the first error is the one reported
+		}
+		switch k {
 		case "model":
-			if v.Type != gjson.String {
+			m, ok := jsonscan.Unquote(v)
+			if !ok {
 				req.ParseErr = typeError("model", "a string", v)
-				return false
+				return
 			}
-			st.hasModel, req.Model = true, v.Str
+			st.hasModel, req.Model = true, m
 		case "stream":
 			if req.Operation != OpResponses {
 				break
 			}
-			if !v.IsBool() && v.Type != gjson.Null {
+			if kind := jsonscan.KindOf(v); kind != jsonscan.Bool && kind != jsonscan.Null {
 				req.ParseErr = typeError("stream", "a boolean", v)
-				return false
+				return
 			}
-			req.Stream = v.Bool()
+			req.Stream = v == "true"
 		case "input":
-			st.hasInput = v.Type != gjson.Null
+			st.hasInput = v != "null"
 		case "prompt":
-			st.hasPrompt = v.IsObject()
+			st.hasPrompt = jsonscan.KindOf(v) == jsonscan.Object
 		}
-		return true
-	})
+	}) {
+		req.ParseErr = invalid("invalid_json", "", "the body must be a JSON object")
+		return
+	}
 	req.SetState(st)
 }
 

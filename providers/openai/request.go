@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unsafe"
 
-	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
 )
 
 // parsed is what Parse found, kept for Validate.
@@ -22,8 +21,8 @@ type parsed struct {
 }
 
 // Parse reads model and stream flag in one pass over the top-level keys
-// (gjson: no reflection, no copies), after checking the body is well-formed
-// JSON. For a stream whose client did not ask for usage, it asks upstream
+// (package jsonscan: no reflection, no copies), after checking the body is
+// well-formed JSON. For a stream whose client did not ask for usage, it asks upstream
 // for it (stream_options.include_usage) and remembers to hide the extra
 // chunk, so streamed calls are metered too.
 func (Format) Parse(req *core.Request) {
@@ -35,48 +34,50 @@ func (Format) Parse(req *core.Request) {
 		return
 	}
 	body := req.Body
-	if !gjson.ValidBytes(body) {
+	if !jsonscan.Valid(body) {
 		req.ParseErr = invalid("invalid_json", "", "the body is not valid JSON")
-		return
-	}
-	// The body is never written to once received (SetBody replaces it), so
-	// reading it as a string without a copy is safe.
-	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
-	if !root.IsObject() {
-		req.ParseErr = invalid("invalid_json", "", "the body must be a JSON object")
 		return
 	}
 	st := &parsed{}
 	includeUsage := false
-	root.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+	// The body is never written to once received (SetBody replaces it), so
+	// reading it as a string without a copy is safe.
+	if !jsonscan.Fields(str(body), func(k, v string) {
+		if req.ParseErr != nil {
+			return // the first error is the one reported
+		}
+		switch k {
 		case "model":
-			if v.Type != gjson.String {
+			m, ok := jsonscan.Unquote(v)
+			if !ok {
 				req.ParseErr = typeError("model", "a string", v)
-				return false
+				return
 			}
-			st.hasModel, req.Model = true, v.Str
+			st.hasModel, req.Model = true, m
 		case "stream":
-			if !v.IsBool() && v.Type != gjson.Null {
+			if kind := jsonscan.KindOf(v); kind != jsonscan.Bool && kind != jsonscan.Null {
 				req.ParseErr = typeError("stream", "a boolean", v)
-				return false
+				return
 			}
-			req.Stream = v.Bool()
+			req.Stream = v == "true"
 		case "stream_options":
-			includeUsage = v.Get("include_usage").Bool()
+			raw, _ := jsonscan.Field(v, "include_usage")
+			includeUsage = raw == "true"
 		case "messages":
-			if !v.IsArray() {
+			if jsonscan.KindOf(v) != jsonscan.Array {
 				req.ParseErr = typeError("messages", "an array of messages", v)
-				return false
+				return
 			}
-			if emptyArray(v.Raw) {
+			if emptyArray(v) {
 				req.ParseErr = invalid("empty_array", "messages", "invalid 'messages': empty array; expected at least one message")
-				return false
+				return
 			}
 			st.hasMessages = true
 		}
-		return true
-	})
+	}) {
+		req.ParseErr = invalid("invalid_json", "", "the body must be a JSON object")
+		return
+	}
 	req.SetState(st)
 	if req.ParseErr != nil || !req.Stream || includeUsage {
 		return
@@ -100,14 +101,8 @@ func emptyArray(raw string) bool {
 }
 
 // typeError says which field has the wrong type.
-func typeError(field, want string, v gjson.Result) *core.Error {
-	got := map[gjson.Type]string{gjson.Null: "null", gjson.False: "a boolean", gjson.True: "a boolean",
-		gjson.Number: "a number", gjson.String: "a string"}[v.Type]
-	if v.IsArray() {
-		got = "an array"
-	} else if v.IsObject() {
-		got = "an object"
-	}
+func typeError(field, want string, raw string) *core.Error {
+	got := jsonscan.KindOf(raw).Described()
 	return invalid("invalid_type", field, fmt.Sprintf("invalid type for '%s': expected %s, got %s", field, want, got))
 }
 

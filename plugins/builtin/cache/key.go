@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
 )
 
 // IgnoredFields are the top-level body fields that never change the answer,
@@ -54,7 +55,7 @@ type memKey [16]byte
 func (c *Cache) key(req *core.Request, sha *[sha256.Size]byte) (k memKey, ok bool) {
 	var buf [24]field
 	fields := buf[:0]
-	if !topFields(unsafe.String(unsafe.SliceData(req.Body), len(req.Body)), func(name, raw string) {
+	if !jsonscan.Fields(unsafe.String(unsafe.SliceData(req.Body), len(req.Body)), func(name, raw string) {
 		if !slices.Contains(c.ignored, name) {
 			fields = append(fields, field{name, raw})
 		}

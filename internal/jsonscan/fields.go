@@ -1,0 +1,144 @@
+package jsonscan
+
+import "strings"
+
+// Fields calls fn with each top-level field of a JSON object: its name and
+// its raw value. It skips strings with a vectorized search for their
+// closing quote. It does not validate values (use Valid first when the text
+// is untrusted); ok is false when s is not an object or is cut short, and
+// fn may have been called by then.
+func Fields(s string, fn func(name, raw string)) (ok bool) {
+	i := skipSpace(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		return false
+	}
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return true
+	}
+	for i < len(s) {
+		if s[i] != '"' {
+			return false
+		}
+		end := skipString(s, i)
+		if end < 0 {
+			return false
+		}
+		name := s[i+1 : end-1]
+		if strings.IndexByte(name, '\\') >= 0 {
+			if name, ok = Unquote(s[i:end]); !ok {
+				return false
+			}
+		}
+		i = skipSpace(s, end)
+		if i >= len(s) || s[i] != ':' {
+			return false
+		}
+		i = skipSpace(s, i+1)
+		end = skipValue(s, i)
+		if end < 0 {
+			return false
+		}
+		fn(name, s[i:end])
+		i = skipSpace(s, end)
+		if i >= len(s) {
+			return false
+		}
+		if s[i] == '}' {
+			return true
+		}
+		if s[i] != ',' {
+			return false
+		}
+		i = skipSpace(s, i+1)
+	}
+	return false
+}
+
+// Field returns the raw value of the top-level field name of the object s,
+// and whether it is there. The last of duplicate names wins, as in
+// encoding/json.
+func Field(s, name string) (raw string, found bool) {
+	Fields(s, func(n, r string) {
+		if n == name {
+			raw, found = r, true
+		}
+	})
+	return raw, found
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at s[i] ('"'),
+// or -1 if it does not end.
+func skipString(s string, i int) int {
+	i++
+	for {
+		q := strings.IndexByte(s[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		i += q
+		// The quote is escaped if an odd number of backslashes precede it.
+		n := 0
+		for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+			n++
+		}
+		i++
+		if n%2 == 0 {
+			return i
+		}
+	}
+}
+
+// skipValue returns the index after the value starting at s[i], or -1.
+func skipValue(s string, i int) int {
+	if i >= len(s) {
+		return -1
+	}
+	switch s[i] {
+	case '"':
+		return skipString(s, i)
+	case '{', '[':
+		depth := 0
+		for i < len(s) {
+			switch s[i] {
+			case '"':
+				if i = skipString(s, i); i < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	}
+	start := i
+	for i < len(s) && !isDelimiter(s[i]) {
+		i++
+	}
+	if i == start {
+		return -1
+	}
+	return i
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\n', '\r', '\t':
+		return true
+	}
+	return false
+}

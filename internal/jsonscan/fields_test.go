@@ -1,0 +1,121 @@
+package jsonscan
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+type kv struct{ name, raw string }
+
+func scanned(body string) ([]kv, bool) {
+	var got []kv
+	ok := Fields(body, func(n, r string) { got = append(got, kv{n, r}) })
+	return got, ok
+}
+
+func viaGJSON(body string) []kv {
+	var want []kv
+	gjson.Parse(body).ForEach(func(k, v gjson.Result) bool {
+		want = append(want, kv{k.Str, v.Raw})
+		return true
+	})
+	return want
+}
+
+func TestFields(t *testing.T) {
+	for _, body := range []string{
+		`{}`, ` { } `, `{"a":1}`,
+		`{"model":"gpt-4o","messages":[{"role":"user","content":"a \"quoted\" {brace} [and] \\\\"}],"n":-1.5e3,"t":true,"x":null}`,
+		"{\n\t\"a\" : [ 1 , {\"b\":\"}\"} ] ,\r\n \"c\":\"\\\\\\\"\"}",
+		`{"esc\"aped":1,"b":2}`, `{"\u0061":1}`,
+	} {
+		got, ok := scanned(body)
+		if want := viaGJSON(body); !ok || !slices.Equal(got, want) {
+			t.Errorf("%s:\n got %q (ok %v)\nwant %q", body, got, ok, want)
+		}
+	}
+	for _, bad := range []string{``, `[]`, `"s"`, `{`, `{"a"`, `{"a":`, `{"a":1`, `{"a":"x`, `{"a":[1,2}`, `{"a" 1}`, `{"a":1 "b":2}`, `{1:2}`} {
+		if _, ok := scanned(bad); ok {
+			t.Errorf("%q: ok; want not an object", bad)
+		}
+	}
+}
+
+// FuzzTopFields: on every valid JSON object the scanner agrees with gjson.
+func FuzzFields(f *testing.F) {
+	f.Add(`{"model":"m","messages":[{"content":"hi \"there\""}],"max_tokens":5}`)
+	f.Add(`{"a":{"b":[1,{"c":"]"}]},"d":"\\"}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		var m map[string]any
+		if json.Unmarshal([]byte(body), &m) != nil {
+			scanned(body) // must not panic
+			return
+		}
+		got, ok := scanned(body)
+		if want := viaGJSON(body); !ok || !slices.Equal(got, want) {
+			t.Fatalf("%s:\n got %q (ok %v)\nwant %q", body, got, ok, want)
+		}
+	})
+}
+
+func BenchmarkFields(b *testing.B) {
+	body := string(benchBody)
+	b.Run("scanner", func(b *testing.B) {
+		for b.Loop() {
+			Fields(body, func(string, string) {})
+		}
+	})
+	b.Run("gjson", func(b *testing.B) {
+		for b.Loop() {
+			gjson.Parse(body).ForEach(func(_, _ gjson.Result) bool { return true })
+		}
+	})
+}
+
+func TestField(t *testing.T) {
+	body := `{"choices":[{"message":{"content":"\"usage\":{}"}}],"usage":{"prompt_tokens":3},"usage":{"prompt_tokens":4},"x":1}`
+	if raw, ok := Field(body, "usage"); !ok || raw != `{"prompt_tokens":4}` {
+		t.Errorf("Field(usage) = %q, %v; want the last usage object", raw, ok)
+	}
+	if _, ok := Field(body, "missing"); ok {
+		t.Error("Field(missing) found a field")
+	}
+}
+
+func TestInt(t *testing.T) {
+	for raw, want := range map[string]int64{"0": 0, "-7": -7, "171": 171, "1.9": 1, "-2.5": -2, "1e3": 1000, "9223372036854775807": 1<<63 - 1, `"42"`: 42} {
+		if got, ok := Int(raw); !ok || got != want {
+			t.Errorf("Int(%q) = %d, %v; want %d", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{"", "null", `"five"`, `""`, "true", "1e400", "9.3e18", "{}"} {
+		if got, ok := Int(raw); ok {
+			t.Errorf("Int(%q) = %d, true; want not a number", raw, got)
+		}
+	}
+}
+
+func TestKindOf(t *testing.T) {
+	for raw, want := range map[string]Kind{"null": Null, "true": Bool, "false": Bool, "-1": Number, "3": Number,
+		`"s"`: String, "[]": Array, "{}": Object, "": Invalid, "x": Invalid} {
+		if got := KindOf(raw); got != want {
+			t.Errorf("KindOf(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}
+
+func TestUnquote(t *testing.T) {
+	for raw, want := range map[string]string{`""`: "", `"gpt-4o"`: "gpt-4o", `"a\"b\u00e9\/"`: `a"bé/`} {
+		if got, ok := Unquote(raw); !ok || got != want {
+			t.Errorf("Unquote(%s) = %q, %v; want %q", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{``, `"`, `5`, `null`, `"\x"`} {
+		if got, ok := Unquote(raw); ok {
+			t.Errorf("Unquote(%s) = %q, true; want not a string", raw, got)
+		}
+	}
+}
