@@ -40,9 +40,12 @@ func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
-	h.Set("X-Tollgate-Id", req.ID)
+	vals := make([]string, 2) // one allocation for both header values
+	vals[0] = req.ID
+	h["X-Tollgate-Id"] = vals[0:1:1]
 	if resp.Stream == nil {
-		h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+		vals[1] = strconv.Itoa(len(resp.Body))
+		h["Content-Length"] = vals[1:2:2]
 		w.WriteHeader(resp.Status)
 		w.Write(resp.Body)
 		return

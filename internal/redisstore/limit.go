@@ -38,7 +38,9 @@ type Decision struct {
 	// when only a lease refused: that depends on other calls finishing).
 	RetryAfter time.Duration
 	// Remaining and Reset are per bucket: the units left after this call
-	// (before it, when refused), and how long until the bucket is full.
+	// (before it, when refused), and how long until the bucket is full. A
+	// refusal reports them; the in-memory backend leaves them nil when
+	// Allowed, as nothing reads them then.
 	Remaining []int64
 	Reset     []time.Duration
 }
@@ -154,11 +156,13 @@ return 1
 
 // Finish ends a call in one round trip: it charges each bucket its Cost
 // more units (a negative Cost refunds, reconciling an estimate with what the
-// call used) and gives holder's leases back.
+// call used) and gives holder's leases back. It runs even when ctx is done
+// (the call's client went away): it keeps ctx's values, not its end.
 func (s *Store) Finish(ctx context.Context, holder string, adjust []Bucket, leases []Lease) error {
 	if len(adjust) == 0 && len(leases) == 0 {
 		return nil
 	}
+	ctx = context.WithoutCancel(ctx)
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ const sweepEvery = 4096
 
 func (m *memory) Take(_ context.Context, _ string, buckets []redisstore.Bucket, leases []redisstore.Lease) (redisstore.Decision, error) {
 	now := time.Now()
-	d := redisstore.Decision{Denied: -1, Remaining: make([]int64, len(buckets)), Reset: make([]time.Duration, len(buckets))}
+	d := redisstore.Decision{Denied: -1}
 	var newsBuf [4]time.Time
 	news := newsBuf[:0]
 	m.mu.Lock()
@@ -46,23 +46,13 @@ func (m *memory) Take(_ context.Context, _ string, buckets []redisstore.Bucket, 
 		m.sweep(now)
 	}
 	for i, b := range buckets {
-		interval := float64(b.Window) / float64(b.Limit)
-		tat := m.tats[b.Key]
-		if tat.Before(now) {
-			tat = now
-		}
-		next := tat.Add(time.Duration(float64(min(b.Cost, b.Limit)) * interval))
-		allowAt := next.Add(-b.Window)
-		if allowAt.After(now) {
+		tat := m.tat(b.Key, now)
+		next := tat.Add(time.Duration(float64(min(b.Cost, b.Limit)) * interval(b)))
+		if allowAt := next.Add(-b.Window); allowAt.After(now) {
 			if d.Denied < 0 {
 				d.Denied = i
 			}
 			d.RetryAfter = max(d.RetryAfter, allowAt.Sub(now))
-			d.Remaining[i] = max(int64(float64(now.Add(b.Window).Sub(tat))/interval), 0)
-			d.Reset[i] = tat.Sub(now)
-		} else {
-			d.Remaining[i] = max(int64(float64(now.Add(b.Window).Sub(next))/interval), 0)
-			d.Reset[i] = next.Sub(now)
 		}
 		news = append(news, next)
 	}
@@ -72,6 +62,7 @@ func (m *memory) Take(_ context.Context, _ string, buckets []redisstore.Bucket, 
 		}
 	}
 	if d.Allowed = d.Denied < 0; !d.Allowed {
+		m.report(&d, buckets, news, now)
 		return d, nil
 	}
 	for i, b := range buckets {
@@ -82,6 +73,33 @@ func (m *memory) Take(_ context.Context, _ string, buckets []redisstore.Bucket, 
 	}
 	return d, nil
 }
+
+// report fills in a refusal's per-bucket remaining units and reset times;
+// the caller holds mu.
+func (m *memory) report(d *redisstore.Decision, buckets []redisstore.Bucket, news []time.Time, now time.Time) {
+	d.Remaining, d.Reset = make([]int64, len(buckets)), make([]time.Duration, len(buckets))
+	for i, b := range buckets {
+		tat, next, iv := m.tat(b.Key, now), news[i], interval(b)
+		if next.Add(-b.Window).After(now) { // this bucket refused: it is as before the call
+			d.Remaining[i] = max(int64(float64(now.Add(b.Window).Sub(tat))/iv), 0)
+			d.Reset[i] = tat.Sub(now)
+		} else {
+			d.Remaining[i] = max(int64(float64(now.Add(b.Window).Sub(next))/iv), 0)
+			d.Reset[i] = next.Sub(now)
+		}
+	}
+}
+
+// tat is a bucket's theoretical arrival time, never before now.
+func (m *memory) tat(key string, now time.Time) time.Time {
+	if tat := m.tats[key]; tat.After(now) {
+		return tat
+	}
+	return now
+}
+
+// interval is the time one unit of a bucket takes to come back.
+func interval(b redisstore.Bucket) float64 { return float64(b.Window) / float64(b.Limit) }
 
 func (m *memory) Finish(_ context.Context, _ string, adjust []redisstore.Bucket, leases []redisstore.Lease) error {
 	now := time.Now()

@@ -69,6 +69,7 @@ type charge struct {
 	estimate int64
 
 	bucketArr [4]redisstore.Bucket
+	adjustArr [4]redisstore.Bucket // finish's reconciliation, no allocation of its own
 	leaseArr  [2]redisstore.Lease
 	limitArr  [6]int
 	dimArr    [4]byte
@@ -123,17 +124,18 @@ func (r *RateLimit) charge(req *core.Request) *charge {
 		if !ok {
 			continue
 		}
+		names := r.names(i, v)
 		if l.Requests > 0 {
-			c.add(redisstore.Bucket{Key: r.prefixes[i][0] + v, Limit: l.Requests, Window: time.Duration(l.Window), Cost: 1}, i, dimRequests)
+			c.add(redisstore.Bucket{Key: names[dimIndexRequests], Limit: l.Requests, Window: time.Duration(l.Window), Cost: 1}, i, dimRequests)
 		}
 		if l.Tokens > 0 {
 			if c.estimate < 0 {
 				c.estimate = estimate(req, r.defaultOutput)
 			}
-			c.add(redisstore.Bucket{Key: r.prefixes[i][1] + v, Limit: l.Tokens, Window: time.Duration(l.Window), Cost: c.estimate}, i, dimTokens)
+			c.add(redisstore.Bucket{Key: names[dimIndexTokens], Limit: l.Tokens, Window: time.Duration(l.Window), Cost: c.estimate}, i, dimTokens)
 		}
 		if l.Concurrent > 0 {
-			c.leases = append(c.leases, redisstore.Lease{Key: r.prefixes[i][2] + v, Limit: l.Concurrent, TTL: r.leaseTTL})
+			c.leases = append(c.leases, redisstore.Lease{Key: names[dimIndexLeases], Limit: l.Concurrent, TTL: r.leaseTTL})
 			ll = append(ll, i)
 		}
 	}
@@ -142,6 +144,33 @@ func (r *RateLimit) charge(req *core.Request) *charge {
 	}
 	c.limitOf = append(c.limitOf, ll...)
 	return c
+}
+
+// The indexes of a limit's bucket and lease names, as keyPrefixes orders them.
+const (
+	dimIndexRequests = iota
+	dimIndexTokens
+	dimIndexLeases
+)
+
+// names are limit i's bucket and lease names for the key value v: its
+// prefixes each followed by v, cut from one string so a call costs one
+// allocation for all three.
+func (r *RateLimit) names(i int, v string) (names [3]string) {
+	p := &r.prefixes[i]
+	var b strings.Builder
+	b.Grow(len(p[0]) + len(p[1]) + len(p[2]) + 3*len(v))
+	var ends [3]int
+	for j := range p {
+		b.WriteString(p[j])
+		b.WriteString(v)
+		ends[j] = b.Len()
+	}
+	all, start := b.String(), 0
+	for j := range names {
+		names[j], start = all[start:ends[j]], ends[j]
+	}
+	return names
 }
 
 func (c *charge) add(b redisstore.Bucket, limit int, dim byte) {
@@ -184,7 +213,7 @@ func keyValue(key string, req *core.Request) (string, bool) {
 // the leases. It runs after the answer, so it never refuses anything; a
 // Redis failure here is only logged.
 func (r *RateLimit) finish(ctx context.Context, req *core.Request, c *charge, used int64, known bool) {
-	var adjust []redisstore.Bucket
+	adjust := c.adjustArr[:0]
 	if known && c.estimate >= 0 && used != c.estimate {
 		for i, b := range c.buckets {
 			if c.dimOf[i] == dimTokens {
@@ -196,7 +225,7 @@ func (r *RateLimit) finish(ctx context.Context, req *core.Request, c *charge, us
 	if len(adjust) == 0 && len(c.leases) == 0 {
 		return
 	}
-	if err := r.backend.Finish(context.WithoutCancel(ctx), req.ID, adjust, c.leases); err != nil {
+	if err := r.backend.Finish(ctx, req.ID, adjust, c.leases); err != nil { // Finish outlives ctx's end
 		r.store.Warn(r.name, "token usage not reconciled and concurrency slots left to lapse after lease_ttl", err)
 	}
 }
