@@ -439,13 +439,24 @@ func (w *worker) read(n int) ([]stored, error) {
 		if w.next != nil {
 			k, v = c.Seek(w.next)
 		}
+		// Copied out of the transaction into one block for the batch.
+		var buf []byte
 		for ; k != nil && len(out) < n; k, v = c.Next() {
-			out = append(out, stored{key: clone(k), value: clone(v)})
+			if cap(buf)-len(buf) < len(k)+len(v) {
+				buf = make([]byte, 0, max(len(k)+len(v), readBlock))
+			}
+			buf = append(buf, k...)
+			key := buf[len(buf)-len(k) : len(buf) : len(buf)]
+			buf = append(buf, v...)
+			out = append(out, stored{key: key, value: buf[len(buf)-len(v) : len(buf) : len(buf)]})
 		}
 		return nil
 	})
 	return out, err
 }
+
+// readBlock is the size of the blocks a batch read is copied into.
+const readBlock = 64 << 10
 
 // deadLetter moves events from the queue to the sink's dead letters.
 func (w *worker) deadLetter(batch []stored, reason string, attempts int) {

@@ -1,7 +1,9 @@
 package tracking
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -385,9 +387,25 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	deleted := make([]bool, len(acks))
 	err := o.db.bolt.Update(func(tx *bolt.Tx) error {
 		queues, dropped := tx.Bucket(bucketQueues), tx.Bucket(bucketDropped)
+		// One cursor per queue deletes its acks: a sink's acks come in key
+		// order, and a cursor reused across seeks allocates nothing.
+		var cursors map[*sinkState]*bolt.Cursor
 		for i, a := range acks {
-			if q := queues.Bucket([]byte(a.st.name)); q != nil && q.Get(a.key) != nil {
-				if err := q.Delete(a.key); err != nil {
+			c, ok := cursors[a.st]
+			if !ok {
+				if q := queues.Bucket([]byte(a.st.name)); q != nil {
+					c = q.Cursor()
+				}
+				if cursors == nil {
+					cursors = make(map[*sinkState]*bolt.Cursor, len(o.workers))
+				}
+				cursors[a.st] = c
+			}
+			if c == nil {
+				continue
+			}
+			if k, _ := c.Seek(a.key); bytes.Equal(k, a.key) {
+				if err := c.Delete(); err != nil {
 					return err
 				}
 				deleted[i] = true
@@ -401,6 +419,7 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 			q.FillPercent = 1 // keys only ever grow: pack pages full
 			room := o.cfg.MaxBacklogBytes - w.st.backlog.Load()
 			r := &results[wi]
+			keys := make([]byte, 8*len(chunk)) // bolt keeps each key until commit: one block for all
 			for i := range chunk {
 				v := value(i)
 				if r.bytes+int64(len(v)) > room {
@@ -411,7 +430,9 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 				if err != nil {
 					return err
 				}
-				if err := q.Put(u64(seq), v); err != nil {
+				key := keys[8*i : 8*i+8 : 8*i+8]
+				binary.BigEndian.PutUint64(key, seq)
+				if err := q.Put(key, v); err != nil {
 					return err
 				}
 				r.added++
