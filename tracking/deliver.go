@@ -442,8 +442,9 @@ func (w *worker) read(n int) ([]stored, error) {
 		// Copied out of the transaction into one block for the batch.
 		var buf []byte
 		for ; k != nil && len(out) < n; k, v = c.Next() {
-			if cap(buf)-len(buf) < len(k)+len(v) {
-				buf = make([]byte, 0, max(len(k)+len(v), readBlock))
+			if size := len(k) + len(v); cap(buf)-len(buf) < size {
+				// Room for the rest of the batch if its events are this size.
+				buf = make([]byte, 0, max(size, min(readBlock, size*(n-len(out)))))
 			}
 			buf = append(buf, k...)
 			key := buf[len(buf)-len(k) : len(buf) : len(buf)]
@@ -455,7 +456,7 @@ func (w *worker) read(n int) ([]stored, error) {
 	return out, err
 }
 
-// readBlock is the size of the blocks a batch read is copied into.
+// readBlock is the largest block a batch read is copied into.
 const readBlock = 64 << 10
 
 // deadLetter moves events from the queue to the sink's dead letters.
