@@ -148,7 +148,7 @@ func findPII(text string) map[string][]string {
 			i++
 		case isDigit(c) || (c == '+' || c == '(') && i+1 < len(text) && isDigit(text[i+1]):
 			if i > 0 && isWord(text[i-1]) {
-				i = skipWord(text, i)
+				i = max(skipWord(text, i), i+1) // a '+' or '(' is not a word: step past it
 				continue
 			}
 			end := numberRun(text, i)

@@ -73,6 +73,7 @@ func TestFindPII(t *testing.T) {
 		want map[string][]string
 	}{
 		{"nothing to see, call 555 times at 10:30", nil},
+		{"gpt(4 and a+1 are not numbers", nil},
 		{"mail jane.doe+x@mail.example.co.uk.", map[string][]string{"email": {"jane.doe+x@mail.example.co.uk"}}},
 		{"not an address: a@b, @home, x@y.z", nil},
 		{"card 4111 1111 1111 1111 and 4111-1111-1111-1112", map[string][]string{"credit_card": {"4111 1111 1111 1111"}}},

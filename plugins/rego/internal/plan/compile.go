@@ -281,12 +281,14 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 	case *ir.ScanStmt:
 		in = instr{op: opScan, key: c.local(s.Key), val: c.local(s.Value), a: operand{local: c.local(s.Source)}}
 		in.body, err = c.nested(s.Block)
+	case *ir.ObjectMergeStmt:
+		in = instr{op: opObjectMerge, dst: c.local(s.Target), a: operand{local: c.local(s.A)}, b: operand{local: c.local(s.B)}}
 	case *ir.CallStmt:
 		in, err = c.call(s)
 	case *ir.ResultSetAddStmt:
 		in = instr{op: opResult, a: operand{local: c.local(s.Value)}}
 	default:
-		// WithStmt, CallDynamicStmt, ObjectMergeStmt, ReturnLocalStmt
+		// WithStmt, CallDynamicStmt, ReturnLocalStmt
 		// outside a function's last block, and anything newer.
 		return in, unsupported("statement %T", s)
 	}

@@ -14,7 +14,7 @@
 // string constants and function targets are resolved at load.
 //
 // A plan that uses what this package does not run (with, dynamic calls,
-// object merges, built-ins that need topdown's context such as http.send)
+// built-ins that need topdown's context such as http.send)
 // is refused by [Compile] with an error wrapping [ErrUnsupported]; the
 // caller then evaluates that query with topdown.
 package plan

@@ -232,6 +232,8 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 				return 0, internal(in, "add to a %T", fr[in.dst].Value)
 			}
 			set.Add(v)
+		case opObjectMerge:
+			fr[in.dst] = merge(fr[in.a.local], fr[in.b.local])
 		case opBlock:
 			for _, sub := range in.body {
 				n, err := m.run(fr, sub)

@@ -74,6 +74,7 @@ const (
 	opObjectInsert
 	opObjectInsertOnce
 	opSetAdd
+	opObjectMerge
 	opBlock
 	opBreak
 	opNot

@@ -61,3 +61,38 @@ func isA[T any](t *ast.Term) bool {
 	_, ok := t.Value.(T)
 	return ok
 }
+
+// merge merges a base document (a) with a virtual one (b) as topdown
+// does: objects key by key, recursively; elsewhere a wins.
+func merge(a, b *ast.Term) *ast.Term {
+	if a == nil || b == nil {
+		if a == nil {
+			return b
+		}
+		return a
+	}
+	objA, ok1 := a.Value.(ast.Object)
+	objB, ok2 := b.Value.(ast.Object)
+	if !ok1 || !ok2 {
+		return a
+	}
+	return ast.NewTerm(mergeObjects(objA, objB))
+}
+
+func mergeObjects(objA, objB ast.Object) ast.Object {
+	result := ast.NewObjectWithCapacity(objA.Len() + objB.Len())
+	objA.Foreach(func(k, v *ast.Term) {
+		v2 := objB.Get(k)
+		if v2 == nil {
+			result.Insert(k, v)
+			return
+		}
+		result.Insert(k, merge(v, v2))
+	})
+	objB.Foreach(func(k, v *ast.Term) {
+		if objA.Get(k) == nil {
+			result.Insert(k, v)
+		}
+	})
+	return result
+}
