@@ -2,11 +2,13 @@ package cache
 
 import (
 	"context"
+	"encoding/binary"
 	"github.com/tollgate-dev/tollgate/internal/benchcpu"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/redisstore"
@@ -35,7 +37,7 @@ func upstreamAnswer(context.Context, *core.Request) (*core.Response, error) {
 		Usage: core.Usage{InputTokens: 180, OutputTokens: 60}, UsageKnown: true}, nil
 }
 
-func benchCache(b *testing.B, env pipeline.Env, cfg map[string]any) *Cache {
+func benchCache(b testing.TB, env pipeline.Env, cfg map[string]any) *Cache {
 	env.Log = slog.New(slog.DiscardHandler)
 	c, err := newStage(pipeline.Spec{Name: "cache", Kind: "builtin", Config: cfg}, env)
 	if err != nil {
@@ -106,5 +108,20 @@ func BenchmarkKey(b *testing.B) {
 	defer benchcpu.Start(b)()
 	for b.Loop() {
 		c.key(req, nil)
+	}
+}
+
+// BenchmarkStoreFull is the in-memory store once the cache is full: each
+// store evicts, as on a stream of distinct calls.
+func BenchmarkStoreFull(b *testing.B) {
+	m := newMemory(8<<20, 5*time.Minute)
+	defer m.close()
+	body := make([]byte, 600)
+	var k memKey
+	b.ReportAllocs()
+	defer benchcpu.Start(b)()
+	for i := uint64(0); b.Loop(); i++ {
+		binary.LittleEndian.PutUint64(k[:], i*0x9E3779B97F4A7C15)
+		m.set(k, &entry{status: 200, body: body})
 	}
 }
