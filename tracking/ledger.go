@@ -68,8 +68,14 @@ func eventTotals(ev *core.UsageEvent) core.UsageTotals {
 func recordLedger(tx *bolt.Tx, events []*core.UsageEvent) error {
 	deltas := map[ledgerKey]*core.UsageTotals{}
 	var order []ledgerKey
+	var day string // a batch's events share a day: it is formatted once
+	var dayStart, dayEnd time.Time
 	for _, ev := range events {
-		k := ledgerKey{ev.CustomerID, ev.Timestamp.UTC().Format(dayLayout), ev.Provider, ev.Model}
+		if t := ev.Timestamp; t.Before(dayStart) || !t.Before(dayEnd) {
+			dayStart = t.UTC().Truncate(24 * time.Hour)
+			dayEnd, day = dayStart.Add(24*time.Hour), dayStart.Format(dayLayout)
+		}
+		k := ledgerKey{ev.CustomerID, day, ev.Provider, ev.Model}
 		d, ok := deltas[k]
 		if !ok {
 			d = &core.UsageTotals{}
