@@ -62,6 +62,7 @@ func Compile(p *ir.Policy, custom map[string]*topdown.Builtin) (*Program, error)
 	}
 	main := &function{name: "main", id: -1, params: []int32{int32(ir.Input), int32(ir.Data)}}
 	c.maxLocal = int32(ir.Data)
+	c.mutated = mutated(p.Plans.Plans[0].Blocks)
 	for _, b := range p.Plans.Plans[0].Blocks {
 		cb, err := c.block(b)
 		if err != nil {
@@ -91,6 +92,7 @@ type compiler struct {
 	builtins  map[string]*builtin
 	maxLocal  int32
 	needsTime bool
+	mutated   map[ir.Local]bool // of the function being compiled
 }
 
 // function compiles a planned function. Its last block must be the
@@ -105,6 +107,7 @@ func (c *compiler) function(fn *function, f *ir.Func) error {
 		return unsupported("the last block is not the return of the result")
 	}
 	c.maxLocal = int32(f.Return)
+	c.mutated = mutated(f.Blocks)
 	for _, l := range f.Params {
 		c.maxLocal = max(c.maxLocal, int32(l))
 	}
@@ -170,15 +173,53 @@ func (c *compiler) operand(o ir.Operand) (operand, error) {
 
 func (c *compiler) block(b *ir.Block) (block, error) {
 	out := make(block, 0, len(b.Stmts))
-	for _, s := range b.Stmts {
-		in, err := c.stmt(s)
+	// consts are the locals holding a constant at this point of the block.
+	consts := map[int32]*ast.Term{}
+	for i := 0; i < len(b.Stmts); i++ {
+		s := b.Stmts[i]
+		var in instr
+		var err error
+		if n := runLength(b, i); n > 0 || isMake(s) && !c.mutated[makeTarget(s)] {
+			in, err = c.literal(b, i, n, consts)
+			i += n
+		} else {
+			in, err = c.stmt(s)
+		}
 		if err != nil {
 			return nil, err
 		}
 		in.where = s.GetLocation()
 		out = append(out, in)
+		switch {
+		case in.body != nil:
+			clear(consts) // nested blocks may assign anything
+		case in.op == opConst:
+			consts[in.dst] = in.k
+		default:
+			delete(consts, in.dst)
+		}
 	}
 	return out, nil
+}
+
+func isMake(s ir.Stmt) bool {
+	switch s.(type) {
+	case *ir.MakeArrayStmt, *ir.MakeObjectStmt, *ir.MakeSetStmt:
+		return true
+	}
+	return false
+}
+
+func makeTarget(s ir.Stmt) ir.Local {
+	switch s := s.(type) {
+	case *ir.MakeArrayStmt:
+		return s.Target
+	case *ir.MakeObjectStmt:
+		return s.Target
+	case *ir.MakeSetStmt:
+		return s.Target
+	}
+	return 0
 }
 
 // nested compiles the body of a not, scan or with statement.

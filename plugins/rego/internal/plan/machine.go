@@ -161,11 +161,11 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 		case opReset:
 			fr[in.dst] = nil
 		case opMakeArray:
-			fr[in.dst] = ast.NewTerm(ast.NewArrayWithCapacity(in.n))
+			fr[in.dst] = &ast.Term{Value: emptyArray}
 		case opMakeObject:
-			fr[in.dst] = ast.NewTerm(ast.NewObject())
+			fr[in.dst] = &ast.Term{Value: emptyObject}
 		case opMakeSet:
-			fr[in.dst] = ast.NewTerm(ast.NewSet())
+			fr[in.dst] = &ast.Term{Value: emptySet}
 		case opDot:
 			v := dot(read(fr, in.a), read(fr, in.b))
 			if v == nil {
@@ -224,6 +224,10 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 					return 0, conflict(in, "object keys must be unique")
 				}
 			}
+			if obj == emptyObject {
+				fr[in.dst].Value = ast.NewObject([2]*ast.Term{k, v})
+				break
+			}
 			obj.Insert(k, v)
 		case opSetAdd:
 			set, ok := fr[in.dst].Value.(ast.Set)
@@ -231,7 +235,13 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 			if !ok || v == nil {
 				return 0, internal(in, "add to a %T", fr[in.dst].Value)
 			}
+			if set == emptySet {
+				fr[in.dst].Value = ast.NewSet(v)
+				break
+			}
 			set.Add(v)
+		case opBuildArray, opBuildObject, opBuildSet:
+			fr[in.dst] = ast.NewTerm(build(in.op, in.args, fr))
 		case opObjectMerge:
 			fr[in.dst] = merge(fr[in.a.local], fr[in.b.local])
 		case opBlock:
@@ -406,6 +416,16 @@ func (m *machine) step(fr []*ast.Term, in *instr, k, v *ast.Term) error {
 	_, err := m.run(fr, in.body[0])
 	return err
 }
+
+// A collection a plan makes starts as a shared empty value, replaced by a
+// collection of its own at its first element: the sets and objects of
+// rules that stay empty on most calls (deny) then cost one term. The
+// shared values are never mutated.
+var (
+	emptyArray  ast.Value = ast.NewArray()
+	emptyObject ast.Value = ast.NewObject()
+	emptySet    ast.Value = ast.NewSet()
+)
 
 func conflict(in *instr, msg string) error {
 	return &topdown.Error{Code: topdown.ConflictErr, Message: msg + where(in)}

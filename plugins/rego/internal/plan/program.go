@@ -75,6 +75,9 @@ const (
 	opObjectInsertOnce
 	opSetAdd
 	opObjectMerge
+	opBuildArray
+	opBuildObject
+	opBuildSet
 	opBlock
 	opBreak
 	opNot

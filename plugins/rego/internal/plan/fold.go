@@ -1,0 +1,186 @@
+package plan
+
+import (
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+)
+
+// A literal in a policy ([a, b], {"k": v}, {x, y}) is planned as a make
+// statement followed by one append or insert per element. fold rewrites
+// such a run into one instruction that builds the collection at once, or,
+// when every element is a constant and nothing mutates the collection
+// afterwards, into a constant built at load: a table or a word list in a
+// policy then costs nothing per evaluation.
+
+// mutated returns the locals that statements other than a literal's run
+// (see runs) append, insert or add to: their collections are not
+// constants.
+func mutated(blocks []*ir.Block) map[ir.Local]bool {
+	out := map[ir.Local]bool{}
+	var walk func(b *ir.Block)
+	walk = func(b *ir.Block) {
+		inRun := runMembers(b)
+		for i, s := range b.Stmts {
+			if t, ok := mutationTarget(s); ok && !inRun[i] {
+				out[t] = true
+			}
+			for _, sub := range subBlocks(s) {
+				walk(sub)
+			}
+		}
+	}
+	for _, b := range blocks {
+		walk(b)
+	}
+	return out
+}
+
+func mutationTarget(s ir.Stmt) (ir.Local, bool) {
+	switch s := s.(type) {
+	case *ir.ArrayAppendStmt:
+		return s.Array, true
+	case *ir.ObjectInsertStmt:
+		return s.Object, true
+	case *ir.ObjectInsertOnceStmt:
+		return s.Object, true
+	case *ir.SetAddStmt:
+		return s.Set, true
+	}
+	return 0, false
+}
+
+func subBlocks(s ir.Stmt) []*ir.Block {
+	switch s := s.(type) {
+	case *ir.BlockStmt:
+		return s.Blocks
+	case *ir.NotStmt:
+		return []*ir.Block{s.Block}
+	case *ir.ScanStmt:
+		return []*ir.Block{s.Block}
+	case *ir.WithStmt:
+		return []*ir.Block{s.Block}
+	}
+	return nil
+}
+
+// runLength returns how many statements after a make statement at i add
+// to its collection, one after the other; 0 if the statement is no make.
+func runLength(b *ir.Block, i int) int {
+	var t ir.Local
+	var fits func(ir.Stmt) bool
+	switch s := b.Stmts[i].(type) {
+	case *ir.MakeArrayStmt:
+		t = s.Target
+		fits = func(x ir.Stmt) bool { a, ok := x.(*ir.ArrayAppendStmt); return ok && a.Array == t }
+	case *ir.MakeObjectStmt:
+		t = s.Target
+		fits = func(x ir.Stmt) bool { o, ok := x.(*ir.ObjectInsertStmt); return ok && o.Object == t && !refersTo(o.Key, t) && !refersTo(o.Value, t) }
+	case *ir.MakeSetStmt:
+		t = s.Target
+		fits = func(x ir.Stmt) bool { a, ok := x.(*ir.SetAddStmt); return ok && a.Set == t && !refersTo(a.Value, t) }
+	default:
+		return 0
+	}
+	n := 0
+	for _, s := range b.Stmts[i+1:] {
+		if !fits(s) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+func refersTo(o ir.Operand, l ir.Local) bool {
+	x, ok := o.Value.(ir.Local)
+	return ok && x == l
+}
+
+// runMembers marks the statements of a block that belong to a literal's
+// run.
+func runMembers(b *ir.Block) map[int]bool {
+	out := map[int]bool{}
+	for i := 0; i < len(b.Stmts); i++ {
+		n := runLength(b, i)
+		for j := 1; j <= n; j++ {
+			out[i+j] = true
+		}
+		i += n
+	}
+	return out
+}
+
+// literal compiles the run of a make statement at b.Stmts[i] (n elements
+// after it) into one instruction. consts are the locals known to hold a
+// constant at this point of the block.
+func (c *compiler) literal(b *ir.Block, i, n int, consts map[int32]*ast.Term) (instr, error) {
+	elems := b.Stmts[i+1 : i+1+n]
+	ops := make([]operand, 0, 2*n)
+	constant := true
+	add := func(o ir.Operand) error {
+		x, err := c.operand(o)
+		if err != nil {
+			return err
+		}
+		if x.k == nil {
+			if k, ok := consts[x.local]; ok {
+				x = operand{k: k}
+			} else {
+				constant = false
+			}
+		}
+		ops = append(ops, x)
+		return nil
+	}
+	var in instr
+	var t ir.Local
+	for _, s := range elems {
+		var err error
+		switch s := s.(type) {
+		case *ir.ArrayAppendStmt:
+			err = add(s.Value)
+		case *ir.ObjectInsertStmt:
+			if err = add(s.Key); err == nil {
+				err = add(s.Value)
+			}
+		case *ir.SetAddStmt:
+			err = add(s.Value)
+		}
+		if err != nil {
+			return in, err
+		}
+	}
+	switch s := b.Stmts[i].(type) {
+	case *ir.MakeArrayStmt:
+		in, t = instr{op: opBuildArray}, s.Target
+	case *ir.MakeObjectStmt:
+		in, t = instr{op: opBuildObject}, s.Target
+	case *ir.MakeSetStmt:
+		in, t = instr{op: opBuildSet}, s.Target
+	}
+	in.dst, in.args = c.local(t), ops
+	if constant && !c.mutated[t] {
+		in = instr{op: opConst, dst: in.dst, k: ast.NewTerm(build(in.op, ops, nil))}
+	}
+	return in, nil
+}
+
+// build makes a literal's collection from its elements (pairs for an
+// object).
+func build(op opcode, ops []operand, fr []*ast.Term) ast.Value {
+	terms := make([]*ast.Term, len(ops))
+	for i, o := range ops {
+		terms[i] = read(fr, o)
+	}
+	switch op {
+	case opBuildArray:
+		return ast.NewArray(terms...)
+	case opBuildSet:
+		return ast.NewSet(terms...)
+	}
+	items := make([][2]*ast.Term, len(terms)/2)
+	for i := range items {
+		items[i] = [2]*ast.Term{terms[2*i], terms[2*i+1]}
+	}
+	return ast.NewObject(items...)
+}
