@@ -138,6 +138,13 @@ func TestDelivererResumesAfterRestart(t *testing.T) {
 	}
 
 	rcv.script(nil)
+	resumeAll(t, dir, rcv)
+}
+
+// resumeAll starts a Deliverer on dir and checks it delivers the three
+// payloads queued for rcv, in order.
+func resumeAll(t *testing.T, dir string, rcv *receiver) {
+	t.Helper()
 	again := newDeliverer(t, dir)
 	if err := again.Resume(); err != nil {
 		t.Fatal(err)
@@ -146,6 +153,32 @@ func TestDelivererResumesAfterRestart(t *testing.T) {
 	if got := rcv.got(); !slices.Equal(got, []string{`{"n":0}`, `{"n":1}`, `{"n":2}`}) {
 		t.Fatalf("after the restart received %q; want the three payloads in order", got)
 	}
+}
+
+// TestDelivererResumesAfterRecover: `tollgate usage recover` keeps which
+// URL each queue is for, so its payloads are still delivered.
+func TestDelivererResumesAfterRecover(t *testing.T) {
+	rcv := newReceiver(t)
+	rcv.script(func(int) int { return http.StatusBadGateway })
+	dir := t.TempDir()
+	d := tracking.NewDeliverer(dir, tracking.DelivererConfig{Log: quiet, Retry: fastRetry})
+	for i := range 3 {
+		if err := d.Deliver(context.Background(), rcv.URL, fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	d.Close(ctx)
+	rep, err := tracking.Recover(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Copied["meta"] == 0 || len(rep.Problems) != 0 {
+		t.Fatalf("recover report %+v; want the meta bucket copied", rep)
+	}
+	rcv.script(nil)
+	resumeAll(t, dir, rcv)
 }
 
 // TestDelivererRefusedPayloadIsDeadLettered: a 4xx other than 408/429

@@ -24,7 +24,7 @@ type RecoverReport struct {
 
 // Recover moves the usage database in dir aside (to usage.db.damaged-TIME)
 // and copies every entry that can still be read — queued events, dead
-// letters, ledger rows, counters — into a new file. It refuses while
+// letters, ledger rows, counters, the Deliverer's URLs — into a new file. It refuses while
 // another process has the file open. On a healthy file it is a compaction.
 func Recover(dir string) (*RecoverReport, error) {
 	path, err := filepath.Abs(filepath.Join(dir, FileName))
@@ -193,4 +193,5 @@ func salvage(src, dst *bolt.DB, rep *RecoverReport) {
 	}
 	copyBucket(string(bucketLedger), bucketLedger)
 	copyBucket(string(bucketDropped), bucketDropped)
+	copyBucket(string(bucketMeta), bucketMeta) // the URL each deliver: queue is for
 }
