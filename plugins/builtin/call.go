@@ -3,6 +3,7 @@ package builtin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/h1transport"
 	"github.com/tollgate-dev/tollgate/pipeline"
 	"github.com/tollgate-dev/tollgate/providers/sse"
 )
@@ -29,7 +31,18 @@ type CallConfig struct {
 	MaxIdleConnsPerHost int `json:"max_idle_conns_per_host"`
 	// MaxResponseBytes caps a non-streamed answer (default 64 MiB).
 	MaxResponseBytes int64 `json:"max_response_bytes"`
+	// Transport picks the client: "inline" (default) does each call's
+	// HTTP/1.1 I/O on the calling goroutine and hands HTTP/2-only cases,
+	// CONNECT and SOCKS proxies to net/http; "standard" is net/http's
+	// Transport for everything (HTTP/2 to upstreams that offer it).
+	Transport string `json:"transport"`
 }
+
+// Call stage transports (CallConfig.Transport).
+const (
+	TransportInline   = "inline"
+	TransportStandard = "standard"
+)
 
 // Call sends the request to its upstream over one tuned, shared transport
 // and returns the answer; a streamed answer is returned as a stream that
@@ -49,6 +62,7 @@ func DefaultCallConfig() CallConfig {
 		IdleConnTimeout:     pipeline.Duration(90 * time.Second),
 		MaxIdleConnsPerHost: 256,
 		MaxResponseBytes:    64 << 20,
+		Transport:           TransportInline,
 	}
 }
 
@@ -60,19 +74,34 @@ func newCall(s pipeline.Spec, _ pipeline.Env) (any, error) {
 	if cfg.MaxIdleConnsPerHost <= 0 || cfg.MaxResponseBytes <= 0 {
 		return nil, fmt.Errorf("%s: config: max_idle_conns_per_host and max_response_bytes must be positive", s.Path())
 	}
+	if cfg.Transport != TransportInline && cfg.Transport != TransportStandard {
+		return nil, fmt.Errorf("%s: config: transport %q: want %q or %q", s.Path(), cfg.Transport, TransportInline, TransportStandard)
+	}
 	return NewCall(cfg, nil), nil
 }
 
 // NewCall returns a call stage. With a nil rt it uses its own transport
-// tuned by cfg; tests and benchmarks pass an in-memory one.
+// tuned by cfg (NewCallTransport); tests and benchmarks pass an in-memory
+// one.
 func NewCall(cfg CallConfig, rt http.RoundTripper) *Call {
-	if rt != nil {
-		return &Call{transport: rt, maxBody: cfg.MaxResponseBytes}
+	if rt == nil {
+		rt = NewCallTransport(cfg, nil)
 	}
+	c := &Call{transport: rt, maxBody: cfg.MaxResponseBytes}
+	c.idle, _ = rt.(interface{ CloseIdleConnections() })
+	return c
+}
+
+// NewCallTransport returns the transport cfg describes: cfg.Transport's
+// kind with its timeouts and pool size. tlsConfig, if not nil, configures
+// TLS to the upstreams (private roots, client certificates); nil trusts
+// the system's roots.
+func NewCallTransport(cfg CallConfig, tlsConfig *tls.Config) http.RoundTripper {
 	dialer := &net.Dialer{Timeout: time.Duration(cfg.ConnectTimeout), KeepAlive: 30 * time.Second}
 	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConfig,
 		ForceAttemptHTTP2:     true,
 		TLSHandshakeTimeout:   time.Duration(cfg.ConnectTimeout),
 		ResponseHeaderTimeout: time.Duration(cfg.ResponseTimeout),
@@ -83,7 +112,24 @@ func NewCall(cfg CallConfig, rt http.RoundTripper) *Call {
 		WriteBufferSize:       16 << 10,
 		ReadBufferSize:        16 << 10,
 	}
-	return &Call{transport: t, idle: t, maxBody: cfg.MaxResponseBytes}
+	if cfg.Transport == TransportStandard {
+		return t
+	}
+	// net/http's transport stays as the fallback for what the inline one
+	// does not carry. Why inline is the default: docs/benchmarks.md, "The
+	// proxy hop at c=1".
+	return &h1transport.Transport{
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   time.Duration(cfg.ConnectTimeout),
+		ResponseHeaderTimeout: time.Duration(cfg.ResponseTimeout),
+		IdleConnTimeout:       time.Duration(cfg.IdleConnTimeout),
+		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+		ReadBufferSize:        16 << 10,
+		WriteBufferSize:       16 << 10,
+		Proxy:                 http.ProxyFromEnvironment,
+		Fallback:              t,
+	}
 }
 
 // Handle performs the upstream call.
