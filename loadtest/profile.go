@@ -17,6 +17,8 @@ type ProfileOptions struct {
 	Concurrency int
 	CPUProfile  string // output path
 	MemProfile  string // output path, or ""
+	Trace       string // execution trace output path, or ""
+	TraceWindow string // START+LENGTH after the gateway starts; "" is 2s after the warm-up
 }
 
 // Profile runs the gateway built with profiling (loadtest/cmd/gatewayprof)
@@ -44,6 +46,14 @@ func Profile(ctx context.Context, o ProfileOptions) (Sample, error) {
 	if o.MemProfile != "" {
 		mem, _ := filepath.Abs(o.MemProfile)
 		extra = append(extra, "LOADTEST_MEMPROFILE="+mem)
+	}
+	if o.Trace != "" {
+		tr, _ := filepath.Abs(o.Trace)
+		window := o.TraceWindow
+		if window == "" {
+			window = (o.Warmup + 2*time.Second).String() + "+2s"
+		}
+		extra = append(extra, "LOADTEST_TRACE="+tr, "LOADTEST_TRACE_WINDOW="+window)
 	}
 	gw, err := startGateway(ctx, o.Options, o.Config, env, "http://"+up.addr, work, extra...)
 	if err != nil {

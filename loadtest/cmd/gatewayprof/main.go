@@ -7,6 +7,11 @@
 // SIGUSR1 writes a heap profile at that moment, to LOADTEST_MEMPROFILE
 // with ".1", ".2"... appended.
 //
+// LOADTEST_TRACE names a file for a runtime execution trace of a window of
+// its life, LOADTEST_TRACE_WINDOW ("5s+2s": from 5s after start, for 2s):
+// where a call waits (goroutine wake-ups, network, syscalls), which a CPU
+// profile does not show.
+//
 // It exists because the host binary has no profiling endpoint: the load
 // harness profiles the same code under the same load without adding one.
 package main
@@ -67,6 +72,12 @@ func run(args []string, stderr io.Writer) int {
 		}
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if p := os.Getenv("LOADTEST_TRACE"); p != "" {
+		if err := traceWindow(p, os.Getenv("LOADTEST_TRACE_WINDOW")); err != nil {
+			fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
+			return 1
+		}
 	}
 	usage, err := tracking.Open(cfg.DataDir, tracking.WithLogger(log))
 	if err != nil {

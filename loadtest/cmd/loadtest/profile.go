@@ -27,6 +27,8 @@ func profileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&o.Nice, "nice", 0, "scheduling `priority` of the harness and what it starts (see run -h)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "bin/gateway.cpu.pprof", "CPU profile `file`")
 	fs.StringVar(&o.MemProfile, "memprofile", "bin/gateway.mem.pprof", "heap profile `file` written at exit")
+	fs.StringVar(&o.Trace, "trace", "", "execution trace `file` of a window of the run (go tool trace; -pprof=sched shows wake-up delays)")
+	fs.StringVar(&o.TraceWindow, "trace-window", "", "the traced window, START+LENGTH after the gateway starts (default: 2s of the measured run, after the warm-up)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
