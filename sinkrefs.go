@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tollgate-dev/tollgate/pipeline"
+	"github.com/tollgate-dev/tollgate/plugins/builtin"
 )
 
 // checkSinkRefs reports entries that name a sink no track stage has: a
@@ -17,13 +18,7 @@ func checkSinkRefs(specs []pipeline.Spec) error {
 		if s.Kind != pipeline.KindBuiltin || pipeline.BuiltinName(s.Name) != "track" {
 			continue
 		}
-		entries, _ := s.Config["sinks"].([]any)
-		for _, e := range entries {
-			m, _ := e.(map[string]any)
-			name, _ := m["name"].(string)
-			if name == "" {
-				name, _ = m["type"].(string)
-			}
+		for _, name := range builtin.SinkNames(s.Config) {
 			have[name] = true
 		}
 	}

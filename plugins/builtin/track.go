@@ -144,6 +144,28 @@ func newTrack(s pipeline.Spec, env pipeline.Env) (any, error) {
 	return &Track{db: db, outbox: ob}, nil
 }
 
+// SinkNames lists the names the sinks of a track stage's config go by, for
+// checks that other stages name one that exists.
+func SinkNames(config map[string]any) []string {
+	entries, _ := config["sinks"].([]any)
+	var names []string
+	for _, e := range entries {
+		if m, ok := e.(map[string]any); ok {
+			names = append(names, sinkName(m))
+		}
+	}
+	return names
+}
+
+// sinkName is what a sink entry goes by: its name, else its type.
+func sinkName(entry map[string]any) string {
+	if name, ok := entry["name"].(string); ok && name != "" {
+		return name
+	}
+	typ, _ := entry["type"].(string)
+	return typ
+}
+
 // buildSinks builds each entry through the pipeline's sink registry after
 // taking out the delivery keys every sink has.
 func buildSinks(s pipeline.Spec, env pipeline.Env, entries []map[string]any) ([]tracking.SinkConfig, error) {
@@ -167,7 +189,7 @@ func buildSinks(s pipeline.Spec, env pipeline.Env, entries []map[string]any) ([]
 				rest[k] = v
 			}
 		}
-		d := SinkDelivery{Name: typ}
+		d := SinkDelivery{Name: sinkName(entry)}
 		if err := decodeStrict(common, &d); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %v", path, err))
 			continue
