@@ -74,7 +74,10 @@ func runLength(b *ir.Block, i int) int {
 		fits = func(x ir.Stmt) bool { a, ok := x.(*ir.ArrayAppendStmt); return ok && a.Array == t }
 	case *ir.MakeObjectStmt:
 		t = s.Target
-		fits = func(x ir.Stmt) bool { o, ok := x.(*ir.ObjectInsertStmt); return ok && o.Object == t && !refersTo(o.Key, t) && !refersTo(o.Value, t) }
+		fits = func(x ir.Stmt) bool {
+			o, ok := x.(*ir.ObjectInsertStmt)
+			return ok && o.Object == t && !refersTo(o.Key, t) && !refersTo(o.Value, t)
+		}
 	case *ir.MakeSetStmt:
 		t = s.Target
 		fits = func(x ir.Stmt) bool { a, ok := x.(*ir.SetAddStmt); return ok && a.Set == t && !refersTo(a.Value, t) }

@@ -103,7 +103,7 @@ func (m *machine) start(ctx context.Context, env *Env) {
 }
 
 func (m *machine) release() {
-	clear(m.stack)
+	clear(m.stack[:m.prog.main.nlocals]) // a call clears its own locals as it returns
 	clear(m.memo)
 	clear(m.done)
 	clear(m.results)
