@@ -233,14 +233,54 @@ func joinTexts(parts []textPart) string {
 func textsTerm(parts []textPart) *ast.Term {
 	terms := make([]*ast.Term, len(parts))
 	for i, p := range parts {
-		terms[i] = ast.ObjectTerm(
-			ast.Item(keyPath, interned(p.path)),
-			ast.Item(keyRole, interned(p.role)),
-			ast.Item(keyText, ast.StringTerm(p.text)),
-		)
+		terms[i] = textTerm(p)
 	}
 	return ast.ArrayTerm(terms...)
 }
+
+// textTerm returns one entry of input.request.texts. A chat resends its
+// earlier turns and its system prompt with every call, so entries of
+// short texts are shared between calls like interned strings (an entry
+// is ~9 allocations to build); the table is bounded and starts over when
+// full.
+func textTerm(p textPart) *ast.Term {
+	if len(p.text) > maxInternedText {
+		return newTextTerm(p)
+	}
+	textMu.RLock()
+	t, ok := textTable[p]
+	textMu.RUnlock()
+	if ok {
+		return t
+	}
+	// The text may share memory with the whole body: keep a copy of its own.
+	p.text = strings.Clone(p.text)
+	t = newTextTerm(p)
+	textMu.Lock()
+	if len(textTable) >= maxInterned {
+		textTable = make(map[textPart]*ast.Term, maxInterned)
+	}
+	textTable[p] = t
+	textMu.Unlock()
+	return t
+}
+
+func newTextTerm(p textPart) *ast.Term {
+	return ast.ObjectTerm(
+		ast.Item(keyPath, interned(p.path)),
+		ast.Item(keyRole, interned(p.role)),
+		ast.Item(keyText, ast.StringTerm(p.text)),
+	)
+}
+
+// maxInternedText bounds the texts whose entries are shared: the table
+// holds at most maxInterned of them, ~2 MB.
+const maxInternedText = 512
+
+var (
+	textMu    sync.RWMutex
+	textTable = make(map[textPart]*ast.Term, 64)
+)
 
 func stringMap(m map[string]string) *ast.Term {
 	if len(m) == 0 {
