@@ -107,7 +107,7 @@ func LoadSection(in ReportInput) string {
 
 	w("### Cost of each stage\n\n")
 	w("Each row is the default pipeline plus one stage (configs in `loadtest/configs/`, built from the embedded default pipeline at run time); ")
-	w("Δ is against the `%s` row of the same run. `no-tracking` is the default pipeline without its track stage, so its Δ (negated) is what durable usage tracking costs. ", def)
+	w("Δ is against the `%s` row of the same run. `no-tracking` is the default pipeline without its track stage, so its Δ (negated) is what durable usage tracking costs; `standard-transport` is the default pipeline with the call stage on net/http's Transport (`transport: standard`), so its Δ (negated) is what the inline transport saves. ", def)
 	w("The cache row sends the same request every time, so all but the first are hits.\n\n")
 	w("| config | added p50 c=1 ms | Δ p50 ms | CPU/req c=16 µs | Δ CPU µs | c=16 vs bare proxy |\n|---|---:|---:|---:|---:|---:|\n")
 	base1, _ := HTTPRow(r, r.Target(def), 1)

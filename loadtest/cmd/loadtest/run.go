@@ -14,9 +14,10 @@ import (
 
 // defaultConfigs are the rows measured unless --configs says otherwise:
 // the embedded default pipeline, the same without its track stage (the
-// difference is what durable tracking costs), then the default plus one
-// stage each.
-const defaultConfigs = "default=,no-tracking=loadtest/configs/notrack.yaml,rego=loadtest/configs/rego.yaml,wasm=loadtest/configs/wasm.yaml,cache-hit=loadtest/configs/cache.yaml"
+// difference is what durable tracking costs) and with the call stage on
+// net/http's transport (what the inline one saves), then the default plus
+// one stage each.
+const defaultConfigs = "default=,no-tracking=loadtest/configs/notrack.yaml,standard-transport=loadtest/configs/standard-transport.yaml,rego=loadtest/configs/rego.yaml,wasm=loadtest/configs/wasm.yaml,cache-hit=loadtest/configs/cache.yaml"
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o := loadtest.DefaultOptions()
