@@ -48,9 +48,25 @@ func smallInt(t *ast.Term) (int64, bool) {
 	if !ok || len(n) == 0 || len(n) > 18 {
 		return 0, false
 	}
-	i, err := strconv.ParseInt(string(n), 10, 64)
-	if err != nil || i == math.MinInt64 {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i, i != math.MinInt64
+	}
+	// A whole number written as a float (config numbers decoded from
+	// YAML or JSON are: 1e+06). OPA reads it as that integer; here only
+	// when float64 holds it exactly: few digits, a small whole value.
+	digits, zero := 0, true
+	for _, c := range string(n) {
+		if c == 'e' || c == 'E' {
+			break
+		}
+		if c >= '0' && c <= '9' {
+			digits++
+			zero = zero && c == '0'
+		}
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || digits > 15 || f != math.Trunc(f) || math.Abs(f) > 1<<53 || f == 0 && !zero {
 		return 0, false
 	}
-	return i, true
+	return int64(f), true
 }
