@@ -5,8 +5,10 @@
 // when the pipeline is built, compiles them with the network built-ins
 // removed (unless its config allows them), and compiles its queries. Per
 // call it only builds the input document (straight as OPA values, with only
-// the fields its policies read) and evaluates one prepared query on OPA's
-// evaluator, which returns the whole decision: deny, patch and headers. A
+// the fields its policies read) and evaluates one prepared query, which
+// returns the whole decision: deny, patch and headers. The query runs from
+// OPA's plan of it (internal/plan), or on OPA's evaluator (topdown) when
+// the plan uses what the plan evaluator does not run (engine.go). A
 // decision that depends only on small fields of the call (the model, the
 // customer) is cached per policy generation. The contract, the input
 // document and the ready guardrails in policies/ are described in
