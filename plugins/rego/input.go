@@ -64,10 +64,10 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 		item(keyID, ast.StringTerm(req.ID))
 	}
 	if f&fProvider != 0 {
-		item(keyProvider, str(provider))
+		item(keyProvider, interned(provider))
 	}
 	if f&fOperation != 0 {
-		item(keyOperation, str(req.Operation))
+		item(keyOperation, interned(req.Operation))
 	}
 	if f&fModel != 0 {
 		item(keyModel, interned(req.Model))
@@ -127,16 +127,8 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 	return items, nil
 }
 
-// str returns a string term, shared for the strings bodies repeat.
-func str(s string) *ast.Term {
-	if t, ok := commonTerms[s]; ok {
-		return t
-	}
-	return ast.StringTerm(s)
-}
-
 // interned returns a string term for a value that calls repeat (a model,
-// a customer, a path), shared between calls: terms are immutable, and a
+// a customer, a path, the provider and operation), shared between calls: terms are immutable, and a
 // table of them saves each call two allocations per string. The table is
 // bounded; past its size it starts over.
 func interned(s string) *ast.Term {
