@@ -141,11 +141,11 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        make(http.Header, len(req.Header)+2),
-		Body:          io.NopCloser(bytes.NewReader(req.Body)),
+		Header:        make(http.Header, len(req.Header)+4),
+		Body:          newRequestBody(req.Body),
 		ContentLength: int64(len(req.Body)),
 		GetBody: func() (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(req.Body)), nil
+			return newRequestBody(req.Body), nil
 		},
 	}).WithContext(ctx)
 	hr.Host = hr.URL.Host
@@ -156,7 +156,7 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		hr.Body, hr.GetBody = http.NoBody, nil
 	} else if ct := hr.Header.Get("Content-Type"); ct == "" || strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 		// curl -d sends a form type with a JSON body; providers want JSON.
-		hr.Header["Content-Type"] = []string{"application/json"}
+		hr.Header["Content-Type"] = jsonContentType
 	}
 	core.InjectHeaders(ctx, hr.Header) // trace context, when tracing is on
 	if err := up.Authorize(req.Format, hr.Header); err != nil {
@@ -188,6 +188,22 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 	out.Usage, out.UsageKnown = req.Format.Usage(req, body)
 	return out, nil
 }
+
+// jsonContentType is shared by every call that needs it: a header value
+// the transport only reads, capped so that an append copies it.
+var jsonContentType = []string{"application/json"}[:1:1]
+
+// requestBody is a request body read from memory: one allocation where
+// io.NopCloser(bytes.NewReader(b)) takes two.
+type requestBody struct{ bytes.Reader }
+
+func newRequestBody(b []byte) *requestBody {
+	rb := &requestBody{}
+	rb.Reset(b)
+	return rb
+}
+
+func (*requestBody) Close() error { return nil }
 
 // readAll reads a whole body, sized by Content-Length when known.
 func readAll(resp *http.Response, limit int64) ([]byte, error) {
