@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,14 +26,19 @@ type planned struct {
 	// query (keys[i] read from vars[i]), or the value of a rule query.
 	vars []*ast.Term
 	keys []*ast.Term
+	// direct marks the keys bound to their value, not to an array of it
+	// (see alwaysDefined).
+	direct []bool
 }
 
 // planQuery plans a prepared query. A package query becomes one query
 // collecting each decision key into an array of at most one value, so
 // that an undefined key does not make the others undefined and the rules
-// the keys share are evaluated once:
+// the keys share are evaluated once; a key that is never undefined (a set
+// of messages, a rule with a default) is bound to its value, which saves
+// the array:
 //
-//	__tollgate_deny__ = [x | x = data.pkg.deny]; __tollgate_patch__ = [...]
+//	__tollgate_deny__ = data.pkg.deny; __tollgate_patch__ = [x | x = data.pkg.patch]
 //
 // It returns why when the query is left to topdown.
 func planQuery(ctx context.Context, c *ast.Compiler, query string, q *prepared, keys []*ast.Term) (*planned, string) {
@@ -47,7 +53,13 @@ func planQuery(ctx context.Context, c *ast.Compiler, query string, q *prepared, 
 			name := "__tollgate_" + string(k.Value.(ast.String)) + "__"
 			pq.vars = append(pq.vars, ast.StringTerm(name))
 			pq.keys = append(pq.keys, k)
-			exprs = append(exprs, fmt.Sprintf("%s = [__tollgate_x__ | __tollgate_x__ = %s]", name, ref.Append(k)))
+			direct := alwaysDefined(c, ref.Append(k))
+			pq.direct = append(pq.direct, direct)
+			if direct {
+				exprs = append(exprs, fmt.Sprintf("%s = %s", name, ref.Append(k)))
+			} else {
+				exprs = append(exprs, fmt.Sprintf("%s = [__tollgate_x__ | __tollgate_x__ = %s]", name, ref.Append(k)))
+			}
 		}
 	}
 	ir, err := plan.Plan(ctx, c, strings.Join(exprs, "; "), builtinOptions()...)
@@ -58,6 +70,25 @@ func planQuery(ctx context.Context, c *ast.Compiler, query string, q *prepared, 
 		return nil, strings.TrimPrefix(err.Error(), plan.ErrUnsupported.Error()+": ")
 	}
 	return pq, ""
+}
+
+// alwaysDefined reports whether a rule is never undefined: it has a
+// default, or it is a set or object built from rules (`contains`), which
+// is empty, not undefined, when no rule adds to it. No rule with a longer
+// or shorter path may add to it.
+func alwaysDefined(c *ast.Compiler, ref ast.Ref) bool {
+	rules := c.GetRulesExact(ref)
+	if len(rules) == 0 || len(c.GetRules(ref)) != len(rules) {
+		return false
+	}
+	multi := true
+	for _, r := range rules {
+		if r.Default {
+			return true
+		}
+		multi = multi && r.Head.RuleKind() == ast.MultiValue
+	}
+	return multi
 }
 
 // errFallback is returned by evalPlan for a result the plan's reading
@@ -80,22 +111,33 @@ func (p *policy) evalPlan(ctx context.Context, q *prepared, input ast.Value, tim
 	}
 	res := result{pkg: q.pkg}
 	if n == 0 {
+		if slices.Contains(q.plan.direct, true) {
+			return result{}, errFallback // a key said to be always defined was not
+		}
 		return res, nil
 	}
-	obj, ok := out.Value.(ast.Object)
-	if n > 1 || !ok {
+	if n > 1 {
 		return result{}, errFallback
 	}
 	if !q.pkg {
-		if v := obj.Get(q.plan.vars[0]); v != nil {
+		if v := out.Get(q.plan.vars[0]); v != nil {
 			res.value = v.Value
 		}
 		return res, nil
 	}
 	for i, k := range q.plan.keys {
+		if q.plan.direct[i] {
+			t := out.Get(q.plan.vars[i])
+			if t == nil {
+				return result{}, errFallback
+			}
+			res.items[res.n] = [2]*ast.Term{k, t}
+			res.n++
+			continue
+		}
 		var arr *ast.Array
-		if t := obj.Get(q.plan.vars[i]); t != nil {
-			arr, ok = t.Value.(*ast.Array)
+		if t := out.Get(q.plan.vars[i]); t != nil {
+			arr, _ = t.Value.(*ast.Array)
 		}
 		switch {
 		case arr == nil || arr.Len() > 1:

@@ -75,6 +75,7 @@ func Compile(p *ir.Policy, custom map[string]*topdown.Builtin) (*Program, error)
 	}
 	main.nlocals = int(c.maxLocal) + 1
 	prog.main = main
+	prog.resultKeys = tupleResult(main)
 	var err error
 	if prog.stackSize, err = depth(main, map[*function]int{}); err != nil {
 		return nil, err

@@ -25,11 +25,11 @@ type Env struct {
 
 // Eval evaluates the program. It returns the query's result (the first, if
 // the query had more) and how many distinct results there were.
-func (p *Program) Eval(ctx context.Context, env Env) (res *ast.Term, n int, err error) {
+func (p *Program) Eval(ctx context.Context, env Env) (res Result, n int, err error) {
 	m := p.pool.get()
 	defer func() {
 		if r := recover(); r != nil {
-			res, n, err = nil, 0, fmt.Errorf("plan: evaluation failed: %v", r)
+			res, n, err = Result{}, 0, fmt.Errorf("plan: evaluation failed: %v", r)
 			return // the machine is dropped, not pooled: its state is unknown
 		}
 		m.release()
@@ -41,13 +41,16 @@ func (p *Program) Eval(ctx context.Context, env Env) (res *ast.Term, n int, err 
 	fr[0], fr[1] = env.Input, env.Data
 	for _, b := range main.blocks {
 		if _, err := m.run(fr, b); err != nil {
-			return nil, 0, err
+			return Result{}, 0, err
 		}
 	}
-	if len(m.results) == 0 {
-		return nil, 0, nil
+	if len(m.tuples) > 0 {
+		return Result{keys: p.resultKeys, vals: m.tuples[0]}, len(m.tuples), nil
 	}
-	return m.results[0], len(m.results), nil
+	if len(m.results) == 0 {
+		return Result{}, 0, nil
+	}
+	return Result{term: m.results[0]}, len(m.results), nil
 }
 
 // machine is one evaluation's state, pooled per program.
@@ -66,7 +69,8 @@ type machine struct {
 	ticks int
 
 	results []*ast.Term
-	scans   []scanFrame // the object scans in progress
+	tuples  [][]*ast.Term // the results of a tuple result (result.go)
+	scans   []scanFrame   // the object scans in progress
 	objStep func(k, v *ast.Term) bool
 	err     error
 }
@@ -108,6 +112,8 @@ func (m *machine) release() {
 	clear(m.done)
 	clear(m.results)
 	m.results = m.results[:0]
+	clear(m.tuples)
+	m.tuples = m.tuples[:0]
 	m.sp, m.ticks, m.out, m.err, m.ctx, m.stop = 0, 0, nil, nil, nil, nil
 	m.bctx = topdown.BuiltinContext{}
 	m.prog.pool.pool.Put(m)
@@ -288,6 +294,8 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 			fr[in.dst] = v
 		case opResult:
 			m.result(fr[in.a.local])
+		case opResultTuple:
+			m.tuple(fr, in.args)
 		}
 	}
 	return -1, nil
@@ -363,6 +371,25 @@ func (m *machine) result(t *ast.Term) {
 		}
 	}
 	m.results = append(m.results, t)
+}
+
+// tuple records a tuple result: its values, if no result before had the
+// same.
+func (m *machine) tuple(fr []*ast.Term, ops []operand) {
+next:
+	for _, t := range m.tuples {
+		for i, o := range ops {
+			if !equal(t[i], read(fr, o)) {
+				continue next
+			}
+		}
+		return
+	}
+	vals := make([]*ast.Term, len(ops))
+	for i, o := range ops {
+		vals[i] = read(fr, o)
+	}
+	m.tuples = append(m.tuples, vals)
 }
 
 // scan runs a scan's body for each element of a collection, in topdown's

@@ -14,6 +14,8 @@ type Program struct {
 	stackSize int // the locals of the deepest chain of calls
 	needsTime bool
 	pool      machinePool
+	// resultKeys are the variables of a tuple result (result.go).
+	resultKeys []*ast.Term
 }
 
 // function is a planned rule or function: blocks over its own locals.
@@ -85,6 +87,7 @@ const (
 	opCall
 	opBuiltin
 	opResult
+	opResultTuple
 )
 
 // operand is a local or a constant.
