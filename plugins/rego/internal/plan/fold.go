@@ -169,21 +169,28 @@ func (c *compiler) literal(b *ir.Block, i, n int, consts map[int32]*ast.Term) (i
 }
 
 // build makes a literal's collection from its elements (pairs for an
-// object).
+// object). An array keeps the slice it is given; a set or an object
+// copies its elements, so those are gathered on the stack when few.
 func build(op opcode, ops []operand, fr []*ast.Term) ast.Value {
-	terms := make([]*ast.Term, len(ops))
-	for i, o := range ops {
-		terms[i] = read(fr, o)
-	}
 	switch op {
 	case opBuildArray:
+		terms := make([]*ast.Term, len(ops))
+		for i, o := range ops {
+			terms[i] = read(fr, o)
+		}
 		return ast.NewArray(terms...)
 	case opBuildSet:
+		var buf [8]*ast.Term
+		terms := buf[:0]
+		for _, o := range ops {
+			terms = append(terms, read(fr, o))
+		}
 		return ast.NewSet(terms...)
 	}
-	items := make([][2]*ast.Term, len(terms)/2)
-	for i := range items {
-		items[i] = [2]*ast.Term{terms[2*i], terms[2*i+1]}
+	var buf [8][2]*ast.Term
+	items := buf[:0]
+	for i := 0; i+1 < len(ops); i += 2 {
+		items = append(items, [2]*ast.Term{read(fr, ops[i]), read(fr, ops[i+1])})
 	}
 	return ast.NewObject(items...)
 }
