@@ -40,6 +40,9 @@ resets := {"daily": "at midnight UTC", "monthly": "on the first of the month (UT
 over(period, used, limit, unit) := sprintf("customer %s has used %v of its %s budget of %v %s; it resets %s", [input.customer, used, period, limit, unit, resets[period]])
 
 # headers is a whole object: one rule, not one per key.
-headers := {"x-tollgate-budget-tokens-remaining": format_int(max([0, limits.daily_tokens - input.usage.day.total_tokens]), 10)} if {
+headers := {"x-tollgate-budget-tokens-remaining": format_int(at_least_zero(limits.daily_tokens - input.usage.day.total_tokens), 10)} if {
 	input.customer != ""
 }
+
+# at_least_zero is max([0, n]) without building the array on every call.
+at_least_zero(n) := n if n >= 0 else := 0

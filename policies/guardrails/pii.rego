@@ -32,13 +32,17 @@ deny contains msg if {
 	msg := sprintf("the prompt contains personal data (%s): remove it and try again", [concat(", ", sort(found))])
 }
 
-patch[t.path] := redacted if {
-	count(findings) > 0
-	count(found) > 0
-	action == "redact"
+# patch is a whole object, undefined unless the guard redacts: a rule per
+# key (patch[t.path] := ...) would make it an empty object on every call,
+# one more the request decision unions.
+patch := {t.path: redacted |
 	some t in input.request.texts
 	redacted := pii.redact(t.text, wanted)
 	redacted != t.text
+} if {
+	count(findings) > 0
+	count(found) > 0
+	action == "redact"
 }
 
 headers := {"x-tollgate-pii-redacted": concat(",", sort(found))} if {

@@ -8,6 +8,12 @@ deny contains msg if {
 	some msg in data.tollgate.guardrails[name].deny
 }
 
+# patch and headers have defaults: a decision key that is never undefined
+# is read by the stage without wrapping it (one array fewer per key).
+default patch := {}
+
 patch := object.union_n([p | some name; p := data.tollgate.guardrails[name].patch])
+
+default headers := {}
 
 headers := object.union_n([h | some name; h := data.tollgate.guardrails[name].headers])

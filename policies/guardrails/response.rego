@@ -7,4 +7,6 @@ deny contains msg if {
 	some msg in data.tollgate.output[name].deny
 }
 
+default headers := {}
+
 headers := object.union_n([h | some name; h := data.tollgate.output[name].headers])
