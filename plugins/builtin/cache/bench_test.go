@@ -78,7 +78,7 @@ func BenchmarkHitMemory(b *testing.B) {
 func BenchmarkHitRedis(b *testing.B) {
 	srv := redistest.Start(b)
 	c := benchCache(b, pipeline.Env{Redis: &redisstore.Options{Addr: srv.Addr, KeyPrefix: "b:"}}, nil)
-	hits(b, c, c.shared.front.c.InvalidateAll)
+	hits(b, c, c.shared.front.clearAll)
 }
 
 // BenchmarkHitRedisFront is a hit in the in-memory front of the Redis
@@ -114,7 +114,7 @@ func BenchmarkKey(b *testing.B) {
 // BenchmarkStoreFull is the in-memory store once the cache is full: each
 // store evicts, as on a stream of distinct calls.
 func BenchmarkStoreFull(b *testing.B) {
-	m := newMemory(8<<20, 5*time.Minute)
+	m := newMemory(8<<20, 1<<20, 5*time.Minute)
 	defer m.close()
 	body := make([]byte, 600)
 	var k memKey

@@ -92,9 +92,9 @@ func newStage(s pipeline.Spec, env pipeline.Env) (any, error) {
 		mode: sharedstate.NewMode(s, store), log: env.Log, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	if store != nil {
 		c.shared = &shared{store: store, ttl: c.ttl,
-			front: newMemory(cfg.MaxBytes, min(time.Duration(cfg.FrontTTL), c.ttl))}
+			front: newMemory(cfg.MaxBytes, cfg.MaxEntryBytes, min(time.Duration(cfg.FrontTTL), c.ttl))}
 	} else {
-		c.mem = newMemory(cfg.MaxBytes, c.ttl)
+		c.mem = newMemory(cfg.MaxBytes, cfg.MaxEntryBytes, c.ttl)
 	}
 	return c, nil
 }

@@ -6,28 +6,8 @@ import (
 	"encoding/hex"
 	"time"
 
-	"github.com/maypok86/otter/v2"
-
 	"github.com/tollgate-dev/tollgate/internal/redisstore"
 )
-
-// memory is an in-process cache bounded in bytes, from otter (W-TinyLFU
-// eviction, per-entry expiry).
-type memory struct {
-	c *otter.Cache[memKey, *entry]
-}
-
-func newMemory(maxBytes int64, ttl time.Duration) *memory {
-	return &memory{c: otter.Must(&otter.Options[memKey, *entry]{
-		MaximumWeight:    uint64(maxBytes),
-		Weigher:          func(_ memKey, e *entry) uint32 { return uint32(min(e.size(), 1<<31)) },
-		ExpiryCalculator: otter.ExpiryWriting[memKey, *entry](ttl),
-	})}
-}
-
-func (m *memory) get(k memKey) (*entry, bool) { return m.c.GetIfPresent(k) }
-func (m *memory) set(k memKey, e *entry)      { m.c.Set(k, e) }
-func (m *memory) close()                      { m.c.StopAllGoroutines() }
 
 // shared is the Redis backend with an in-memory front: a hit in the front
 // costs no round trip; a hit in Redis fills the front.
