@@ -286,6 +286,26 @@ deny contains "x" if v
 patch[k] := 1 if { some k in ["a", "b"] }
 patch[k] := 2 if { input.customer == "dup"; k := "a" }
 `,
+	"literals": `package tollgate.request
+
+tables := {"openai": {"gpt-4": 1, "two": [2, {"x": set()}]}, "other": {"no": {"a", "b"}}, "n": [{"k": {"v": 1}}]}
+mixed := {"fixed": {"a": 1}, "model": {"m": input.request.model}}
+per_message := [{"role": m.role, "tags": {"t": ["x", "y"]}} | some m in input.request.body.messages]
+
+deny contains sprintf("table %v", [tables.openai[input.request.model]]) if tables.openai[input.request.model]
+deny contains sprintf("mixed %v", [mixed]) if input.customer == "acme"
+deny contains sprintf("tags %v", [per_message]) if count(per_message) > 1
+deny contains "set" if tables.other.no.a
+`,
+	"unions": `package tollgate.request
+
+parts := [{"a": 1}, {"b": input.customer}, {}, {"a": {"x": 1}}, {"a": {"y": 2}}]
+patch := object.union_n([parts[0], parts[1], parts[2]]) if input.customer == "acme"
+patch := object.union_n([parts[3], parts[4]]) if input.customer == "globex"
+patch := object.union_n([parts[2], parts[1]]) if input.customer == "blocked"
+patch := object.union_n([parts[0], parts[3], {"a": 2}]) if input.customer == "dup"
+headers := object.union_n([{"x-a": "1"}, {"x-b": input.customer}, {"x-a": "3"}])
+`,
 	"rule query": `package tollgate.rule
 
 decision := {"deny": ["no"]} if input.request.model == "no"

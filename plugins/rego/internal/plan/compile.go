@@ -74,6 +74,7 @@ func Compile(p *ir.Policy, custom map[string]*topdown.Builtin) (*Program, error)
 		main.blocks = append(main.blocks, cb)
 	}
 	main.nlocals = int(c.maxLocal) + 1
+	constNested(main)
 	prog.main = main
 	prog.resultKeys = tupleResult(main)
 	var err error
@@ -123,6 +124,7 @@ func (c *compiler) function(fn *function, f *ir.Func) error {
 		fn.blocks = append(fn.blocks, cb)
 	}
 	fn.nlocals = int(c.maxLocal) + 1
+	constNested(fn)
 	return nil
 }
 

@@ -194,3 +194,143 @@ func build(op opcode, ops []operand, fr []*ast.Term) ast.Value {
 	}
 	return ast.NewObject(items...)
 }
+
+// A literal that holds literals ({"openai": {...}, "gemini": {...}}) is
+// planned as a make statement, then each inner literal's run, each
+// followed by its insertion into the outer one: not a run. constNested
+// finds, in a compiled function, a make (or a literal's first elements)
+// followed only by constants and additions of constants to it, when those
+// are all the additions to it in the function, and makes the collection a
+// constant built at load.
+func constNested(fn *function) {
+	adds := map[int32]int{}
+	var count func(bs []block)
+	count = func(bs []block) {
+		for _, b := range bs {
+			for i := range b {
+				if isAddition(b[i].op) {
+					adds[b[i].dst]++
+				}
+				count(b[i].body)
+			}
+		}
+	}
+	count(fn.blocks)
+	// The planner makes the outer collection before the inner ones: each
+	// pass folds one more level.
+	folded := true
+	var fold func(bs []block)
+	fold = func(bs []block) {
+		for _, b := range bs {
+			consts := map[int32]*ast.Term{}
+			for i := range b {
+				in := &b[i]
+				fold(in.body)
+				switch in.op {
+				case opMakeArray, opMakeObject, opMakeSet, opBuildArray, opBuildObject, opBuildSet:
+					folded = foldMake(b, i, consts, adds[in.dst]) || folded
+				case opNop:
+					continue
+				}
+				if in.op == opConst {
+					consts[in.dst] = in.k
+					continue
+				}
+				if in.body != nil {
+					clear(consts)
+				} else {
+					delete(consts, in.dst)
+				}
+			}
+		}
+	}
+	for folded {
+		folded = false
+		fold(fn.blocks)
+	}
+}
+
+func isAddition(op opcode) bool {
+	return op == opArrayAppend || op == opObjectInsert || op == opObjectInsertOnce || op == opSetAdd
+}
+
+// foldMake folds the make at b[i] and the constant additions after it
+// into a constant, if they are all the additions to the collection, and
+// reports whether it did.
+func foldMake(b block, i int, consts map[int32]*ast.Term, adds int) bool {
+	t, make := b[i].dst, b[i].op
+	switch make { // a run cut short by an inner literal: its first elements
+	case opBuildArray:
+		make = opMakeArray
+	case opBuildObject:
+		make = opMakeObject
+	case opBuildSet:
+		make = opMakeSet
+	}
+	add := map[opcode]opcode{opMakeArray: opArrayAppend, opMakeObject: opObjectInsert, opMakeSet: opSetAdd}[make]
+	known := map[int32]*ast.Term{}
+	value := func(o operand) *ast.Term {
+		if o.k != nil {
+			return o.k
+		}
+		if k, ok := known[o.local]; ok {
+			return k
+		}
+		return consts[o.local]
+	}
+	var seq []int
+	var elems []*ast.Term // the elements; key, value pairs for an object
+	for _, o := range b[i].args {
+		v := value(o)
+		if v == nil {
+			return false
+		}
+		elems = append(elems, v)
+	}
+	for j := i + 1; j < len(b); j++ {
+		in := &b[j]
+		if in.op == opNop {
+			continue
+		}
+		if in.op == opConst && in.dst != t {
+			known[in.dst] = in.k
+			continue
+		}
+		if in.op != add || in.dst != t {
+			break
+		}
+		ops := []operand{in.a}
+		if add == opObjectInsert {
+			ops = append(ops, in.b)
+		}
+		for _, o := range ops {
+			v := value(o)
+			if v == nil {
+				return false
+			}
+			elems = append(elems, v)
+		}
+		seq = append(seq, j)
+	}
+	if len(seq) != adds { // also a literal left empty ({}, set()): a constant
+		return false
+	}
+	var v ast.Value
+	switch make {
+	case opMakeArray:
+		v = ast.NewArray(elems...)
+	case opMakeSet:
+		v = ast.NewSet(elems...)
+	default:
+		obj := ast.NewObject()
+		for k := 0; k < len(elems); k += 2 {
+			obj.Insert(elems[k], elems[k+1])
+		}
+		v = obj
+	}
+	b[i] = instr{op: opConst, dst: t, k: ast.NewTerm(v), where: b[i].where}
+	for _, j := range seq {
+		b[j] = instr{op: opNop, where: b[j].where}
+	}
+	return true
+}
