@@ -1,10 +1,8 @@
 package rego
 
 import (
-	"bytes"
 	"math/big"
 	"strings"
-	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -99,64 +97,6 @@ func piiFind(_ rego.BuiltinContext, t *ast.Term) (*ast.Term, error) {
 	}
 	return ast.ObjectTerm(items...), nil
 }
-
-func containsAny(_ rego.BuiltinContext, t, words *ast.Term) (*ast.Term, error) {
-	s, ok := t.Value.(ast.String)
-	if !ok {
-		return nil, nil
-	}
-	buf := lowerBufs.Get().(*[]byte)
-	text, ok := asciiLower((*buf)[:0], string(s))
-	if *buf = text[:0]; cap(text) <= maxPooledLower {
-		defer lowerBufs.Put(buf)
-	}
-	if !ok {
-		text = []byte(strings.ToLower(string(s)))
-	}
-	var out ast.Set
-	each := func(w *ast.Term) {
-		if ws, ok := w.Value.(ast.String); ok && ws != "" && bytes.Contains(text, []byte(strings.ToLower(string(ws)))) {
-			if out == nil {
-				out = ast.NewSet()
-			}
-			out.Add(w)
-		}
-	}
-	switch x := words.Value.(type) {
-	case ast.Set:
-		x.Foreach(each)
-	case *ast.Array:
-		x.Foreach(each)
-	}
-	if out == nil {
-		return emptySet, nil // most prompts: nothing to build
-	}
-	return ast.NewTerm(out), nil
-}
-
-// asciiLower appends s in lower case to b, if s is ASCII: every call
-// lowers a prompt, and strings.ToLower would allocate a copy of it.
-// Otherwise it returns false and the caller uses strings.ToLower, whose
-// Unicode rules a byte-wise pass does not follow.
-func asciiLower(b []byte, s string) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 {
-			return b, false
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return b, true
-}
-
-// lowerBufs hold lowered prompts between calls; a buffer grown past
-// maxPooledLower by a huge prompt is left to the collector.
-var lowerBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-const maxPooledLower = 64 << 10
 
 // emptySet is the shared result of a scan that found nothing. Terms are
 // immutable once built.

@@ -1,0 +1,133 @@
+package rego
+
+import (
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// containsAny is tollgate.strings.contains_any: the words of a list that
+// occur in a text, ignoring case. It passes over the text once, trying at
+// each byte only the words that start with it (the injection guardrail's
+// shortcut checks ~17 words on every call: a search per word was 17
+// passes, and strings.ToLower a copy of the prompt).
+func containsAny(_ rego.BuiltinContext, t, words *ast.Term) (*ast.Term, error) {
+	s, ok := t.Value.(ast.String)
+	if !ok {
+		return nil, nil
+	}
+	var termBuf [maxOnePassWords]*ast.Term
+	var lowerBuf [maxOnePassWords]string
+	terms, lowered := termBuf[:0], lowerBuf[:0]
+	switch x := words.Value.(type) {
+	case ast.Set:
+		for _, w := range x.Slice() {
+			terms, lowered = addWord(terms, lowered, w)
+		}
+	case *ast.Array:
+		for i := range x.Len() {
+			terms, lowered = addWord(terms, lowered, x.Elem(i))
+		}
+	}
+	if len(terms) == 0 {
+		return emptySet, nil
+	}
+	var foundBuf [maxOnePassWords]bool
+	found := foundBuf[:0]
+	switch {
+	case len(terms) > maxOnePassWords:
+		text := strings.ToLower(string(s))
+		for _, w := range lowered {
+			found = append(found, strings.Contains(text, w))
+		}
+	case isASCII(string(s)):
+		found = findWords(string(s), lowered, foundBuf[:len(terms)], true)
+	default: // Unicode's lower case is strings.ToLower's, not a byte's
+		found = findWords(strings.ToLower(string(s)), lowered, foundBuf[:len(terms)], false)
+	}
+	var out ast.Set
+	for i, w := range terms {
+		if found[i] {
+			if out == nil {
+				out = ast.NewSet()
+			}
+			out.Add(w)
+		}
+	}
+	if out == nil {
+		return emptySet, nil // most prompts: nothing to build
+	}
+	return ast.NewTerm(out), nil
+}
+
+// addWord adds a word of the list, and its lower case, if it is a string
+// and not empty.
+func addWord(terms []*ast.Term, lowered []string, w *ast.Term) ([]*ast.Term, []string) {
+	if ws, ok := w.Value.(ast.String); ok && ws != "" {
+		return append(terms, w), append(lowered, strings.ToLower(string(ws)))
+	}
+	return terms, lowered
+}
+
+// maxOnePassWords bounds the words findWords takes (its tables are on the
+// stack); a longer list is searched word by word.
+const maxOnePassWords = 64
+
+// findWords sets found[i] when text contains words[i] (non-empty), as
+// strings.Contains would, in one pass: the words are chained by their
+// first byte, and at each byte of the text only its chain is tried. With
+// fold, ASCII text is compared in lower case, without a lowered copy.
+func findWords(text string, words []string, found []bool, fold bool) []bool {
+	var head [256]uint8 // 1 + the first word starting with the byte; 0: none
+	var next [maxOnePassWords]uint8
+	for i := len(words) - 1; i >= 0; i-- {
+		c := words[i][0]
+		next[i], head[c] = head[c], uint8(i+1)
+	}
+	left := len(words)
+	for p := 0; p < len(text) && left > 0; p++ {
+		c := text[p]
+		if fold {
+			c = lowerASCII(c)
+		}
+		for j := head[c]; j != 0; j = next[j-1] {
+			if i := j - 1; !found[i] && hasPrefix(text[p:], words[i], fold) {
+				found[i] = true
+				left--
+			}
+		}
+	}
+	return found
+}
+
+func hasPrefix(s, prefix string, fold bool) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	if !fold {
+		return s[:len(prefix)] == prefix
+	}
+	for i := 0; i < len(prefix); i++ {
+		if lowerASCII(s[i]) != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
