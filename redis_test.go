@@ -12,9 +12,11 @@ import (
 	"github.com/tollgate-dev/tollgate/providers/providertest"
 )
 
-// redisYAML is a redis section for srv with short deadlines.
+// redisYAML is a redis section for srv. The deadlines are long enough
+// for a loaded CI machine: a test that stops Redis sees connections
+// refused at once, not timeouts.
 func redisYAML(srv *redistest.Server) string {
-	return "redis: {addr: " + srv.Addr + ", timeout: 200ms, dial_timeout: 200ms, down_for: 100ms}\n"
+	return "redis: {addr: " + srv.Addr + ", timeout: 2s, dial_timeout: 2s, down_for: 100ms}\n"
 }
 
 func TestReplicasShareOneRateLimit(t *testing.T) {

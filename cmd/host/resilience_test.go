@@ -154,7 +154,7 @@ func TestHostBreakerOpensAndFallbackAnswers(t *testing.T) {
 func TestHostsShareRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	up := providertest.NewServer(t)
-	cfg := "redis: {addr: " + srv.Addr + ", timeout: 200ms, down_for: 100ms}\n" + providers(up.URL) + "pipeline:\n" +
+	cfg := "redis: {addr: " + srv.Addr + ", timeout: 2s, down_for: 100ms}\n" + providers(up.URL) + "pipeline:\n" +
 		"  - {name: ratelimit, kind: builtin, config: {requests_per_minute: 3}}\n" +
 		"  - {name: cache, kind: builtin, config: {ttl: 1m}}\n" +
 		"  - {name: call, kind: builtin}\n" + e2eTrack
