@@ -64,22 +64,22 @@ func (c *Cache) key(req *core.Request, sha *[sha256.Size]byte) (k memKey, ok boo
 	}
 	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 
-	var h1, h2 maphash.Hash
-	h1.SetSeed(c.seeds[0])
-	h2.SetSeed(c.seeds[1])
+	// Each part is hashed on its own in one call per seed (the runtime's
+	// AES hash over the whole string, no streaming buffer), then the list of
+	// part hashes is hashed: the parts' boundaries count, as a length
+	// prefix would make them.
+	var partsBuf [2][40]uint64
+	parts1, parts2 := partsBuf[0][:0], partsBuf[1][:0]
 	var sh hash.Hash
 	if sha != nil {
 		sh = sha256.New()
 	}
 	var n [binary.MaxVarintLen64]byte
 	put := func(s string) {
-		l := n[:binary.PutUvarint(n[:], uint64(len(s)))]
-		h1.Write(l)
-		h1.WriteString(s)
-		h2.Write(l)
-		h2.WriteString(s)
+		parts1 = append(parts1, maphash.String(c.seeds[0], s))
+		parts2 = append(parts2, maphash.String(c.seeds[1], s))
 		if sh != nil {
-			sh.Write(l)
+			sh.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
 			sh.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
 		}
 	}
@@ -111,10 +111,15 @@ func (c *Cache) key(req *core.Request, sha *[sha256.Size]byte) (k memKey, ok boo
 		put(f.name)
 		put(f.raw)
 	}
-	binary.LittleEndian.PutUint64(k[:8], h1.Sum64())
-	binary.LittleEndian.PutUint64(k[8:], h2.Sum64())
+	binary.LittleEndian.PutUint64(k[:8], maphash.Bytes(c.seeds[0], u64Bytes(parts1)))
+	binary.LittleEndian.PutUint64(k[8:], maphash.Bytes(c.seeds[1], u64Bytes(parts2)))
 	if sh != nil {
 		sh.Sum(sha[:0])
 	}
 	return k, true
+}
+
+// u64Bytes views part hashes as bytes, to hash them in one call.
+func u64Bytes(p []uint64) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(p))), len(p)*8)
 }
