@@ -121,6 +121,15 @@ func TestDelivererPostsEachPayloadThroughFailures(t *testing.T) {
 // TestDelivererResumesAfterRestart: what a URL did not take before the
 // Deliverer closed is delivered by the next one, from disk.
 func TestDelivererResumesAfterRestart(t *testing.T) {
+	rcv, dir := queueThree(t)
+	rcv.script(nil)
+	resumeAll(t, dir, rcv)
+}
+
+// queueThree has a Deliverer take three payloads for a receiver that fails
+// them all, and closes it: the payloads stay queued in the returned dir.
+func queueThree(t *testing.T) (*receiver, string) {
+	t.Helper()
 	rcv := newReceiver(t)
 	rcv.script(func(int) int { return http.StatusBadGateway })
 	dir := t.TempDir()
@@ -136,9 +145,7 @@ func TestDelivererResumesAfterRestart(t *testing.T) {
 	if got := rcv.got(); len(got) != 0 {
 		t.Fatalf("delivered %q while the receiver failed", got)
 	}
-
-	rcv.script(nil)
-	resumeAll(t, dir, rcv)
+	return rcv, dir
 }
 
 // resumeAll starts a Deliverer on dir and checks it delivers the three
@@ -158,18 +165,7 @@ func resumeAll(t *testing.T, dir string, rcv *receiver) {
 // TestDelivererResumesAfterRecover: `tollgate usage recover` keeps which
 // URL each queue is for, so its payloads are still delivered.
 func TestDelivererResumesAfterRecover(t *testing.T) {
-	rcv := newReceiver(t)
-	rcv.script(func(int) int { return http.StatusBadGateway })
-	dir := t.TempDir()
-	d := tracking.NewDeliverer(dir, tracking.DelivererConfig{Log: quiet, Retry: fastRetry})
-	for i := range 3 {
-		if err := d.Deliver(context.Background(), rcv.URL, fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	d.Close(ctx)
+	rcv, dir := queueThree(t)
 	rep, err := tracking.Recover(dir)
 	if err != nil {
 		t.Fatal(err)
