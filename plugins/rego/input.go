@@ -85,20 +85,34 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 		}
 		item(keyUpstream, interned(upstream))
 	}
+	var parts []textPart
+	scanned := false
 	if n.anyBody() && req.ParseErr == nil && len(req.Body) > 0 {
 		var v ast.Value
 		var err error
 		if n.body {
 			v, err = jsonValue(req.Body)
 		} else {
-			v, err = jsonFields(req.Body, n.bodyKeys)
+			// The prompt texts are read in the same pass, for the
+			// formats textScan knows.
+			var tx *textScan
+			var scan textScan
+			if (n.texts || n.prompt) && scan.init(provider, req.Operation) {
+				tx = &scan
+			}
+			v, err = jsonFields(req.Body, n.bodyKeys, tx)
+			if err == nil && tx != nil && !tx.failed {
+				parts, scanned = tx.texts(), true
+			}
 		}
 		if err == nil {
 			item(keyBody, ast.NewTerm(v))
 		}
 	}
 	if n.texts || n.prompt {
-		parts := promptTexts(provider, req.Operation, req.Body)
+		if !scanned {
+			parts = promptTexts(provider, req.Operation, req.Body)
+		}
 		if n.texts {
 			item(keyTexts, textsTerm(parts))
 		}

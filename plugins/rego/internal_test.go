@@ -43,7 +43,7 @@ func TestJSONFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, keys := range [][]string{{"model"}, {"max_tokens", "generationConfig"}, {"name", "nil", "absent"}, {}, {"deep", "messages", "ok", "t"}} {
-		got, err := jsonFields([]byte(doc), keys)
+		got, err := jsonFields([]byte(doc), keys, nil)
 		if err != nil {
 			t.Fatalf("%v: %v", keys, err)
 		}
@@ -58,11 +58,11 @@ func TestJSONFields(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{`{"a":1,"b":}`, `{"a":1,"b":[1 2]}`, `{"b":{"c":1,}}`, `{"a":1}x`, `{"b":"unterminated}`, `{"b":tru}`, "{\"b\":\"ctl\x01\"}", `{"b":-}`, `{"b":"\q"}`, `{"b":01}`} {
-		if _, err := jsonFields([]byte(bad), []string{"a"}); err == nil {
+		if _, err := jsonFields([]byte(bad), []string{"a"}, nil); err == nil {
 			t.Errorf("jsonFields(%q) accepted malformed JSON", bad)
 		}
 	}
-	if v, err := jsonFields([]byte(`[1,2]`), []string{"a"}); err != nil || v.Compare(ast.NewObject()) != 0 {
+	if v, err := jsonFields([]byte(`[1,2]`), []string{"a"}, nil); err != nil || v.Compare(ast.NewObject()) != 0 {
 		t.Errorf("jsonFields of an array = %v, %v; want {}", v, err)
 	}
 }

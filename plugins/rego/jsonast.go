@@ -1,6 +1,7 @@
 package rego
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,10 +35,15 @@ func jsonValue(b []byte) (ast.Value, error) {
 // an OPA object: the others are checked for well-formedness and skipped
 // without building anything. A policy that reads body.max_tokens does not
 // pay for the messages. A document that is not an object has no fields.
-func jsonFields(b []byte, keys []string) (ast.Value, error) {
-	p := jsonParser{b: b}
+//
+// With tx, the prompt texts are collected in the same pass (see textScan).
+func jsonFields(b []byte, keys []string, tx *textScan) (ast.Value, error) {
+	p := jsonParser{b: b, texts: tx}
 	p.space()
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		if tx != nil {
+			tx.failed = true // gjson's reading of a body that is not an object
+		}
 		if err := p.skip(0); err != nil {
 			return nil, err
 		}
@@ -61,6 +67,9 @@ type jsonParser struct {
 	// keep, if set, names the fields of the top-level object to build;
 	// the others are skipped.
 	keep []string
+	// texts, if set, reads the prompt texts from the top-level object's
+	// fields that hold them, instead of skipping those.
+	texts *textScan
 }
 
 // maxDepth bounds nesting, so a hostile body cannot exhaust the stack.
@@ -150,35 +159,21 @@ func (p *jsonParser) number() (*ast.Term, error) {
 // str reads a string; one without escapes is a single allocation.
 func (p *jsonParser) str() (*ast.Term, error) {
 	start := p.i
-	p.i++
-	escaped := false
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			p.i++
-			raw := p.b[start+1 : p.i-1]
-			if !escaped {
-				if t, ok := commonTerms[string(raw)]; ok {
-					return t, nil
-				}
-				return ast.StringTerm(string(raw)), nil
-			}
-			var s string
-			if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
-				return nil, p.fail("bad string")
-			}
-			return ast.StringTerm(s), nil
-		case c == '\\':
-			escaped = true
-			p.i += 2
-		case c < 0x20:
-			return nil, p.fail("control character in string")
-		default:
-			p.i++
-		}
+	raw, escaped, err := p.scanString()
+	if err != nil {
+		return nil, err
 	}
-	return nil, p.fail("unterminated string")
+	if !escaped {
+		if t, ok := commonTerms[string(raw)]; ok {
+			return t, nil
+		}
+		return ast.StringTerm(string(raw)), nil
+	}
+	var s string
+	if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
+		return nil, p.fail("bad string")
+	}
+	return ast.StringTerm(s), nil
 }
 
 func (p *jsonParser) object(depth int) (*ast.Term, error) {
@@ -203,8 +198,9 @@ func (p *jsonParser) object(depth int) (*ast.Term, error) {
 		var k *ast.Term
 		var err error
 		keep := true
+		var raw []byte
 		if filter {
-			k, keep, err = p.key()
+			k, keep, raw, err = p.key()
 		} else {
 			k, err = p.str()
 		}
@@ -217,7 +213,12 @@ func (p *jsonParser) object(depth int) (*ast.Term, error) {
 		}
 		p.i++
 		p.space()
-		if !keep {
+		if filter && p.texts != nil && (raw == nil || keep && p.texts.wants(raw)) {
+			p.texts.failed = true // a key with escapes, or texts read by name too
+		}
+		if !keep && raw != nil && p.texts != nil && p.texts.field(p, raw, depth+1) {
+			// read in place of skipped
+		} else if !keep {
 			if err := p.skip(depth + 1); err != nil {
 				return nil, err
 			}
@@ -247,29 +248,33 @@ func (p *jsonParser) object(depth int) (*ast.Term, error) {
 // key reads a key of the top-level object when only some fields are
 // kept, and whether its field is kept: a key that is not is not
 // allocated.
-func (p *jsonParser) key() (*ast.Term, bool, error) {
+//
+// It also returns the key's raw bytes when it has no escapes.
+func (p *jsonParser) key() (*ast.Term, bool, []byte, error) {
 	start := p.i
 	raw, escaped, err := p.scanString()
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
+	plain := raw
 	if escaped {
+		plain = nil
 		p.i = start
 		k, err := p.str()
 		if err != nil {
-			return nil, false, err
+			return nil, false, nil, err
 		}
 		raw = []byte(k.Value.(ast.String))
 	}
 	for _, w := range p.keep {
 		if string(raw) == w {
 			if t, ok := commonTerms[w]; ok {
-				return t, true, nil
+				return t, true, plain, nil
 			}
-			return ast.StringTerm(w), true, nil
+			return ast.StringTerm(w), true, plain, nil
 		}
 	}
-	return nil, false, nil
+	return nil, false, plain, nil
 }
 
 // scanString moves past a string and returns its raw bytes (between the
@@ -281,6 +286,14 @@ func (p *jsonParser) scanString() (raw []byte, escaped bool, err error) {
 	start := p.i
 	p.i++
 	for p.i < len(p.b) {
+		// Eight bytes at a time while none is a quote, a backslash or a
+		// control character: prompts are long runs of plain text.
+		for p.i+8 <= len(p.b) && !special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
+			p.i += 8
+		}
+		if p.i >= len(p.b) {
+			break
+		}
 		c := p.b[p.i]
 		switch {
 		case c == '"':
@@ -296,6 +309,18 @@ func (p *jsonParser) scanString() (raw []byte, escaped bool, err error) {
 		}
 	}
 	return nil, false, p.fail("unterminated string")
+}
+
+// special8 reports whether any of the eight bytes of x may be a quote, a
+// backslash or a control character (below 0x20). It never misses one; it
+// may report a byte that follows one (the subtraction's borrow), which
+// only sends the caller to its byte-by-byte loop.
+func special8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (ones * '"')
+	slash := x ^ (ones * '\\')
+	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return zero(quote)|zero(slash)|((x-ones*0x20)&^x&highs) != 0
 }
 
 // skip moves past a value, checking it is well-formed, building nothing.

@@ -67,8 +67,13 @@ func promptTexts(provider, op string, body []byte) []textPart {
 // messages reads a list of {role, content} where content is a string or a
 // list of parts with text.
 func messages(out []textPart, root gjson.Result, list, field string) []textPart {
+	v := root.Get(list)
+	s := newJSONScan(v.Raw)
+	if r, ok := scanMessages(&s, out, list, field, 1); ok {
+		return r
+	}
 	i := 0
-	root.Get(list).ForEach(func(_, m gjson.Result) bool {
+	v.ForEach(func(_, m gjson.Result) bool {
 		role := m.Get("role").Str
 		c := m.Get(field)
 		switch {
