@@ -181,3 +181,46 @@ func TestJoinTexts(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONFieldsShared checks that the objects of kept fields shared
+// between calls (keptObject) are the objects the fields parse to: each
+// body three times (a miss, then hits), against each field parsed alone.
+func TestJSONFieldsShared(t *testing.T) {
+	long := `"` + strings.Repeat("x", 300) + `"`
+	docs := []string{
+		`{"max_tokens":100,"model":"m"}`, `{"max_tokens":100, "model":"m"}`, `{"model":"m","max_tokens":100}`,
+		`{"max_tokens":101,"model":"m"}`, `{"max_tokens":100,"max_tokens":5}`, `{"m\u006fdel":"esc","max_tokens":1}`,
+		`{"max_tokens":01}`, `{"model":` + long + `}`, `{"model":{"a":[1,{"b":"c"}]},"x":1}`, `{"x":1}`, `{}`,
+		`{"model":"a\"b","max_tokens":-1.5e3}`, `{"model":null,"max_tokens":true}`,
+	}
+	keys := []string{"max_tokens", "model"}
+	for _, doc := range docs {
+		var want ast.Value
+		var wantErr error
+		for round := range 3 {
+			got, err := jsonFields([]byte(doc), keys, nil)
+			if round == 0 {
+				want, wantErr = got, err
+				// Each field parsed alone, as jsonFields did before sharing.
+				p := jsonParser{b: []byte(doc)}
+				ref := ast.NewObject()
+				// (A key given twice is left to the rounds' comparison:
+				// the object holds both, as it did before sharing.)
+				if o, err := p.object(1); err == nil && !strings.Contains(doc, `"max_tokens":100,"max_tokens"`) {
+					for _, k := range keys {
+						if v := o.Value.(ast.Object).Get(ast.StringTerm(k)); v != nil {
+							ref.Insert(ast.StringTerm(k), v)
+						}
+					}
+					if err != nil || got.Compare(ref) != 0 {
+						t.Errorf("jsonFields(%s) = %v, %v; want %v", doc, got, err, ref)
+					}
+				}
+				continue
+			}
+			if (err == nil) != (wantErr == nil) || err == nil && got.Compare(want) != 0 {
+				t.Errorf("jsonFields(%s), call %d = %v, %v; want %v, %v", doc, round+1, got, err, want, wantErr)
+			}
+		}
+	}
+}

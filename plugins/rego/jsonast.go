@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -70,6 +72,13 @@ type jsonParser struct {
 	// texts, if set, reads the prompt texts from the top-level object's
 	// fields that hold them, instead of skipping those.
 	texts *textScan
+	// kept gathers the kept fields of the top-level object, and uncached
+	// is set when one could not be parsed from where it sits (see
+	// keptObject).
+	kept     [8]keptField
+	nkept    int
+	keptMore []keptField // past the eighth
+	uncached bool
 }
 
 // maxDepth bounds nesting, so a hostile body cannot exhaust the stack.
@@ -184,9 +193,7 @@ func (p *jsonParser) object(depth int) (*ast.Term, error) {
 		p.i++
 		return ast.NewTerm(ast.NewObject()), nil
 	}
-	if depth == 0 && p.keep != nil {
-		items = make([][2]*ast.Term, 0, len(p.keep))
-	} else {
+	if depth > 0 || p.keep == nil {
 		items = make([][2]*ast.Term, 0, 8)
 	}
 	for {
@@ -195,6 +202,7 @@ func (p *jsonParser) object(depth int) (*ast.Term, error) {
 			return nil, p.fail("want a key")
 		}
 		filter := depth == 0 && p.keep != nil
+		keyStart := p.i
 		var k *ast.Term
 		var err error
 		keep := true
@@ -222,6 +230,23 @@ func (p *jsonParser) object(depth int) (*ast.Term, error) {
 			if err := p.skip(depth + 1); err != nil {
 				return nil, err
 			}
+		} else if filter {
+			// Skipped now, parsed in keptObject unless shared.
+			f := keptField{k: k, start: keyStart, vStart: p.i}
+			if err := p.skip(depth + 1); err != nil {
+				p.i = f.vStart
+				if f.v, err = p.value(depth + 1); err != nil {
+					return nil, err
+				}
+				p.uncached = true
+			}
+			f.end = p.i
+			if p.nkept < len(p.kept) {
+				p.kept[p.nkept] = f
+				p.nkept++
+			} else {
+				p.keptMore = append(p.keptMore, f)
+			}
 		} else {
 			v, err := p.value(depth + 1)
 			if err != nil {
@@ -238,12 +263,87 @@ func (p *jsonParser) object(depth int) (*ast.Term, error) {
 			p.i++
 		case '}':
 			p.i++
+			if filter {
+				return p.keptObject()
+			}
 			return ast.NewTerm(ast.NewObject(items...)), nil
 		default:
 			return nil, p.fail("want ',' or '}'")
 		}
 	}
 }
+
+// keptField is a field of the top-level object that jsonFields keeps: its
+// key, and its value, or until that is parsed, where the field sits.
+type keptField struct {
+	k, v               *ast.Term
+	start, vStart, end int
+}
+
+// keptObject builds the object of the kept fields. The fields a policy
+// reads by name are few and small (max_tokens, model, user) and repeat
+// between calls, so objects of at most maxKeptKey bytes of fields are
+// shared between calls, keyed by the fields' bytes (terms are immutable),
+// like interned strings: a call alike in those bytes parses nothing. The
+// table is bounded and starts over when full.
+func (p *jsonParser) keptObject() (*ast.Term, error) {
+	var buf [maxKeptKey]byte
+	key := buf[:0]
+	cache := !p.uncached
+	fields := p.kept[:p.nkept]
+	if len(p.keptMore) > 0 {
+		fields = append(slices.Clip(fields), p.keptMore...)
+	}
+	for i, f := range fields {
+		if len(key)+1+f.end-f.start > maxKeptKey {
+			cache = false
+			break
+		}
+		if i > 0 {
+			key = append(key, ',')
+		}
+		key = append(key, p.b[f.start:f.end]...)
+	}
+	if cache {
+		keptMu.RLock()
+		t, ok := keptTable[string(key)]
+		keptMu.RUnlock()
+		if ok {
+			return t, nil
+		}
+	}
+	items := make([][2]*ast.Term, len(fields))
+	for i, f := range fields {
+		v := f.v
+		if v == nil {
+			q := jsonParser{b: p.b, i: f.vStart}
+			var err error
+			if v, err = q.value(1); err != nil {
+				return nil, err
+			}
+		}
+		items[i] = [2]*ast.Term{f.k, v}
+	}
+	t := ast.NewTerm(ast.NewObject(items...))
+	if cache {
+		keptMu.Lock()
+		if len(keptTable) >= maxInterned {
+			keptTable = make(map[string]*ast.Term, maxInterned)
+		}
+		keptTable[string(key)] = t
+		keptMu.Unlock()
+	}
+	return t, nil
+}
+
+// maxKeptKey bounds the fields' bytes of a shared object of kept fields:
+// the table holds at most maxInterned of them, ~1 MB and their objects.
+const maxKeptKey = 256
+
+var (
+	keptMu    sync.RWMutex
+	keptTable = make(map[string]*ast.Term, 64)
+)
 
 // key reads a key of the top-level object when only some fields are
 // kept, and whether its field is kept: a key that is not is not
