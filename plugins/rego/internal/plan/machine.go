@@ -73,6 +73,8 @@ type machine struct {
 	scans   []scanFrame   // the object scans in progress
 	objStep func(k, v *ast.Term) bool
 	err     error
+	// slab holds terms not yet handed out (newTerm).
+	slab []ast.Term
 }
 
 type scanFrame struct {
@@ -117,6 +119,26 @@ func (m *machine) release() {
 	m.sp, m.ticks, m.out, m.err, m.ctx, m.stop = 0, 0, nil, nil, nil, nil
 	m.bctx = topdown.BuiltinContext{}
 	m.prog.pool.pool.Put(m)
+}
+
+// slabSize is how many terms newTerm allocates at once: one allocation
+// for the collections of several evaluations, and at most this many terms
+// kept alive by one term that outlives its evaluation (a cached decision).
+const slabSize = 32
+
+// newTerm returns a new term holding v, taken from the machine's slab. A
+// term handed out is never handed out again: the slab's rest, which no one
+// else references, is kept with the pooled machine for the next
+// evaluations, and the terms handed out live on as long as they are
+// referenced, like terms allocated one by one.
+func (m *machine) newTerm(v ast.Value) *ast.Term {
+	if len(m.slab) == 0 {
+		m.slab = make([]ast.Term, slabSize)
+	}
+	t := &m.slab[0]
+	m.slab = m.slab[1:]
+	t.Value = v
+	return t
 }
 
 func (m *machine) capture(t *ast.Term) error {
@@ -167,11 +189,11 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 		case opReset:
 			fr[in.dst] = nil
 		case opMakeArray:
-			fr[in.dst] = &ast.Term{Value: emptyArray}
+			fr[in.dst] = m.newTerm(emptyArray)
 		case opMakeObject:
-			fr[in.dst] = &ast.Term{Value: emptyObject}
+			fr[in.dst] = m.newTerm(emptyObject)
 		case opMakeSet:
-			fr[in.dst] = &ast.Term{Value: emptySet}
+			fr[in.dst] = m.newTerm(emptySet)
 		case opDot:
 			v := dot(read(fr, in.a), read(fr, in.b))
 			if v == nil {
@@ -247,7 +269,7 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 			}
 			set.Add(v)
 		case opBuildArray, opBuildObject, opBuildSet:
-			fr[in.dst] = ast.NewTerm(build(in.op, in.args, fr))
+			fr[in.dst] = m.newTerm(build(in.op, in.args, fr))
 		case opObjectMerge:
 			fr[in.dst] = merge(fr[in.a.local], fr[in.b.local])
 		case opBlock:
