@@ -3,6 +3,7 @@ package plan
 import (
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -48,8 +49,12 @@ func smallInt(t *ast.Term) (int64, bool) {
 	if !ok || len(n) == 0 || len(n) > 18 {
 		return 0, false
 	}
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		return i, i != math.MinInt64
+	// ParseInt refuses a number with a fraction or an exponent, with an
+	// error it allocates: such a number goes to the float path at once.
+	if !strings.ContainsAny(string(n), ".eE") {
+		if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+			return i, i != math.MinInt64
+		}
 	}
 	// A whole number written as a float (config numbers decoded from
 	// YAML or JSON are: 1e+06). OPA reads it as that integer; here only
