@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"sync"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
@@ -54,29 +56,55 @@ func unionN(t *ast.Term) *ast.Term {
 		return nil
 	}
 	// The last object wins: collect from the back, each key once.
-	var buf [maxFastUnion][2]*ast.Term
-	items := buf[:0]
-	fast := true
-	for i := arr.Len() - 1; i >= 0 && fast; i-- {
-		arr.Elem(i).Value.(ast.Object).Foreach(func(k, v *ast.Term) {
-			ks, ok := k.Value.(ast.String)
-			if !ok {
-				fast = false
-				return
-			}
-			for _, it := range items {
-				if it[0].Value.(ast.String) == ks {
-					fast = fast && !(isObject(it[1]) && isObject(v))
-					return
-				}
-			}
-			items = append(items, [2]*ast.Term{k, v})
-		})
+	c := collectors.Get().(*unionCollector)
+	defer c.release()
+	for i := arr.Len() - 1; i >= 0 && c.fast; i-- {
+		arr.Elem(i).Value.(ast.Object).Foreach(c.addFn)
 	}
-	if !fast {
+	if !c.fast {
 		return nil
 	}
-	return ast.NewTerm(ast.NewObject(items...))
+	return ast.NewTerm(ast.NewObject(c.items...))
+}
+
+// unionCollector gathers the keys of a union; pooled with its method
+// value bound, so that a union allocates only its result.
+type unionCollector struct {
+	buf   [maxFastUnion][2]*ast.Term
+	items [][2]*ast.Term
+	fast  bool
+	addFn func(k, v *ast.Term)
+}
+
+var collectors = sync.Pool{New: func() any {
+	c := &unionCollector{fast: true}
+	c.items = c.buf[:0]
+	c.addFn = c.add
+	return c
+}}
+
+func (c *unionCollector) add(k, v *ast.Term) {
+	if !c.fast {
+		return
+	}
+	ks, ok := k.Value.(ast.String)
+	if !ok {
+		c.fast = false
+		return
+	}
+	for _, it := range c.items {
+		if it[0].Value.(ast.String) == ks {
+			c.fast = !(isObject(it[1]) && isObject(v))
+			return
+		}
+	}
+	c.items = append(c.items, [2]*ast.Term{k, v})
+}
+
+func (c *unionCollector) release() {
+	clear(c.buf[:])
+	c.items, c.fast = c.buf[:0], true
+	collectors.Put(c)
 }
 
 func isObject(t *ast.Term) bool {
