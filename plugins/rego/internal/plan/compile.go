@@ -81,6 +81,7 @@ func Compile(p *ir.Policy, custom map[string]*topdown.Builtin) (*Program, error)
 	if prog.stackSize, err = depth(main, map[*function]int{}); err != nil {
 		return nil, err
 	}
+	markDataDots(append([]*function{main}, prog.funcs...))
 	prog.needsTime = c.needsTime
 	prog.pool.init(prog)
 	return prog, nil

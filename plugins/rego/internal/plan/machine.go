@@ -73,6 +73,7 @@ type machine struct {
 	scans   []scanFrame   // the object scans in progress
 	objStep func(k, v *ast.Term) bool
 	err     error
+	data    *ast.Term // the evaluation's data
 	// slab holds terms not yet handed out (newTerm).
 	slab []ast.Term
 }
@@ -101,7 +102,7 @@ func (mp *machinePool) get() *machine { return mp.pool.Get().(*machine) }
 var noMetrics = metrics.NoOp()
 
 func (m *machine) start(ctx context.Context, env *Env) {
-	m.ctx, m.stop = ctx, env.Cancel
+	m.ctx, m.stop, m.data = ctx, env.Cancel, env.Data
 	m.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noMetrics, Cancel: env.Cancel, Capabilities: env.Capabilities}
 	if m.prog.needsTime {
 		m.bctx.Time = ast.NumberTerm(jsonInt(time.Now().UnixNano()))
@@ -116,7 +117,7 @@ func (m *machine) release() {
 	m.results = m.results[:0]
 	clear(m.tuples)
 	m.tuples = m.tuples[:0]
-	m.sp, m.ticks, m.out, m.err, m.ctx, m.stop = 0, 0, nil, nil, nil, nil
+	m.sp, m.ticks, m.out, m.err, m.ctx, m.stop, m.data = 0, 0, nil, nil, nil, nil, nil
 	m.bctx = topdown.BuiltinContext{}
 	m.prog.pool.pool.Put(m)
 }
@@ -195,7 +196,12 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 		case opMakeSet:
 			fr[in.dst] = m.newTerm(emptySet)
 		case opDot:
-			v := dot(read(fr, in.a), read(fr, in.b))
+			var v *ast.Term
+			if in.data != nil {
+				v = m.dataDot(fr, in)
+			} else {
+				v = dot(read(fr, in.a), read(fr, in.b))
+			}
 			if v == nil {
 				return 0, nil
 			}

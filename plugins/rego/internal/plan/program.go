@@ -50,6 +50,8 @@ type instr struct {
 	bi    *builtin
 	args  []operand
 	where *ir.Location
+	// data keeps a lookup's answer in data (datadot.go).
+	data *dataDot
 }
 
 type opcode uint8
