@@ -165,23 +165,12 @@ func (v *validator) digits(i int) int {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // str checks the rest of a string whose opening quote is at b[i-1] and
-// returns the index after its closing quote, or -1. Plain text is skipped
-// eight bytes at a time: only a quote, a backslash or a control byte
-// (which JSON forbids unescaped) needs a look.
+// returns the index after its closing quote, or -1: only a quote, a
+// backslash or a control byte (which JSON forbids unescaped) needs a look.
 func (v *validator) str(i int) int {
 	b := v.b
 	for {
-		for i+8 <= len(b) {
-			if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				break
-			}
-			i += 8
-		}
-		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
-			i++
-		}
-		if i >= len(b) {
+		if i = PlainEnd(b, i); i >= len(b) {
 			return -1
 		}
 		switch b[i] {
@@ -195,6 +184,22 @@ func (v *validator) str(i int) int {
 			return -1 // a control byte
 		}
 	}
+}
+
+// PlainEnd returns the index of the first quote, backslash or control byte
+// (below 0x20) in b at or after i, or len(b): where a run of plain string
+// text ends. Plain text is skipped eight bytes at a time.
+func PlainEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+		i++
+	}
+	return i
 }
 
 // escape checks the escape after a backslash at b[i-1].

@@ -1,15 +1,15 @@
 package rego
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
 )
 
 // errJSON is returned for a body that is not well-formed JSON.
@@ -305,10 +305,7 @@ func (p *jsonParser) keptObject() (*ast.Term, error) {
 		key = append(key, p.b[f.start:f.end]...)
 	}
 	if cache {
-		keptMu.RLock()
-		t, ok := keptTable[string(key)]
-		keptMu.RUnlock()
-		if ok {
+		if t, ok := getBytes(&keptTable, key); ok {
 			return t, nil
 		}
 	}
@@ -326,12 +323,7 @@ func (p *jsonParser) keptObject() (*ast.Term, error) {
 	}
 	t := ast.NewTerm(ast.NewObject(items...))
 	if cache {
-		keptMu.Lock()
-		if len(keptTable) >= maxInterned {
-			keptTable = make(map[string]*ast.Term, maxInterned)
-		}
-		keptTable[string(key)] = t
-		keptMu.Unlock()
+		keptTable.put(string(key), t)
 	}
 	return t, nil
 }
@@ -340,10 +332,7 @@ func (p *jsonParser) keptObject() (*ast.Term, error) {
 // the table holds at most maxInterned of them, ~1 MB and their objects.
 const maxKeptKey = 256
 
-var (
-	keptMu    sync.RWMutex
-	keptTable = make(map[string]*ast.Term, 64)
-)
+var keptTable termTable[string]
 
 // key reads a key of the top-level object when only some fields are
 // kept, and whether its field is kept: a key that is not is not
@@ -386,41 +375,22 @@ func (p *jsonParser) scanString() (raw []byte, escaped bool, err error) {
 	start := p.i
 	p.i++
 	for p.i < len(p.b) {
-		// Eight bytes at a time while none is a quote, a backslash or a
-		// control character: prompts are long runs of plain text.
-		for p.i+8 <= len(p.b) && !special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
-			p.i += 8
-		}
-		if p.i >= len(p.b) {
+		// Prompts are long runs of plain text: skip them a word at a time.
+		if p.i = jsonscan.PlainEnd(p.b, p.i); p.i >= len(p.b) {
 			break
 		}
-		c := p.b[p.i]
-		switch {
-		case c == '"':
+		switch p.b[p.i] {
+		case '"':
 			p.i++
 			return p.b[start+1 : p.i-1], escaped, nil
-		case c == '\\':
+		case '\\':
 			escaped = true
 			p.i += 2
-		case c < 0x20:
-			return nil, false, p.fail("control character in string")
 		default:
-			p.i++
+			return nil, false, p.fail("control character in string")
 		}
 	}
 	return nil, false, p.fail("unterminated string")
-}
-
-// special8 reports whether any of the eight bytes of x may be a quote, a
-// backslash or a control character (below 0x20). It never misses one; it
-// may report a byte that follows one (the subtraction's borrow), which
-// only sends the caller to its byte-by-byte loop.
-func special8(x uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote := x ^ (ones * '"')
-	slash := x ^ (ones * '\\')
-	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
-	return zero(quote)|zero(slash)|((x-ones*0x20)&^x&highs) != 0
 }
 
 // skip moves past a value, checking it is well-formed, building nothing.
