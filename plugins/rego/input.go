@@ -149,20 +149,12 @@ func interned(s string) *ast.Term {
 	if t, ok := commonTerms[s]; ok {
 		return t
 	}
-	internMu.RLock()
-	t, ok := internTable[s]
-	internMu.RUnlock()
-	if ok {
+	if t, ok := internTable.get(s); ok {
 		return t
 	}
-	t = ast.StringTerm(s)
+	t := ast.StringTerm(s)
 	if len(s) <= maxInternedLen {
-		internMu.Lock()
-		if len(internTable) >= maxInterned {
-			internTable = make(map[string]*ast.Term, maxInterned)
-		}
-		internTable[s] = t
-		internMu.Unlock()
+		internTable.put(s, t)
 	}
 	return t
 }
@@ -173,10 +165,7 @@ const (
 	maxInternedLen = 256
 )
 
-var (
-	internMu    sync.RWMutex
-	internTable = make(map[string]*ast.Term, 64)
-)
+var internTable termTable[string]
 
 // metadataTerm returns the call's metadata as an object. The metadata
 // sets callers send are few (a team, an environment), so objects of one
@@ -190,28 +179,17 @@ func metadataTerm(m map[string]string) *ast.Term {
 		for k, v := range m {
 			key = [2]string{k, v}
 		}
-		metaMu.RLock()
-		t, ok := metaTable[key]
-		metaMu.RUnlock()
-		if ok {
+		if t, ok := metaTable.get(key); ok {
 			return t
 		}
-		t = ast.ObjectTerm(ast.Item(interned(key[0]), interned(key[1])))
-		metaMu.Lock()
-		if len(metaTable) >= maxInterned {
-			metaTable = make(map[[2]string]*ast.Term, maxInterned)
-		}
-		metaTable[key] = t
-		metaMu.Unlock()
+		t := ast.ObjectTerm(ast.Item(interned(key[0]), interned(key[1])))
+		metaTable.put(key, t)
 		return t
 	}
 	return stringMap(m)
 }
 
-var (
-	metaMu    sync.RWMutex
-	metaTable = make(map[[2]string]*ast.Term, 64)
-)
+var metaTable termTable[[2]string]
 
 // joinTexts joins the prompt texts with newlines: input.request.prompt.
 func joinTexts(parts []textPart) string {
@@ -253,21 +231,13 @@ func textTerm(p textPart) *ast.Term {
 	if len(p.text) > maxInternedText {
 		return newTextTerm(p)
 	}
-	textMu.RLock()
-	t, ok := textTable[p]
-	textMu.RUnlock()
-	if ok {
+	if t, ok := textTable.get(p); ok {
 		return t
 	}
 	// The text may share memory with the whole body: keep a copy of its own.
 	p.text = strings.Clone(p.text)
-	t = newTextTerm(p)
-	textMu.Lock()
-	if len(textTable) >= maxInterned {
-		textTable = make(map[textPart]*ast.Term, maxInterned)
-	}
-	textTable[p] = t
-	textMu.Unlock()
+	t := newTextTerm(p)
+	textTable.put(p, t)
 	return t
 }
 
@@ -283,10 +253,7 @@ func newTextTerm(p textPart) *ast.Term {
 // holds at most maxInterned of them, ~2 MB.
 const maxInternedText = 512
 
-var (
-	textMu    sync.RWMutex
-	textTable = make(map[textPart]*ast.Term, 64)
-)
+var textTable termTable[textPart]
 
 func stringMap(m map[string]string) *ast.Term {
 	if len(m) == 0 {
