@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/tollgate-dev/tollgate/plugins/rego/internal/plan"
 )
@@ -103,11 +102,7 @@ func (p *policy) evalPlan(ctx context.Context, q *prepared, input ast.Value, tim
 	out, n, err := q.plan.prog.Eval(ctx, plan.Env{Input: ast.NewTerm(input), Data: p.dataTerm, Cancel: &st.deadline, Capabilities: p.caps})
 	st.release()
 	if err != nil {
-		var te *topdown.Error
-		if errors.As(err, &te) && te.Code == topdown.CancelErr {
-			return result{}, fmt.Errorf("%w after %s", errTimeout, timeout)
-		}
-		return result{}, err
+		return result{}, evalError(err, timeout)
 	}
 	res := result{pkg: q.pkg}
 	if n == 0 {

@@ -286,13 +286,19 @@ func (p *policy) evalTraced(ctx context.Context, q *prepared, input ast.Value, t
 	res := result{value: st.value, pkg: q.pkg, items: st.items, n: st.n}
 	st.release()
 	if err != nil {
-		var te *topdown.Error
-		if errors.As(err, &te) && te.Code == topdown.CancelErr {
-			return result{}, fmt.Errorf("%w after %s", errTimeout, timeout)
-		}
-		return result{}, err
+		return result{}, evalError(err, timeout)
 	}
 	return res, nil
+}
+
+// evalError names an evaluation cancelled by its deadline as errTimeout,
+// for either engine; other errors pass as they are.
+func evalError(err error, timeout time.Duration) error {
+	var te *topdown.Error
+	if errors.As(err, &te) && te.Code == topdown.CancelErr {
+		return fmt.Errorf("%w after %s", errTimeout, timeout)
+	}
+	return err
 }
 
 // evalState is what one evaluation needs besides the query and input,

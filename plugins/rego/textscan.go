@@ -116,14 +116,8 @@ func (t *textScan) texts() []textPart {
 // the cursor, which it moves past the list; false for any other shape.
 func scanMessages(s *jsonScan, out []textPart, list, field string, depth int) ([]textPart, bool) {
 	p := &s.p
-	if p.i >= len(p.b) || p.b[p.i] != '[' {
-		return out, false
-	}
 	start := len(out)
-	ok := s.elements(depth, func(i int) bool {
-		if p.i >= len(p.b) || p.b[p.i] != '{' {
-			return false
-		}
+	ok := s.objects(depth, func(i int) bool {
 		var role string
 		hasRole, hasContent := false, false
 		from := len(out)
@@ -180,14 +174,8 @@ func scanMessages(s *jsonScan, out []textPart, list, field string, depth int) ([
 // false for any other shape.
 func scanParts(s *jsonScan, out []textPart, base, role string, depth int) ([]textPart, bool) {
 	p := &s.p
-	if p.i >= len(p.b) || p.b[p.i] != '[' {
-		return out, false
-	}
 	start := len(out)
-	ok := s.elements(depth, func(j int) bool {
-		if p.i >= len(p.b) || p.b[p.i] != '{' {
-			return false
-		}
+	ok := s.objects(depth, func(j int) bool {
 		var text string
 		has, isText := false, false
 		ok := s.fields(depth+1, func(key string) bool {
@@ -261,6 +249,19 @@ func (s *jsonScan) elements(depth int, each func(i int) bool) bool {
 			return false
 		}
 	}
+}
+
+// objects calls each for every element of the array at the cursor, with
+// the cursor on the element; false if the cursor is not on an array or an
+// element is not an object.
+func (s *jsonScan) objects(depth int, each func(i int) bool) bool {
+	p := &s.p
+	if p.i >= len(p.b) || p.b[p.i] != '[' {
+		return false
+	}
+	return s.elements(depth, func(i int) bool {
+		return p.i < len(p.b) && p.b[p.i] == '{' && each(i)
+	})
 }
 
 // fields calls each for every key of the object at the cursor (at nesting
