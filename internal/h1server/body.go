@@ -1,0 +1,108 @@
+package h1server
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// maxPostHandlerReadBytes is how much of a body the handler left unread
+// the server reads to keep the connection, as in net/http; past it the
+// connection closes.
+const maxPostHandlerReadBytes = 256 << 10
+
+// requestBody is a request's body as the handler sees it: it sends 100
+// Continue before the first read when the client asked, tells the
+// hang-up watch when the body ends, and lets the server drain what the
+// handler left, up to a bound, without net/http's unbounded drain on
+// Close. It may be read from another goroutine than the handler's (a
+// transport writing it upstream), one at a time, as http.Request.Body.
+type requestBody struct {
+	rc     io.ReadCloser // from http.ReadRequest
+	w      *response
+	length int64 // the request's ContentLength, -1 unknown
+
+	read   atomic.Int64
+	sawEOF atomic.Bool
+	closed atomic.Bool
+
+	// continueMu guards sending 100 Continue against the response
+	// taking the connection's writer.
+	continueMu    sync.Mutex
+	wantsContinue atomic.Bool
+	expected      bool // the client asked for 100 Continue
+}
+
+var errBodyReadAfterClose = http.ErrBodyReadAfterClose
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, errBodyReadAfterClose
+	}
+	return b.readBody(p)
+}
+
+func (b *requestBody) readBody(p []byte) (int, error) {
+	if b.wantsContinue.Load() {
+		b.sendContinue()
+	}
+	n, err := b.rc.Read(p)
+	b.read.Add(int64(n))
+	if err == io.EOF && !b.sawEOF.Swap(true) {
+		b.w.c.watch.bodyEnd()
+	}
+	return n, err
+}
+
+func (b *requestBody) sendContinue() {
+	b.continueMu.Lock()
+	defer b.continueMu.Unlock()
+	if !b.wantsContinue.Swap(false) {
+		return
+	}
+	bw := b.w.c.bw
+	bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	bw.Flush()
+}
+
+// disableContinue stops a later read from sending 100 Continue: the
+// response is taking the connection's writer.
+func (b *requestBody) disableContinue() {
+	b.continueMu.Lock()
+	b.wantsContinue.Store(false)
+	b.continueMu.Unlock()
+}
+
+// unsentAfterExpect reports whether the client asked for 100 Continue
+// and its body has not been read to the end: it may or may not be
+// sending it.
+func (b *requestBody) unsentAfterExpect() bool {
+	return b.expected && !b.sawEOF.Load()
+}
+
+// Close marks the body closed; the server drains what is left, bounded,
+// when the answer starts or ends.
+func (b *requestBody) Close() error {
+	b.closed.Store(true)
+	return nil
+}
+
+// drain reads what the handler left of the body, up to
+// maxPostHandlerReadBytes, and reports whether the body ended (so the
+// connection may carry another request).
+func (b *requestBody) drain() bool {
+	if b.sawEOF.Load() {
+		return true
+	}
+	if b.length >= 0 && b.length-b.read.Load() > maxPostHandlerReadBytes {
+		return false
+	}
+	_, err := io.CopyN(io.Discard, readerFunc(b.readBody), maxPostHandlerReadBytes+1)
+	return errors.Is(err, io.EOF)
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
