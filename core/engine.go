@@ -311,7 +311,7 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 		if ctx.Err() != nil && !errors.Is(err, ErrClientGone) {
 			err = &Error{Kind: KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
 		}
-		o := &Outcome{Request: req, Err: err, Context: ctx}
+		o := req.setOutcome(Outcome{Request: req, Err: err, Context: ctx})
 		if resp != nil {
 			// A stage refused an answer the upstream gave (an output
 			// guardrail): the tokens were spent, so the outcome counts them.
@@ -331,7 +331,7 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 	if !resp.UsageKnown {
 		resp.Usage, resp.UsageKnown = req.Format.Usage(req, resp.Body)
 	}
-	e.finish(p, &Outcome{Request: req, Response: resp, Usage: resp.Usage, Context: ctx})
+	e.finish(p, req.setOutcome(Outcome{Request: req, Response: resp, Usage: resp.Usage, Context: ctx}))
 	return resp, nil
 }
 

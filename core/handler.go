@@ -40,7 +40,7 @@ func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
-	vals := make([]string, 2) // one allocation for both header values
+	vals := req.answerHeader[:]
 	vals[0] = req.ID
 	h["X-Tollgate-Id"] = vals[0:1:1]
 	if resp.Stream == nil {

@@ -62,6 +62,17 @@ type Request struct {
 	// state is private per-format state (e.g. "the gateway asked for usage on
 	// this stream, hide it from the client").
 	state any
+
+	// outcome and answerHeader live in the request so that finishing a call
+	// and writing its answer's headers allocate nothing of their own.
+	outcome      Outcome
+	answerHeader [2]string
+}
+
+// setOutcome stores o in the request and returns it: a call finishes once.
+func (r *Request) setOutcome(o Outcome) *Outcome {
+	r.outcome = o
+	return &r.outcome
 }
 
 // SetBody replaces the body that will be sent upstream.

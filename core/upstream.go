@@ -32,6 +32,7 @@ type Upstream struct {
 	direct      bool
 	credentials http.Header
 	queryKey    string // the client's ?key=, for a direct upstream
+	path        Memo[string]
 }
 
 // Dialect adapts a wire format's calls to an upstream that serves them at
@@ -55,14 +56,23 @@ func (u *Upstream) HasKey() bool { return u.apiKey != "" || u.direct || u.KeyEnv
 
 // URL returns the upstream URL for req.
 func (u *Upstream) URL(req *Request) *url.URL {
+	t := new(url.URL)
+	u.SetURL(t, req)
+	return t
+}
+
+// SetURL sets t to the upstream URL for req, for a caller that keeps the URL
+// in a struct of its own (the call stage: one allocation per call).
+func (u *Upstream) SetURL(t *url.URL, req *Request) {
 	if u.Dialect != nil && !u.direct {
-		return u.Dialect.URL(req, u.BaseURL)
+		*t = *u.Dialect.URL(req, u.BaseURL)
+		return
 	}
-	t := *u.BaseURL
+	*t = *u.BaseURL
 	if u.direct {
 		t.Path = req.Path
 	} else {
-		t.Path = u.BaseURL.Path + req.Format.UpstreamPath(req)
+		t.Path = u.path.Get(req.Format.UpstreamPath(req), u.joinPath)
 	}
 	t.RawPath = ""
 	t.RawQuery = req.RawQuery
@@ -72,8 +82,9 @@ func (u *Upstream) URL(req *Request) *url.URL {
 		}
 		t.RawQuery += credentialQuery + "=" + u.queryKey
 	}
-	return &t
 }
+
+func (u *Upstream) joinPath(p string) string { return u.BaseURL.Path + p }
 
 // Authorize sets the credentials on an outgoing request header. It fails with
 // a configuration error naming the environment variable when the gateway has

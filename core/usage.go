@@ -143,9 +143,6 @@ func NewUsageEvent(o *Outcome) *UsageEvent {
 			ev.Reasons = append([]string(nil), e.Reasons...)
 		}
 	}
-	if ev.Metadata == nil {
-		ev.Metadata = map[string]string{}
-	}
 	if r.CacheHit {
 		saved := o.Usage
 		ev.Saved = &saved

@@ -126,11 +126,9 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	return b
 }
 
-// appendJSONMap appends m with its keys sorted; nil is null.
+// appendJSONMap appends m with its keys sorted; nil is {}, as the event
+// schema has metadata always an object.
 func appendJSONMap(b []byte, m map[string]string) []byte {
-	if m == nil {
-		return append(b, "null"...)
-	}
 	var small [16]string
 	keys := small[:0]
 	for k := range m {

@@ -1,6 +1,9 @@
 package core
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestUsageEventOfACacheHit(t *testing.T) {
 	u := Usage{InputTokens: 12, OutputTokens: 7, TotalTokens: 19, CachedInputTokens: 2}
@@ -25,5 +28,14 @@ func TestUsageEventOfACacheHit(t *testing.T) {
 				t.Errorf("event = %+v", ev)
 			}
 		})
+	}
+}
+
+// TestUsageEventWithoutMetadata: a call with no tags records metadata as
+// {} (never null), without a map of its own.
+func TestUsageEventWithoutMetadata(t *testing.T) {
+	ev := NewUsageEvent(&Outcome{Request: &Request{ID: "x"}, Status: StatusOK})
+	if got := string(ev.AppendJSON(nil)); !strings.Contains(got, `"metadata":{}`) {
+		t.Fatalf("event JSON %s: want \"metadata\":{}", got)
 	}
 }

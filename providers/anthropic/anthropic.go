@@ -89,11 +89,17 @@ func (Format) UpstreamPath(req *core.Request) string { return req.Path }
 
 // Authorize sets x-api-key, and anthropic-version when the client sent none.
 func (Format) Authorize(h http.Header, apiKey string) {
-	h["X-Api-Key"] = []string{apiKey}
+	h["X-Api-Key"] = key.Get(apiKey, core.HeaderValue)
 	if len(h["Anthropic-Version"]) == 0 {
-		h["Anthropic-Version"] = []string{Version}
+		h["Anthropic-Version"] = versionValue
 	}
 }
+
+// key keeps the last key's header value: built once, not per call.
+var (
+	key          core.Memo[[]string]
+	versionValue = core.HeaderValue(Version)
+)
 
 var (
 	_ core.Format        = Format{}

@@ -118,8 +118,11 @@ func (Format) UpstreamPath(req *core.Request) string { return req.Path }
 
 // Authorize sets x-goog-api-key.
 func (Format) Authorize(h http.Header, apiKey string) {
-	h["X-Goog-Api-Key"] = []string{apiKey}
+	h["X-Goog-Api-Key"] = key.Get(apiKey, core.HeaderValue)
 }
+
+// key keeps the last key's header value: built once, not per call.
+var key core.Memo[[]string]
 
 var (
 	_ core.Format        = Format{}

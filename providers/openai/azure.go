@@ -31,6 +31,8 @@ type Azure struct {
 	APIVersion string
 	// Deployments maps a model name to the deployment that serves it.
 	Deployments map[string]string
+
+	key core.Memo[[]string] // the api-key header value, built once
 }
 
 // deploymentOps are the operations Azure serves under a deployment.
@@ -82,7 +84,7 @@ func (a *Azure) URL(req *core.Request, base *url.URL) *url.URL {
 
 // Authorize sets Azure's api-key header.
 func (a *Azure) Authorize(h http.Header, apiKey string) {
-	h["Api-Key"] = []string{apiKey}
+	h["Api-Key"] = a.key.Get(apiKey, core.HeaderValue)
 }
 
 var _ core.Dialect = (*Azure)(nil)

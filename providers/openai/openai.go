@@ -126,7 +126,12 @@ func useDeployment(req *core.Request) {
 
 // Authorize sets the bearer token.
 func (Format) Authorize(h http.Header, apiKey string) {
-	h["Authorization"] = []string{"Bearer " + apiKey}
+	h["Authorization"] = bearer.Get(apiKey, bearerValue)
 }
+
+// bearer keeps the last key's header value: built once, not per call.
+var bearer core.Memo[[]string]
+
+func bearerValue(apiKey string) []string { return core.HeaderValue("Bearer " + apiKey) }
 
 var _ core.Format = Format{}
