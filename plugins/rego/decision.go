@@ -8,13 +8,15 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/tidwall/sjson"
+
+	"github.com/tollgate-dev/tollgate/plugins/rego/internal/plan"
 )
 
 // decision is what a policy decided for one call.
 type decision struct {
 	deny    []string
-	patch   ast.Object
-	headers ast.Object
+	patch   plan.Object
+	headers plan.Object
 }
 
 var (
@@ -36,7 +38,7 @@ func readDecision(r *result) (decision, error) {
 		}
 	}
 	obj := r
-	if t := obj.get(keyDeny); t != nil {
+	if t := plan.ToOPA(obj.get(keyDeny)); t != nil {
 		switch x := t.Value.(type) {
 		case ast.Set:
 			if x.Len() > 0 {
@@ -58,7 +60,7 @@ func readDecision(r *result) (decision, error) {
 		slices.Sort(d.deny)
 	}
 	if t := obj.get(keyPatch); t != nil {
-		p, ok := t.Value.(ast.Object)
+		p, ok := plan.ObjectOf(t)
 		if !ok {
 			return d, fmt.Errorf("patch is a %s, want an object of field paths to values", ast.ValueName(t.Value))
 		}
@@ -67,7 +69,7 @@ func readDecision(r *result) (decision, error) {
 		}
 	}
 	if t := obj.get(keyHeadersOut); t != nil {
-		h, ok := t.Value.(ast.Object)
+		h, ok := plan.ObjectOf(t)
 		if !ok {
 			return d, fmt.Errorf("headers is a %s, want an object of header names to strings", ast.ValueName(t.Value))
 		}
@@ -100,7 +102,7 @@ func message(t *ast.Term) string {
 // gjson/sjson paths ("max_tokens", "generationConfig.maxOutputTokens",
 // "messages.1.content"), values are set as JSON; null deletes the field.
 // Fields the patch does not name are left byte for byte as they were.
-func applyPatch(body []byte, patch ast.Object) ([]byte, error) {
+func applyPatch(body []byte, patch plan.Object) ([]byte, error) {
 	var err error
 	patch.Foreach(func(k, v *ast.Term) {
 		if err != nil {
@@ -150,7 +152,7 @@ func valueJSON(v ast.Value) ([]byte, error) {
 }
 
 // setHeaders adds the decision's headers to h.
-func setHeaders(h http.Header, headers ast.Object) {
+func setHeaders(h http.Header, headers plan.Object) {
 	if headers == nil {
 		return
 	}

@@ -2,6 +2,7 @@ package rego
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/pipeline"
+	"github.com/tollgate-dev/tollgate/plugins/rego/internal/plan"
 	"github.com/tollgate-dev/tollgate/providers/anthropic"
 	"github.com/tollgate-dev/tollgate/providers/gemini"
 	"github.com/tollgate-dev/tollgate/providers/openai"
@@ -48,7 +50,31 @@ func sameDecision(t *testing.T, p *policy, q *prepared, in ast.Value) result {
 	if (gerr != nil) != (werr != nil) || strings.Join(gd.deny, "|") != strings.Join(wd.deny, "|") {
 		t.Fatalf("plan read %v (%v), topdown read %v (%v)", gd.deny, gerr, wd.deny, werr)
 	}
+	// The patch and headers as the stage reads them (an object the plan
+	// built is read in place).
+	for _, f := range []func(d decision) plan.Object{
+		func(d decision) plan.Object { return d.patch },
+		func(d decision) plan.Object { return d.headers },
+	} {
+		if g, w := objectText(f(gd)), objectText(f(wd)); g != w {
+			t.Fatalf("plan read %s, topdown read %s\ninput %v", g, w, in)
+		}
+	}
 	return want
+}
+
+// objectText writes an object as the stage reads it: Len, Foreach in
+// order, and Get of each key.
+func objectText(o plan.Object) string {
+	if o == nil {
+		return "none"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d:", o.Len())
+	o.Foreach(func(k, v *ast.Term) {
+		fmt.Fprintf(&b, " %v=%v/%v", k, v, o.Get(k))
+	})
+	return b.String()
 }
 
 // guardrailConfigs are data configs of the shipped guardrails: the
@@ -305,6 +331,39 @@ patch := object.union_n([parts[3], parts[4]]) if input.customer == "globex"
 patch := object.union_n([parts[2], parts[1]]) if input.customer == "blocked"
 patch := object.union_n([parts[0], parts[3], {"a": 2}]) if input.customer == "dup"
 headers := object.union_n([{"x-a": "1"}, {"x-b": input.customer}, {"x-a": "3"}])
+`,
+	"own values": `package tollgate.request
+
+obj := {"m": input.request.model, "c": input.customer, "n": count(object.get(input.request.body, "messages", []))}
+arr := [m.role | some m in input.request.body.messages]
+nested := {"inner": {"r": arr, "k": {"deep": obj}}, "o": obj}
+nums := {1: input.customer, 2.0: "two"}
+mk(k, v) := {k: v}
+ones := [mk(k, input.customer) | some k in ["b", "a", "b"]]
+mixed := [mk("a", obj), {"b": 2}, mk("c", arr)]
+
+deny contains sprintf("dot %v %v %v", [obj.m, arr[0], nested.inner.k.deep.c]) if obj.c == "acme"
+deny contains sprintf("count %d %d %d", [count(obj), count(arr), count(ones)]) if input.customer == "globex"
+deny contains "equal" if obj == {"m": input.request.model, "c": input.customer, "n": count(object.get(input.request.body, "messages", []))}
+deny contains "not equal" if obj != {"m": "x"}
+deny contains sprintf("keys %v values %v", [[k | some k, _ in obj], [v | some _, v in nested]]) if input.customer == "dup"
+deny contains sprintf("roles %v", [[r | some r in arr]]) if input.customer == "blocked"
+deny contains sprintf("union keys %v", [[k | some k, _ in object.union_n(ones)]]) if input.customer == "blocked"
+deny contains sprintf("json %s", [json.marshal(nested)]) if input.customer == "conflict"
+deny contains sprintf("set %v", [{o | some o in ones}]) if input.customer == ""
+deny contains sprintf("by key %v", [{k: o | some k, o in ones}]) if input.customer == ""
+deny contains sprintf("nums %v", [nums[1]]) if nums[2]
+deny contains "kinds" if { is_object(obj); is_array(arr); not is_set(obj) }
+deny contains "arrays equal" if arr == ["user"]
+deny contains "member" if obj in [obj]
+deny contains sprintf("mixed %v", [mixed[0].a.m]) if mixed[2].c == arr
+
+patch := object.union_n(ones) if input.customer == "acme"
+patch := object.union_n([p | some p in mixed]) if input.customer == "globex"
+patch := object.union_n([p | some p in [mk("a", obj), mk("a", {"z": 1})]]) if input.customer == "dup"
+patch := object.union_n([p | some p in [obj, 3]]) if input.customer == "blocked"
+patch := object.union_n([p | some p in [mk("only", obj)]]) if input.customer == "conflict"
+headers := object.union_n([h | some h in ones; false]) if input.customer == ""
 `,
 	"rule query": `package tollgate.rule
 

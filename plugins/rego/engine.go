@@ -122,7 +122,7 @@ func (p *policy) evalPlan(ctx context.Context, q *prepared, input ast.Value, tim
 	}
 	for i, k := range q.plan.keys {
 		if q.plan.direct[i] {
-			t := out.Get(q.plan.vars[i])
+			t := out.Value(q.plan.vars[i]) // converted where read (readDecision, document)
 			if t == nil {
 				return result{}, errFallback
 			}

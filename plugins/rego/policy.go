@@ -15,6 +15,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/tollgate-dev/tollgate/plugins/rego/internal/plan"
 )
 
 // policy is one compiled generation of a stage's policies: its prepared
@@ -217,11 +219,17 @@ func (r *result) document() ast.Value {
 	if r.n == 0 {
 		return nil
 	}
-	return ast.NewObject(r.items[:r.n]...)
+	var items [3][2]*ast.Term
+	for i, it := range r.items[:r.n] {
+		items[i] = [2]*ast.Term{it[0], plan.ToOPA(it[1])}
+	}
+	return ast.NewObject(items[:r.n]...)
 }
 
 // get returns a key of the decision document: nil when undefined or when
-// the document is not an object.
+// the document is not an object. A value from a plan may hold the
+// evaluator's own objects and arrays (plan.ObjectOf reads an object,
+// plan.ToOPA converts).
 func (r *result) get(k *ast.Term) *ast.Term {
 	if !r.pkg {
 		if obj, ok := r.value.(ast.Object); ok {

@@ -380,7 +380,7 @@ func (c *compiler) builtin(name string) (*builtin, error) {
 	}
 	var bi *builtin
 	if decl, ok := ast.BuiltinMap[name]; ok && topdown.GetBuiltin(name) != nil {
-		bi = &builtin{name: name, decl: decl, f: specialise(name, topdown.GetBuiltin(name))}
+		bi = &builtin{name: name, decl: decl, f: specialise(name, topdown.GetBuiltin(name)), own: ownNative(name)}
 	} else if b, ok := c.custom[name]; ok {
 		bi = &builtin{name: name, decl: b.Decl, f: b.Func}
 	} else {

@@ -176,21 +176,21 @@ func build(op opcode, ops []operand, fr []*ast.Term) ast.Value {
 	case opBuildArray:
 		terms := make([]*ast.Term, len(ops))
 		for i, o := range ops {
-			terms[i] = read(fr, o)
+			terms[i] = toOPA(read(fr, o))
 		}
 		return ast.NewArray(terms...)
 	case opBuildSet:
 		var buf [8]*ast.Term
 		terms := buf[:0]
 		for _, o := range ops {
-			terms = append(terms, read(fr, o))
+			terms = append(terms, toOPA(read(fr, o)))
 		}
 		return ast.NewSet(terms...)
 	}
 	var buf [8][2]*ast.Term
 	items := buf[:0]
 	for i := 0; i+1 < len(ops); i += 2 {
-		items = append(items, [2]*ast.Term{read(fr, ops[i]), read(fr, ops[i+1])})
+		items = append(items, [2]*ast.Term{toOPA(read(fr, ops[i])), toOPA(read(fr, ops[i+1]))})
 	}
 	return ast.NewObject(items...)
 }

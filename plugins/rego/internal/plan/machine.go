@@ -74,8 +74,12 @@ type machine struct {
 	objStep func(k, v *ast.Term) bool
 	err     error
 	data    *ast.Term // the evaluation's data
-	// slab holds terms not yet handed out (newTerm).
-	slab []ast.Term
+	// slab holds terms not yet handed out (newTerm); objects, pairs and
+	// arrays hold the evaluator's own values not yet handed out (own.go).
+	slab    []ast.Term
+	objects []ownObject
+	pairs   [][2]*ast.Term
+	arrays  []ownArray
 }
 
 type scanFrame struct {
@@ -140,6 +144,68 @@ func (m *machine) newTerm(v ast.Value) *ast.Term {
 	m.slab = m.slab[1:]
 	t.Value = v
 	return t
+}
+
+// newObject returns an own object with room for n pairs, from the
+// machine's slabs (handed out once, as newTerm's terms).
+func (m *machine) newObject(n int) *ownObject {
+	if len(m.objects) == 0 {
+		m.objects = make([]ownObject, slabSize/2)
+	}
+	o := &m.objects[0]
+	m.objects = m.objects[1:]
+	switch {
+	case n > slabSize/4:
+		o.pairs = make([][2]*ast.Term, 0, n)
+	default:
+		if len(m.pairs) < n {
+			m.pairs = make([][2]*ast.Term, slabSize)
+		}
+		o.pairs = m.pairs[:0:n]
+		m.pairs = m.pairs[n:]
+	}
+	return o
+}
+
+// newArray returns an empty own array from the machine's slab.
+func (m *machine) newArray() *ownArray {
+	if len(m.arrays) == 0 {
+		m.arrays = make([]ownArray, slabSize/4)
+	}
+	a := &m.arrays[0]
+	m.arrays = m.arrays[1:]
+	a.elems = a.buf[:0]
+	return a
+}
+
+// insertOwn inserts a pair with a string key into an object the plan
+// built as the evaluator's own (a literal holding literals is built,
+// then added to).
+func insertOwn(in *instr, o *ownObject, k, v *ast.Term) error {
+	if v == nil {
+		return internal(in, "insert an undefined value")
+	}
+	if in.op == opObjectInsertOnce {
+		if cur := o.get(k); cur != nil && !equal(cur, v) {
+			return conflict(in, "object keys must be unique")
+		}
+	}
+	o.put(k, v)
+	return nil
+}
+
+// buildObject builds a literal object with string keys as the
+// evaluator's own: its pairs put one by one, as the insertions the plan
+// made of the literal. Other keys make OPA's object.
+func (m *machine) buildObject(ops []operand, fr []*ast.Term) *ast.Term {
+	if !stringKeys(ops, fr) {
+		return m.newTerm(build(opBuildObject, ops, fr))
+	}
+	o := m.newObject(len(ops) / 2)
+	for i := 0; i+1 < len(ops); i += 2 {
+		o.put(read(fr, ops[i]), read(fr, ops[i+1]))
+	}
+	return m.newTerm(o)
 }
 
 func (m *machine) capture(t *ast.Term) error {
@@ -221,11 +287,11 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 				return 0, nil
 			}
 		case opIsArray:
-			if !isA[*ast.Array](read(fr, in.a)) {
+			if kind(valueOf(read(fr, in.a))) != 2 {
 				return 0, nil
 			}
 		case opIsObject:
-			if !isA[ast.Object](read(fr, in.a)) {
+			if kind(valueOf(read(fr, in.a))) != 1 {
 				return 0, nil
 			}
 		case opIsSet:
@@ -242,14 +308,35 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 			}
 		case opArrayAppend:
 			t, v := fr[in.dst], read(fr, in.a)
-			arr, ok := t.Value.(*ast.Array)
-			if !ok || v == nil {
+			if v == nil {
+				return 0, internal(in, "append an undefined value")
+			}
+			switch arr := t.Value.(type) {
+			case *ownArray:
+				arr.elems = append(arr.elems, v)
+			case *ast.Array:
+				if t.Value == emptyArray {
+					a := m.newArray()
+					a.elems = append(a.elems, v)
+					t.Value = a
+					break
+				}
+				t.Value = arr.Append(toOPA(v)) // the term is the array's one reference
+			default:
 				return 0, internal(in, "append to a %T", t.Value)
 			}
-			t.Value = arr.Append(v) // the term is the array's one reference
 		case opObjectInsert, opObjectInsertOnce:
+			if own, ok := fr[in.dst].Value.(*ownObject); ok {
+				if k := read(fr, in.a); isA[ast.String](k) {
+					if err := insertOwn(in, own, k, read(fr, in.b)); err != nil {
+						return 0, err
+					}
+					break
+				}
+				fr[in.dst].Value = opaValue(own) // other keys are OPA's: so is the object
+			}
 			obj, ok := fr[in.dst].Value.(ast.Object)
-			k, v := read(fr, in.a), read(fr, in.b)
+			k, v := toOPA(read(fr, in.a)), toOPA(read(fr, in.b))
 			if !ok || k == nil || v == nil {
 				return 0, internal(in, "insert into a %T", fr[in.dst].Value)
 			}
@@ -265,7 +352,7 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 			obj.Insert(k, v)
 		case opSetAdd:
 			set, ok := fr[in.dst].Value.(ast.Set)
-			v := read(fr, in.a)
+			v := toOPA(read(fr, in.a))
 			if !ok || v == nil {
 				return 0, internal(in, "add to a %T", fr[in.dst].Value)
 			}
@@ -274,7 +361,9 @@ func (m *machine) run(fr []*ast.Term, b block) (int, error) {
 				break
 			}
 			set.Add(v)
-		case opBuildArray, opBuildObject, opBuildSet:
+		case opBuildObject:
+			fr[in.dst] = m.buildObject(in.args, fr)
+		case opBuildArray, opBuildSet:
 			fr[in.dst] = m.newTerm(build(in.op, in.args, fr))
 		case opObjectMerge:
 			fr[in.dst] = merge(fr[in.a.local], fr[in.b.local])
@@ -374,6 +463,16 @@ func (m *machine) builtin(in *instr, fr []*ast.Term) (*ast.Term, error) {
 		}
 		args = append(args, v)
 	}
+	if in.bi.own != nil {
+		if out := in.bi.own(m, args); out != nil {
+			clear(args)
+			m.args = args[:0]
+			return out, nil
+		}
+	}
+	for i, v := range args {
+		args[i] = toOPA(v)
+	}
 	m.out = nil
 	err := in.bi.f(m.bctx, args, m.emit)
 	clear(args)
@@ -428,6 +527,18 @@ func (m *machine) scan(fr []*ast.Term, in *instr) error {
 		return nil
 	}
 	switch v := src.Value.(type) {
+	case *ownArray:
+		for i := 0; i < len(v.elems); i++ {
+			if err := m.step(fr, in, ast.InternedTerm(i), v.elems[i]); err != nil {
+				return err
+			}
+		}
+	case *ownObject:
+		for _, p := range v.pairs {
+			if err := m.step(fr, in, p[0], p[1]); err != nil {
+				return err
+			}
+		}
 	case *ast.Array:
 		for i := 0; i < v.Len(); i++ {
 			if err := m.step(fr, in, ast.InternedTerm(i), v.Elem(i)); err != nil {

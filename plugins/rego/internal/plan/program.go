@@ -103,4 +103,7 @@ type builtin struct {
 	name string
 	decl *ast.Builtin
 	f    topdown.BuiltinFunc
+	// own, if set, answers from the evaluator's own values before they
+	// are converted for f; nil hands the call to f.
+	own func(m *machine, args []*ast.Term) *ast.Term
 }

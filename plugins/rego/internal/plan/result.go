@@ -16,17 +16,18 @@ type Result struct {
 	term *ast.Term // the object, otherwise
 }
 
-// Get returns a variable's value, or nil if the result does not hold it.
+// Get returns a variable's value as OPA's, or nil if the result does
+// not hold it.
 func (r Result) Get(key *ast.Term) *ast.Term {
 	if r.term != nil {
-		if obj, ok := r.term.Value.(ast.Object); ok {
-			return obj.Get(key)
+		if kind(r.term.Value) != 1 {
+			return nil
 		}
-		return nil
+		return toOPA(dot(r.term, key))
 	}
 	for i, k := range r.keys {
 		if k.Equal(key) {
-			return r.vals[i]
+			return toOPA(r.vals[i])
 		}
 	}
 	return nil
@@ -35,11 +36,11 @@ func (r Result) Get(key *ast.Term) *ast.Term {
 // Term returns the result as the object the plan would have built.
 func (r Result) Term() *ast.Term {
 	if r.term != nil || r.keys == nil {
-		return r.term
+		return toOPA(r.term)
 	}
 	items := make([][2]*ast.Term, len(r.keys))
 	for i, k := range r.keys {
-		items[i] = [2]*ast.Term{k, r.vals[i]}
+		items[i] = [2]*ast.Term{k, toOPA(r.vals[i])}
 	}
 	return ast.ObjectTerm(items...)
 }
@@ -105,4 +106,60 @@ func keyString(t *ast.Term) (ast.String, bool) {
 	}
 	s, ok := t.Value.(ast.String)
 	return s, ok
+}
+
+// Value returns a variable's value as the evaluation left it, or nil if
+// the result does not hold it: an object or array in it may be the
+// evaluator's own (read an object with ObjectOf; ToOPA converts any
+// value for OPA's code). It is immutable, and safe to read concurrently.
+func (r Result) Value(key *ast.Term) *ast.Term {
+	if r.term != nil {
+		if kind(r.term.Value) != 1 {
+			return nil
+		}
+		return dot(r.term, key)
+	}
+	for i, k := range r.keys {
+		if k.Equal(key) {
+			return r.vals[i]
+		}
+	}
+	return nil
+}
+
+// ToOPA returns a value of a result as OPA's value: t itself unless it
+// holds the evaluator's own objects or arrays, converted then.
+func ToOPA(t *ast.Term) *ast.Term { return toOPA(t) }
+
+// Object is an object read in place: OPA's, or one the evaluator built,
+// whose values are converted for OPA's code as they are read. Foreach
+// goes through the keys in OPA's order.
+type Object interface {
+	Len() int
+	Get(key *ast.Term) *ast.Term
+	Foreach(f func(k, v *ast.Term))
+}
+
+// ObjectOf returns t's value as an Object; false if it is no object.
+func ObjectOf(t *ast.Term) (Object, bool) {
+	switch v := t.Value.(type) {
+	case ast.Object:
+		return v, true
+	case *ownObject:
+		return ownView{v}, true
+	}
+	return nil, false
+}
+
+// ownView reads an own object as an Object.
+type ownView struct{ o *ownObject }
+
+func (v ownView) Len() int { return len(v.o.pairs) }
+
+func (v ownView) Get(key *ast.Term) *ast.Term { return toOPA(v.o.get(key)) }
+
+func (v ownView) Foreach(f func(k, v *ast.Term)) {
+	for _, p := range v.o.pairs {
+		f(p[0], toOPA(p[1]))
+	}
 }

@@ -107,7 +107,69 @@ func (c *unionCollector) release() {
 	collectors.Put(c)
 }
 
-func isObject(t *ast.Term) bool {
-	_, ok := t.Value.(ast.Object)
-	return ok
+func isObject(t *ast.Term) bool { return kind(t.Value) == 1 }
+
+// unionOwn answers object.union_n of an array the evaluation grew (a
+// comprehension of the guardrails' patches or headers) as unionN does,
+// without converting the array and its objects for OPA's: the result is
+// one of the objects or an own object. nil hands the call to OPA's.
+func (m *machine) unionOwn(args []*ast.Term) *ast.Term {
+	arr, ok := args[0].Value.(*ownArray)
+	if !ok {
+		return nil
+	}
+	var only *ast.Term // the one object with keys, if only one has
+	keys := 0
+	for _, e := range arr.elems {
+		n, ok := objectLen(e)
+		if !ok {
+			return nil
+		}
+		if n > 0 {
+			only = e
+			keys += n
+		}
+	}
+	if keys == 0 {
+		return ast.InternedEmptyObject
+	}
+	if n, _ := objectLen(only); n == keys {
+		return only
+	}
+	if keys > maxFastUnion {
+		return nil
+	}
+	// The last object wins: collect from the back, each key once.
+	c := collectors.Get().(*unionCollector)
+	defer c.release()
+	for i := len(arr.elems) - 1; i >= 0 && c.fast; i-- {
+		switch o := arr.elems[i].Value.(type) {
+		case *ownObject:
+			for _, p := range o.pairs {
+				c.add(p[0], p[1])
+			}
+		case ast.Object:
+			o.Foreach(c.addFn)
+		}
+	}
+	if !c.fast {
+		return nil
+	}
+	o := m.newObject(len(c.items))
+	for _, it := range c.items {
+		o.put(it[0], it[1])
+	}
+	return m.newTerm(o)
+}
+
+// objectLen is the number of keys of an object, own or OPA's; false for
+// any other value.
+func objectLen(t *ast.Term) (int, bool) {
+	switch o := t.Value.(type) {
+	case *ownObject:
+		return len(o.pairs), true
+	case ast.Object:
+		return o.Len(), true
+	}
+	return 0, false
 }

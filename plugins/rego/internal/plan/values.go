@@ -16,12 +16,16 @@ func dot(src, key *ast.Term) *ast.Term {
 		return nil
 	}
 	switch v := src.Value.(type) {
+	case *ownObject:
+		return v.get(key)
+	case *ownArray:
+		return v.get(key)
 	case ast.Object:
-		return v.Get(key)
+		return v.Get(toOPA(key))
 	case *ast.Array:
 		return v.Get(key)
 	case ast.Set:
-		if v.Contains(key) {
+		if v.Contains(toOPA(key)) {
 			return key
 		}
 	}
@@ -34,7 +38,25 @@ func equal(a, b *ast.Term) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a == b || a.Value.Compare(b.Value) == 0
+	if a == b {
+		return true
+	}
+	if isOwn(a.Value) || isOwn(b.Value) {
+		return kind(a.Value) == kind(b.Value) && opaValue(a.Value).Compare(opaValue(b.Value)) == 0
+	}
+	return a.Value.Compare(b.Value) == 0
+}
+
+// kind tells objects, arrays and the rest apart, own values with OPA's:
+// values of different kinds are never equal.
+func kind(v ast.Value) int {
+	switch v.(type) {
+	case ast.Object, *ownObject:
+		return 1
+	case *ast.Array, *ownArray:
+		return 2
+	}
+	return 0
 }
 
 func length(t *ast.Term) (int, bool) {
@@ -42,6 +64,10 @@ func length(t *ast.Term) (int, bool) {
 		return 0, false
 	}
 	switch v := t.Value.(type) {
+	case *ownObject:
+		return len(v.pairs), true
+	case *ownArray:
+		return len(v.elems), true
 	case *ast.Array:
 		return v.Len(), true
 	case ast.Object:
@@ -52,6 +78,14 @@ func length(t *ast.Term) (int, bool) {
 		return utf8.RuneCountInString(string(v)), true
 	}
 	return 0, false
+}
+
+// valueOf is t's value, nil for undefined.
+func valueOf(t *ast.Term) ast.Value {
+	if t == nil {
+		return nil
+	}
+	return t.Value
 }
 
 func isA[T any](t *ast.Term) bool {
@@ -65,6 +99,7 @@ func isA[T any](t *ast.Term) bool {
 // merge merges a base document (a) with a virtual one (b) as topdown
 // does: objects key by key, recursively; elsewhere a wins.
 func merge(a, b *ast.Term) *ast.Term {
+	a, b = toOPA(a), toOPA(b)
 	if a == nil || b == nil {
 		if a == nil {
 			return b

@@ -1,0 +1,148 @@
+package plan
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// own converts an OPA term to the evaluator's own values, objects and
+// arrays at every level; with r, some are left as OPA's (the evaluator
+// mixes both).
+func own(m *machine, t *ast.Term, r *rand.Rand) *ast.Term {
+	if r != nil && r.IntN(4) == 0 {
+		return t
+	}
+	switch v := t.Value.(type) {
+	case ast.Object:
+		for _, k := range v.Keys() {
+			if !isA[ast.String](k) {
+				return t // an own object has string keys only
+			}
+		}
+		o := m.newObject(v.Len())
+		v.Foreach(func(k, x *ast.Term) { o.put(k, own(m, x, r)) })
+		return ast.NewTerm(o)
+	case *ast.Array:
+		a := m.newArray()
+		v.Foreach(func(x *ast.Term) { a.elems = append(a.elems, own(m, x, r)) })
+		return ast.NewTerm(a)
+	}
+	return t
+}
+
+// TestOwnObjectMatchesOPA puts random string keys, repeated ones among
+// them, into an own object and into OPA's, and compares the lookups
+// (other keys too), the order of the keys, the length, equality and the
+// conversion.
+func TestOwnObjectMatchesOPA(t *testing.T) {
+	keys := []string{`"a"`, `"b"`, `"c"`, `"ab"`, `"B"`, `""`, `"é"`, `"a\u0000"`}
+	r := rand.New(rand.NewPCG(3, 4))
+	m := &machine{}
+	for range 3000 {
+		want := ast.NewObject()
+		got := m.newObject(2)
+		for range r.IntN(8) {
+			k, v := ast.MustParseTerm(keys[r.IntN(len(keys))]), ast.IntNumberTerm(r.IntN(3))
+			want.Insert(k, v)
+			got.put(k, v)
+		}
+		gt := ast.NewTerm(got)
+		if conv := toOPA(gt); conv.Value.Compare(want) != 0 {
+			t.Fatalf("converted %v, want %v", conv, want)
+		}
+		if n, _ := length(gt); n != want.Len() {
+			t.Fatalf("length %d, want %d (%v)", n, want.Len(), want)
+		}
+		i := 0
+		want.Foreach(func(k, _ *ast.Term) {
+			if i >= len(got.pairs) || got.pairs[i][0].Value.Compare(k.Value) != 0 {
+				t.Fatalf("key %d of %v is not %v: the order is not OPA's", i, want, k)
+			}
+			i++
+		})
+		for _, ks := range append(keys, `1`, `null`, `["a"]`) {
+			k := ast.MustParseTerm(ks)
+			if w, g := want.Get(k), dot(gt, k); (w == nil) != (g == nil) || w != nil && w.Value.Compare(g.Value) != 0 {
+				t.Fatalf("%v[%v] = %v, OPA says %v", want, k, g, w)
+			}
+		}
+		if !equal(gt, ast.NewTerm(want)) || !equal(ast.NewTerm(want), gt) {
+			t.Fatalf("%v is not equal to its own form", want)
+		}
+		if equal(gt, ast.ArrayTerm()) || equal(gt, ast.StringTerm("a")) || equal(gt, ast.SetTerm()) {
+			t.Fatalf("%v equals a value of another kind", want)
+		}
+	}
+}
+
+// TestOwnArrayMatchesOPA compares an own array's lookups by index, its
+// length, equality and conversion with OPA's.
+func TestOwnArrayMatchesOPA(t *testing.T) {
+	m := &machine{}
+	for _, src := range []string{`[]`, `[1]`, `["a", {"b": [2, 3]}, null, 4, 5, 6]`} {
+		want := ast.MustParseTerm(src)
+		got := own(m, want, nil)
+		if conv := toOPA(got); conv.Value.Compare(want.Value) != 0 {
+			t.Errorf("converted %v, want %v", conv, want)
+		}
+		if n, _ := length(got); n != want.Value.(*ast.Array).Len() {
+			t.Errorf("length of %v: %d", want, n)
+		}
+		for _, ks := range []string{`0`, `1`, `1.0`, `-1`, `5`, `6`, `"0"`, `true`} {
+			k := ast.MustParseTerm(ks)
+			if w, g := dot(want, k), dot(got, k); (w == nil) != (g == nil) || w != nil && !equal(w, g) {
+				t.Errorf("%v[%v] = %v, OPA says %v", want, k, g, w)
+			}
+		}
+		if !equal(got, want) || equal(got, ast.NewTerm(ast.NewObject())) {
+			t.Errorf("%v: equality differs from OPA's", want)
+		}
+	}
+}
+
+// TestUnionOwnMatchesOPA gives object.union_n's own form the cases of
+// TestUnionNMatchesOPA as arrays the evaluation grew, mixing own and OPA
+// objects, and compares it with OPA's wherever it answers.
+func TestUnionOwnMatchesOPA(t *testing.T) {
+	opa := topdown.GetBuiltin("object.union_n")
+	m := &machine{}
+	r := rand.New(rand.NewPCG(5, 6))
+	values := []string{`1`, `"v"`, `{}`, `{"x": 1}`, `{"y": {"z": 2}}`, `[1]`, `null`}
+	fast := 0
+	for i := range 6000 {
+		var arg *ast.Term
+		if i < 100 {
+			arg = ast.MustParseTerm([]string{`[]`, `[{}]`, `[{"a": 1}]`, `[{}, {"a": 1}]`, `[{"a": 1}, {"a": 2}]`,
+				`[{"a": {"b": 2}}, {"a": {"c": 3}}]`, `[{1: "x"}, {1.0: "y"}]`, `[{"a": 1}, 2]`, `[2]`,
+				`[{"x-a": "1"}, {"x-b": "2"}, {"x-a": "3"}]`}[i%10])
+		} else {
+			objs := make([]*ast.Term, r.IntN(5))
+			for j := range objs {
+				obj := ast.NewObject()
+				for range r.IntN(4) {
+					obj.Insert(ast.StringTerm(string(rune('a'+r.IntN(4)))), ast.MustParseTerm(values[r.IntN(len(values))]))
+				}
+				objs[j] = ast.NewTerm(obj)
+			}
+			arg = ast.ArrayTerm(objs...)
+		}
+		var want *ast.Term
+		werr := opa(topdown.BuiltinContext{}, []*ast.Term{arg}, func(t *ast.Term) error { want = t; return nil })
+		arr := m.newArray() // the array is the evaluation's, its objects own or OPA's
+		arg.Value.(*ast.Array).Foreach(func(e *ast.Term) { arr.elems = append(arr.elems, own(m, e, r)) })
+		got := m.unionOwn([]*ast.Term{ast.NewTerm(arr)})
+		if got == nil {
+			continue
+		}
+		fast++
+		if werr != nil || want.Value.Compare(toOPA(got).Value) != 0 {
+			t.Fatalf("object.union_n(%v) = %v, OPA says %v (%v)", arg, toOPA(got), want, werr)
+		}
+	}
+	if fast < 2000 {
+		t.Errorf("the own form answered %d of 6000 cases: the test no longer exercises it", fast)
+	}
+}
