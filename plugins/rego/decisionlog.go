@@ -14,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/plugins/rego/internal/plan"
 )
 
 // DecisionRecord is one decision as logged, shaped like OPA's decision
@@ -98,7 +99,7 @@ func (l *decisionLog) record(req *core.Request, p *policy, phase string, in, v a
 		return // a call finishing on a retired pipeline
 	}
 	select {
-	case l.queue <- pending{rec: rec, input: in, value: v}:
+	case l.queue <- pending{rec: rec, input: plan.ToOPA(ast.NewTerm(in)).Value, value: v}:
 	default:
 		l.dropped.Add(1)
 	}

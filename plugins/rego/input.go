@@ -10,6 +10,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/plugins/rego/internal/plan"
 )
 
 // Keys of the input document, built once.
@@ -121,7 +122,7 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 		}
 	}
 	items := make([][2]*ast.Term, 0, 7)
-	items = append(items, ast.Item(keyRequest, ast.NewTerm(ast.NewObject(r[:k]...))))
+	items = append(items, ast.Item(keyRequest, ast.NewTerm(plan.NewObject(r[:k]))))
 	if f&fCustomer != 0 {
 		items = append(items, ast.Item(keyCustomer, interned(req.Customer)))
 	}
@@ -379,10 +380,13 @@ func responseTerm(status int, stream bool, text *ast.Term, delta *ast.Term, body
 // withPhase returns the input document for a phase over the request items.
 // It appends to items in place: the object copies the pairs, so the same
 // items serve the request phase and then each response check in turn.
+// The document and input.request are objects the plan evaluator reads in
+// place (plan.NewObject): topdown and the decision log get them as OPA's
+// (plan.ToOPA).
 func withPhase(items [][2]*ast.Term, phase *ast.Term, resp *ast.Term) ast.Value {
 	all := append(items, ast.Item(keyPhase, phase))
 	if resp != nil {
 		all = append(all, ast.Item(keyResponse, resp))
 	}
-	return ast.NewObject(all...)
+	return plan.NewObject(all)
 }

@@ -285,7 +285,7 @@ func (p *policy) evalTraced(ctx context.Context, q *prepared, input ast.Value, t
 		WithVirtualCache(st.rules).
 		WithBaseCache(p.data).
 		WithRequestMetadata(st.meta).
-		WithInput(ast.NewTerm(input)).
+		WithInput(plan.ToOPA(ast.NewTerm(input))).
 		WithCancel(&st.deadline)
 	if tracer != nil {
 		tq = tq.WithQueryTracer(tracer)

@@ -1,6 +1,10 @@
 package plan
 
-import "github.com/open-policy-agent/opa/v1/ast"
+import (
+	"errors"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
 
 // The objects a plan builds (a literal such as {field: cap}, the union of
 // the guardrails' headers) and the arrays it grows (a comprehension's)
@@ -130,9 +134,21 @@ func (a *ownArray) get(key *ast.Term) *ast.Term {
 // as the evaluator converts an own value before OPA's code sees it.
 
 func (o *ownObject) Compare(other ast.Value) int { return opaValue(o).Compare(opaValue(other)) }
+
+// Find looks a path up in place, as OPA's object does (the decision cache
+// reads the input's fields with it).
 func (o *ownObject) Find(path ast.Ref) (ast.Value, error) {
-	return opaValue(o).Find(path)
+	if len(path) == 0 {
+		return o, nil
+	}
+	v := o.get(path[0])
+	if v == nil {
+		return nil, errNotFound
+	}
+	return v.Value.Find(path[1:])
 }
+
+var errNotFound = errors.New("find: not found")
 func (o *ownObject) Hash() int         { return opaValue(o).Hash() }
 func (o *ownObject) IsGround() bool    { return opaValue(o).IsGround() }
 func (o *ownObject) String() string    { return opaValue(o).String() }
@@ -151,3 +167,34 @@ var (
 	_ ast.Value = (*ownObject)(nil)
 	_ ast.Value = (*ownArray)(nil)
 )
+
+// NewObject returns an object of the pairs for the evaluator to read in
+// place (the stage builds the input document with it): its own object
+// when every key is a string, OPA's otherwise. A key given twice keeps
+// its last value. Anything but a plan reads it through ToOPA (topdown, a
+// decision log) or Find.
+func NewObject(items [][2]*ast.Term) ast.Value {
+	for _, it := range items {
+		if _, ok := it[0].Value.(ast.String); !ok {
+			return ast.NewObject(items...)
+		}
+	}
+	var o *ownObject
+	if len(items) <= len(inputObject{}.buf) {
+		b := new(inputObject) // one allocation for the object and its pairs
+		b.o.pairs = b.buf[:0]
+		o = &b.o
+	} else {
+		o = &ownObject{pairs: make([][2]*ast.Term, 0, len(items))}
+	}
+	for _, it := range items {
+		o.put(it[0], it[1])
+	}
+	return o
+}
+
+// inputObject is an object of the input with room for its pairs.
+type inputObject struct {
+	o   ownObject
+	buf [10][2]*ast.Term
+}

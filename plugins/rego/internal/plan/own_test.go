@@ -146,3 +146,53 @@ func TestUnionOwnMatchesOPA(t *testing.T) {
 		t.Errorf("the own form answered %d of 6000 cases: the test no longer exercises it", fast)
 	}
 }
+
+// TestNewObjectMatchesOPA builds input-like objects with NewObject (its
+// own object for string keys, of up to and beyond the pairs it keeps
+// inline; OPA's for other keys) and compares them, their lookups and
+// Find of paths into them, found or not, with OPA's.
+func TestNewObjectMatchesOPA(t *testing.T) {
+	inner := ast.MustParseTerm(`{"model": "m", "body": {"max_tokens": 5, "list": [1, {"x": "y"}]}}`)
+	cases := [][][2]*ast.Term{
+		{},
+		{ast.Item(ast.StringTerm("request"), inner), ast.Item(ast.StringTerm("customer"), ast.StringTerm("acme")),
+			ast.Item(ast.StringTerm("phase"), ast.StringTerm("request"))},
+		{ast.Item(ast.StringTerm("a"), ast.IntNumberTerm(1)), ast.Item(ast.StringTerm("a"), ast.IntNumberTerm(2))},
+		{ast.Item(ast.IntNumberTerm(1), ast.StringTerm("one")), ast.Item(ast.StringTerm("a"), ast.IntNumberTerm(2))},
+	}
+	var many [][2]*ast.Term
+	for i := range 13 {
+		many = append(many, ast.Item(ast.StringTerm(string(rune('z'-i))), ast.IntNumberTerm(i)))
+	}
+	cases = append(cases, many)
+	paths := []string{`request`, `request.model`, `request.body.max_tokens`, `request.body.list[1].x`,
+		`request.body.absent`, `request.model.deeper`, `customer`, `absent`, `a`, `z`, `n`}
+	for _, items := range cases {
+		want := ast.NewObject()
+		for _, it := range items {
+			want.Insert(it[0], it[1])
+		}
+		got := NewObject(items)
+		strs := true
+		for _, it := range items {
+			strs = strs && isA[ast.String](it[0])
+		}
+		if _, own := got.(*ownObject); own != strs {
+			t.Errorf("NewObject(%v) is a %T", items, got)
+		}
+		if toOPA(ast.NewTerm(got)).Value.Compare(want) != 0 {
+			t.Errorf("NewObject(%v) = %v, want %v", items, got, want)
+		}
+		for _, ps := range paths {
+			path := ast.MustParseRef("x." + ps)[1:] // the keys after a head
+			w, werr := want.Find(path)
+			g, gerr := got.Find(path)
+			if (werr != nil) != (gerr != nil) || w != nil && toOPA(ast.NewTerm(g)).Value.Compare(w) != 0 {
+				t.Errorf("Find(%v) in %v = %v (%v), OPA says %v (%v)", path, want, g, gerr, w, werr)
+			}
+		}
+		if g, _ := got.Find(nil); toOPA(ast.NewTerm(g)).Value.Compare(want) != 0 {
+			t.Errorf("Find of no path in %v = %v", want, g)
+		}
+	}
+}
