@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -116,6 +117,42 @@ func TestUnquote(t *testing.T) {
 	for _, raw := range []string{``, `"`, `5`, `null`, `"\x"`} {
 		if got, ok := Unquote(raw); ok {
 			t.Errorf("Unquote(%s) = %q, true; want not a string", raw, got)
+		}
+	}
+}
+
+// TestSkipStringMatchesByteLoop checks skipString's word-at-a-time start
+// and its IndexByte tail against a plain byte loop, on texts made of
+// letters, quotes and backslashes at every offset across the 32-byte
+// boundary where the two meet.
+func TestSkipStringMatchesByteLoop(t *testing.T) {
+	slow := func(s string) int {
+		for i := 1; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+		return -1
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte{'a', 'a', 'a', 'a', '"', '\\', 0xe9}
+	for n := range 5000 {
+		b := make([]byte, 1+rng.IntN(48))
+		b[0] = '"'
+		for i := 1; i < len(b); i++ {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if n%3 == 0 { // a long plain run, then the interesting part
+			for i := 1; i < len(b) && i < 30; i++ {
+				b[i] = 'x'
+			}
+		}
+		s := string(b)
+		if got, want := skipString(s, 0), slow(s); got != want {
+			t.Fatalf("skipString(%q) = %d, want %d", s, got, want)
 		}
 	}
 }

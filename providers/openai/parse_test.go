@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/benchcpu"
 )
 
 // parseResult is what Parse and Usage report about a chat body.
@@ -193,6 +194,7 @@ var (
 // BenchmarkParse is the request check every chat call pays: a ~1 KB body.
 func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		req := &core.Request{Method: "POST", Path: "/v1/chat/completions", Operation: OpChatCompletions, Body: benchRequest}
 		Format{}.Parse(req)
@@ -206,6 +208,7 @@ func BenchmarkParse(b *testing.B) {
 func BenchmarkUsage(b *testing.B) {
 	req := &core.Request{Operation: OpChatCompletions}
 	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if u, ok := (Format{}).Usage(req, benchAnswer); !ok || u.InputTokens != 171 {
 			b.Fatal(u, ok)
