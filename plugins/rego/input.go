@@ -87,6 +87,7 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 		item(keyUpstream, interned(upstream))
 	}
 	var parts []textPart
+	var tx *textScan // pooled: parts may be its buffer until the texts are built
 	scanned := false
 	if n.anyBody() && req.ParseErr == nil && len(req.Body) > 0 {
 		var v ast.Value
@@ -96,10 +97,11 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 		} else {
 			// The prompt texts are read in the same pass, for the
 			// formats textScan knows.
-			var tx *textScan
-			var scan textScan
-			if (n.texts || n.prompt) && scan.init(provider, req.Operation) {
-				tx = &scan
+			if n.texts || n.prompt {
+				if tx = textScans.Get().(*textScan); !tx.init(provider, req.Operation) {
+					textScans.Put(tx)
+					tx = nil
+				}
 			}
 			v, err = jsonFields(req.Body, n.bodyKeys, tx)
 			if err == nil && tx != nil && !tx.failed {
@@ -119,6 +121,10 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 		}
 		if n.prompt {
 			item(keyPrompt, ast.StringTerm(joinTexts(parts)))
+		}
+		if tx != nil {
+			*tx = textScan{} // nothing of this call's body kept in the pool
+			textScans.Put(tx)
 		}
 	}
 	items := make([][2]*ast.Term, 0, 7)
@@ -141,6 +147,9 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 	}
 	return items, nil
 }
+
+// textScans are the body scanners of requestItems (each ~450 bytes).
+var textScans = sync.Pool{New: func() any { return new(textScan) }}
 
 // interned returns a string term for a value that calls repeat (a model,
 // a customer, a path, the provider and operation), shared between calls: terms are immutable, and a
