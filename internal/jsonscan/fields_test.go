@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -155,4 +156,40 @@ func TestSkipStringMatchesByteLoop(t *testing.T) {
 			t.Fatalf("skipString(%q) = %d, want %d", s, got, want)
 		}
 	}
+}
+
+func TestLastField(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"choices":[{"message":{"content":"\"usage\":{\"x\":1}"}}],"usage":{"prompt_tokens":3},"x":1}`, `{"prompt_tokens":3}`},
+		{`{"usage":{"a":1},"b":{"usage":{"a":2}}}`, `{"a":1}`},      // the last one is nested
+		{`{"usage":{"a":1},"b":"\"usage\":{\"a\":2}"}`, `{"a":1}`}, // the last one is quoted
+		{`{"usage":1,"us\u0061ge":2}`, `2`},                        // the last one is escaped
+		{`{"usage":1,"usage":2} `, `2`},
+		{`[{"usage":1}]`, ``},
+		{`{"x":{"usage":1}}`, ``},
+		{`{"usage_x":1,"usage":{}}`, `{}`},
+	} {
+		got, ok := LastField(tc.body, "usage")
+		want, wantOK := Field(tc.body, "usage")
+		if got != tc.want || ok != (tc.want != "") || got != want || ok != wantOK {
+			t.Errorf("LastField(%s) = %q, %v; want %q (Field: %q, %v)", tc.body, got, ok, tc.want, want, wantOK)
+		}
+	}
+}
+
+// FuzzLastField: on well-formed JSON, LastField finds what Field finds.
+func FuzzLastField(f *testing.F) {
+	f.Add(`{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3},"x":"usage"}`, "usage")
+	f.Add(`{"a":{"usage":1},"usage":2}`, "usage")
+	f.Add(`{"usage":1,"b":[{"usage":2}]}`, "usage")
+	f.Fuzz(func(t *testing.T, body, name string) {
+		if !Valid([]byte(body)) || name == "" || strings.ContainsAny(name, "\"\\") {
+			return
+		}
+		got, ok := LastField(body, name)
+		want, wantOK := Field(body, name)
+		if got != want || ok != wantOK {
+			t.Fatalf("LastField(%s, %q) = %q, %v; Field: %q, %v", body, name, got, ok, want, wantOK)
+		}
+	})
 }

@@ -36,8 +36,9 @@ func intField(obj, name string) int64 {
 
 var usageKey = []byte(`"usage"`)
 
-// Usage reads the usage object of a whole response body: a walk over the
-// top-level fields that skips the answer's text a word at a time.
+// Usage reads the usage object of a whole response body. OpenAI puts it
+// after the choices, so it is found from the end (jsonscan.LastField) and
+// the answer's text is not read at all.
 func (Format) Usage(req *core.Request, body []byte) (core.Usage, bool) {
 	switch {
 	case req.Operation == OpResponses:
@@ -45,7 +46,7 @@ func (Format) Usage(req *core.Request, body []byte) (core.Usage, bool) {
 	case !metered(req.Operation):
 		return core.Usage{}, false
 	}
-	obj, ok := jsonscan.Field(str(body), "usage")
+	obj, ok := jsonscan.LastField(str(body), "usage")
 	if !ok || jsonscan.KindOf(obj) != jsonscan.Object {
 		return core.Usage{}, false
 	}
