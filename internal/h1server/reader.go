@@ -21,7 +21,7 @@ type connReader struct {
 	byteBuf [1]byte
 }
 
-func (cr *connReader) setReadLimit(n int64) { cr.remain = n }
+func (cr *connReader) setReadLimit(n int64)  { cr.remain = n }
 func (cr *connReader) setInfiniteReadLimit() { cr.remain = math.MaxInt64 }
 func (cr *connReader) hitReadLimit() bool    { return cr.remain <= 0 }
 
@@ -75,7 +75,13 @@ func (wt *watch) start(bodyEnded bool, d time.Duration) {
 	wt.running, wt.bodyEnded, wt.delayPassed = true, bodyEnded, false
 	wt.mu.Unlock()
 	if d < 0 {
-		wt.delayDone()
+		wt.mu.Lock()
+		wt.delayPassed = true
+		ok := wt.claimLocked()
+		wt.mu.Unlock()
+		if ok {
+			go wt.read()
+		}
 		return
 	}
 	if wt.timer == nil {
@@ -118,13 +124,15 @@ func (wt *watch) claimLocked() bool {
 		return false
 	}
 	wt.reading = true
+	// The handler's body deadline, if any, ended with the body. Lifted
+	// here, under the lock, so that stop's deadline in the past comes
+	// after it.
+	wt.c.nc.SetReadDeadline(time.Time{})
 	return true
 }
 
 func (wt *watch) read() {
 	cr := &wt.c.cr
-	// The handler's body deadline, if any, ended with the body.
-	wt.c.nc.SetReadDeadline(time.Time{})
 	n, err := wt.c.nc.Read(cr.byteBuf[:])
 	wt.mu.Lock()
 	if n == 1 {
