@@ -71,7 +71,21 @@ type ServerConfig struct {
 	// MaxConcurrentRequests bounds the calls the gateway serves at once;
 	// one more is answered 503 with Retry-After. 0 means no bound.
 	MaxConcurrentRequests int `koanf:"max_concurrent_requests"`
+	// Engine is the HTTP/1.1 server that serves both listeners:
+	// EngineInline or EngineStandard.
+	Engine string `koanf:"engine"`
 }
+
+// Values of [ServerConfig.Engine].
+const (
+	// EngineInline is tollgate's own server (internal/h1server): each
+	// connection's requests are read and answered on its goroutine, with
+	// no goroutine started per request; a client hang-up is watched for
+	// only once a call has run a few milliseconds.
+	EngineInline = "inline"
+	// EngineStandard is net/http's http.Server.
+	EngineStandard = "standard"
+)
 
 // CustomerConfig says how a request names its customer and metadata.
 type CustomerConfig struct {

@@ -45,6 +45,9 @@
 //	server.shutdown_timeout     duration, >= 0 (0: wait forever). Default 30s.
 //	server.max_concurrent_requests  calls served at once; one more gets 503
 //	                            with Retry-After. 0: no bound. Default 1024.
+//	server.engine               the HTTP/1.1 server: inline (tollgate's own,
+//	                            no goroutine per request) or standard
+//	                            (net/http's). Default inline.
 //	customer.header                  request header naming the customer.
 //	                                 Required. Default X-Tollgate-Customer.
 //	customer.metadata_header_prefix  headers with this prefix carry metadata:

@@ -33,6 +33,7 @@ func TestDefault(t *testing.T) {
 			ShutdownTimeout:   30 * time.Second,
 
 			MaxConcurrentRequests: 1024,
+			Engine:                EngineInline,
 		},
 		Customer: CustomerConfig{Header: "X-Tollgate-Customer", MetadataHeaderPrefix: "X-Tollgate-Meta-", Missing: MissingTrack},
 		Providers: map[string]Provider{

@@ -75,6 +75,8 @@ func TestProblems(t *testing.T) {
 			path: "log.level", message: `want one of debug, info, warn, error; got "verbose"`, source: "config.yaml:2"},
 		{name: "log format", environ: []string{"TOLLGATE_LOG__FORMAT=xml"},
 			path: "log.format", message: `want one of auto, text, json; got "xml"`, source: "$TOLLGATE_LOG__FORMAT"},
+		{name: "server engine", yaml: "server:\n  engine: fasthttp\n",
+			path: "server.engine", message: `want one of inline, standard; got "fasthttp"`, source: "config.yaml:2"},
 		{name: "customer missing", yaml: "customer:\n  missing: drop\n",
 			path: "customer.missing", message: `want one of track, reject; got "drop"`, source: "config.yaml:2"},
 		{name: "on_error", yaml: "pipeline:\n  - {name: a, kind: builtin, on_error: explode}\n",

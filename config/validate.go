@@ -34,6 +34,7 @@ var (
 	logLevels     = []string{"debug", "info", "warn", "error"}
 	logFormats    = []string{"auto", "text", "json"}
 	missingModes  = []string{MissingTrack, MissingReject}
+	serverEngines = []string{EngineInline, EngineStandard}
 	providerTypes = []string{TypeOpenAI, TypeAnthropic, TypeGemini, TypeAzure}
 	onErrorModes  = []string{OnErrorFailOpen, OnErrorFailClosed}
 )
@@ -65,6 +66,7 @@ func (c *Config) problems() []Problem {
 	v.notNegative("server.read_body_timeout", c.Server.ReadBodyTimeout)
 	v.notNegative("server.idle_timeout", c.Server.IdleTimeout)
 	v.notNegative("server.shutdown_timeout", c.Server.ShutdownTimeout)
+	v.oneOf("server.engine", c.Server.Engine, serverEngines, false)
 
 	if v.required("customer.header", c.Customer.Header) {
 		v.headerName("customer.header", c.Customer.Header)

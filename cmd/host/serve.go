@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/internal/h1server"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
 
@@ -107,16 +108,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // server is a listener and the HTTP server on it.
 type server struct {
 	ln  net.Listener
-	srv *http.Server
+	srv h1server.Engine
 }
 
-// listen opens a listener with the hardened server settings.
+// listen opens a listener with the hardened server settings, served by
+// the engine server.engine names.
 func listen(addr string, h http.Handler, sc config.ServerConfig) (*server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return &server{ln: ln, srv: &http.Server{
+	return &server{ln: ln, srv: newHTTPServer(&http.Server{
 		// No WriteTimeout: it would cut every stream that runs longer. The
 		// body's deadline is set per request by bodyDeadline.
 		Handler:           bodyDeadline(h, sc.ReadBodyTimeout, slog.Default()),
@@ -124,7 +126,18 @@ func listen(addr string, h http.Handler, sc config.ServerConfig) (*server, error
 		IdleTimeout:       sc.IdleTimeout,
 		MaxHeaderBytes:    sc.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
-	}}, nil
+	}, sc.Engine)}, nil
+}
+
+// newHTTPServer returns std itself for the standard engine, and
+// tollgate's own server with std's settings otherwise: it spares each
+// call the goroutine hand-offs of net/http's per-request background
+// read (docs/benchmarks.md, the proxy hop at c=1).
+func newHTTPServer(std *http.Server, engine string) h1server.Engine {
+	if engine == config.EngineStandard {
+		return std
+	}
+	return h1server.FromStandard(std)
 }
 
 func shutdownContext(d time.Duration) (context.Context, context.CancelFunc) {

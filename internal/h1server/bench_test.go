@@ -26,23 +26,25 @@ func BenchmarkRoundTrip(b *testing.B) {
 		io.WriteString(w, answer)
 	})
 	body := bytes.Repeat([]byte("x"), 1024)
+	type server interface {
+		Serve(net.Listener) error
+		Close() error
+	}
 	for _, tt := range []struct {
 		name string
-		srv  interface {
-			Serve(net.Listener) error
-			Close() error
-		}
+		srv  func() server // a closed server cannot serve again: one per run
 	}{
-		{"net-http", &http.Server{Handler: h}},
-		{"h1server", &h1server.Server{Handler: h}},
+		{"net-http", func() server { return &http.Server{Handler: h} }},
+		{"h1server", func() server { return &h1server.Server{Handler: h} }},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
+			srv := tt.srv()
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				b.Fatal(err)
 			}
-			go tt.srv.Serve(ln)
-			defer tt.srv.Close()
+			go srv.Serve(ln)
+			defer srv.Close()
 			url := "http://" + ln.Addr().String() + "/v1/chat/completions"
 			rt := &h1transport.Transport{}
 			b.ReportAllocs()

@@ -33,6 +33,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/internal/h1server"
 	"github.com/tollgate-dev/tollgate/internal/logging"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
@@ -96,12 +97,16 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
 		return 1
 	}
-	srv := &http.Server{
+	var srv h1server.Engine = &http.Server{
 		Handler:           eng.Handler(),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// server.engine picks the server, as in `tollgate serve`.
+	if cfg.Server.Engine != config.EngineStandard {
+		srv = h1server.FromStandard(srv.(*http.Server))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

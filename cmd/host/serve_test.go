@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/h1server"
+	"github.com/tollgate-dev/tollgate/providers/providertest"
+)
+
+func TestServerEngineIsChosen(t *testing.T) {
+	std := &http.Server{}
+	if _, ok := newHTTPServer(std, config.EngineInline).(*h1server.Server); !ok {
+		t.Error("server.engine inline does not serve with h1server")
+	}
+	if got := newHTTPServer(std, config.EngineStandard); got != std {
+		t.Errorf("server.engine standard serves with %T, want the *http.Server", got)
+	}
+}
+
+// TestServerEngines runs the gateway on each engine: a call and a stream
+// are answered on one kept-alive connection, and a client that hangs up
+// while the upstream is still thinking cancels the upstream call and is
+// tracked as client_aborted.
+func TestServerEngines(t *testing.T) {
+	for _, engine := range []string{config.EngineInline, config.EngineStandard} {
+		t.Run(engine, func(t *testing.T) {
+			up := providertest.NewServer(t)
+			h := startOps(t, up.URL, opsConfig+"server: {engine: "+engine+"}\n", "E2E_OPENAI_KEY="+plantedKey)
+			addr := strings.TrimPrefix(h.url, "http://")
+
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(20 * time.Second)) // a hang fails, it is not a measure
+			br := bufio.NewReader(conn)
+			stream := `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"stream please"}]}`
+			for _, body := range []string{chat, stream} {
+				io.WriteString(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: tollgate\r\nContent-Type: application/json\r\n"+
+					"Content-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 || resp.Close {
+					t.Fatalf("%d close=%v %s", resp.StatusCode, resp.Close, b)
+				}
+			}
+
+			up.Reset()
+			hang, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(hang, "POST /v1/chat/completions HTTP/1.1\r\nHost: tollgate\r\nContent-Type: application/json\r\n"+
+				providertest.FaultHeader+": latency=60s\r\nContent-Length: "+strconv.Itoa(len(chat))+"\r\n\r\n"+chat)
+			opsWait(t, 10*time.Second, "the upstream to get the call", func() bool { return len(up.Requests()) == 1 })
+			hang.Close()
+			select {
+			case <-up.Cancelled():
+			case <-time.After(20 * time.Second):
+				t.Fatal("the upstream call was not cancelled when the client hung up")
+			}
+			opsWait(t, 10*time.Second, "the abort to be tracked", func() bool {
+				for _, ev := range h.events(t) {
+					if ev.Status == core.StatusClientAborted {
+						return true
+					}
+				}
+				return false
+			})
+		})
+	}
+}
