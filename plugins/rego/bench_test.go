@@ -44,7 +44,7 @@ func (fixedSpend) Spend(context.Context, string, time.Time) (core.UsageTotals, c
 		core.UsageTotals{Requests: 100, TotalTokens: 123456, Cost: 42 * core.Dollar / 100}, nil
 }
 
-func benchStage(b *testing.B, cfg map[string]any) *Stage {
+func benchStage(b testing.TB, cfg map[string]any) *Stage {
 	b.Helper()
 	s, err := New("guardrails", decodeConfig(b, cfg), "", pipeline.Env{Log: slog.New(slog.DiscardHandler), Spend: fixedSpend{}})
 	if err != nil {

@@ -162,10 +162,13 @@ func interned(s string) *ast.Term {
 	if t, ok := internTable.get(s); ok {
 		return t
 	}
-	t := ast.StringTerm(s)
-	if len(s) <= maxInternedLen {
-		internTable.put(s, t)
+	if len(s) > maxInternedLen {
+		return ast.StringTerm(s)
 	}
+	// s may point into a request's body (a role): the table keeps a copy.
+	s = strings.Clone(s)
+	t := ast.StringTerm(s)
+	internTable.put(s, t)
 	return t
 }
 
@@ -244,8 +247,9 @@ func textTerm(p textPart) *ast.Term {
 	if t, ok := textTable.get(p); ok {
 		return t
 	}
-	// The text may share memory with the whole body: keep a copy of its own.
-	p.text = strings.Clone(p.text)
+	// The text and the role point into the request's body: the table keeps
+	// copies of its own.
+	p.text, p.role = strings.Clone(p.text), strings.Clone(p.role)
 	t := newTextTerm(p)
 	textTable.put(p, t)
 	return t

@@ -23,7 +23,10 @@ import (
 type textScan struct {
 	list   string // the top-level field of the messages
 	system bool   // Anthropic: a top-level system prompt too
-	// src is the body as a string, copied once: the texts share it.
+	// src is the body as a string, in place: the texts point into the
+	// request's body, which no one changes while the call lasts (a stage
+	// replaces a body, it does not write over it). What outlives the call
+	// (the shared term tables) keeps copies of its own (interned, textTerm).
 	src              string
 	msgs, sys        []textPart
 	seenList, seenSy bool
@@ -75,7 +78,7 @@ func (t *textScan) field(p *jsonParser, key []byte, depth int) bool {
 		return false
 	}
 	if t.src == "" {
-		t.src = string(p.b)
+		t.src = unsafe.String(unsafe.SliceData(p.b), len(p.b))
 	}
 	s := jsonScan{p: jsonParser{b: p.b, i: p.i}, raw: t.src}
 	ok := false
