@@ -83,3 +83,40 @@ func TestKeyIgnoresOrderAndIgnoredFields(t *testing.T) {
 		t.Error("another temperature has the same key")
 	}
 }
+
+// TestKeyPartsKeepTheirBoundaries: moving bytes from one part of the key
+// to the next, or changing a long part (hashed on its own) anywhere,
+// changes the key.
+func TestKeyPartsKeepTheirBoundaries(t *testing.T) {
+	s, err := newStage(pipeline.Spec{Name: "cache"}, pipeline.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.(*Cache)
+	defer c.Close(t.Context())
+	key := func(path, query, body string) memKey {
+		req := benchRequest()
+		req.Path, req.RawQuery, req.Body = path, query, []byte(body)
+		k, ok := c.key(req, nil)
+		if !ok {
+			t.Fatalf("no key for %s", body)
+		}
+		return k
+	}
+	long := strings.Repeat("x", 3*inlinePart)
+	body := func(text string) string { return `{"model":"m","messages":[{"content":"` + text + `"}]}` }
+	base := key("/v1/x", "ab", body(long))
+	for name, k := range map[string]memKey{
+		"a boundary moved":              key("/v1/xa", "b", body(long)),
+		"a long part's last byte":       key("/v1/x", "ab", body(long[:len(long)-1]+"y")),
+		"a long part's first byte":      key("/v1/x", "ab", body("y"+long[1:])),
+		"a field moved into a long one": key("/v1/x", "ab", `{"model":"m","messages":[{"content":"`+long+`"}],"n":1}`),
+	} {
+		if k == base {
+			t.Errorf("%s: same key", name)
+		}
+	}
+	if key("/v1/x", "ab", body(long)) != base {
+		t.Error("the same call has another key")
+	}
+}
