@@ -161,13 +161,15 @@ func setHeaders(h http.Header, headers plan.Object) {
 		if !ok {
 			return
 		}
+		var value string
 		switch x := v.Value.(type) {
 		case ast.String:
-			h.Set(string(name), string(x))
+			value = string(x)
 		case ast.Number:
-			h.Set(string(name), string(x))
+			value = string(x)
 		default:
-			h.Set(string(name), v.String())
+			value = v.String()
 		}
+		h[headerName(string(name))] = []string{value} // as h.Set, without canonicalising every call
 	})
 }

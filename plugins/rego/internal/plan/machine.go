@@ -80,6 +80,9 @@ type machine struct {
 	objects []ownObject
 	pairs   [][2]*ast.Term
 	arrays  []ownArray
+	// formatted are the last answers of format_int (formatint.go).
+	formatted     [formatted]formattedInt
+	nextFormatted int
 }
 
 type scanFrame struct {

@@ -21,8 +21,11 @@ func specialise(name string, f topdown.BuiltinFunc) topdown.BuiltinFunc {
 // ownNative returns the form of a built-in that reads the evaluator's own
 // values (own.go) before they are converted for OPA's, if it has one.
 func ownNative(name string) func(m *machine, args []*ast.Term) *ast.Term {
-	if name == "object.union_n" {
+	switch name {
+	case "object.union_n":
 		return (*machine).unionOwn
+	case "format_int":
+		return (*machine).formatInt
 	}
 	return nil
 }
