@@ -227,12 +227,15 @@ func joinTexts(parts []textPart) string {
 	return b.String()
 }
 
+// textsTerm returns input.request.texts: an array the plan evaluator
+// reads in place (plan.NewArray), converted for topdown and the log.
 func textsTerm(parts []textPart) *ast.Term {
-	terms := make([]*ast.Term, len(parts))
-	for i, p := range parts {
-		terms[i] = textTerm(p)
+	var buf [8]*ast.Term
+	terms := buf[:0]
+	for _, p := range parts {
+		terms = append(terms, textTerm(p))
 	}
-	return ast.ArrayTerm(terms...)
+	return ast.NewTerm(plan.NewArray(terms))
 }
 
 // textTerm returns one entry of input.request.texts. A chat resends its

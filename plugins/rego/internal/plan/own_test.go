@@ -196,3 +196,41 @@ func TestNewObjectMatchesOPA(t *testing.T) {
 		}
 	}
 }
+
+// TestNewArrayMatchesOPA compares arrays of the input (NewArray) with
+// OPA's: conversion, Find by index and below, length and equality.
+func TestNewArrayMatchesOPA(t *testing.T) {
+	entry := ast.MustParseTerm(`{"path": "messages.0.content", "role": "user", "text": "hi"}`)
+	cases := [][]*ast.Term{
+		{},
+		{entry},
+		{entry, ast.StringTerm("two"), ast.IntNumberTerm(3), ast.MustParseTerm(`[1, {"x": "y"}]`)},
+		{entry, entry, entry, entry, entry, ast.StringTerm("six")}, // past the array's own room
+	}
+	paths := []string{`[0]`, `[0].text`, `[0].absent`, `[3][1].x`, `[5]`, `[9]`, `["0"]`, `[-1]`}
+	for _, terms := range cases {
+		want := ast.NewArray(terms...)
+		in := append([]*ast.Term(nil), terms...)
+		got := NewArray(in)
+		if len(in) > 0 {
+			in[0] = ast.StringTerm("changed") // NewArray copies its terms
+		}
+		if _, own := got.(*ownArray); !own {
+			t.Errorf("NewArray(%v) is a %T", terms, got)
+		}
+		if toOPA(ast.NewTerm(got)).Value.Compare(want) != 0 {
+			t.Errorf("NewArray(%v) = %v, want %v", terms, got, want)
+		}
+		if !equal(ast.NewTerm(got), ast.NewTerm(want)) {
+			t.Errorf("equal(NewArray(%v), OPA's) = false", terms)
+		}
+		for _, ps := range paths {
+			path := ast.MustParseRef("x" + ps)[1:]
+			w, werr := want.Find(path)
+			g, gerr := got.Find(path)
+			if (werr != nil) != (gerr != nil) || w != nil && toOPA(ast.NewTerm(g)).Value.Compare(w) != 0 {
+				t.Errorf("Find(%v) in %v = %v (%v), OPA says %v (%v)", path, want, g, gerr, w, werr)
+			}
+		}
+	}
+}
