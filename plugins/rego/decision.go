@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"unsafe"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/tidwall/sjson"
@@ -39,25 +40,12 @@ func readDecision(r *result) (decision, error) {
 	}
 	obj := r
 	if t := plan.ToOPA(obj.get(keyDeny)); t != nil {
-		switch x := t.Value.(type) {
-		case ast.Set:
-			if x.Len() > 0 {
-				x.Foreach(func(m *ast.Term) { d.deny = append(d.deny, message(m)) })
-			}
-		case *ast.Array:
-			if x.Len() > 0 {
-				x.Foreach(func(m *ast.Term) { d.deny = append(d.deny, message(m)) })
-			}
-		case ast.Boolean:
-			if x {
-				d.deny = []string{"denied by policy"}
-			}
-		case ast.String:
-			d.deny = []string{string(x)}
-		default:
-			return d, fmt.Errorf("deny is a %s, want a set of messages", ast.ValueName(t.Value))
+		deny, err := denyMessages(t)
+		if err != nil {
+			return d, err
 		}
-		slices.Sort(d.deny)
+		slices.Sort(deny)
+		d.deny = deny
 	}
 	if t := obj.get(keyPatch); t != nil {
 		p, ok := plan.ObjectOf(t)
@@ -78,6 +66,36 @@ func readDecision(r *result) (decision, error) {
 		}
 	}
 	return d, nil
+}
+
+// denyMessages reads deny: a set or array of messages, a boolean or a
+// string. It is apart from readDecision so that the closures collecting
+// the messages take their slice to the heap only when there are some,
+// not the whole decision on every call.
+func denyMessages(t *ast.Term) ([]string, error) {
+	switch x := t.Value.(type) {
+	case ast.Set:
+		if x.Len() > 0 {
+			out := make([]string, 0, x.Len())
+			x.Foreach(func(m *ast.Term) { out = append(out, message(m)) })
+			return out, nil
+		}
+	case *ast.Array:
+		if x.Len() > 0 {
+			out := make([]string, 0, x.Len())
+			x.Foreach(func(m *ast.Term) { out = append(out, message(m)) })
+			return out, nil
+		}
+	case ast.Boolean:
+		if x {
+			return []string{"denied by policy"}, nil
+		}
+	case ast.String:
+		return []string{string(x)}, nil
+	default:
+		return nil, fmt.Errorf("deny is a %s, want a set of messages", ast.ValueName(t.Value))
+	}
+	return nil, nil
 }
 
 // message renders a deny entry: a string as it is, an object by its msg
@@ -103,32 +121,29 @@ func message(t *ast.Term) string {
 // "messages.1.content"), values are set as JSON; null deletes the field.
 // Fields the patch does not name are left byte for byte as they were.
 func applyPatch(body []byte, patch plan.Object) ([]byte, error) {
-	var err error
-	patch.Foreach(func(k, v *ast.Term) {
-		if err != nil {
-			return
-		}
+	var buf [8][2]*ast.Term
+	for _, p := range plan.AppendPairs(buf[:0], patch) {
+		k, v := p[0], p[1]
 		path, ok := k.Value.(ast.String)
 		if !ok || path == "" {
-			err = fmt.Errorf("patch key %s: want a field path string like \"max_tokens\"", k)
-			return
+			return body, fmt.Errorf("patch key %s: want a field path string like \"max_tokens\"", k)
 		}
+		var err error
 		if _, null := v.Value.(ast.Null); null {
-			body, err = sjson.DeleteBytes(body, string(path))
-			return
+			if body, err = sjson.DeleteBytes(body, string(path)); err != nil {
+				return body, err
+			}
+			continue
 		}
-		var raw []byte
-		raw, err = valueJSON(v.Value)
+		raw, err := valueJSON(v.Value)
 		if err != nil {
-			err = fmt.Errorf("patch %s: %w", path, err)
-			return
+			return body, fmt.Errorf("patch %s: %w", path, err)
 		}
-		body, err = sjson.SetRawBytesOptions(body, string(path), raw, &sjson.Options{Optimistic: true})
-		if err != nil {
-			err = fmt.Errorf("patch %s: %w", path, err)
+		if body, err = sjson.SetRawBytesOptions(body, string(path), raw, &sjson.Options{Optimistic: true}); err != nil {
+			return body, fmt.Errorf("patch %s: %w", path, err)
 		}
-	})
-	return body, err
+	}
+	return body, nil
 }
 
 // valueJSON writes an OPA value as JSON.
@@ -137,7 +152,9 @@ func valueJSON(v ast.Value) ([]byte, error) {
 	case ast.String:
 		return json.Marshal(string(x))
 	case ast.Number:
-		return []byte(x), nil
+		// The number's own bytes, not a copy: sjson copies the value into
+		// the body it builds and keeps nothing.
+		return unsafe.Slice(unsafe.StringData(string(x)), len(x)), nil
 	case ast.Boolean:
 		if x {
 			return []byte("true"), nil
@@ -156,10 +173,12 @@ func setHeaders(h http.Header, headers plan.Object) {
 	if headers == nil {
 		return
 	}
-	headers.Foreach(func(k, v *ast.Term) {
+	var buf [8][2]*ast.Term
+	for _, p := range plan.AppendPairs(buf[:0], headers) {
+		k, v := p[0], p[1]
 		name, ok := k.Value.(ast.String)
 		if !ok {
-			return
+			continue
 		}
 		var value string
 		switch x := v.Value.(type) {
@@ -171,5 +190,5 @@ func setHeaders(h http.Header, headers plan.Object) {
 			value = v.String()
 		}
 		h[headerName(string(name))] = []string{value} // as h.Set, without canonicalising every call
-	})
+	}
 }

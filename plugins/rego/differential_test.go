@@ -221,7 +221,7 @@ func TestPlanMatchesTopdownGuardrails(t *testing.T) {
 					body := chatBodies(prompt)[format][i]
 					for ci, c := range customers {
 						req := callFor(format, body, c.id, c.meta)
-						items, err := s.requestItems(ctx, req, p.needs)
+						items, err := s.requestItems(ctx, req, p.needs, nil)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -439,7 +439,7 @@ func TestPlanMatchesTopdownPolicies(t *testing.T) {
 			for _, body := range bodies {
 				for _, c := range customers {
 					req := callFor("openai", body, c, map[string]string{"team": "t-" + c})
-					items, err := s.requestItems(ctx, req, p.needs)
+					items, err := s.requestItems(ctx, req, p.needs, nil)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -508,7 +508,7 @@ func FuzzPlanMatchesTopdown(f *testing.F) {
 	p := s.cur.Load()
 	f.Fuzz(func(t *testing.T, body, customer string) {
 		req := callFor("openai", body, customer, map[string]string{"team": customer})
-		items, err := s.requestItems(context.Background(), req, p.needs)
+		items, err := s.requestItems(context.Background(), req, p.needs, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

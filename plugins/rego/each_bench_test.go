@@ -54,7 +54,7 @@ func BenchmarkInput(b *testing.B) {
 	m := startCPU()
 	defer m.report(b)
 	for b.Loop() {
-		items, err := s.requestItems(ctx, req, p.needs)
+		items, err := s.requestItems(ctx, req, p.needs, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

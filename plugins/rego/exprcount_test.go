@@ -28,7 +28,7 @@ func TestExprCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &Stage{spend: fixedSpend{}, usage: usageCache{ttl: 1e9}}
-	items, _ := s.requestItems(context.Background(), chatRequest(benchBody), p.needs)
+	items, _ := s.requestItems(context.Background(), chatRequest(benchBody), p.needs, nil)
 	in := withPhase(items, phaseRequest, nil)
 	prof := profiler.New()
 	if _, err := p.evalTraced(context.Background(), p.req, in, time.Minute, prof); err != nil {

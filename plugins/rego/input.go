@@ -48,8 +48,9 @@ var (
 
 // requestItems builds the request half of the input document: everything
 // but the phase. Parts and fields the policy does not read are left out.
-// The slice has room for the phase and the response (see withPhase).
-func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([][2]*ast.Term, error) {
+// They are appended to items, which should have room for seven: the
+// request's five, the phase and the response (see withPhase).
+func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs, items [][2]*ast.Term) ([][2]*ast.Term, error) {
 	provider := ""
 	if req.Format != nil {
 		provider = req.Format.Name()
@@ -127,7 +128,6 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs) ([
 			textScans.Put(tx)
 		}
 	}
-	items := make([][2]*ast.Term, 0, 7)
 	items = append(items, ast.Item(keyRequest, ast.NewTerm(plan.NewObject(r[:k]))))
 	if f&fCustomer != 0 {
 		items = append(items, ast.Item(keyCustomer, interned(req.Customer)))
@@ -399,6 +399,10 @@ func responseTerm(status int, stream bool, text *ast.Term, delta *ast.Term, body
 // The document and input.request are objects the plan evaluator reads in
 // place (plan.NewObject): topdown and the decision log get them as OPA's
 // (plan.ToOPA).
+// maxItems is how many pairs the input document has at most: request,
+// customer, metadata, headers, usage, phase and response.
+const maxItems = 7
+
 func withPhase(items [][2]*ast.Term, phase *ast.Term, resp *ast.Term) ast.Value {
 	all := append(items, ast.Item(keyPhase, phase))
 	if resp != nil {

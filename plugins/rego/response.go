@@ -20,7 +20,9 @@ func (s *Stage) checkResponse(ctx context.Context, p *policy, req *core.Request,
 		if s.cfg.StreamMode == StreamHold {
 			return s.hold(ctx, p, req, items, resp)
 		}
-		resp.Stream = &checkedStream{s: s, p: p, ctx: ctx, req: req, items: items, inner: resp.Stream, status: resp.Status}
+		// The stream outlives Handle, whose stack holds items: it keeps a copy.
+		kept := append(make([][2]*ast.Term, 0, maxItems), items...)
+		resp.Stream = &checkedStream{s: s, p: p, ctx: ctx, req: req, items: kept, inner: resp.Stream, status: resp.Status}
 		return resp, nil
 	}
 	provider := formatName(req)

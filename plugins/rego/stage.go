@@ -120,7 +120,8 @@ func (s *Stage) DefaultOnError() string { return pipeline.FailClosed }
 // Handle checks the request, calls next, and checks the answer.
 func (s *Stage) Handle(ctx context.Context, req *core.Request, next core.HandlerFunc) (*core.Response, error) {
 	p := s.cur.Load()
-	items, err := s.requestItems(ctx, req, p.needs)
+	var itemBuf [maxItems][2]*ast.Term // on the stack: the input copies what it holds
+	items, err := s.requestItems(ctx, req, p.needs, itemBuf[:0])
 	if err != nil {
 		s.failed.Add(1)
 		return nil, fmt.Errorf("reading the customer's usage for input.usage: %w", err)

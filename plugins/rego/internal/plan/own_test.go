@@ -234,3 +234,33 @@ func TestNewArrayMatchesOPA(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendPairsMatchesForeach checks that AppendPairs gives an object's
+// pairs as Foreach does, in OPA's key order, for the evaluator's own
+// objects (values converted) and for OPA's, after what dst held.
+func TestAppendPairsMatchesForeach(t *testing.T) {
+	items := [][2]*ast.Term{
+		ast.Item(ast.StringTerm("zeta"), ast.IntNumberTerm(1)),
+		ast.Item(ast.StringTerm("alpha"), ast.MustParseTerm(`{"x": [1, 2]}`)),
+		ast.Item(ast.StringTerm("mid"), ast.StringTerm("v")),
+	}
+	ownObj := NewObject(items)
+	inner := &ownObject{}
+	inner.put(ast.StringTerm("k"), ast.StringTerm("own inside"))
+	ownObj.(*ownObject).put(ast.StringTerm("nested"), ast.NewTerm(inner))
+	for _, o := range []ast.Value{ownObj, ast.NewObject(items...)} {
+		obj, _ := ObjectOf(ast.NewTerm(o))
+		var want [][2]*ast.Term
+		obj.Foreach(func(k, v *ast.Term) { want = append(want, [2]*ast.Term{k, v}) })
+		first := ast.Item(ast.StringTerm("before"), ast.NullTerm())
+		got := AppendPairs([][2]*ast.Term{first}, obj)
+		if len(got) != len(want)+1 || got[0] != first {
+			t.Fatalf("AppendPairs(%v) = %v, want %v after %v", o, got, want, first)
+		}
+		for i, p := range got[1:] {
+			if isOwn(p[1].Value) || !p[0].Equal(want[i][0]) || p[1].Value.Compare(want[i][1].Value) != 0 {
+				t.Errorf("pair %d of %v = %v, Foreach gives %v", i, o, p, want[i])
+			}
+		}
+	}
+}

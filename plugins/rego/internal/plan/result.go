@@ -151,6 +151,27 @@ func ObjectOf(t *ast.Term) (Object, bool) {
 	return nil, false
 }
 
+// AppendPairs appends o's pairs to dst, in o's order, values converted for
+// OPA's code as Foreach gives them: a caller walks them with a loop on its
+// own stack, where a closure given to Foreach would escape on every call.
+func AppendPairs(dst [][2]*ast.Term, o Object) [][2]*ast.Term {
+	if v, ok := o.(ownView); ok {
+		for _, p := range v.o.pairs {
+			dst = append(dst, [2]*ast.Term{p[0], toOPA(p[1])})
+		}
+		return dst
+	}
+	return append(dst, pairsOf(o)...)
+}
+
+// pairsOf collects the pairs of an object that is not the evaluator's
+// (its slice escapes with the closure; dst in AppendPairs does not).
+func pairsOf(o Object) [][2]*ast.Term {
+	var out [][2]*ast.Term
+	o.Foreach(func(k, v *ast.Term) { out = append(out, [2]*ast.Term{k, v}) })
+	return out
+}
+
 // ownView reads an own object as an Object.
 type ownView struct{ o *ownObject }
 
