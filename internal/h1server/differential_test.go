@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testHandler is the handler every differential scenario runs on both
@@ -191,5 +192,23 @@ func TestPanicLogged(t *testing.T) {
 				t.Errorf("log = %q, want one panic logged (ErrAbortHandler is silent)", got)
 			}
 		})
+	}
+}
+
+// TestDateIsNow checks the cached Date header against the clock.
+func TestDateIsNow(t *testing.T) {
+	addr, _ := engines[1].start(t, testHandler(), settings{})
+	for range 3 {
+		before := time.Now().Truncate(time.Second)
+		resp, err := http.Get("http://" + addr + "/small")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		after := time.Now()
+		got, err := http.ParseTime(resp.Header.Get("Date"))
+		if err != nil || got.Before(before) || got.After(after) {
+			t.Errorf("Date %q (%v), want between %v and %v", resp.Header.Get("Date"), err, before, after)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // commit writes the response head into the connection's writer, framing
@@ -216,10 +215,6 @@ func (h *extraHeader) write(bw *bufio.Writer) {
 		bw.Write(h.contentLength)
 		bw.WriteString("\r\n")
 	}
-}
-
-func appendDate(b []byte) []byte {
-	return time.Now().UTC().AppendFormat(b, http.TimeFormat)
 }
 
 func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
