@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -296,84 +295,4 @@ func (w connWriter) Write(p []byte) (int, error) {
 		w.c.cancel()
 	}
 	return n, err
-}
-
-var (
-	errTooLarge = errors.New("h1server: request head too large")
-
-	readerPool  sync.Pool
-	writerPool  sync.Pool
-	pendingPool = sync.Pool{New: func() any { b := make([]byte, 0, pendingSize); return &b }}
-)
-
-const pendingSize = 2 << 10 // net/http's bufferBeforeChunkingSize
-
-func getReader(r io.Reader) *bufio.Reader {
-	if br, ok := readerPool.Get().(*bufio.Reader); ok {
-		br.Reset(r)
-		return br
-	}
-	return bufio.NewReaderSize(r, 4<<10)
-}
-
-func putReader(br *bufio.Reader) {
-	if br != nil {
-		br.Reset(nil)
-		readerPool.Put(br)
-	}
-}
-
-func getWriter(w io.Writer) *bufio.Writer {
-	if bw, ok := writerPool.Get().(*bufio.Writer); ok {
-		bw.Reset(w)
-		return bw
-	}
-	return bufio.NewWriterSize(w, 4<<10)
-}
-
-func putWriter(bw *bufio.Writer) {
-	if bw != nil {
-		bw.Reset(nil)
-		writerPool.Put(bw)
-	}
-}
-
-func getPending() []byte { return (*pendingPool.Get().(*[]byte))[:0] }
-
-func putPending(b []byte) {
-	if b != nil {
-		pendingPool.Put(&b)
-	}
-}
-
-// statusError is a request refused with a status and a reason.
-type statusError struct {
-	code int
-	text string
-}
-
-func (e statusError) Error() string { return http.StatusText(e.code) + ": " + e.text }
-
-func isCommonNetReadError(err error) bool {
-	if err == io.EOF {
-		return true
-	}
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		return true
-	}
-	if oe, ok := err.(*net.OpError); ok && oe.Op == "read" {
-		return true
-	}
-	return false
-}
-
-func numLeadingCRorLF(v []byte) (n int) {
-	for _, b := range v {
-		if b == '\r' || b == '\n' {
-			n++
-			continue
-		}
-		break
-	}
-	return n
 }
