@@ -128,7 +128,7 @@ func (s *Stage) requestItems(ctx context.Context, req *core.Request, n needs, it
 			textScans.Put(tx)
 		}
 	}
-	items = append(items, ast.Item(keyRequest, ast.NewTerm(plan.NewObject(r[:k]))))
+	items = append(items, ast.Item(keyRequest, plan.NewObjectTerm(r[:k])))
 	if f&fCustomer != 0 {
 		items = append(items, ast.Item(keyCustomer, interned(req.Customer)))
 	}
@@ -228,14 +228,14 @@ func joinTexts(parts []textPart) string {
 }
 
 // textsTerm returns input.request.texts: an array the plan evaluator
-// reads in place (plan.NewArray), converted for topdown and the log.
+// reads in place (plan.NewArrayTerm), converted for topdown and the log.
 func textsTerm(parts []textPart) *ast.Term {
 	var buf [8]*ast.Term
 	terms := buf[:0]
 	for _, p := range parts {
 		terms = append(terms, textTerm(p))
 	}
-	return ast.NewTerm(plan.NewArray(terms))
+	return plan.NewArrayTerm(terms)
 }
 
 // textTerm returns one entry of input.request.texts. A chat resends its

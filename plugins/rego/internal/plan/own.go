@@ -149,6 +149,7 @@ func (o *ownObject) Find(path ast.Ref) (ast.Value, error) {
 }
 
 var errNotFound = errors.New("find: not found")
+
 func (o *ownObject) Hash() int         { return opaValue(o).Hash() }
 func (o *ownObject) IsGround() bool    { return opaValue(o).IsGround() }
 func (o *ownObject) String() string    { return opaValue(o).String() }
@@ -174,17 +175,20 @@ var (
 // its last value. Anything but a plan reads it through ToOPA (topdown, a
 // decision log) or Find.
 func NewObject(items [][2]*ast.Term) ast.Value {
-	for _, it := range items {
-		if _, ok := it[0].Value.(ast.String); !ok {
-			return ast.NewObject(items...)
-		}
+	if !allStringKeys(items) {
+		return ast.NewObject(items...)
 	}
 	var o *ownObject
-	if len(items) <= len(inputObject{}.buf) {
-		b := new(inputObject) // one allocation for the object and its pairs
+	switch {
+	case len(items) <= len(smallObject{}.buf):
+		b := new(smallObject) // one allocation for the object and its pairs
 		b.o.pairs = b.buf[:0]
 		o = &b.o
-	} else {
+	case len(items) <= len(inputObject{}.buf):
+		b := new(inputObject)
+		b.o.pairs = b.buf[:0]
+		o = &b.o
+	default:
 		o = &ownObject{pairs: make([][2]*ast.Term, 0, len(items))}
 	}
 	for _, it := range items {
@@ -193,15 +197,58 @@ func NewObject(items [][2]*ast.Term) ast.Value {
 	return o
 }
 
-// NewArray returns an array of the terms for the evaluator to read in
-// place (the stage's input.request.texts): its own array, one allocation
-// for up to four elements, where OPA's is three. The terms are copied.
-// Anything but a plan reads it through ToOPA or Find.
-func NewArray(terms []*ast.Term) ast.Value {
-	a := new(ownArray)
-	a.elems = append(a.buf[:0], terms...)
-	return a
+// NewObjectTerm is a term of NewObject(items), in one allocation with the
+// object and its pairs when they are few, where a term of NewObject is two.
+func NewObjectTerm(items [][2]*ast.Term) *ast.Term {
+	if !allStringKeys(items) || len(items) > len(inputObject{}.buf) {
+		return ast.NewTerm(NewObject(items))
+	}
+	b := new(objectTerm)
+	b.o.pairs = b.buf[:0]
+	for _, it := range items {
+		b.o.put(it[0], it[1])
+	}
+	b.t.Value = &b.o
+	return &b.t
 }
+
+func allStringKeys(items [][2]*ast.Term) bool {
+	for _, it := range items {
+		if _, ok := it[0].Value.(ast.String); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// NewArrayTerm returns a term of an array of the terms for the evaluator
+// to read in place (the stage's input.request.texts): its own array, in
+// one allocation with the term for up to four elements, where a term of
+// OPA's array is three. The terms are copied. Anything but a plan reads
+// it through ToOPA or Find.
+func NewArrayTerm(terms []*ast.Term) *ast.Term {
+	b := new(arrayTerm)
+	b.a.elems = append(b.a.buf[:0], terms...)
+	b.t.Value = &b.a
+	return &b.t
+}
+
+// The input's objects and arrays with their terms and room for their
+// pairs or elements, each made in one allocation.
+type (
+	smallObject struct {
+		o   ownObject
+		buf [6][2]*ast.Term
+	}
+	objectTerm struct {
+		t ast.Term
+		inputObject
+	}
+	arrayTerm struct {
+		t ast.Term
+		a ownArray
+	}
+)
 
 // inputObject is an object of the input with room for its pairs.
 type inputObject struct {

@@ -164,7 +164,7 @@ func TestNewObjectMatchesOPA(t *testing.T) {
 	for i := range 13 {
 		many = append(many, ast.Item(ast.StringTerm(string(rune('z'-i))), ast.IntNumberTerm(i)))
 	}
-	cases = append(cases, many)
+	cases = append(cases, many, many[:6], many[:7], many[:10], many[:11]) // past each size of room
 	paths := []string{`request`, `request.model`, `request.body.max_tokens`, `request.body.list[1].x`,
 		`request.body.absent`, `request.model.deeper`, `customer`, `absent`, `a`, `z`, `n`}
 	for _, items := range cases {
@@ -172,16 +172,25 @@ func TestNewObjectMatchesOPA(t *testing.T) {
 		for _, it := range items {
 			want.Insert(it[0], it[1])
 		}
-		got := NewObject(items)
+		for i, got := range []ast.Value{NewObject(items), NewObjectTerm(items).Value} {
+			sameObject(t, i, items, want, got, paths)
+		}
+	}
+}
+
+// sameObject compares an object of the input with OPA's (want).
+func sameObject(t *testing.T, ctor int, items [][2]*ast.Term, want ast.Object, got ast.Value, paths []string) {
+	t.Helper()
+	{
 		strs := true
 		for _, it := range items {
 			strs = strs && isA[ast.String](it[0])
 		}
 		if _, own := got.(*ownObject); own != strs {
-			t.Errorf("NewObject(%v) is a %T", items, got)
+			t.Errorf("constructor %d: NewObject(%v) is a %T", ctor, items, got)
 		}
 		if toOPA(ast.NewTerm(got)).Value.Compare(want) != 0 {
-			t.Errorf("NewObject(%v) = %v, want %v", items, got, want)
+			t.Errorf("constructor %d: NewObject(%v) = %v, want %v", ctor, items, got, want)
 		}
 		for _, ps := range paths {
 			path := ast.MustParseRef("x." + ps)[1:] // the keys after a head
@@ -197,7 +206,7 @@ func TestNewObjectMatchesOPA(t *testing.T) {
 	}
 }
 
-// TestNewArrayMatchesOPA compares arrays of the input (NewArray) with
+// TestNewArrayMatchesOPA compares arrays of the input (NewArrayTerm) with
 // OPA's: conversion, Find by index and below, length and equality.
 func TestNewArrayMatchesOPA(t *testing.T) {
 	entry := ast.MustParseTerm(`{"path": "messages.0.content", "role": "user", "text": "hi"}`)
@@ -211,18 +220,18 @@ func TestNewArrayMatchesOPA(t *testing.T) {
 	for _, terms := range cases {
 		want := ast.NewArray(terms...)
 		in := append([]*ast.Term(nil), terms...)
-		got := NewArray(in)
+		got := NewArrayTerm(in).Value
 		if len(in) > 0 {
-			in[0] = ast.StringTerm("changed") // NewArray copies its terms
+			in[0] = ast.StringTerm("changed") // NewArrayTerm copies its terms
 		}
 		if _, own := got.(*ownArray); !own {
-			t.Errorf("NewArray(%v) is a %T", terms, got)
+			t.Errorf("NewArrayTerm(%v) is a %T", terms, got)
 		}
 		if toOPA(ast.NewTerm(got)).Value.Compare(want) != 0 {
-			t.Errorf("NewArray(%v) = %v, want %v", terms, got, want)
+			t.Errorf("NewArrayTerm(%v) = %v, want %v", terms, got, want)
 		}
 		if !equal(ast.NewTerm(got), ast.NewTerm(want)) {
-			t.Errorf("equal(NewArray(%v), OPA's) = false", terms)
+			t.Errorf("equal(NewArrayTerm(%v), OPA's) = false", terms)
 		}
 		for _, ps := range paths {
 			path := ast.MustParseRef("x" + ps)[1:]
