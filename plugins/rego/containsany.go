@@ -76,8 +76,10 @@ const maxOnePassWords = 64
 
 // findWords sets found[i] when text contains words[i] (non-empty), as
 // strings.Contains would, in one pass: the words are chained by their
-// first byte, and at each byte of the text only its chain is tried. With
-// fold, ASCII text is compared in lower case, without a lowered copy.
+// first byte, and at each byte of the text only its chain is tried, and
+// only if some word of the chain has the next byte for its second (most
+// letters of a prompt start a trigger word; few go on as one). With fold,
+// ASCII text is compared in lower case, without a lowered copy.
 func findWords(text string, words []string, found []bool, fold bool) []bool {
 	var head [256]uint8 // 1 + the first word starting with the byte; 0: none
 	var next [maxOnePassWords]uint8
@@ -85,13 +87,37 @@ func findWords(text string, words []string, found []bool, fold bool) []bool {
 		c := words[i][0]
 		next[i], head[c] = head[c], uint8(i+1)
 	}
+	// seconds[head[c]] has bit b%64 set when a word starting with c has
+	// b for its second byte; every bit when one is that byte alone.
+	var seconds [maxOnePassWords + 1]uint64
+	for _, w := range words {
+		h := head[w[0]]
+		if len(w) == 1 {
+			seconds[h] = ^uint64(0)
+		} else {
+			seconds[h] |= 1 << (w[1] & 63)
+		}
+	}
 	left := len(words)
 	for p := 0; p < len(text) && left > 0; p++ {
 		c := text[p]
 		if fold {
 			c = lowerASCII(c)
 		}
-		for j := head[c]; j != 0; j = next[j-1] {
+		j := head[c]
+		if j == 0 {
+			continue
+		}
+		if p+1 < len(text) {
+			d := text[p+1]
+			if fold {
+				d = lowerASCII(d)
+			}
+			if seconds[j]&(1<<(d&63)) == 0 {
+				continue
+			}
+		}
+		for ; j != 0; j = next[j-1] {
 			if i := j - 1; !found[i] && hasPrefix(text[p:], words[i], fold) {
 				found[i] = true
 				left--

@@ -36,8 +36,8 @@ func containsAnyReference(t, words *ast.Term) *ast.Term {
 // reference on ASCII and Unicode texts (whose lower case strings.ToLower
 // defines), mixed-case words, and operands of the wrong type.
 func TestContainsAnyMatchesReference(t *testing.T) {
-	words := ast.MustParseTerm(`["ignore", "Instructions", "<|", "inst]", "##", "İstanbul", "straße", "ǅ", "", 7]`)
-	wordSet := ast.MustParseTerm(`{"ignore", "Instructions", "<|", "inst]", "##", "İstanbul", "straße", "ǅ", "", 7}`)
+	words := ast.MustParseTerm(`["ignore", "Instructions", "<|", "inst]", "##", "İstanbul", "straße", "ǅ", "|", "", 7]`)
+	wordSet := ast.MustParseTerm(`{"ignore", "Instructions", "<|", "inst]", "##", "İstanbul", "straße", "ǅ", "|", "", 7}`)
 	texts := []string{"", "IGNORE previous", "Ignore All Instructions", "<|im_start|>", "[INST] x [/INST]", "## System:",
 		"İSTANBUL", "istanbul", "STRASSE", "Straße", "ǄǅǆDŽ", "\xff\xfe ignore", "plain text with nothing"}
 	r := rand.New(rand.NewPCG(3, 4))
