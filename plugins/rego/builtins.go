@@ -112,6 +112,14 @@ func findPII(text string) map[string][]string {
 		found[kind] = append(found[kind], m)
 	}
 	for i := 0; i < len(text); {
+		// Bytes that can start nothing (lower-case letters, spaces,
+		// punctuation: most of a prompt) are passed over in a tight loop.
+		for i < len(text) && !piiStart[text[i]] {
+			i++
+		}
+		if i == len(text) {
+			break
+		}
 		c := text[i]
 		switch {
 		case c == '@':
@@ -142,6 +150,16 @@ func findPII(text string) map[string][]string {
 	}
 	return found
 }
+
+// piiStart marks the bytes findPII looks at: '@', digits, '+' and '('
+// (a phone number's start), upper-case letters (an IBAN's). Any other
+// byte it steps over.
+var piiStart = func() (t [256]bool) {
+	for _, c := range []byte("@+(0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+		t[c] = true
+	}
+	return t
+}()
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
