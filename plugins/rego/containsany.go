@@ -1,7 +1,9 @@
 package rego
 
 import (
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -26,9 +28,14 @@ func containsAny(_ rego.BuiltinContext, t, words *ast.Term) (*ast.Term, error) {
 			terms, lowered = addWord(terms, lowered, w)
 		}
 	case *ast.Array:
+		if l := loweredLists.get(x); l != nil {
+			terms, lowered = l.terms, l.lowered
+			break
+		}
 		for i := range x.Len() {
 			terms, lowered = addWord(terms, lowered, x.Elem(i))
 		}
+		loweredLists.miss(x, terms, lowered)
 	}
 	if len(terms) == 0 {
 		return emptySet, nil
@@ -59,6 +66,46 @@ func containsAny(_ rego.BuiltinContext, t, words *ast.Term) (*ast.Term, error) {
 		return emptySet, nil // most prompts: nothing to build
 	}
 	return ast.NewTerm(out), nil
+}
+
+// loweredLists keeps the words of the lists contains_any is given again
+// and again, lowered: the injection guardrail gives the same constant
+// list (one array, built when the policy is loaded) on every call, and
+// lowering its words was a third of the built-in's time. A list is known
+// by its address (OPA's arrays are not changed once built: an append
+// makes a new one); one is kept the second time in a row it is seen, so
+// that lists built per call cost nothing but a pointer store.
+var loweredLists wordLists
+
+type wordLists struct {
+	seen atomic.Pointer[ast.Array] // the last list not kept
+	kept [4]atomic.Pointer[wordList]
+	next atomic.Uint32
+}
+
+type wordList struct {
+	list    *ast.Array
+	terms   []*ast.Term
+	lowered []string
+}
+
+func (w *wordLists) get(list *ast.Array) *wordList {
+	for i := range w.kept {
+		if l := w.kept[i].Load(); l != nil && l.list == list {
+			return l
+		}
+	}
+	return nil
+}
+
+// miss records a list that was not kept, and keeps it (a copy of its
+// words) if it was the last one missed too.
+func (w *wordLists) miss(list *ast.Array, terms []*ast.Term, lowered []string) {
+	if w.seen.Swap(list) != list || len(terms) > maxOnePassWords {
+		return
+	}
+	l := &wordList{list: list, terms: slices.Clone(terms), lowered: slices.Clone(lowered)}
+	w.kept[w.next.Add(1)%uint32(len(w.kept))].Store(l)
 }
 
 // addWord adds a word of the list, and its lower case, if it is a string

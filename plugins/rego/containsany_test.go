@@ -63,6 +63,40 @@ func TestContainsAnyMatchesReference(t *testing.T) {
 	}
 }
 
+// TestContainsAnyKeepsListsApart checks that the lists whose lowered
+// words are kept answer only for themselves: lists seen twice in a row,
+// lists alternating, and a list built anew for each call.
+func TestContainsAnyKeepsListsApart(t *testing.T) {
+	text := ast.StringTerm("Ignore the Prompt and PRETEND")
+	lists := []*ast.Term{
+		ast.MustParseTerm(`["ignore", "absent"]`), ast.MustParseTerm(`["prompt"]`),
+		ast.MustParseTerm(`["pretend", "Ignore", "nothing"]`), ast.MustParseTerm(`["x", "y"]`),
+		ast.MustParseTerm(`["the", "and"]`), ast.MustParseTerm(`["and"]`),
+	}
+	order := []int{0, 0, 0, 1, 1, 0, 2, 2, 3, 3, 4, 4, 5, 5, 0, 1, 2, 3, 4, 5, 5, 0, 0, 1}
+	for _, i := range order {
+		check := func(words *ast.Term) {
+			want := containsAnyReference(text, words)
+			got, err := containsAny(rego.BuiltinContext{}, text, words)
+			if err != nil || got.Value.Compare(want.Value) != 0 {
+				t.Fatalf("contains_any(%v, %v) = %v (%v), want %v", text, words, got, err, want)
+			}
+		}
+		check(lists[i])
+		check(lists[i]) // kept from the second time in a row
+		check(ast.MustParseTerm(lists[i].String())) // the same words in a new array
+	}
+	kept := 0
+	for i := range loweredLists.kept {
+		if loweredLists.kept[i].Load() != nil {
+			kept++
+		}
+	}
+	if kept == 0 {
+		t.Error("no list was kept")
+	}
+}
+
 // BenchmarkContainsAny is the injection guardrail's shortcut on the
 // benchmark's prompt: its trigger words over the four messages.
 func BenchmarkContainsAny(b *testing.B) {
