@@ -167,12 +167,11 @@ func callFor(format, body, customer string, meta map[string]string) *core.Reques
 	return req
 }
 
-// usageTerm is input.usage for a day's tokens and a month's cost in cents.
-func usageTerm(dayTokens int64, monthCents int64) *ast.Term {
-	return ast.ObjectTerm(
-		ast.Item(keyDay, totalsTerm(core.UsageTotals{Requests: 3, TotalTokens: dayTokens, Cost: core.Dollar / 100})),
-		ast.Item(keyMonth, totalsTerm(core.UsageTotals{Requests: 9, TotalTokens: 3 * dayTokens, Cost: core.USD(monthCents) * core.Dollar / 100})),
-	)
+// spentTerm is input.usage for a day's tokens and a month's cost in
+// cents, as the stage builds it.
+func spentTerm(dayTokens int64, monthCents int64) *ast.Term {
+	return usageTerm(core.UsageTotals{Requests: 3, TotalTokens: dayTokens, Cost: core.Dollar / 100},
+		core.UsageTotals{Requests: 9, TotalTokens: 3 * dayTokens, Cost: core.USD(monthCents) * core.Dollar / 100})
 }
 
 func withUsage(items [][2]*ast.Term, u *ast.Term) [][2]*ast.Term {
@@ -206,7 +205,7 @@ func TestPlanMatchesTopdownGuardrails(t *testing.T) {
 		id   string
 		meta map[string]string
 	}{{"acme", map[string]string{"team": "support"}}, {"globex", map[string]string{"team": "research"}}, {"", nil}, {"initech", map[string]string{"team": "ops", "env": "prod"}}}
-	usages := []*ast.Term{usageTerm(10, 5), usageTerm(2_000_000, 90_000), usageTerm(999_999, 50_000)}
+	usages := []*ast.Term{spentTerm(10, 5), spentTerm(2_000_000, 90_000), spentTerm(999_999, 50_000)}
 	answers := []string{"Paris is the capital of France.", "write to bob@example.org", "call +44 20 7946 0958", ""}
 	denied, patched, evaluated := 0, 0, 0
 	for name, data := range guardrailConfigs() {

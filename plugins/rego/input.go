@@ -342,7 +342,7 @@ func (c *usageCache) get(ctx context.Context, sr core.SpendReader, customer stri
 	if err != nil {
 		return nil, err
 	}
-	val := ast.ObjectTerm(ast.Item(keyDay, totalsTerm(day)), ast.Item(keyMonth, totalsTerm(month)))
+	val := usageTerm(day, month)
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxCachedCustomers {
 		c.m = map[string]usageEntry{}
@@ -352,8 +352,16 @@ func (c *usageCache) get(ctx context.Context, sr core.SpendReader, customer stri
 	return val, nil
 }
 
+// usageTerm builds input.usage from a customer's totals. Its objects are
+// the plan evaluator's own (plan.NewObjectTerm): a budget policy looks a
+// dozen keys up in them on every call, by comparing strings rather than
+// hashing them; topdown and the decision log get them converted.
+func usageTerm(day, month core.UsageTotals) *ast.Term {
+	return plan.NewObjectTerm([][2]*ast.Term{{keyDay, totalsTerm(day)}, {keyMonth, totalsTerm(month)}})
+}
+
 func totalsTerm(t core.UsageTotals) *ast.Term {
-	return ast.ObjectTerm(
+	return plan.NewObjectTerm([][2]*ast.Term{
 		ast.Item(ast.StringTerm("requests"), ast.InternedTerm(t.Requests)),
 		ast.Item(ast.StringTerm("input_tokens"), ast.InternedTerm(t.InputTokens)),
 		ast.Item(ast.StringTerm("output_tokens"), ast.InternedTerm(t.OutputTokens)),
@@ -363,7 +371,7 @@ func totalsTerm(t core.UsageTotals) *ast.Term {
 		ast.Item(ast.StringTerm("cost_usd"), ast.NumberTerm(jsonNumber(t.Cost.String()))),
 		ast.Item(ast.StringTerm("unpriced_requests"), ast.InternedTerm(t.Unpriced)),
 		ast.Item(ast.StringTerm("errors"), ast.InternedTerm(t.Errors)),
-	)
+	})
 }
 
 // responseTerm builds input.response.
