@@ -83,7 +83,7 @@ func TestContainsAnyKeepsListsApart(t *testing.T) {
 			}
 		}
 		check(lists[i])
-		check(lists[i]) // kept from the second time in a row
+		check(lists[i])                             // kept from the second time in a row
 		check(ast.MustParseTerm(lists[i].String())) // the same words in a new array
 	}
 	kept := 0
