@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind is the type of a raw JSON value, read from its first byte.
@@ -81,19 +82,20 @@ func Int(raw string) (int64, bool) {
 }
 
 // Unquote returns the text of a raw JSON string, without a copy when it
-// has no escapes. ok is false when raw is not a string.
+// has no escapes. ok is false when raw is not a string. Invalid UTF-8
+// becomes U+FFFD, as encoding/json decodes it.
 func Unquote(raw string) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", false
 	}
-	if strings.IndexByte(raw, '\\') < 0 {
+	if strings.IndexByte(raw, '\\') < 0 && utf8.ValidString(raw) {
 		return raw[1 : len(raw)-1], true
 	}
 	return unescape(raw)
 }
 
-// unescape decodes a string with escapes; apart from Unquote so that only
-// this rare path puts a string on the heap.
+// unescape decodes a string with escapes or invalid UTF-8; apart from
+// Unquote so that only this rare path puts a string on the heap.
 func unescape(raw string) (string, bool) {
 	var s string
 	if json.Unmarshal([]byte(raw), &s) != nil {

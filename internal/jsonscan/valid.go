@@ -3,6 +3,8 @@ package jsonscan
 import (
 	"encoding/binary"
 	"math/bits"
+	"strings"
+	"unsafe"
 )
 
 // maxDepth is encoding/json's nesting limit: deeper documents are invalid.
@@ -17,7 +19,22 @@ func Valid(b []byte) bool {
 	return i >= 0 && v.space(i) == len(b)
 }
 
-type validator struct{ b []byte }
+// ValidFields is Valid and, when b is an object, Fields in the same pass:
+// fn sees each top-level field as it is checked. fn may have been called
+// by the time a later byte shows b is not valid, so a caller acts on what
+// it saw only when valid is true. object reports that b is an object.
+// name and raw share b's memory, as Fields' share its string's.
+func ValidFields(b []byte, fn func(name, raw string)) (valid, object bool) {
+	v := validator{b: b, top: fn}
+	start := v.space(0)
+	i := v.value(start, 0)
+	return i >= 0 && v.space(i) == len(b), start < len(b) && b[start] == '{'
+}
+
+type validator struct {
+	b   []byte
+	top func(name, raw string) // ValidFields' fn, for fields at depth 1
+}
 
 func (v *validator) space(i int) int {
 	for i < len(v.b) {
@@ -68,14 +85,20 @@ func (v *validator) object(i, depth int) int {
 		if i >= len(v.b) || v.b[i] != '"' {
 			return -1
 		}
+		key := i
 		if i = v.str(i + 1); i < 0 {
 			return -1
 		}
+		keyEnd := i
 		if i = v.space(i); i >= len(v.b) || v.b[i] != ':' {
 			return -1
 		}
-		if i = v.value(v.space(i+1), depth); i < 0 {
+		start := v.space(i + 1)
+		if i = v.value(start, depth); i < 0 {
 			return -1
+		}
+		if depth == 1 && v.top != nil {
+			v.field(key, keyEnd, start, i)
 		}
 		if i = v.space(i); i >= len(v.b) {
 			return -1
@@ -89,6 +112,16 @@ func (v *validator) object(i, depth int) int {
 			return -1
 		}
 	}
+}
+
+// field hands a checked top-level field to top: the key b[key:keyEnd]
+// (quotes included) unquoted, and the raw value b[start:end].
+func (v *validator) field(key, keyEnd, start, end int) {
+	name := unsafe.String(&v.b[key+1], keyEnd-key-2)
+	if strings.IndexByte(name, '\\') >= 0 {
+		name, _ = Unquote(unsafe.String(&v.b[key], keyEnd-key))
+	}
+	v.top(name, unsafe.String(&v.b[start], end-start))
 }
 
 func (v *validator) array(i, depth int) int {

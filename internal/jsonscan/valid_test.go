@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,6 +62,30 @@ func FuzzValid(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if got, want := Valid(b), json.Valid(b); got != want {
 			t.Fatalf("Valid(%q) = %v, encoding/json says %v", b, got, want)
+		}
+	})
+}
+
+// FuzzValidFields: ValidFields says what Valid says, and on a valid object
+// it hands over the fields Fields does, in order.
+func FuzzValidFields(f *testing.F) {
+	for _, s := range append(validCases, invalidCases[:len(invalidCases)-1]...) {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"a":1,"b\u0041":[{"c":2}],"":"x"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got []string
+		valid, object := ValidFields(b, func(name, raw string) { got = append(got, name, raw) })
+		if valid != Valid(b) {
+			t.Fatalf("ValidFields(%q) valid = %v, Valid says %v", b, valid, !valid)
+		}
+		if !valid {
+			return
+		}
+		var want []string
+		isObject := Fields(string(b), func(name, raw string) { want = append(want, name, raw) })
+		if object != isObject || !slices.Equal(got, want) {
+			t.Fatalf("ValidFields(%q) = %q (object %v), Fields: %q (%v)", b, got, object, want, isObject)
 		}
 	})
 }

@@ -20,9 +20,9 @@ type parsed struct {
 	hideUsage bool
 }
 
-// Parse reads model and stream flag in one pass over the top-level keys
-// (package jsonscan: no reflection, no copies), after checking the body is
-// well-formed JSON. For a stream whose client did not ask for usage, it asks upstream
+// Parse reads model and stream flag from the top-level keys in the pass
+// that checks the body is well-formed JSON (jsonscan.ValidFields: no
+// reflection, no copies). For a stream whose client did not ask for usage, it asks upstream
 // for it (stream_options.include_usage) and remembers to hide the extra
 // chunk, so streamed calls are metered too.
 func (Format) Parse(req *core.Request) {
@@ -34,50 +34,57 @@ func (Format) Parse(req *core.Request) {
 		return
 	}
 	body := req.Body
-	if !jsonscan.Valid(body) {
-		req.ParseErr = invalid("invalid_json", "", "the body is not valid JSON")
-		return
-	}
-	st := &parsed{}
-	includeUsage := false
-	// The body is never written to once received (SetBody replaces it), so
-	// reading it as a string without a copy is safe.
-	if !jsonscan.Fields(str(body), func(k, v string) {
-		if req.ParseErr != nil {
+	// One pass checks the body and reads its fields; what it read counts
+	// only once the whole body is known to be valid.
+	var (
+		st           = &parsed{}
+		model        string
+		stream       bool
+		includeUsage bool
+		fieldErr     error // the first field of the wrong type
+	)
+	valid, object := jsonscan.ValidFields(body, func(k, v string) {
+		if fieldErr != nil {
 			return // the first error is the one reported
 		}
 		switch k {
 		case "model":
 			m, ok := jsonscan.Unquote(v)
 			if !ok {
-				req.ParseErr = typeError("model", "a string", v)
+				fieldErr = typeError("model", "a string", v)
 				return
 			}
-			st.hasModel, req.Model = true, m
+			st.hasModel, model = true, m
 		case "stream":
 			if kind := jsonscan.KindOf(v); kind != jsonscan.Bool && kind != jsonscan.Null {
-				req.ParseErr = typeError("stream", "a boolean", v)
+				fieldErr = typeError("stream", "a boolean", v)
 				return
 			}
-			req.Stream = v == "true"
+			stream = v == "true"
 		case "stream_options":
 			raw, _ := jsonscan.Field(v, "include_usage")
 			includeUsage = raw == "true"
 		case "messages":
 			if jsonscan.KindOf(v) != jsonscan.Array {
-				req.ParseErr = typeError("messages", "an array of messages", v)
+				fieldErr = typeError("messages", "an array of messages", v)
 				return
 			}
 			if emptyArray(v) {
-				req.ParseErr = invalid("empty_array", "messages", "invalid 'messages': empty array; expected at least one message")
+				fieldErr = invalid("empty_array", "messages", "invalid 'messages': empty array; expected at least one message")
 				return
 			}
 			st.hasMessages = true
 		}
-	}) {
+	})
+	switch {
+	case !valid:
+		req.ParseErr = invalid("invalid_json", "", "the body is not valid JSON")
+		return
+	case !object:
 		req.ParseErr = invalid("invalid_json", "", "the body must be a JSON object")
 		return
 	}
+	req.Model, req.Stream, req.ParseErr = model, stream, fieldErr
 	req.SetState(st)
 	if req.ParseErr != nil || !req.Stream || includeUsage {
 		return
