@@ -161,7 +161,7 @@ func TestSkipStringMatchesByteLoop(t *testing.T) {
 func TestLastField(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
 		{`{"choices":[{"message":{"content":"\"usage\":{\"x\":1}"}}],"usage":{"prompt_tokens":3},"x":1}`, `{"prompt_tokens":3}`},
-		{`{"usage":{"a":1},"b":{"usage":{"a":2}}}`, `{"a":1}`},      // the last one is nested
+		{`{"usage":{"a":1},"b":{"usage":{"a":2}}}`, `{"a":1}`},     // the last one is nested
 		{`{"usage":{"a":1},"b":"\"usage\":{\"a\":2}"}`, `{"a":1}`}, // the last one is quoted
 		{`{"usage":1,"us\u0061ge":2}`, `2`},                        // the last one is escaped
 		{`{"usage":1,"usage":2} `, `2`},
