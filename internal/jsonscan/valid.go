@@ -25,16 +25,16 @@ func Valid(b []byte) bool {
 // it saw only when valid is true. object reports that b is an object.
 // name and raw share b's memory, as Fields' share its string's.
 func ValidFields(b []byte, fn func(name, raw string)) (valid, object bool) {
-	v := validator{b: b, top: fn}
+	v := validator{b: b}
 	start := v.space(0)
-	i := v.value(start, 0)
-	return i >= 0 && v.space(i) == len(b), start < len(b) && b[start] == '{'
+	if start >= len(b) || b[start] != '{' {
+		return Valid(b), false
+	}
+	i := v.object(start+1, 1, fn)
+	return i >= 0 && v.space(i) == len(b), true
 }
 
-type validator struct {
-	b   []byte
-	top func(name, raw string) // ValidFields' fn, for fields at depth 1
-}
+type validator struct{ b []byte }
 
 func (v *validator) space(i int) int {
 	for i < len(v.b) {
@@ -57,7 +57,7 @@ func (v *validator) value(i, depth int) int {
 	case '"':
 		return v.str(i + 1)
 	case '{':
-		return v.object(i+1, depth+1)
+		return v.object(i+1, depth+1, nil)
 	case '[':
 		return v.array(i+1, depth+1)
 	case 't':
@@ -74,7 +74,8 @@ func (v *validator) value(i, depth int) int {
 	}
 }
 
-func (v *validator) object(i, depth int) int {
+// object checks an object; fn, if not nil, sees each of its fields.
+func (v *validator) object(i, depth int, fn func(name, raw string)) int {
 	if depth > maxDepth {
 		return -1
 	}
@@ -97,8 +98,8 @@ func (v *validator) object(i, depth int) int {
 		if i = v.value(start, depth); i < 0 {
 			return -1
 		}
-		if depth == 1 && v.top != nil {
-			v.field(key, keyEnd, start, i)
+		if fn != nil {
+			v.field(fn, key, keyEnd, start, i)
 		}
 		if i = v.space(i); i >= len(v.b) {
 			return -1
@@ -114,14 +115,14 @@ func (v *validator) object(i, depth int) int {
 	}
 }
 
-// field hands a checked top-level field to top: the key b[key:keyEnd]
-// (quotes included) unquoted, and the raw value b[start:end].
-func (v *validator) field(key, keyEnd, start, end int) {
+// field hands a checked field to fn: the key b[key:keyEnd] (quotes
+// included) unquoted, and the raw value b[start:end].
+func (v *validator) field(fn func(name, raw string), key, keyEnd, start, end int) {
 	name := unsafe.String(&v.b[key+1], keyEnd-key-2)
 	if strings.IndexByte(name, '\\') >= 0 {
 		name, _ = Unquote(unsafe.String(&v.b[key], keyEnd-key))
 	}
-	v.top(name, unsafe.String(&v.b[start], end-start))
+	fn(name, unsafe.String(&v.b[start], end-start))
 }
 
 func (v *validator) array(i, depth int) int {

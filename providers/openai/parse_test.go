@@ -215,3 +215,18 @@ func BenchmarkUsage(b *testing.B) {
 		}
 	}
 }
+
+// TestParseAllocatesOnlyItsState: reading a chat body costs one
+// allocation, its parsed state (a closure that escaped once cost four more).
+func TestParseAllocatesOnlyItsState(t *testing.T) {
+	allocs := testing.AllocsPerRun(100, func() {
+		req := &core.Request{Method: "POST", Path: "/v1/chat/completions", Operation: OpChatCompletions, Body: benchRequest}
+		Format{}.Parse(req)
+		if req.ParseErr != nil || req.Model == "" {
+			t.Fatal(req.ParseErr)
+		}
+	})
+	if allocs > 2 { // the state and the request itself
+		t.Fatalf("Parse made %v allocations, want at most 2", allocs)
+	}
+}
