@@ -248,3 +248,28 @@ func TestKeyMonthlyBudgetSpendUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// TestChargeStartsClean: a charge taken from the pool after another
+// call's carries nothing of it — not its estimate, not its buckets.
+func TestChargeStartsClean(t *testing.T) {
+	rl := newLimiter(t, map[string]any{"tokens_per_minute": 1e9, "requests_per_minute": 1e9}, pipeline.Env{}, "")
+	big := keyCall("big", nil, `{"max_tokens":5000}`)
+	big.Customer = "big"
+	c := rl.charge(big)
+	rl.finish(context.Background(), big, c, 10, true)
+	small := keyCall("small", nil, `{}`)
+	small.Customer = "small"
+	c = rl.charge(small)
+	defer rl.finish(context.Background(), small, c, 0, false)
+	if want := estimate(small, rl.defaultOutput); c.estimate != want {
+		t.Errorf("estimate %d, want %d", c.estimate, want)
+	}
+	if len(c.buckets) != 2 {
+		t.Fatalf("%d buckets, want 2", len(c.buckets))
+	}
+	for _, b := range c.buckets {
+		if !strings.HasSuffix(b.Key, ":small") {
+			t.Errorf("bucket %q is not the small customer's", b.Key)
+		}
+	}
+}

@@ -86,17 +86,21 @@ func (r *RateLimit) Handle(ctx context.Context, req *core.Request, next core.Han
 	}
 	c := r.charge(req)
 	if len(c.buckets)+len(c.leases) == 0 {
+		charges.Put(c)
 		return next(ctx, req)
 	}
 	d, err := r.backend.Take(ctx, req.ID, c.buckets, c.leases)
 	if err != nil {
+		charges.Put(c)
 		if ferr := r.mode.Failed(err, "rate limits are not enforced"); ferr != nil {
 			return nil, ferr
 		}
 		return next(ctx, req)
 	}
 	if !d.Allowed {
-		return nil, r.refuse(req, c, d)
+		err := r.refuse(req, c, d)
+		charges.Put(c)
+		return nil, err
 	}
 	resp, err := next(ctx, req)
 	switch {
@@ -107,15 +111,22 @@ func (r *RateLimit) Handle(ctx context.Context, req *core.Request, next core.Han
 			used := resp.Usage.InputTokens + resp.Usage.OutputTokens
 			r.finish(ctx, req, c, used, clean || used > c.estimate)
 		}}
+		return resp, err
 	default:
 		r.finish(ctx, req, c, resp.Usage.InputTokens+resp.Usage.OutputTokens, resp.UsageKnown)
 	}
 	return resp, err
 }
 
+// charges recycles charges: one lives from a call's check to its
+// reconciliation, and the backends keep none of it (the memory backend
+// copies the names it stores, Redis sends them).
+var charges = sync.Pool{New: func() any { return new(charge) }}
+
 // charge builds the buckets and leases that apply to req.
 func (r *RateLimit) charge(req *core.Request) *charge {
-	c := &charge{estimate: -1}
+	c := charges.Get().(*charge)
+	*c = charge{estimate: -1}
 	c.buckets, c.leases, c.limitOf, c.dimOf = c.bucketArr[:0], c.leaseArr[:0], c.limitArr[:0], c.dimArr[:0]
 	var leaseLimits [2]int
 	ll := leaseLimits[:0]
@@ -209,10 +220,12 @@ func keyValue(key string, req *core.Request) (string, bool) {
 	return v, ok
 }
 
-// finish reconciles the token buckets with used (when known) and releases
-// the leases. It runs after the answer, so it never refuses anything; a
-// Redis failure here is only logged.
+// finish reconciles the token buckets with used (when known), releases
+// the leases and gives the charge back to the pool. It runs after the
+// answer, so it never refuses anything; a Redis failure here is only
+// logged.
 func (r *RateLimit) finish(ctx context.Context, req *core.Request, c *charge, used int64, known bool) {
+	defer charges.Put(c) // the call's last use of its charge
 	adjust := c.adjustArr[:0]
 	if known && c.estimate >= 0 && used != c.estimate {
 		for i, b := range c.buckets {
