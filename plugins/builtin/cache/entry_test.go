@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -59,13 +60,21 @@ func TestConfigProblems(t *testing.T) {
 	}
 }
 
-func TestKeyIgnoresOrderAndIgnoredFields(t *testing.T) {
+// defaultCache is a cache stage with the default config, closed when the
+// test ends.
+func defaultCache(t *testing.T) *Cache {
+	t.Helper()
 	s, err := newStage(pipeline.Spec{Name: "cache"}, pipeline.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := s.(*Cache)
-	defer c.Close(t.Context())
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func TestKeyIgnoresOrderAndIgnoredFields(t *testing.T) {
+	c := defaultCache(t)
 	key := func(body string) memKey {
 		req := benchRequest()
 		req.Body = []byte(body)
@@ -88,12 +97,7 @@ func TestKeyIgnoresOrderAndIgnoredFields(t *testing.T) {
 // to the next, or changing a long part (hashed on its own) anywhere,
 // changes the key.
 func TestKeyPartsKeepTheirBoundaries(t *testing.T) {
-	s, err := newStage(pipeline.Spec{Name: "cache"}, pipeline.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := s.(*Cache)
-	defer c.Close(t.Context())
+	c := defaultCache(t)
 	key := func(path, query, body string) memKey {
 		req := benchRequest()
 		req.Path, req.RawQuery, req.Body = path, query, []byte(body)
