@@ -82,7 +82,7 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 bench: redis ## run the in-process benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+	$(GO) test -run '^$$' -p 1 -bench . -benchmem -count 1 ./...
 
 # Load harness (docs/benchmarks.md): the lean upstream, the gateway with each
 # config (LOADTEST_CONFIGS='name=path,...', default: see loadtest/cmd/loadtest/run.go)
@@ -93,6 +93,9 @@ bench: redis ## run the in-process benchmarks
 .PHONY: loadtest bench-check
 LOADTEST_CONFIGS ?=
 LOADTEST_FLAGS   ?=
+# Benchmarks run one package at a time (-p 1): go test runs packages'
+# binaries in parallel by default, and two benchmarks sharing the two cores
+# read 10-20% slower than one alone (docs/benchmarks.md, Resilience).
 BENCH_PKGS       ?= ./...
 BENCH_COUNT      ?= 5
 BENCH_TOLERANCE  ?= 0.25
@@ -110,16 +113,16 @@ loadtest: build ## measure the gateway against direct calls and a bare reverse p
 	$(GO) build -o bin/loadtest-gatewayprof ./loadtest/cmd/gatewayprof
 	./bin/loadtest run --bin bin $(if $(LOADTEST_CONFIGS),--configs '$(LOADTEST_CONFIGS)') $(LOADTEST_FLAGS)
 	@if [[ "$(LOADTEST_FLAGS)" != *--quick* ]]; then \
-	  echo "$(GO) test -run '^\$$' -bench . -benchmem -count $(LOADTEST_BENCH_COUNT) $(BENCH_PKGS) > loadtest/results/gobench.txt"; \
-	  $(GO) test -run '^$$' -bench . -benchmem -count $(LOADTEST_BENCH_COUNT) $(BENCH_PKGS) > loadtest/results/gobench.txt 2>&1 || \
+	  echo "$(GO) test -run '^\$$' -p 1 -bench . -benchmem -count $(LOADTEST_BENCH_COUNT) $(BENCH_PKGS) > loadtest/results/gobench.txt"; \
+	  $(GO) test -run '^$$' -p 1 -bench . -benchmem -count $(LOADTEST_BENCH_COUNT) $(BENCH_PKGS) > loadtest/results/gobench.txt 2>&1 || \
 	    echo "loadtest: some packages' benchmarks failed; see loadtest/results/gobench.txt"; \
-	  ./bin/loadtest report --bench loadtest/results/gobench.txt --bench-cmd "go test -run '^\$$' -bench . -benchmem -count $(LOADTEST_BENCH_COUNT) $(BENCH_PKGS)"; \
+	  ./bin/loadtest report --bench loadtest/results/gobench.txt --bench-cmd "go test -run '^\$$' -p 1 -bench . -benchmem -count $(LOADTEST_BENCH_COUNT) $(BENCH_PKGS)"; \
 	fi
 
 bench-check: ## compare the in-process benchmarks with docs/bench-baseline.txt (BENCH_UPDATE=1 rewrites it)
 	$(GO) build -o bin/loadtest ./loadtest/cmd/loadtest
 	@mkdir -p bin
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) $(BENCH_PKGS) > bin/bench-now.txt 2>&1 || \
+	$(GO) test -run '^$$' -p 1 -bench . -benchmem -count $(BENCH_COUNT) $(BENCH_PKGS) > bin/bench-now.txt 2>&1 || \
 	  echo "bench-check: some packages' benchmarks failed; see bin/bench-now.txt"
 	./bin/loadtest bench-check --baseline docs/bench-baseline.txt --current bin/bench-now.txt \
 	  --tolerance $(BENCH_TOLERANCE) $(if $(BENCH_UPDATE),--update)
