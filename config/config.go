@@ -74,6 +74,11 @@ type ServerConfig struct {
 	// Engine is the HTTP/1.1 server that serves both listeners:
 	// EngineInline or EngineStandard.
 	Engine string `koanf:"engine"`
+	// GCHeadroomBytes keeps the garbage collector's heap goal at least this
+	// far above the live heap (internal/gcfloor): fewer collections while
+	// the heap is small, at most this much more memory. 0 leaves GOGC as
+	// Go sets it; so does a GOGC in the environment.
+	GCHeadroomBytes int64 `koanf:"gc_headroom_bytes"`
 }
 
 // Values of [ServerConfig.Engine].

@@ -48,6 +48,11 @@
 //	server.engine               the HTTP/1.1 server: inline (tollgate's own,
 //	                            no goroutine per request) or standard
 //	                            (net/http's). Default inline.
+//	server.gc_headroom_bytes    the collector's heap goal is kept at least
+//	                            this far above the live heap (fewer
+//	                            collections while it is small); >= 0, 0 and
+//	                            a GOGC in the environment leave Go's
+//	                            default. Default 6291456 (6 MiB).
 //	customer.header                  request header naming the customer.
 //	                                 Required. Default X-Tollgate-Customer.
 //	customer.metadata_header_prefix  headers with this prefix carry metadata:

@@ -34,6 +34,7 @@ func TestDefault(t *testing.T) {
 
 			MaxConcurrentRequests: 1024,
 			Engine:                EngineInline,
+			GCHeadroomBytes:       6 << 20,
 		},
 		Customer: CustomerConfig{Header: "X-Tollgate-Customer", MetadataHeaderPrefix: "X-Tollgate-Meta-", Missing: MissingTrack},
 		Providers: map[string]Provider{

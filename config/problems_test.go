@@ -77,6 +77,8 @@ func TestProblems(t *testing.T) {
 			path: "log.format", message: `want one of auto, text, json; got "xml"`, source: "$TOLLGATE_LOG__FORMAT"},
 		{name: "server engine", yaml: "server:\n  engine: fasthttp\n",
 			path: "server.engine", message: `want one of inline, standard; got "fasthttp"`, source: "config.yaml:2"},
+		{name: "negative gc headroom", yaml: "server:\n  gc_headroom_bytes: -1\n",
+			path: "server.gc_headroom_bytes", message: "want a number of bytes >= 0 (0: Go's default GOGC), got -1", source: "config.yaml:2"},
 		{name: "customer missing", yaml: "customer:\n  missing: drop\n",
 			path: "customer.missing", message: `want one of track, reject; got "drop"`, source: "config.yaml:2"},
 		{name: "on_error", yaml: "pipeline:\n  - {name: a, kind: builtin, on_error: explode}\n",

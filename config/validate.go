@@ -67,6 +67,9 @@ func (c *Config) problems() []Problem {
 	v.notNegative("server.idle_timeout", c.Server.IdleTimeout)
 	v.notNegative("server.shutdown_timeout", c.Server.ShutdownTimeout)
 	v.oneOf("server.engine", c.Server.Engine, serverEngines, false)
+	if c.Server.GCHeadroomBytes < 0 {
+		v.add("server.gc_headroom_bytes", fmt.Sprintf("want a number of bytes >= 0 (0: Go's default GOGC), got %d", c.Server.GCHeadroomBytes))
+	}
 
 	if v.required("customer.header", c.Customer.Header) {
 		v.headerName("customer.header", c.Customer.Header)

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/internal/gcfloor"
 	"github.com/tollgate-dev/tollgate/internal/h1server"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
@@ -52,6 +54,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	op.start(ctx, eng)
+	defer startGCFloor(cfg.Server.GCHeadroomBytes, log)()
 	gw, err := listen(cfg.Listen, op.gateway(eng.Handler()), cfg.Server)
 	if err != nil {
 		log.Error("cannot listen", "addr", cfg.Listen, "err", err)
@@ -159,4 +162,19 @@ func configSource(fs interface{ GetString(string) (string, error) }) string {
 		return p
 	}
 	return "embedded default"
+}
+
+// startGCFloor keeps the collector's heap goal headroom bytes above the
+// live heap while the gateway serves (internal/gcfloor: fewer collections
+// at low load, the c=1 p99). A GOGC in the environment is the operator's
+// choice and wins.
+func startGCFloor(headroom int64, log *slog.Logger) (stop func()) {
+	if headroom <= 0 {
+		return func() {}
+	}
+	if v := os.Getenv("GOGC"); v != "" {
+		log.Info("GOGC is set: server.gc_headroom_bytes is not applied", "GOGC", v)
+		return func() {}
+	}
+	return gcfloor.Start(uint64(headroom), time.Second/4)
 }

@@ -28,11 +28,13 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/internal/gcfloor"
 	"github.com/tollgate-dev/tollgate/internal/h1server"
 	"github.com/tollgate-dev/tollgate/internal/logging"
 	"github.com/tollgate-dev/tollgate/tracking"
@@ -107,6 +109,10 @@ func run(args []string, stderr io.Writer) int {
 	// server.engine picks the server, as in `tollgate serve`.
 	if cfg.Server.Engine != config.EngineStandard {
 		srv = h1server.FromStandard(srv.(*http.Server))
+	}
+	// and server.gc_headroom_bytes the collector's floor, unless GOGC is set.
+	if h := cfg.Server.GCHeadroomBytes; h > 0 && os.Getenv("GOGC") == "" {
+		defer gcfloor.Start(uint64(h), time.Second/4)()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

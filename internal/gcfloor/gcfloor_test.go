@@ -1,0 +1,57 @@
+package gcfloor
+
+import (
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"testing"
+	"time"
+)
+
+func TestPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		live, headroom uint64
+		want           int
+	}{
+		{4 * mib, 12 * mib, 300},  // a small heap: the goal is live + 12 MiB
+		{5 * mib, 12 * mib, 240},  // rounded up
+		{60 * mib, 12 * mib, 100}, // a large heap: Go's default, never less
+		{12 * mib, 12 * mib, 100}, // exactly the headroom
+		{0, 12 * mib, maxPercent}, // nothing live yet
+		{1, 12 * mib, maxPercent}, // bounded
+		{4 * mib, 0, 100},         // no headroom asked
+	} {
+		if got := Percent(tc.live, tc.headroom); got != tc.want {
+			t.Errorf("Percent(%d, %d) = %d, want %d", tc.live, tc.headroom, got, tc.want)
+		}
+	}
+}
+
+// TestStartRaisesAndRestores: with a small live heap GOGC goes up while
+// the floor runs, and stop puts back what was there.
+func TestStartRaisesAndRestores(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	runtime.GC() // a measured live heap
+	stop := Start(1<<30, time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for gogc() <= 100 {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatal("GOGC was not raised")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	if got := gogc(); got != 100 {
+		t.Fatalf("GOGC after stop = %d, want 100", got)
+	}
+}
+
+// gogc reads GOGC without changing it.
+func gogc() uint64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
