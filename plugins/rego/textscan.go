@@ -238,20 +238,30 @@ func (s *jsonScan) elements(depth int, each func(i int) bool) bool {
 		if !each(i) {
 			return false
 		}
-		p.space()
-		if p.i >= len(p.b) {
-			return false
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return true
-		default:
-			return false
+		if more, ok := s.next(']'); !more {
+			return ok
 		}
 	}
+}
+
+// next moves past what follows an element or a field: a comma (more
+// follow) or the closing bracket (the list ends, read whole); anything
+// else ends the list unread.
+func (s *jsonScan) next(closing byte) (more, ok bool) {
+	p := &s.p
+	p.space()
+	if p.i >= len(p.b) {
+		return false, false
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return true, true
+	case closing:
+		p.i++
+		return false, true
+	}
+	return false, false
 }
 
 // objects calls each for every element of the array at the cursor, with
@@ -296,18 +306,8 @@ func (s *jsonScan) fields(depth int, each func(key string) bool) bool {
 		if !each(unsafe.String(unsafe.SliceData(k), len(k))) {
 			return false
 		}
-		p.space()
-		if p.i >= len(p.b) {
-			return false
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return true
-		default:
-			return false
+		if more, ok := s.next('}'); !more {
+			return ok
 		}
 	}
 }
