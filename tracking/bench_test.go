@@ -146,3 +146,63 @@ func BenchmarkFileSync(b *testing.B) {
 		i++
 	}
 }
+
+// countingSink takes events as stored JSON and counts them: the cheapest
+// sink, so that the figure is the outbox's own.
+type countingSink struct {
+	n    atomic.Int64
+	want int64
+	done chan struct{}
+}
+
+func (s *countingSink) WriteJSON(_ context.Context, events [][]byte) error {
+	if s.n.Add(int64(len(events))) >= s.want && !isDone(s.done) {
+		close(s.done)
+	}
+	return nil
+}
+
+func (s *countingSink) Write(context.Context, []*core.UsageEvent) error {
+	return errors.New("countingSink takes JSON only")
+}
+
+func (s *countingSink) Close() error { return nil }
+
+// BenchmarkDelivery measures the outbox end to end with a sink that costs
+// nothing: hand-off, persistence, the worker's reads and the removal of
+// the acknowledged events, in batches of max_events. Its B/op is what the
+// outbox allocates per event.
+func BenchmarkDelivery(b *testing.B) {
+	for _, batch := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			db, err := tracking.Open(b.TempDir(), tracking.WithLogger(quiet))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			sink := &countingSink{want: int64(b.N), done: make(chan struct{})}
+			ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true, MaxMemoryEvents: b.N + 1,
+				Sinks: []tracking.SinkConfig{{Name: "count", Sink: sink, MaxEvents: batch}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ob.Close(context.Background())
+			evs := benchEvents(b.N)
+			b.ResetTimer()
+			start := time.Now()
+			for _, ev := range evs {
+				ob.Enqueue(ev)
+			}
+			select {
+			case <-sink.done:
+			case <-time.After(5 * time.Minute):
+				b.Fatalf("delivered %d of %d", sink.n.Load(), b.N)
+			}
+			// The acks are removed in the writer's next transaction.
+			for db.Stats().Sinks[0].Delivered < int64(b.N) {
+				time.Sleep(time.Millisecond)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}
