@@ -1,7 +1,6 @@
 package tracking
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -121,11 +120,12 @@ type Outbox struct {
 	cfg Config
 	log *slog.Logger
 
-	mu     sync.Mutex
-	mem    []*core.UsageEvent
-	spare  []*core.UsageEvent
-	acks   []ack
-	closed bool
+	mu        sync.Mutex
+	mem       []*core.UsageEvent
+	spare     []*core.UsageEvent
+	acks      []ack
+	spareAcks []ack
+	closed    bool
 
 	wake       chan struct{}
 	enough     chan struct{} // lingerEnough events wait: end the interval
@@ -223,47 +223,28 @@ func (o *Outbox) dropInMemory(ev *core.UsageEvent, closed bool) {
 	}
 }
 
-// ack is a delivered event whose removal from its queue waits for the
-// writer's next transaction.
-type ack struct {
-	st   *sinkState
-	key  []byte
-	size int64
-}
-
 // take swaps out the events queued in memory and the pending acks.
 func (o *Outbox) take() ([]*core.UsageEvent, []ack) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	batch, acks := o.mem, o.acks
-	o.mem, o.acks = o.spare[:0], nil
-	o.spare = nil
+	o.mem, o.acks = o.spare[:0], o.spareAcks[:0]
+	o.spare, o.spareAcks = nil, nil
 	return batch, acks
 }
 
-// recycle returns a batch's slice for reuse.
-func (o *Outbox) recycle(batch []*core.UsageEvent) {
+// recycle returns a batch's and its acks' slices for reuse.
+func (o *Outbox) recycle(batch []*core.UsageEvent, acks []ack) {
 	clear(batch)
+	clear(acks)
 	o.mu.Lock()
 	if o.spare == nil && cap(batch) <= 4*maxTxEvents {
 		o.spare = batch[:0]
 	}
-	o.mu.Unlock()
-}
-
-// addAcks records delivered events; the writer removes them from the queue
-// in its next transaction, so acknowledging costs no fsync of its own. A
-// crash before that commit only means they are delivered again.
-func (o *Outbox) addAcks(st *sinkState, batch []stored) {
-	o.mu.Lock()
-	for _, s := range batch {
-		o.acks = append(o.acks, ack{st: st, key: s.key, size: int64(len(s.value))})
+	if o.spareAcks == nil && cap(acks) <= maxTxEvents {
+		o.spareAcks = acks[:0]
 	}
 	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
 }
 
 // writeLoop persists what Enqueue queued, and the workers' acks, until
@@ -290,7 +271,7 @@ func (o *Outbox) writeLoop() {
 		if !o.persist(batch, acks) {
 			return
 		}
-		o.recycle(batch)
+		o.recycle(batch, acks)
 		o.linger(linger, o.cfg.CommitInterval-time.Since(started))
 	}
 }
@@ -381,36 +362,11 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	}
 	type result struct{ added, bytes, dropped int64 }
 	results := make([]result, len(o.workers))
-	// deleted marks the acks whose event was still queued: across a reload
-	// the old and the new worker may both deliver (and ack) one event, and
-	// only the first ack may count.
-	deleted := make([]bool, len(acks))
 	err := o.db.bolt.Update(func(tx *bolt.Tx) error {
-		queues, dropped := tx.Bucket(bucketQueues), tx.Bucket(bucketDropped)
-		// One cursor per queue deletes its acks: a sink's acks come in key
-		// order, and a cursor reused across seeks allocates nothing.
-		var cursors map[*sinkState]*bolt.Cursor
-		for i, a := range acks {
-			c, ok := cursors[a.st]
-			if !ok {
-				if q := queues.Bucket([]byte(a.st.name)); q != nil {
-					c = q.Cursor()
-				}
-				if cursors == nil {
-					cursors = make(map[*sinkState]*bolt.Cursor, len(o.workers))
-				}
-				cursors[a.st] = c
-			}
-			if c == nil {
-				continue
-			}
-			if k, _ := c.Seek(a.key); bytes.Equal(k, a.key) {
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				deleted[i] = true
-			}
+		if err := removeAcks(tx, acks); err != nil {
+			return err
 		}
+		queues, dropped := tx.Bucket(bucketQueues), tx.Bucket(bucketDropped)
 		for wi, w := range o.workers {
 			if w.cfg.PayloadsOnly {
 				continue
@@ -453,14 +409,7 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	if err != nil {
 		return err
 	}
-	for i, a := range acks {
-		if !deleted[i] {
-			continue
-		}
-		a.st.backlog.Add(-a.size)
-		a.st.queued.Add(-1)
-		a.st.delivered.Add(1)
-	}
+	settleAcks(acks)
 	for wi, w := range o.workers {
 		r := results[wi]
 		w.st.backlog.Add(r.bytes)
