@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,28 +22,38 @@ type ProfileOptions struct {
 	TraceWindow string // START+LENGTH after the gateway starts; "" is 2s after the warm-up
 }
 
+// Allocs is what the profiled gateway allocated over its warm-up and run.
+type Allocs struct {
+	Calls        int64   `json:"calls"`
+	AllocBytes   uint64  `json:"alloc_bytes"`
+	BytesPerCall float64 `json:"bytes_per_call"`
+	Collections  uint64  `json:"collections"`
+}
+
 // Profile runs the gateway built with profiling (loadtest/cmd/gatewayprof)
 // under load and writes its CPU profile. It returns the wrk figures of
-// the profiled run.
-func Profile(ctx context.Context, o ProfileOptions) (Sample, error) {
+// the profiled run and what the gateway allocated.
+func Profile(ctx context.Context, o ProfileOptions) (Sample, Allocs, error) {
+	var a Allocs
 	if o.Nice != 0 {
 		if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, o.Nice); err != nil {
-			return Sample{}, fmt.Errorf("setting the priority to %d: %v", o.Nice, err)
+			return Sample{}, a, fmt.Errorf("setting the priority to %d: %v", o.Nice, err)
 		}
 	}
 	work, err := os.MkdirTemp("", "tollgate-profile")
 	if err != nil {
-		return Sample{}, err
+		return Sample{}, a, err
 	}
 	defer os.RemoveAll(work)
 	env := baseEnv()
 	up, err := startProc("upstream", o.Upstream, nil, env, work, filepath.Join(work, "upstream.log"), "", true)
 	if err != nil {
-		return Sample{}, err
+		return Sample{}, a, err
 	}
 	defer up.stop()
 	cpu, _ := filepath.Abs(o.CPUProfile)
-	extra := []string{"LOADTEST_CPUPROFILE=" + cpu}
+	allocs := filepath.Join(work, "allocs.json")
+	extra := []string{"LOADTEST_CPUPROFILE=" + cpu, "LOADTEST_ALLOCS=" + allocs}
 	if o.MemProfile != "" {
 		mem, _ := filepath.Abs(o.MemProfile)
 		extra = append(extra, "LOADTEST_MEMPROFILE="+mem)
@@ -57,24 +68,31 @@ func Profile(ctx context.Context, o ProfileOptions) (Sample, error) {
 	}
 	gw, err := startGateway(ctx, o.Options, o.Config, env, "http://"+up.addr, work, extra...)
 	if err != nil {
-		return Sample{}, err
+		return Sample{}, a, err
 	}
 	defer gw.stop()
 	t := &target{res: &Target{Name: o.Config.Name}, url: "http://" + gw.addr + "/v1/chat/completions", proc: gw}
 	if err := smoke(ctx, newStreamClient(4), t.url); err != nil {
-		return Sample{}, err
+		return Sample{}, a, err
 	}
 	if o.Warmup > 0 {
 		if _, err := (wrkRun{URL: t.url, Threads: 2, Conns: 16, Duration: o.Warmup, MaxRequests: 200_000 * int64(o.Warmup/time.Second+1), Dir: work, Body: Body}).run(ctx); err != nil {
-			return Sample{}, err
+			return Sample{}, a, err
 		}
 	}
 	s, err := measure(ctx, t, up, o.Concurrency, o.Duration, work)
 	if err != nil {
-		return s, err
+		return s, a, err
 	}
 	if err := gw.stop(); err != nil {
-		return s, fmt.Errorf("stopping the gateway: %w", err)
+		return s, a, fmt.Errorf("stopping the gateway: %w", err)
 	}
-	return s, nil
+	b, err := os.ReadFile(allocs)
+	if err == nil {
+		err = json.Unmarshal(b, &a)
+	}
+	if err != nil {
+		return s, a, fmt.Errorf("reading the gateway's allocation figures: %v", err)
+	}
+	return s, a, nil
 }

@@ -7,6 +7,9 @@
 // SIGUSR1 writes a heap profile at that moment, to LOADTEST_MEMPROFILE
 // with ".1", ".2"... appended.
 //
+// LOADTEST_ALLOCS names a file that gets, at exit, the calls served, the
+// bytes allocated in all (and per call) and the collections.
+//
 // LOADTEST_TRACE names a file for a runtime execution trace of a window of
 // its life, LOADTEST_TRACE_WINDOW ("5s+2s": from 5s after start, for 2s):
 // where a call waits (goroutine wake-ups, network, syscalls), which a CPU
@@ -99,8 +102,9 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
 		return 1
 	}
+	counter := newAllocCounter(eng.Handler())
 	var srv h1server.Engine = &http.Server{
-		Handler:           eng.Handler(),
+		Handler:           counter,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
@@ -146,6 +150,11 @@ func run(args []string, stderr io.Writer) int {
 	if err := srv.Serve(ln); err != http.ErrServerClosed {
 		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
 		return 1
+	}
+	if p := os.Getenv("LOADTEST_ALLOCS"); p != "" {
+		if err := counter.write(p); err != nil {
+			fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
+		}
 	}
 	if p := os.Getenv("LOADTEST_MEMPROFILE"); p != "" {
 		if f, err := os.Create(p); err == nil {

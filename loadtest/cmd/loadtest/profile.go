@@ -41,13 +41,15 @@ func profileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	o.Root, _ = filepath.Abs(*root)
 	abs := func(name string) string { p, _ := filepath.Abs(filepath.Join(*bin, name)); return p }
 	o.Gateway, o.Upstream, o.NoValidate = abs("loadtest-gatewayprof"), abs("loadtest-upstream"), true
-	s, err := loadtest.Profile(ctx, o)
+	s, a, err := loadtest.Profile(ctx, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest profile: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "profiled %s at c=%d: %.0f req/s, p50 %.0fµs p99 %.0fµs, %.1f µs CPU per request; profile in %s\n",
 		o.Config.Name, o.Concurrency, s.RPS, s.P50, s.P99, s.CPUPerReq, o.CPUProfile)
+	fmt.Fprintf(stdout, "the gateway allocated %.0f bytes per call over %d calls (warm-up included) and collected %d times (%.1f per 1000 calls)\n",
+		a.BytesPerCall, a.Calls, a.Collections, 1000*float64(a.Collections)/float64(max(a.Calls, 1)))
 	top := exec.Command("go", "tool", "pprof", "-top", "-nodecount", "40", o.CPUProfile)
 	top.Stdout, top.Stderr = stdout, stderr
 	top.Run()
