@@ -2,6 +2,7 @@ package tracking
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,12 @@ import (
 // outbox stored them in — one object per event, in the usage-event schema —
 // saving a decode and an encode per event. The built-in sinks do; the
 // outbox prefers it to [core.Sink.Write].
+//
+// The events' bytes are valid only until WriteJSON returns: the outbox
+// reads the next batch into the same memory. A sink that keeps an event
+// beyond the call copies it (the built-in sinks copy each batch into their
+// request or file buffer). Events given to [core.Sink.Write] are decoded
+// afresh for each call and may be kept.
 type RawSink interface {
 	WriteJSON(ctx context.Context, events [][]byte) error
 }
@@ -193,6 +200,11 @@ type worker struct {
 	// next is where the next read starts: past what was delivered or
 	// dead-lettered, whose removal may still wait for the writer.
 	next []byte
+
+	// Reused from batch to batch: a batch lives until the next read.
+	block  []byte   // the events read, copied out of the read transaction
+	batch  []stored // slices of block
+	values [][]byte // the batch as RawSink takes it
 }
 
 func newWorker(o *Outbox, st *sinkState, sc SinkConfig) *worker {
@@ -310,14 +322,15 @@ func (w *worker) fill(d time.Duration) bool {
 
 // deliver writes one batch and settles it; it reports whether to go on.
 func (w *worker) deliver(batch []stored) bool {
-	settled := func() { w.next = u64(beUint64(batch[len(batch)-1].key) + 1) }
+	settled := func() { w.next = binary.BigEndian.AppendUint64(w.next[:0], beUint64(batch[len(batch)-1].key)+1) }
 	var err error
 	good := batch
 	if raw, ok := w.sink.(RawSink); ok {
-		values := make([][]byte, len(batch))
-		for i, s := range batch {
-			values[i] = s.value
+		values := w.values[:0]
+		for _, s := range batch {
+			values = append(values, s.value)
 		}
+		w.values = values
 		err = w.call(func() error { return raw.WriteJSON(w.ctx, values) })
 	} else {
 		events := make([]*core.UsageEvent, 0, len(batch))
@@ -426,9 +439,11 @@ func (w *worker) sleep(d time.Duration) bool {
 	}
 }
 
-// read returns up to n of the oldest queued events.
+// read returns up to n of the oldest queued events, copied out of the
+// read transaction into the worker's block. The batch is valid until the
+// next read, which reuses the block.
 func (w *worker) read(n int) ([]stored, error) {
-	var out []stored
+	out, buf := w.batch[:0], w.block[:0]
 	err := w.o.db.bolt.View(func(tx *bolt.Tx) error {
 		q := tx.Bucket(bucketQueues).Bucket([]byte(w.st.name))
 		if q == nil {
@@ -439,13 +454,9 @@ func (w *worker) read(n int) ([]stored, error) {
 		if w.next != nil {
 			k, v = c.Seek(w.next)
 		}
-		// Copied out of the transaction into one block for the batch.
-		var buf []byte
+		// When append moves buf, the events already copied stay where
+		// they are, in memory no one writes to any more.
 		for ; k != nil && len(out) < n; k, v = c.Next() {
-			if size := len(k) + len(v); cap(buf)-len(buf) < size {
-				// Room for the rest of the batch if its events are this size.
-				buf = make([]byte, 0, max(size, min(readBlock, size*(n-len(out)))))
-			}
 			buf = append(buf, k...)
 			key := buf[len(buf)-len(k) : len(buf) : len(buf)]
 			buf = append(buf, v...)
@@ -453,11 +464,16 @@ func (w *worker) read(n int) ([]stored, error) {
 		}
 		return nil
 	})
+	w.batch, w.block = out, buf
+	if cap(buf) > maxReadBlock { // an exceptional batch: not kept for good
+		w.batch, w.block = nil, nil
+	}
 	return out, err
 }
 
-// readBlock is the largest block a batch read is copied into.
-const readBlock = 64 << 10
+// maxReadBlock is the largest read block a worker keeps between batches
+// (1000 usage events take about 700 KiB).
+const maxReadBlock = 2 << 20
 
 // deadLetter moves events from the queue to the sink's dead letters.
 func (w *worker) deadLetter(batch []stored, reason string, attempts int) {
