@@ -145,7 +145,10 @@ type Outbox struct {
 	persistErr atomic.Pointer[string]
 
 	workers []*worker
-	enc     []byte // the writer's encoding buffer, reused
+	// The writer's scratch, reused by each transaction: bolt needs the
+	// values put only until the transaction ends (it copies keys).
+	enc  []byte // the chunk's events, encoded
+	ends []int  // where each event ends in enc
 }
 
 // NewOutbox starts an outbox writing to db. It registers the sinks' queues
@@ -343,16 +346,15 @@ func (o *Outbox) persist(batch []*core.UsageEvent, acks []ack) bool {
 // commit encodes and prices chunk, stores it for every sink and in the
 // ledger, and removes acked events, in one transaction: one fsync.
 func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
-	data := o.enc[:0]
-	ends := make([]int, len(chunk))
-	for i, ev := range chunk {
+	data, ends := o.enc[:0], o.ends[:0]
+	for _, ev := range chunk {
 		if o.cfg.Price != nil && ev.Cost == nil {
 			o.cfg.Price(ev)
 		}
 		data = ev.AppendJSON(data)
-		ends[i] = len(data)
+		ends = append(ends, len(data))
 	}
-	o.enc = data
+	o.enc, o.ends = data, ends
 	value := func(i int) []byte {
 		start := 0
 		if i > 0 {
@@ -362,6 +364,7 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	}
 	type result struct{ added, bytes, dropped int64 }
 	results := make([]result, len(o.workers))
+	var key [8]byte // Put copies it
 	err := o.db.bolt.Update(func(tx *bolt.Tx) error {
 		if err := removeAcks(tx, acks); err != nil {
 			return err
@@ -375,7 +378,6 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 			q.FillPercent = 1 // keys only ever grow: pack pages full
 			room := o.cfg.MaxBacklogBytes - w.st.backlog.Load()
 			r := &results[wi]
-			keys := make([]byte, 8*len(chunk)) // bolt keeps each key until commit: one block for all
 			for i := range chunk {
 				v := value(i)
 				if r.bytes+int64(len(v)) > room {
@@ -386,9 +388,8 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 				if err != nil {
 					return err
 				}
-				key := keys[8*i : 8*i+8 : 8*i+8]
-				binary.BigEndian.PutUint64(key, seq)
-				if err := q.Put(key, v); err != nil {
+				binary.BigEndian.PutUint64(key[:], seq)
+				if err := q.Put(key[:], v); err != nil {
 					return err
 				}
 				r.added++

@@ -43,7 +43,7 @@ func (s *copySink) WriteJSON(_ context.Context, evs [][]byte) error {
 }
 
 func (s *copySink) Write(context.Context, []*core.UsageEvent) error { return nil }
-func (s *copySink) Close() error                                     { return nil }
+func (s *copySink) Close() error                                    { return nil }
 
 // TestBatchesOutliveTheReadBlock: a worker reads each batch into the
 // memory of the one before. Events a core.Sink kept, and acks still
