@@ -471,9 +471,10 @@ func (w *worker) read(n int) ([]stored, error) {
 	return out, err
 }
 
-// maxReadBlock is the largest read block a worker keeps between batches
-// (1000 usage events take about 700 KiB).
-const maxReadBlock = 2 << 20
+// maxReadBlock is the largest read block a worker keeps between batches:
+// 1000 usage events take about 700 KiB; a batch of larger payloads gets a
+// block of its own, as it did before blocks were reused.
+const maxReadBlock = 1 << 20
 
 // deadLetter moves events from the queue to the sink's dead letters.
 func (w *worker) deadLetter(batch []stored, reason string, attempts int) {
