@@ -1,6 +1,7 @@
 package h1server
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net/http"
@@ -20,9 +21,15 @@ const maxPostHandlerReadBytes = 256 << 10
 // Close. It may be read from another goroutine than the handler's (a
 // transport writing it upstream), one at a time, as http.Request.Body.
 type requestBody struct {
-	rc     io.ReadCloser // from http.ReadRequest
+	rc     io.ReadCloser // from http.ReadRequest; nil for a fast head's
 	w      *response
 	length int64 // the request's ContentLength, -1 unknown
+
+	// A fast head's Content-Length body is read from br directly, as
+	// net/http's reader does it (see readFixed).
+	br      *bufio.Reader
+	left    int64
+	srcDone bool
 
 	read   atomic.Int64
 	sawEOF atomic.Bool
@@ -48,10 +55,43 @@ func (b *requestBody) readBody(p []byte) (int, error) {
 	if b.wantsContinue.Load() {
 		b.sendContinue()
 	}
-	n, err := b.rc.Read(p)
+	var n int
+	var err error
+	if b.rc != nil {
+		n, err = b.rc.Read(p)
+	} else {
+		n, err = b.readFixed(p)
+	}
 	b.read.Add(int64(n))
 	if err == io.EOF && !b.sawEOF.Swap(true) {
 		b.w.c.watch.bodyEnd()
+	}
+	return n, err
+}
+
+// readFixed reads a Content-Length body as net/http's body over an
+// io.LimitedReader does: an EOF with the body short is
+// io.ErrUnexpectedEOF, the last bytes come with io.EOF, and after the
+// end every read is io.EOF.
+func (b *requestBody) readFixed(p []byte) (int, error) {
+	if b.srcDone || b.left <= 0 {
+		b.srcDone = true
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.br.Read(p)
+	b.left -= int64(n)
+	switch {
+	case err == io.EOF:
+		b.srcDone = true
+		if b.left > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+	case err == nil && n > 0 && b.left == 0:
+		b.srcDone = true
+		err = io.EOF
 	}
 	return n, err
 }

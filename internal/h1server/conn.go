@@ -30,6 +30,7 @@ type conn struct {
 	cancel     context.CancelFunc
 
 	cr    connReader
+	head  headParser
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	watch watch
@@ -170,12 +171,15 @@ func (c *conn) readRequest() (*response, error) {
 		peek, _ := c.br.Peek(4)
 		c.br.Discard(numLeadingCRorLF(peek))
 	}
-	req, err := http.ReadRequest(c.br)
-	if err != nil {
-		if c.cr.hitReadLimit() {
-			return nil, errTooLarge
+	req, cancel := c.head.read(c.br, c.newRequestContext)
+	if req == nil {
+		var err error
+		if req, err = http.ReadRequest(c.br); err != nil {
+			if c.cr.hitReadLimit() {
+				return nil, errTooLarge
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	if req.ProtoMajor != 1 {
 		return nil, statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
@@ -183,10 +187,16 @@ func (c *conn) readRequest() (*response, error) {
 	c.lastMethod = req.Method
 	c.cr.setInfiniteReadLimit()
 	if err := checkHead(req); err != nil {
+		if cancel != nil {
+			cancel()
+		}
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
-	req = req.WithContext(ctx)
+	if cancel == nil {
+		var ctx context.Context
+		ctx, cancel = c.newRequestContext()
+		req = req.WithContext(ctx)
+	}
 	req.RemoteAddr = c.remoteAddr
 	// The header timeout ends with the head; the body's own deadline is
 	// the handler's to set (cmd/host's bodyDeadline).
@@ -202,11 +212,22 @@ func (c *conn) readRequest() (*response, error) {
 		wants10KeepAlive: wants10KeepAlive(req),
 		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
 	}
-	if req.Body != nil && req.Body != http.NoBody {
+	switch {
+	case req.Body == http.NoBody && req.ContentLength > 0:
+		// The fast head's body: read here, without net/http's reader.
+		w.body = &requestBody{br: c.br, left: req.ContentLength, w: w, length: req.ContentLength}
+		req.Body = w.body
+	case req.Body != nil && req.Body != http.NoBody:
 		w.body = &requestBody{rc: req.Body, w: w, length: req.ContentLength}
 		req.Body = w.body
 	}
 	return w, nil
+}
+
+// newRequestContext is a request's context: cancelled when its handler
+// returns or the connection dies.
+func (c *conn) newRequestContext() (context.Context, context.CancelFunc) {
+	return context.WithCancel(c.ctx)
 }
 
 // checkHead refuses what net/http's server refuses beyond http.ReadRequest:

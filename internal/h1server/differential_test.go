@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +91,14 @@ func testHandler() http.Handler {
 		fmt.Fprintf(w, "%s %s %s host=%s remote-set=%v local=%v", r.Method, r.URL, r.Proto, r.Host,
 			r.RemoteAddr != "", r.Context().Value(http.LocalAddrContextKey) != nil)
 	})
+	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %q %s host=%q close=%v length=%d te=%v body=%q err=%v\n", r.Method, r.RequestURI, r.Proto,
+			r.Host, r.Close, r.ContentLength, r.TransferEncoding, b, err)
+		for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+			fmt.Fprintf(w, "%s: %q\n", k, r.Header[k])
+		}
+	})
 	return mux
 }
 
@@ -142,6 +152,44 @@ func TestFraming(t *testing.T) {
 		{"request info", "OPTIONS /info?q=1 HTTP/1.1\r\nHost: example.com:80\r\n\r\n", []string{"OPTIONS"}},
 		{"absolute URL", "GET http://example.com/info HTTP/1.1\r\nHost: other\r\n\r\n", []string{"GET"}},
 		{"garbage", "HELLO\r\n\r\n", []string{"GET"}},
+		// Heads the fast parser reads, and the ones it leaves to
+		// http.ReadRequest, which both servers must read alike.
+		{"header forms", "GET /headers?q=1 HTTP/1.1\r\nhost: x\r\nx-lower: 1\r\nX-Dup: a\r\nx-dup: b\r\nX-Empty:\r\nX-Pad: \t v \t\r\nX-Obs: \x80\xff\r\n\r\n", []string{"GET"}},
+		{"same header twice in a row", "GET /headers HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\nGET /headers HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-B: 2\r\n\r\n", []string{"GET", "GET"}},
+		{"content-length with zeros", "POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length: 003\r\n\r\nabc", []string{"POST"}},
+		{"content-length zero", "POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", []string{"POST"}},
+		{"content-length too big", "POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", []string{"POST"}},
+		{"content-length signed", "POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", []string{"POST"}},
+		{"content-length empty", "POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", []string{"POST"}},
+		{"duplicate equal content-length", "POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", []string{"POST"}},
+		{"duplicate differing content-length", "POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", []string{"POST"}},
+		{"chunked and content-length", "POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", []string{"POST"}},
+		{"body cut short", "POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", []string{"POST"}},
+		{"obs-fold", "GET /headers HTTP/1.1\r\nHost: x\r\nX-Fold: a\r\n  b\r\n\r\n", []string{"GET"}},
+		{"leading space on first header", "GET /headers HTTP/1.1\r\n Host: x\r\n\r\n", []string{"GET"}},
+		{"space before colon", "GET /headers HTTP/1.1\r\nHost: x\r\nX-Sp : 1\r\n\r\n", []string{"GET"}},
+		{"underscore name", "GET /headers HTTP/1.1\r\nHost: x\r\nX_Under: 1\r\n\r\n", []string{"GET"}},
+		{"no colon", "GET /headers HTTP/1.1\r\nHost: x\r\nX-None\r\n\r\n", []string{"GET"}},
+		{"DEL in value", "GET /headers HTTP/1.1\r\nHost: x\r\nX: a\x7fb\r\n\r\n", []string{"GET"}},
+		{"bare LF lines", "GET /headers HTTP/1.1\nHost: x\nX-A: 1\n\n", []string{"GET"}},
+		{"CR in the middle", "GET /headers HTTP/1.1\r\nHost: x\r\nX-A: 1\rX-B: 2\r\n\r\n", []string{"GET"}},
+		{"two Hosts", "GET /headers HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", []string{"GET"}},
+		{"big head", "GET /headers HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 6<<10) + "\r\n\r\n", []string{"GET"}},
+		{"HTTP/1.0 without Host", "GET /headers HTTP/1.0\r\n\r\n", []string{"GET"}},
+		{"HTTP/1.0 keep-alive with body", "POST /headers HTTP/1.0\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nhi", []string{"POST"}},
+		{"HTTP/1.0 keep-alive and close", "GET /headers HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", []string{"GET"}},
+		{"HTTP/1.1 close among tokens", "GET /headers HTTP/1.1\r\nHost: x\r\nConnection: foo, CLOSE\r\n\r\n", []string{"GET"}},
+		{"HTTP/1.1 two Connection lines", "GET /headers HTTP/1.1\r\nHost: x\r\nConnection: foo\r\nConnection: close\r\n\r\n", []string{"GET"}},
+		{"Pragma", "GET /headers HTTP/1.1\r\nHost: x\r\nPragma: no-cache\r\n\r\n", []string{"GET"}},
+		{"absolute-form", "GET http://example.com/headers?a=1 HTTP/1.1\r\nHost: other\r\n\r\n", []string{"GET"}},
+		{"authority-form", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", []string{"CONNECT"}},
+		{"double slash path", "GET //headers HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+		{"bad escape in path", "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+		{"control byte in path", "GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+		{"unknown method", "BREW /headers HTTP/1.1\r\nHost: x\r\n\r\n", []string{"BREW"}},
+		{"lowercase method", "get /headers HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+		{"lowercase version", "GET /headers http/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
+		{"two spaces", "GET  /headers HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
 		{"bad version", "GET /small HTTP/9.9\r\nHost: x\r\n\r\n", []string{"GET"}},
 		{"missing Host", "GET /small HTTP/1.1\r\n\r\n", []string{"GET"}},
 		{"bad Host", "GET /small HTTP/1.1\r\nHost: a b\r\n\r\n", []string{"GET"}},

@@ -32,7 +32,7 @@ func (w *response) commit(p []byte) {
 		}
 		exclude[key] = true
 	}
-	var extra extraHeader
+	extra := extraHeader{contentLength: -1}
 
 	trailers := false
 	for k := range header {
@@ -56,7 +56,7 @@ func (w *response) commit(p []byte) {
 	// Content-Length; a HEAD handler that wrote nothing may not know it.
 	if w.handlerDone && !trailers && !hasTE && bodyAllowedForStatus(w.status) && header.Get("Content-Length") == "" && (!w.isHEAD || len(p) > 0) {
 		w.contentLength = int64(len(p))
-		extra.contentLength = strconv.AppendInt(extra.clenBuf[:0], int64(len(p)), 10)
+		extra.contentLength = int64(len(p))
 	}
 	if w.wants10KeepAlive && keepAlives {
 		if header.Get("Content-Length") != "" && header.Get("Connection") == "keep-alive" {
@@ -101,7 +101,7 @@ func (w *response) commit(p []byte) {
 		}
 	}
 	if _, ok := header["Date"]; !ok {
-		extra.date = appendDate(extra.dateBuf[:0])
+		extra.date = true
 	}
 	if hasCL && hasTE && te != "identity" {
 		w.c.srv.logf("http: WriteHeader called with both Transfer-Encoding of %q and a Content-Length of %d", te, w.contentLength)
@@ -181,15 +181,15 @@ func (w *response) hasPrefixedTrailers() bool {
 }
 
 // extraHeader holds the headers the server adds to the handler's,
-// without allocating a map for them.
+// without allocating a map for them. Numbers and the date are appended
+// to the writer's free buffer: a byte slice of the head itself would
+// escape through bufio.Writer.Write.
 type extraHeader struct {
 	contentType      string
 	connection       string
 	transferEncoding string
-	date             []byte
-	contentLength    []byte
-	dateBuf          [len(http.TimeFormat)]byte
-	clenBuf          [20]byte
+	date             bool
+	contentLength    int64 // -1: none
 }
 
 func (h *extraHeader) write(bw *bufio.Writer) {
@@ -205,16 +205,18 @@ func (h *extraHeader) write(bw *bufio.Writer) {
 			bw.WriteString("\r\n")
 		}
 	}
-	if h.date != nil {
-		bw.WriteString("Date: ")
-		bw.Write(h.date)
-		bw.WriteString("\r\n")
+	b := bw.AvailableBuffer()
+	if h.date {
+		b = append(b, "Date: "...)
+		b = appendDate(b)
+		b = append(b, "\r\n"...)
 	}
-	if h.contentLength != nil {
-		bw.WriteString("Content-Length: ")
-		bw.Write(h.contentLength)
-		bw.WriteString("\r\n")
+	if h.contentLength >= 0 {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, h.contentLength, 10)
+		b = append(b, "\r\n"...)
 	}
+	bw.Write(b)
 }
 
 func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
@@ -223,10 +225,9 @@ func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
 	} else {
 		bw.WriteString("HTTP/1.0 ")
 	}
-	var scratch [3]byte
 	if text := http.StatusText(code); text != "" {
-		bw.Write(strconv.AppendInt(scratch[:0], int64(code), 10))
-		bw.WriteByte(' ')
+		b := strconv.AppendInt(bw.AvailableBuffer(), int64(code), 10)
+		bw.Write(append(b, ' '))
 		bw.WriteString(text)
 		bw.WriteString("\r\n")
 		return
