@@ -26,6 +26,7 @@ type conn struct {
 	bw        *bufio.Writer
 	cw        countWriter
 	idleSince time.Time
+	probe     probe // stillOpen's
 }
 
 // conn returns a pooled connection for r, or dials one.
