@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"net/http"
 	"path"
 	"strings"
 )
@@ -78,7 +77,7 @@ func WithAuthenticator(a Authenticator) Option { return func(e *Engine) { e.auth
 
 // authenticate checks the client's credential and applies its principal.
 func (e *Engine) authenticate(ctx context.Context, req *Request, a *attribution, queryKey string) error {
-	p, err := e.auth.Authenticate(ctx, credential(a.credentials, queryKey))
+	p, err := e.auth.Authenticate(ctx, a.credential(queryKey))
 	if err != nil {
 		return err
 	}
@@ -106,15 +105,15 @@ func checkModel(req *Request) error {
 
 // credential is the key the client sent, from the first credential header
 // that holds one, else the query.
-func credential(h http.Header, queryKey string) string {
-	if v := h.Get("Authorization"); v != "" {
+func (a *attribution) credential(queryKey string) string {
+	if v := a.credentials[0]; v != "" { // Authorization
 		if tok, ok := cutBearer(v); ok {
 			return tok
 		}
 		return v
 	}
-	for _, k := range []string{"X-Api-Key", "Api-Key", "X-Goog-Api-Key"} {
-		if v := h.Get(k); v != "" {
+	for _, v := range a.credentials[1:] {
+		if v != "" {
 			return v
 		}
 	}

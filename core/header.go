@@ -5,12 +5,14 @@ import (
 	"strings"
 )
 
-// credentialHeaders carry provider keys; they never reach stages.
-var credentialHeaders = map[string]bool{
-	"Authorization":  true,
-	"X-Api-Key":      true,
-	"Api-Key":        true,
-	"X-Goog-Api-Key": true,
+// credentialHeaders carry provider keys; they never reach stages. The
+// value is the header's place in [attribution.credentials]: the order in
+// which a gateway key is looked for.
+var credentialHeaders = map[string]int{
+	"Authorization":  1,
+	"X-Api-Key":      2,
+	"Api-Key":        3,
+	"X-Goog-Api-Key": 4,
 }
 
 // dropHeaders are hop-by-hop or recomputed for the upstream request.
@@ -36,7 +38,10 @@ type attribution struct {
 	customer    string
 	upstream    string
 	metadata    map[string]string
-	credentials http.Header
+	// credentials are the first values of the credential headers, in
+	// credentialHeaders' order: an array, not a header map, so that
+	// keeping them costs the call nothing.
+	credentials [4]string
 }
 
 // splitHeader copies the client's header into one safe to forward and show to
@@ -46,11 +51,10 @@ func (e *Engine) splitHeader(in http.Header) (http.Header, attribution) {
 	out := make(http.Header, len(in))
 	for k, v := range in {
 		switch {
-		case credentialHeaders[k]:
-			if a.credentials == nil {
-				a.credentials = make(http.Header, 2)
+		case credentialHeaders[k] > 0:
+			if len(v) > 0 {
+				a.credentials[credentialHeaders[k]-1] = v[0]
 			}
-			a.credentials[k] = v
 		case dropHeaders[k]:
 		case k == e.customerHeader:
 			if len(v) > 0 {

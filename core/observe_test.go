@@ -200,6 +200,13 @@ func TestAuthenticator(t *testing.T) {
 	}{
 		{"bearer", map[string]string{"Authorization": "Bearer tg-good", "X-Tollgate-Customer": "mallory"}, "", 200},
 		{"x-api-key", map[string]string{"X-Api-Key": "tg-good"}, "", 200},
+		{"api-key", map[string]string{"Api-Key": "tg-good"}, "", 200},
+		{"x-goog-api-key", map[string]string{"X-Goog-Api-Key": "tg-good"}, "", 200},
+		{"authorization first", map[string]string{"Authorization": "Bearer sk-provider", "X-Api-Key": "tg-good"}, "", 401},
+		{"x-api-key before api-key", map[string]string{"X-Api-Key": "tg-good", "Api-Key": "sk-provider"}, "", 200},
+		{"raw authorization", map[string]string{"Authorization": "tg-good"}, "", 200},
+		{"empty authorization", map[string]string{"Authorization": "", "X-Goog-Api-Key": "tg-good"}, "", 200},
+		{"header before query", map[string]string{"X-Api-Key": "sk-provider"}, "?key=tg-good", 401},
 		{"query key", nil, "?key=tg-good", 200},
 		{"no key", nil, "", 401},
 		{"unknown key", map[string]string{"Authorization": "Bearer sk-provider"}, "", 401},
