@@ -35,9 +35,9 @@ var dropHeaders = map[string]bool{
 
 // attribution is what the client's headers say about who is calling.
 type attribution struct {
-	customer    string
-	upstream    string
-	metadata    map[string]string
+	customer string
+	upstream string
+	metadata map[string]string
 	// credentials are the first values of the credential headers, in
 	// credentialHeaders' order: an array, not a header map, so that
 	// keeping them costs the call nothing.
