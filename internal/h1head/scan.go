@@ -178,3 +178,19 @@ func ContainsToken(v []byte, token string) bool {
 	}
 	return false
 }
+
+// ShouldClose is net/http's rule for a message on HTTP/1.minor whose
+// Connection lines are spans[conn[i]]: a close token, or HTTP/1.0
+// without keep-alive.
+func ShouldClose(buf []byte, spans []Span, conn []int, minor int) bool {
+	hasClose, hasKeepAlive := false, false
+	for _, i := range conn {
+		v := buf[spans[i].VS:spans[i].VE]
+		hasClose = hasClose || ContainsToken(v, "close")
+		hasKeepAlive = hasKeepAlive || ContainsToken(v, "keep-alive")
+	}
+	if minor == 0 {
+		return hasClose || !hasKeepAlive
+	}
+	return hasClose
+}

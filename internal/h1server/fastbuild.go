@@ -27,7 +27,7 @@ func (p *headParser) build(ctx context.Context, buf []byte) *http.Request {
 		ProtoMinor:    1,
 		ContentLength: p.length,
 		Body:          http.NoBody,
-		Close:         p.shouldClose(buf),
+		Close:         h1head.ShouldClose(buf, p.spans, p.connIdx, p.minor),
 		RequestURI:    p.target,
 	}
 	if p.minor == 0 {
@@ -48,20 +48,4 @@ func (p *headParser) header(buf []byte) (h http.Header, host string) {
 		delete(h, "Host")
 	}
 	return h, host
-}
-
-// shouldClose is net/http's rule for a request: a close token, or
-// HTTP/1.0 without keep-alive.
-func (p *headParser) shouldClose(buf []byte) bool {
-	hasClose, hasKeepAlive := false, false
-	for _, i := range p.connIdx {
-		s := p.spans[i]
-		v := buf[s.VS:s.VE]
-		hasClose = hasClose || h1head.ContainsToken(v, "close")
-		hasKeepAlive = hasKeepAlive || h1head.ContainsToken(v, "keep-alive")
-	}
-	if p.minor == 0 {
-		return hasClose || !hasKeepAlive
-	}
-	return hasClose
 }

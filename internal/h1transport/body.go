@@ -11,7 +11,7 @@ import (
 // connection. Close may be called while a Read is blocked on another
 // goroutine: closing the connection ends that Read.
 type body struct {
-	rc       io.ReadCloser // from http.ReadResponse; reads the connection
+	rc       io.Reader // from http.ReadResponse; nil when readConn frames the body
 	c        *conn
 	stop     func() bool  // ends the context's hold on the connection
 	keep     bool         // the connection may serve another request
@@ -27,7 +27,13 @@ func (b *body) Read(p []byte) (int, error) {
 		}
 		return 0, errBodyClosed
 	}
-	n, err := b.rc.Read(p)
+	var n int
+	var err error
+	if b.rc != nil {
+		n, err = b.rc.Read(p)
+	} else {
+		n, err = b.readConn(p)
+	}
 	if n > 0 {
 		b.left.Add(-int64(n))
 	}
@@ -37,6 +43,32 @@ func (b *body) Read(p []byte) (int, error) {
 		b.finish(true)
 	case err != nil:
 		b.finish(false)
+	}
+	return n, err
+}
+
+// readConn reads a body the fast head framed, as net/http's body reader
+// would: its Content-Length bytes (io.EOF with the last ones,
+// io.ErrUnexpectedEOF when the connection ends first), or everything to
+// the connection's end when the length is unknown (-1).
+func (b *body) readConn(p []byte) (int, error) {
+	br := b.c.br
+	left := b.left.Load()
+	if left < 0 {
+		return br.Read(p)
+	}
+	if left == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := br.Read(p)
+	switch {
+	case err == io.EOF && int64(n) < left:
+		err = io.ErrUnexpectedEOF
+	case err == nil && int64(n) == left:
+		err = io.EOF
 	}
 	return n, err
 }

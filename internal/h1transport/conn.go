@@ -26,7 +26,8 @@ type conn struct {
 	bw        *bufio.Writer
 	cw        countWriter
 	idleSince time.Time
-	probe     probe // stillOpen's
+	probe     probe      // stillOpen's
+	head      headParser // the common response heads
 }
 
 // conn returns a pooled connection for r, or dials one.
@@ -125,7 +126,7 @@ func (c *conn) roundTrip(req *http.Request, r route) (*http.Response, error) {
 		c.done(stop, keep)
 		return resp, nil
 	}
-	b := &body{rc: resp.Body, c: c, stop: stop, keep: keep}
+	b := &body{rc: resp.Body, c: c, stop: stop, keep: keep} // nil rc: readConn
 	b.left.Store(resp.ContentLength)
 	resp.Body = b
 	return resp, nil
@@ -165,7 +166,10 @@ func (c *conn) readHead(req *http.Request) (resp *http.Response, got bool, err e
 	c.lr.n = limit
 	defer func() { c.lr.n = math.MaxInt64 }()
 	for {
-		resp, err := http.ReadResponse(c.br, req)
+		resp := c.head.read(c.br, req)
+		if resp == nil {
+			resp, err = http.ReadResponse(c.br, req)
+		}
 		got = c.lr.n < limit
 		if err != nil {
 			if c.lr.n <= 0 {
@@ -203,12 +207,18 @@ func bufSize(n int) int {
 }
 
 // limitReader fails reads past n bytes: it bounds the response head.
+// A read error sticks: the fast head's Peek takes bufio's error, and
+// http.ReadResponse after it must see the same one.
 type limitReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
 	if l.n <= 0 {
 		return 0, errHeaderTooLarge
 	}
@@ -217,6 +227,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
+	l.err = err
 	return n, err
 }
 

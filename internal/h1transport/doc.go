@@ -8,7 +8,8 @@
 // (a futex call and an epoll wait): tens of microseconds per call that
 // dominate the latency of a proxy hop on loopback. This transport writes
 // the request with the standard library's Request.Write, reads the answer
-// with http.ReadResponse, and returns the connection to a keep-alive pool
+// (the common response head itself, see headParser; anything else with
+// http.ReadResponse), and returns the connection to a keep-alive pool
 // when the body has been read to its end — all on the goroutine that
 // called RoundTrip (or reads the body).
 //

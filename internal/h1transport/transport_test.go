@@ -350,6 +350,13 @@ func TestBadUpstreams(t *testing.T) {
 		{"interim 100 then the answer", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, "", false, "ok"},
 		{"switching protocols", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n", 0, "101", false, ""},
 		{"body until close", "HTTP/1.1 200 OK\r\n\r\nall of it", 0, "", false, "all of it"},
+		{"early hints then the answer", "HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, "", false, "ok"},
+		{"HTTP/1.0 answer", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, "", false, "ok"},
+		{"204 with a length", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", 0, "", false, ""},
+		{"chunked with a trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n2\r\nok\r\n0\r\nX-T: v\r\n\r\n", 0, "", false, "ok"},
+		{"bad status line after a good start", "HTTP/1.1 2x0 OK\r\n\r\n", 0, "malformed HTTP status code", false, ""},
+		{"head cut short", "HTTP/1.1 200 OK\r\nContent-", 0, "missing colon", false, ""},
+		{"head cut at a line end", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n", 0, "unexpected EOF", false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
