@@ -1,8 +1,10 @@
 package core
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUsageEventOfACacheHit(t *testing.T) {
@@ -37,5 +39,33 @@ func TestUsageEventWithoutMetadata(t *testing.T) {
 	ev := NewUsageEvent(&Outcome{Request: &Request{ID: "x"}, Status: StatusOK})
 	if got := string(ev.AppendJSON(nil)); !strings.Contains(got, `"metadata":{}`) {
 		t.Fatalf("event JSON %s: want \"metadata\":{}", got)
+	}
+}
+
+// TestRecycledEventStartsClean: an event built after another was recycled
+// carries nothing of the first, whichever object the pool hands back.
+func TestRecycledEventStartsClean(t *testing.T) {
+	full := &Outcome{
+		Request: &Request{ID: "full", Customer: "acme", Model: "m", Stream: true, CacheHit: true, Retries: 2,
+			Metadata: map[string]string{"team": "ml"}},
+		Usage:            Usage{InputTokens: 10, OutputTokens: 5, TotalTokens: 15},
+		Err:              &Error{Kind: KindDenied, Code: "denied", Message: "no", Reasons: []string{"pii"}},
+		Status:           StatusDenied,
+		HTTPStatus:       403,
+		TimeToFirstToken: time.Millisecond,
+	}
+	plain := &Outcome{Request: &Request{ID: "plain"}, Status: StatusOK, HTTPStatus: 200}
+	want := *NewUsageEvent(plain)
+	for range 100 {
+		ev := NewUsageEvent(full)
+		if ev.Saved == nil || ev.TimeToFirstToken == nil || len(ev.Reasons) != 1 || ev.Error == "" {
+			t.Fatalf("the full outcome's event lacks fields: %+v", ev)
+		}
+		RecycleUsageEvent(ev)
+		got := NewUsageEvent(plain)
+		if !reflect.DeepEqual(*got, want) {
+			t.Fatalf("event after a recycled one:\n got %+v\nwant %+v", *got, want)
+		}
+		RecycleUsageEvent(got)
 	}
 }

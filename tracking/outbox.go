@@ -338,6 +338,9 @@ func (o *Outbox) persist(batch []*core.UsageEvent, acks []ack) bool {
 			}
 		}
 		o.persistErr.Store(nil)
+		for _, ev := range batch[:n] {
+			core.RecycleUsageEvent(ev) // encoded and stored: the outbox owned it
+		}
 		batch, acks = batch[n:], nil
 	}
 	return true
