@@ -4,6 +4,7 @@
 //	loadtest report [flags]       tables and plots in docs/benchmarks.md from the newest results
 //	loadtest bench-check [flags]  compare `go test -bench` output with the committed baseline
 //	loadtest profile [flags]      CPU profile of one gateway config under load
+//	loadtest cycles [flags]       where the slow calls of a traced c=1 run spent their time
 //
 // `make loadtest` and `make bench-check` run them with the right flags; see
 // docs/benchmarks.md.
@@ -27,6 +28,7 @@ const usage = `usage:
   loadtest report [flags]       write the tables and plots into docs/benchmarks.md
   loadtest bench-check [flags]  compare in-process benchmarks with the baseline
   loadtest profile [flags]      CPU profile of one gateway config under load (loadtest-gatewayprof)
+  loadtest cycles [flags]       where the slow calls of a traced c=1 run (profile --trace) spent their time
 Run 'loadtest COMMAND -h' for a command's flags.
 `
 
@@ -46,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return reportCmd(args[1:], stdout, stderr)
 	case "bench-check":
 		return benchCheckCmd(args[1:], stdout, stderr)
+	case "cycles":
+		return cyclesCmd(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,102 @@
+package loadtest
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"runtime/trace"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/h1server"
+	"github.com/tollgate-dev/tollgate/internal/h1transport"
+)
+
+// TestCyclesSplitsTheWait traces a gateway-shaped server (h1server, calling
+// an upstream with h1transport) serving sequential calls on one
+// connection, with one slow upstream answer and one slow client, and
+// checks that Cycles blames each on the right side.
+func TestCyclesSplitsTheWait(t *testing.T) {
+	const pause = 20 * time.Millisecond
+	upstream := serve(t, &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("slow") {
+			time.Sleep(pause)
+		}
+		io.WriteString(w, `{"ok":true}`)
+	})})
+	rt := &h1transport.Transport{}
+	gateway := serve(t, &h1server.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), "GET", "http://"+upstream+r.URL.RequestURI(), nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		io.Copy(w, resp.Body)
+	})})
+
+	var buf bytes.Buffer
+	if err := trace.Start(&buf); err != nil {
+		t.Skipf("a trace is already running: %v", err)
+	}
+	client := &http.Client{Transport: &h1transport.Transport{}}
+	paths := []string{"/", "/", "/?slow", "/", "client-pause", "/", "/"}
+	for _, p := range paths {
+		if p == "client-pause" {
+			time.Sleep(pause)
+			p = "/"
+		}
+		resp, err := client.Get("http://" + gateway + p)
+		if err != nil {
+			trace.Stop()
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	trace.Stop()
+
+	cycles, err := Cycles(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A cycle ends with a response write, so the first call opens one.
+	if len(cycles) != len(paths)-1 {
+		t.Fatalf("%d cycles, want %d: %+v", len(cycles), len(paths)-1, cycles)
+	}
+	// cycles[i] ends with call i+1's response.
+	if c := cycles[1]; c.Cause() != "upstream" || c.Upstream < pause {
+		t.Errorf("the slow upstream's cycle: cause %s, %+v", c.Cause(), c)
+	}
+	if c := cycles[3]; c.Cause() != "client" || c.Client < pause {
+		t.Errorf("the paused client's cycle: cause %s, %+v", c.Cause(), c)
+	}
+	for i, c := range cycles {
+		if sum := c.Own + c.Upstream + c.Client + c.Other; sum > c.Length {
+			t.Errorf("cycle %d: parts %v over its length %v", i, sum, c.Length)
+		}
+	}
+}
+
+func TestCyclesRefusesWhatIsNotATrace(t *testing.T) {
+	if _, err := Cycles(bytes.NewReader([]byte("not a trace"))); err == nil {
+		t.Fatal("no error for a file that is not a trace")
+	}
+}
+
+// serve starts srv on a loopback port until the test ends.
+func serve(t *testing.T, srv interface {
+	Serve(net.Listener) error
+	Close() error
+}) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
