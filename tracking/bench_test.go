@@ -35,14 +35,26 @@ func benchEvents(n int) []*core.UsageEvent {
 // sink fails once and then backs off for an hour, so delivery does not
 // compete.
 func BenchmarkOutboxWrite(b *testing.B) {
+	idle := sinkFunc(func([]*core.UsageEvent) error { return errors.New("paused") })
+	sc := tracking.SinkConfig{Name: "idle", Sink: idle, Retry: tracking.RetryPolicy{Initial: time.Hour, Max: time.Hour}}
+	benchOutbox(b, sc, func(_ *tracking.DB, ob *tracking.Outbox) {
+		if err := ob.WaitPersisted(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// benchOutbox hands b.N events to an outbox with the one sink sc, waits
+// for what the benchmark measures, and reports events/s.
+func benchOutbox(b *testing.B, sc tracking.SinkConfig, wait func(*tracking.DB, *tracking.Outbox)) {
 	db, err := tracking.Open(b.TempDir(), tracking.WithLogger(quiet))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	idle := sinkFunc(func([]*core.UsageEvent) error { return errors.New("paused") })
+	// All b.N events are handed off at once: memory must hold them.
 	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true, MaxMemoryEvents: b.N + 1,
-		Sinks: []tracking.SinkConfig{{Name: "idle", Sink: idle, Retry: tracking.RetryPolicy{Initial: time.Hour, Max: time.Hour}}}})
+		Sinks: []tracking.SinkConfig{sc}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,9 +65,7 @@ func BenchmarkOutboxWrite(b *testing.B) {
 	for _, ev := range evs {
 		ob.Enqueue(ev)
 	}
-	if err := ob.WaitPersisted(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	wait(db, ob)
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 
@@ -158,36 +168,19 @@ func BenchmarkDelivery(b *testing.B) {
 	}
 }
 
-// benchDelivery hands b.N events to an outbox with the one sink sc, whose
-// done closes when it has them all, and reports events/s. With acked, it
-// also waits for the writer to remove the acknowledged events.
+// benchDelivery measures the outbox with the one sink sc until the sink,
+// whose done closes once it has all b.N events, got them; with acked,
+// until the writer has also removed them from the queue.
 func benchDelivery(b *testing.B, sc tracking.SinkConfig, done <-chan struct{}, delivered func() int64, acked bool) {
-	db, err := tracking.Open(b.TempDir(), tracking.WithLogger(quiet))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	// All b.N events are handed off at once: memory must hold them.
-	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true, MaxMemoryEvents: b.N + 1,
-		Sinks: []tracking.SinkConfig{sc}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ob.Close(context.Background())
-	evs := benchEvents(b.N)
-	b.ResetTimer()
-	start := time.Now()
-	for _, ev := range evs {
-		ob.Enqueue(ev)
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("delivered %d of %d", delivered(), b.N)
-	}
-	// The acks are removed in the writer's next transaction.
-	for acked && db.Stats().Sinks[0].Delivered < int64(b.N) {
-		time.Sleep(time.Millisecond)
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	benchOutbox(b, sc, func(db *tracking.DB, _ *tracking.Outbox) {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("delivered %d of %d", delivered(), b.N)
+		}
+		// The acks are removed in the writer's next transaction.
+		for acked && db.Stats().Sinks[0].Delivered < int64(b.N) {
+			time.Sleep(time.Millisecond)
+		}
+	})
 }

@@ -166,13 +166,7 @@ func ContainsToken(v []byte, token string) bool {
 		} else {
 			v = nil
 		}
-		for len(f) > 0 && (f[0] == ' ' || f[0] == '\t') {
-			f = f[1:]
-		}
-		for len(f) > 0 && (f[len(f)-1] == ' ' || f[len(f)-1] == '\t') {
-			f = f[:len(f)-1]
-		}
-		if EqualFold(f, token) {
+		if EqualFold(bytes.Trim(f, " \t"), token) {
 			return true
 		}
 	}

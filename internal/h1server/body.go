@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tollgate-dev/tollgate/internal/h1head"
 )
 
 // maxPostHandlerReadBytes is how much of a body the handler left unread
@@ -78,21 +80,9 @@ func (b *requestBody) readFixed(p []byte) (int, error) {
 		b.srcDone = true
 		return 0, io.EOF
 	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.br.Read(p)
+	n, err := h1head.ReadFixed(b.br, p, b.left)
 	b.left -= int64(n)
-	switch {
-	case err == io.EOF:
-		b.srcDone = true
-		if b.left > 0 {
-			err = io.ErrUnexpectedEOF
-		}
-	case err == nil && n > 0 && b.left == 0:
-		b.srcDone = true
-		err = io.EOF
-	}
+	b.srcDone = err == io.EOF || err == io.ErrUnexpectedEOF
 	return n, err
 }
 

@@ -34,8 +34,7 @@ func (p *headParser) build(ctx context.Context, buf []byte) *http.Request {
 		tmpl.Proto, tmpl.ProtoMinor = "HTTP/1.0", 0
 	}
 	tmpl.Header, tmpl.Host = p.header(buf)
-	req := tmpl.WithContext(ctx)
-	return req
+	return tmpl.WithContext(ctx)
 }
 
 // header builds the header map, with the previous request's strings

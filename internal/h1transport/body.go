@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"sync/atomic"
+
+	"github.com/tollgate-dev/tollgate/internal/h1head"
 )
 
 // body is a response body on a connection: read to its end it gives the
@@ -52,25 +54,14 @@ func (b *body) Read(p []byte) (int, error) {
 // io.ErrUnexpectedEOF when the connection ends first), or everything to
 // the connection's end when the length is unknown (-1).
 func (b *body) readConn(p []byte) (int, error) {
-	br := b.c.br
 	left := b.left.Load()
-	if left < 0 {
-		return br.Read(p)
-	}
-	if left == 0 {
+	switch {
+	case left < 0:
+		return b.c.br.Read(p)
+	case left == 0:
 		return 0, io.EOF
 	}
-	if int64(len(p)) > left {
-		p = p[:left]
-	}
-	n, err := br.Read(p)
-	switch {
-	case err == io.EOF && int64(n) < left:
-		err = io.ErrUnexpectedEOF
-	case err == nil && int64(n) == left:
-		err = io.EOF
-	}
-	return n, err
+	return h1head.ReadFixed(b.c.br, p, left)
 }
 
 // Close ends the body; before its end, that closes the connection. A
