@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
@@ -169,12 +168,9 @@ func configSource(fs interface{ GetString(string) (string, error) }) string {
 // at low load, the c=1 p99). A GOGC in the environment is the operator's
 // choice and wins.
 func startGCFloor(headroom int64, log *slog.Logger) (stop func()) {
-	if headroom <= 0 {
-		return func() {}
+	stop, gogc := gcfloor.ForServer(headroom)
+	if gogc != "" {
+		log.Info("GOGC is set: server.gc_headroom_bytes is not applied", "GOGC", gogc)
 	}
-	if v := os.Getenv("GOGC"); v != "" {
-		log.Info("GOGC is set: server.gc_headroom_bytes is not applied", "GOGC", v)
-		return func() {}
-	}
-	return gcfloor.Start(uint64(headroom), time.Second/4)
+	return stop
 }

@@ -12,6 +12,7 @@
 package gcfloor
 
 import (
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -28,6 +29,22 @@ func Percent(live, headroom uint64) int {
 	}
 	p := (headroom*100 + live - 1) / live
 	return int(min(max(p, 100), maxPercent))
+}
+
+// Interval is how often a server's floor reads the live heap again.
+const Interval = time.Second / 4
+
+// ForServer starts the floor a server's config asks for: none for a
+// headroom of 0, and none when GOGC is set in the environment, the
+// operator's choice, which it returns so that the caller can say so.
+func ForServer(headroom int64) (stop func(), envGOGC string) {
+	if headroom <= 0 {
+		return func() {}, ""
+	}
+	if v := os.Getenv("GOGC"); v != "" {
+		return func() {}, v
+	}
+	return Start(uint64(headroom), Interval), ""
 }
 
 // Start adjusts GOGC every interval from the live heap the last collection

@@ -55,3 +55,40 @@ func gogc() uint64 {
 	metrics.Read(s)
 	return s[0].Value.Uint64()
 }
+
+// TestForServer: no floor without a headroom, nor when GOGC is set in the
+// environment (returned, so the server can say why); else the floor.
+func TestForServer(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	runtime.GC()
+
+	t.Setenv("GOGC", "")
+	stop, env := ForServer(0)
+	stop()
+	if env != "" || gogc() != 100 {
+		t.Fatalf("headroom 0: env %q, GOGC %d; want no floor", env, gogc())
+	}
+
+	t.Setenv("GOGC", "150")
+	stop, env = ForServer(1 << 30)
+	got := gogc()
+	stop()
+	if env != "150" || got != 100 {
+		t.Fatalf("GOGC=150 in the environment: env %q, GOGC %d; want %q and no floor", env, got, "150")
+	}
+
+	t.Setenv("GOGC", "")
+	stop, env = ForServer(1 << 30)
+	defer stop()
+	if env != "" {
+		t.Fatalf("env %q without GOGC", env)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for gogc() <= 100 {
+		if time.Now().After(deadline) {
+			t.Fatal("GOGC was not raised")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

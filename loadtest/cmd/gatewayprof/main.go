@@ -31,7 +31,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"syscall"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -114,10 +113,9 @@ func run(args []string, stderr io.Writer) int {
 	if cfg.Server.Engine != config.EngineStandard {
 		srv = h1server.FromStandard(srv.(*http.Server))
 	}
-	// and server.gc_headroom_bytes the collector's floor, unless GOGC is set.
-	if h := cfg.Server.GCHeadroomBytes; h > 0 && os.Getenv("GOGC") == "" {
-		defer gcfloor.Start(uint64(h), time.Second/4)()
-	}
+	// and server.gc_headroom_bytes the collector's floor, as it does there.
+	stopFloor, _ := gcfloor.ForServer(cfg.Server.GCHeadroomBytes)
+	defer stopFloor()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if p := os.Getenv("LOADTEST_MEMPROFILE"); p != "" {
