@@ -83,6 +83,33 @@ func ScanFields(buf []byte, start int, spans []Span) (_ []Span, end int, r Resul
 	}
 }
 
+// Framing reads the header lines that frame a message: its
+// Content-Length (-1 without one), how many Host lines it has, and the
+// indexes in spans of its Connection lines, appended to conn. ok is false
+// for what is left to net/http: a bad or repeated Content-Length,
+// Transfer-Encoding (chunked bodies and their trailers) and Pragma (its
+// Cache-Control rule).
+func Framing(buf []byte, spans []Span, conn []int) (length int64, hosts int, _ []int, ok bool) {
+	length = -1
+	for i, s := range spans {
+		switch name := buf[s.KS:s.KE]; {
+		case EqualFold(name, "Host"):
+			hosts++
+		case EqualFold(name, "Content-Length"):
+			n, ok := ParseLength(buf[s.VS:s.VE])
+			if !ok || length >= 0 {
+				return 0, 0, conn, false
+			}
+			length = n
+		case EqualFold(name, "Connection"):
+			conn = append(conn, i)
+		case EqualFold(name, "Transfer-Encoding"), EqualFold(name, "Pragma"):
+			return 0, 0, conn, false
+		}
+	}
+	return length, hosts, conn, true
+}
+
 // ScanField takes "Name:" followed by a value textproto accepts; the
 // value's surrounding blanks are left out, as textproto does.
 func ScanField(buf []byte, start, end int) (Span, bool) {

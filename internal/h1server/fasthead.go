@@ -58,7 +58,6 @@ func (p *headParser) read(br *bufio.Reader, newCtx func() (context.Context, cont
 // are, allocating nothing.
 func (p *headParser) Scan(buf []byte) h1head.Result {
 	p.spans, p.connIdx = p.spans[:0], p.connIdx[:0]
-	p.length = 0
 	line, next, r := h1head.CutLine(buf, 0)
 	if r != h1head.Done {
 		return r
@@ -69,27 +68,9 @@ func (p *headParser) Scan(buf []byte) h1head.Result {
 	if p.spans, p.end, r = h1head.ScanFields(buf, next, p.spans); r != h1head.Done {
 		return r
 	}
-	hosts, lengths := 0, 0
-	for i, s := range p.spans {
-		switch name := buf[s.KS:s.KE]; {
-		case h1head.EqualFold(name, "Host"):
-			hosts++
-		case h1head.EqualFold(name, "Content-Length"):
-			lengths++
-			n, ok := h1head.ParseLength(buf[s.VS:s.VE])
-			if !ok {
-				return h1head.Slow
-			}
-			p.length = n
-		case h1head.EqualFold(name, "Connection"):
-			p.connIdx = append(p.connIdx, i)
-		case h1head.EqualFold(name, "Transfer-Encoding"), h1head.EqualFold(name, "Pragma"):
-			// Chunked bodies and Pragma's Cache-Control rule are
-			// http.ReadRequest's.
-			return h1head.Slow
-		}
-	}
-	if hosts > 1 || lengths > 1 {
+	length, hosts, conn, ok := h1head.Framing(buf, p.spans, p.connIdx)
+	p.connIdx, p.length = conn, max(length, 0)
+	if !ok || hosts > 1 {
 		return h1head.Slow
 	}
 	return h1head.Done

@@ -53,7 +53,6 @@ func (p *headParser) read(br *bufio.Reader, req *http.Request) *http.Response {
 // are, allocating nothing.
 func (p *headParser) Scan(buf []byte) h1head.Result {
 	p.spans, p.connIdx = p.spans[:0], p.connIdx[:0]
-	p.length = -1
 	line, next, r := h1head.CutLine(buf, 0)
 	if r != h1head.Done {
 		return r
@@ -65,21 +64,10 @@ func (p *headParser) Scan(buf []byte) h1head.Result {
 	if p.spans, p.end, r = h1head.ScanFields(buf, next, p.spans); r != h1head.Done {
 		return r
 	}
-	for i, s := range p.spans {
-		switch name := buf[s.KS:s.KE]; {
-		case h1head.EqualFold(name, "Content-Length"):
-			n, ok := h1head.ParseLength(buf[s.VS:s.VE])
-			if !ok || p.length >= 0 {
-				return h1head.Slow
-			}
-			p.length = n
-		case h1head.EqualFold(name, "Connection"):
-			p.connIdx = append(p.connIdx, i)
-		case h1head.EqualFold(name, "Transfer-Encoding"), h1head.EqualFold(name, "Pragma"):
-			// Chunked bodies and Pragma's Cache-Control rule are
-			// http.ReadResponse's.
-			return h1head.Slow
-		}
+	length, _, conn, ok := h1head.Framing(buf, p.spans, p.connIdx)
+	p.connIdx, p.length = conn, length
+	if !ok {
+		return h1head.Slow
 	}
 	return h1head.Done
 }
