@@ -97,6 +97,22 @@ func testFilter(abspath string, info fs.FileInfo, depth int) bool {
 	return !info.IsDir() && isTestFile(name)
 }
 
+// policyFiles lists the files under paths that a load reads: what
+// testFilter keeps, less the files OPA's loader skips in a directory. An
+// editor's save-by-rename leaves a temporary file next to the policy for a
+// moment (p.rego.tmp, p.rego~): counted, a poll that saw it would reload
+// once for it and once again when it is gone.
+func policyFiles(paths []string) ([]string, error) {
+	files, err := loader.FilteredPaths(paths, testFilter)
+	return slices.DeleteFunc(files, func(f string) bool {
+		return !slices.Contains(paths, f) && !loadedExt[filepath.Ext(f)]
+	}), err
+}
+
+// loadedExt are the extensions OPA's loader reads in a directory or a
+// bundle (a bundle's .manifest included).
+var loadedExt = map[string]bool{".rego": true, ".json": true, ".yaml": true, ".yml": true, ".manifest": true}
+
 // loadFiles loads a file or a plain directory.
 func (src *sources) loadFiles(path string) error {
 	res, err := loader.NewFileLoader().WithRegoVersion(ast.RegoV1).Filtered([]string{path}, testFilter)
@@ -106,7 +122,7 @@ func (src *sources) loadFiles(path string) error {
 	for name, f := range res.Modules {
 		src.modules[name] = f.Parsed
 	}
-	files, _ := loader.FilteredPaths([]string{path}, testFilter)
+	files, _ := policyFiles([]string{path})
 	src.files = append(src.files, files...)
 	return mergeData(src.data, res.Documents, path)
 }
@@ -120,7 +136,7 @@ func (src *sources) loadBundle(path string) error {
 	for _, m := range b.Modules {
 		src.modules[m.Path] = m.Parsed
 	}
-	files, _ := loader.FilteredPaths([]string{path}, testFilter)
+	files, _ := policyFiles([]string{path})
 	src.files = append(src.files, files...)
 	return mergeData(src.data, b.Data, path)
 }

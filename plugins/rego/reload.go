@@ -3,8 +3,6 @@ package rego
 import (
 	"context"
 	"time"
-
-	"github.com/open-policy-agent/opa/v1/loader"
 )
 
 // watch polls the policy files every interval and reloads on a change.
@@ -29,10 +27,10 @@ func (s *Stage) watch(interval time.Duration) {
 	}
 }
 
-// currentStamp fingerprints the files the paths hold now, new ones
+// currentStamp fingerprints the policy files the paths hold now, new ones
 // included.
 func (s *Stage) currentStamp() string {
-	files, err := loader.FilteredPaths(s.cfg.Paths, testFilter)
+	files, err := policyFiles(s.cfg.Paths)
 	if err != nil {
 		return "unreadable: " + err.Error()
 	}

@@ -323,6 +323,27 @@ func TestReload(t *testing.T) {
 	waitFor("the added file", func() bool { return s.Status().Files == 2 })
 }
 
+// TestReloadIgnoresTheEditorsTemporaryFile: a save-by-rename puts the new
+// text in a temporary file next to the policy for a moment; a poll that
+// sees it must not count as a change (it made the policy reload twice).
+func TestReloadIgnoresTheEditorsTemporaryFile(t *testing.T) {
+	dir := writePolicy(t, map[string]string{"p.rego": "package tollgate.request\n\ndeny contains \"v1\" if input.request.model == \"m\"\n"})
+	s, err := rego.New("guardrails", rego.Config{Paths: []string{dir}}, "", pipeline.Env{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	for _, name := range []string{"p.rego.tmp", "p.rego~", ".p.rego.swp"} {
+		os.WriteFile(filepath.Join(dir, name), []byte("package tollgate.request\n\ndeny contains \"v2\" if true\n"), 0o600)
+		if s.Reload(false) {
+			t.Errorf("%s next to the policy made it reload", name)
+		}
+	}
+	if st := s.Status(); st.Reloads != 0 || st.Files != 1 {
+		t.Errorf("status %+v, want no reload and one file", st)
+	}
+}
+
 func slicesContain(st []rego.Status, name string) bool {
 	for _, s := range st {
 		if s.Stage == name {
