@@ -62,9 +62,10 @@ func TestCyclesSplitsTheWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A cycle ends with a response write, so the first call opens one.
-	if len(cycles) != len(paths)-1 {
-		t.Fatalf("%d cycles, want %d: %+v", len(cycles), len(paths)-1, cycles)
+	// A cycle ends with a response write, so the first call opens one; the
+	// last write's end may fall after trace.Stop, so its cycle may be cut.
+	if len(cycles) < len(paths)-2 || len(cycles) > len(paths)-1 {
+		t.Fatalf("%d cycles, want %d or %d: %+v", len(cycles), len(paths)-2, len(paths)-1, cycles)
 	}
 	// cycles[i] ends with call i+1's response.
 	if c := cycles[1]; c.Cause() != "upstream" || c.Upstream < pause {
