@@ -146,10 +146,10 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        make(http.Header, len(req.Header)+4),
-		Body:          &ob.body,
+		Body:          io.NopCloser(&ob.body),
 		ContentLength: int64(len(req.Body)),
 		GetBody: func() (io.ReadCloser, error) {
-			return newRequestBody(req.Body), nil
+			return io.NopCloser(bytes.NewReader(req.Body)), nil
 		},
 	}).WithContext(ctx)
 	hr.Host = hr.URL.Host
@@ -198,24 +198,19 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 var jsonContentType = []string{"application/json"}[:1:1]
 
 // outbound is what an upstream request holds besides the http.Request
-// itself (which WithContext allocates): its URL and its body, in one
-// allocation instead of two.
+// itself (which WithContext allocates): its URL and its body's reader, in
+// one allocation instead of two.
+//
+// The body must reach the transport as io.NopCloser of a *bytes.Reader:
+// net/http (and h1transport, which writes requests with it) sends the head
+// of a request whose body it does not know to be in memory in a write of
+// its own, before the body (golang/go#22088). That is a second write, a
+// second segment, and a second wake-up of the upstream on every call
+// (TestUpstreamRequestIsOneWrite; docs/benchmarks.md, "One write").
 type outbound struct {
 	url  url.URL
-	body requestBody
+	body bytes.Reader
 }
-
-// requestBody is a request body read from memory: one allocation where
-// io.NopCloser(bytes.NewReader(b)) takes two.
-type requestBody struct{ bytes.Reader }
-
-func newRequestBody(b []byte) *requestBody {
-	rb := &requestBody{}
-	rb.Reset(b)
-	return rb
-}
-
-func (*requestBody) Close() error { return nil }
 
 // readAll reads a whole body, sized by Content-Length when known.
 func readAll(resp *http.Response, limit int64) ([]byte, error) {

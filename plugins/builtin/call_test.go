@@ -10,10 +10,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/h1transport"
 	"github.com/tollgate-dev/tollgate/pipeline"
 	"github.com/tollgate-dev/tollgate/plugins/builtin"
 	"github.com/tollgate-dev/tollgate/providers/openai"
@@ -220,4 +222,63 @@ func ExampleCallConfig() {
 	cfg := builtin.DefaultCallConfig()
 	fmt.Println(cfg.Transport)
 	// Output: inline
+}
+
+// writeCounter is a connection that counts its writes.
+type writeCounter struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c writeCounter) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestUpstreamRequestIsOneWrite checks that the upstream request, head and
+// body, goes out in one write on both transports. A body net/http does not
+// know to be in memory gets its head flushed on its own first: a second
+// write, a second segment and a second wake-up of the upstream per call.
+func TestUpstreamRequestIsOneWrite(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b, _ := io.ReadAll(r.Body); string(b) != chatBody {
+			http.Error(w, "body "+string(b), 400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, chatAnswer)
+	}))
+	defer srv.Close()
+	var writes atomic.Int64
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return writeCounter{c, &writes}, nil
+	}
+	rts := map[string]http.RoundTripper{
+		builtin.TransportInline:   &h1transport.Transport{DialContext: dial},
+		builtin.TransportStandard: &http.Transport{DialContext: dial},
+	}
+	for name, rt := range rts {
+		t.Run(name, func(t *testing.T) {
+			_, req := callTo(t, name, srv.URL, nil)
+			c := builtin.NewCall(builtin.DefaultCallConfig(), rt)
+			defer c.Close(context.Background())
+			for i := range 3 {
+				writes.Store(0)
+				resp, err := c.Handle(context.Background(), req, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(resp.Body) != chatAnswer {
+					t.Fatalf("answer %q", resp.Body)
+				}
+				if n := writes.Load(); n != 1 {
+					t.Fatalf("call %d: the request took %d writes, want 1", i, n)
+				}
+			}
+		})
+	}
 }
