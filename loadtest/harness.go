@@ -40,11 +40,17 @@ type Options struct {
 	Configs       []NamedConfig
 	Concurrencies []int         // e.g. 1, 16, 64
 	Rounds        int           // repeats; figures are medians over rounds
-	Duration      time.Duration // of one wrk run
-	Warmup        time.Duration // of the warm-up run per target
-	TTFBStreams   int           // sequential streams per target and round
-	Streams       int           // concurrent streams per target (memory)
-	ChunkDelay    time.Duration // pacing of the concurrent streams
+	Duration      time.Duration // of a target's run at one concurrency in a round
+	// Slices cuts each such run into this many wrk runs of whole seconds,
+	// the targets taking turns slice by slice, so that a slow spell of a
+	// shared machine falls on every target alike rather than on whichever
+	// ran then. A round's percentiles come from the slices' pooled
+	// latency histograms. 1: one wrk run per target, one after another.
+	Slices      int
+	Warmup      time.Duration // of the warm-up run per target
+	TTFBStreams int           // sequential streams per target and round
+	Streams     int           // concurrent streams per target (memory)
+	ChunkDelay  time.Duration // pacing of the concurrent streams
 	// Nice, if not 0, is the scheduling priority (-20..19) of the harness
 	// and every process it starts: a negative one (root only) makes a
 	// shared, busy machine's other work yield to the measurement.
@@ -58,6 +64,7 @@ func DefaultOptions() Options {
 		Concurrencies: []int{1, 16, 64},
 		Rounds:        3,
 		Duration:      8 * time.Second,
+		Slices:        8,
 		Warmup:        3 * time.Second,
 		TTFBStreams:   1000,
 		Streams:       1000,
@@ -86,6 +93,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("setting the priority to %d: %v", o.Nice, err)
 		}
 	}
+	nSlices, slice := cut(o.Duration, o.Slices)
 	work, err := os.MkdirTemp("", "tollgate-loadtest")
 	if err != nil {
 		return nil, err
@@ -98,7 +106,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Machine: machine(),
 		Settings: Settings{
 			Rounds: o.Rounds, Duration: Duration(o.Duration), Warmup: Duration(o.Warmup),
-			Concurrencies: o.Concurrencies, BodyBytes: len(Body), Nice: o.Nice,
+			Concurrencies: o.Concurrencies, BodyBytes: len(Body), Nice: o.Nice, Slices: nSlices,
 			TTFBStreams: o.TTFBStreams, Streams: o.Streams, ChunkDelay: Duration(o.ChunkDelay),
 		},
 	}
@@ -180,15 +188,23 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	for round := range o.Rounds {
 		for ci, c := range o.Concurrencies {
+			parts := make(map[*target][]Sample, len(live))
+			for sl := range nSlices {
+				for k := range live {
+					t := live[(k+round+sl)%len(live)] // rotate so no target always runs first
+					if err := ctx.Err(); err != nil {
+						return nil, err
+					}
+					s, err := measure(ctx, t, up, c, slice, work)
+					if err != nil {
+						return nil, fmt.Errorf("%s at c=%d: %w", t.res.Name, c, err)
+					}
+					parts[t] = append(parts[t], s)
+				}
+			}
 			for k := range live {
-				t := live[(k+round)%len(live)] // rotate so no target always runs first
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-				s, err := measure(ctx, t, up, c, o.Duration, work)
-				if err != nil {
-					return nil, fmt.Errorf("%s at c=%d: %w", t.res.Name, c, err)
-				}
+				t := live[(k+round)%len(live)]
+				s := pool(parts[t])
 				t.res.HTTP[ci].Rounds = append(t.res.HTTP[ci].Rounds, s)
 				logf("round %d/%d c=%-3d %-14s %8.0f req/s  p50 %6.0fµs p99 %6.0fµs  cpu %5.1fµs/req  rss %5.1f MB  errors %d",
 					round+1, o.Rounds, c, t.res.Name, s.RPS, s.P50, s.P99, s.CPUPerReq, float64(s.MaxRSSKB)/1024, s.Errors)
@@ -238,6 +254,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	sortTargets(res, o.Configs)
 	return res, nil
+}
+
+// cut divides d into at most n slices of whole seconds (wrk's -d), at
+// least one: how many, and how long each.
+func cut(d time.Duration, n int) (int, time.Duration) {
+	secs := max(1, int(d.Round(time.Second)/time.Second))
+	n = max(1, min(n, secs))
+	return n, time.Duration(secs/n) * time.Second
 }
 
 // measure runs wrk once against t at concurrency c, with the CPU each

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,13 +65,16 @@ func TestCheckLoopback(t *testing.T) {
 }
 
 func TestParseWrk(t *testing.T) {
-	out := "Running 2s test\nLOADTEST_JSON {\"requests\":1000,\"duration_us\":2000000,\"bytes\":1,\"err_connect\":0,\"err_read\":1,\"err_write\":0,\"err_status\":2,\"err_timeout\":0,\"p50_us\":99,\"p90_us\":210,\"p99_us\":453,\"p999_us\":1217,\"mean_us\":116.36,\"max_us\":1217}\n"
+	out := "Running 2s test\nLOADTEST_JSON {\"requests\":1000,\"duration_us\":2000000,\"bytes\":1,\"err_connect\":0,\"err_read\":1,\"err_write\":0,\"err_status\":2,\"err_timeout\":0,\"p50_us\":99,\"p90_us\":210,\"p99_us\":453,\"p999_us\":1217,\"mean_us\":116.36,\"max_us\":1217,\"hist\":[[99,600],[453,390],[1217,10]]}\n"
 	s, err := parseWrk([]byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Requests != 1000 || s.RPS != 500 || s.Errors != 3 || s.P50 != 99 || s.P99 != 453 || s.FirstError == "" {
 		t.Fatalf("got %+v", s)
+	}
+	if want := []bin{{99, 600}, {453, 390}, {1217, 10}}; !slices.Equal(s.hist, want) {
+		t.Fatalf("histogram %v, want %v", s.hist, want)
 	}
 	if _, err := parseWrk([]byte("no figures")); err == nil {
 		t.Fatal("want an error without the JSON line")

@@ -50,8 +50,13 @@ func LoadSection(in ReportInput) string {
 		r.Machine.LoadBefore[0], r.Machine.LoadBefore[1], r.Machine.LoadBefore[2],
 		r.Machine.LoadAfter[0], r.Machine.LoadAfter[1], r.Machine.LoadAfter[2], noise(r))
 	s := r.Settings
-	w("**Settings**: %d rounds; each round runs every target at c = %s for %v each (wrk, 1 thread at c=1, 2 above), targets rotated between rounds; %v warm-up per target at c=16; ",
-		s.Rounds, joinInts(s.Concurrencies), time.Duration(s.Duration), time.Duration(s.Warmup))
+	w("**Settings**: %d rounds; each round runs every target at c = %s for %v each (wrk, 1 thread at c=1, 2 above), targets rotated between rounds; ",
+		s.Rounds, joinInts(s.Concurrencies), time.Duration(s.Duration))
+	if s.Slices > 1 {
+		w("each such run is cut into %d slices of %v, the targets taking turns slice by slice so that a slow spell of the shared machine falls on every target alike, and a round's percentiles are read from its slices' pooled latency histograms; ",
+			s.Slices, time.Duration(s.Duration)/time.Duration(s.Slices))
+	}
+	w("%v warm-up per target at c=16; ", time.Duration(s.Warmup))
 	w("request body %d bytes (a chat completion), answer served from memory; figures are medians over rounds, and added latency and ratios are paired within a round. ", s.BodyBytes)
 	w("Streams: %d sequential streams per target and round for time to first byte; then %d concurrent streams per target, each %d events %v apart.",
 		s.TTFBStreams, s.Streams, s.StreamEvents, time.Duration(s.ChunkDelay))

@@ -42,6 +42,7 @@ type Settings struct {
 	ChunkDelay    Duration `json:"chunk_delay"`
 	StreamEvents  int      `json:"stream_events"`
 	Nice          int      `json:"nice,omitempty"`
+	Slices        int      `json:"slices,omitempty"` // a round's run of a target, cut into this many interleaved slices
 }
 
 // Target kinds.
@@ -91,6 +92,8 @@ type Sample struct {
 	MaxAnonKB  int64   `json:"max_anon_kb"`             // largest RssAnon sampled during the run
 	LoadAvg1   float64 `json:"loadavg1"`
 	FirstError string  `json:"first_error,omitempty"`
+
+	hist []bin // wrk's latency histogram, for pooling slices; not kept
 }
 
 // StreamRun is a batch of streamed calls.

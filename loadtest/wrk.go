@@ -31,18 +31,19 @@ type wrkRun struct {
 
 // wrkOutput is the JSON line wrk.lua prints.
 type wrkOutput struct {
-	Requests   int64   `json:"requests"`
-	DurationUS int64   `json:"duration_us"`
-	ErrConnect int64   `json:"err_connect"`
-	ErrRead    int64   `json:"err_read"`
-	ErrWrite   int64   `json:"err_write"`
-	ErrStatus  int64   `json:"err_status"`
-	ErrTimeout int64   `json:"err_timeout"`
-	P50        float64 `json:"p50_us"`
-	P90        float64 `json:"p90_us"`
-	P99        float64 `json:"p99_us"`
-	P999       float64 `json:"p999_us"`
-	Mean       float64 `json:"mean_us"`
+	Requests   int64      `json:"requests"`
+	DurationUS int64      `json:"duration_us"`
+	ErrConnect int64      `json:"err_connect"`
+	ErrRead    int64      `json:"err_read"`
+	ErrWrite   int64      `json:"err_write"`
+	ErrStatus  int64      `json:"err_status"`
+	ErrTimeout int64      `json:"err_timeout"`
+	P50        float64    `json:"p50_us"`
+	P90        float64    `json:"p90_us"`
+	P99        float64    `json:"p99_us"`
+	P999       float64    `json:"p999_us"`
+	Mean       float64    `json:"mean_us"`
+	Hist       [][2]int64 `json:"hist"` // [µs, calls], each distinct latency once
 }
 
 // run runs wrk and returns its figures. wrk stops itself at -d or after
@@ -94,6 +95,9 @@ func parseWrk(out []byte) (Sample, error) {
 			Errors:   o.ErrConnect + o.ErrRead + o.ErrWrite + o.ErrStatus + o.ErrTimeout,
 			Seconds:  secs,
 			P50:      o.P50, P90: o.P90, P99: o.P99, P999: o.P999, Mean: o.Mean,
+		}
+		for _, b := range o.Hist {
+			s.hist = append(s.hist, bin{us: b[0], n: b[1]})
 		}
 		if secs > 0 {
 			s.RPS = float64(o.Requests) / secs

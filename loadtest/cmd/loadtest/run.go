@@ -29,7 +29,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	configs := fs.String("configs", defaultConfigs, "gateway configs to measure: `name=path,...` (empty path: the embedded default)")
 	conc := fs.String("concurrency", "1,16,64", "wrk connection `counts`")
 	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "repeat every measurement this many `times`; figures are medians")
-	fs.DurationVar(&o.Duration, "duration", o.Duration, "length of one wrk run")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long each target runs at each concurrency in a round")
+	fs.IntVar(&o.Slices, "slices", o.Slices, "cut each --duration into this many wrk runs of whole seconds, the targets taking turns slice by slice (1: one run each)")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "warm-up per target")
 	fs.IntVar(&o.TTFBStreams, "ttfb-streams", o.TTFBStreams, "sequential streams per target and round (time to first byte)")
 	fs.IntVar(&o.Streams, "streams", o.Streams, "concurrent streams per target (memory); 0 skips")
@@ -41,7 +42,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *quick {
-		o.Rounds, o.Duration, o.Warmup, o.TTFBStreams = 1, 2*time.Second, time.Second, 200
+		o.Rounds, o.Duration, o.Slices, o.Warmup, o.TTFBStreams = 1, 2*time.Second, 1, time.Second, 200
 	}
 	var err error
 	if o.Concurrencies, err = parseInts(*conc); err != nil {
@@ -52,8 +53,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadtest: --configs: %v\n", err)
 		return 2
 	}
-	if o.Rounds < 1 || o.Duration < time.Second || o.Duration > 5*time.Minute || o.Streams > 10000 {
-		fmt.Fprintln(stderr, "loadtest: want --rounds ≥ 1, --duration between 1s and 5m, --streams ≤ 10000")
+	if o.Rounds < 1 || o.Slices < 1 || o.Duration < time.Second || o.Duration > 5*time.Minute || o.Streams > 10000 {
+		fmt.Fprintln(stderr, "loadtest: want --rounds ≥ 1, --slices ≥ 1, --duration between 1s and 5m, --streams ≤ 10000")
 		return 2
 	}
 	o.Root, _ = filepath.Abs(*root)
