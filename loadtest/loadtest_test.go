@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -75,6 +76,17 @@ func TestParseWrk(t *testing.T) {
 	}
 	if want := []bin{{99, 600}, {453, 390}, {1217, 10}}; !slices.Equal(s.hist, want) {
 		t.Fatalf("histogram %v, want %v", s.hist, want)
+	}
+	// Under load a run has tens of thousands of distinct latencies: the
+	// line is far longer than a Scanner's default 64 KB.
+	var long strings.Builder
+	long.WriteString(`LOADTEST_JSON {"requests":200000,"duration_us":1000000,"p99_us":7,"hist":[[1,1]`)
+	for us := 2; us < 50_000; us++ {
+		fmt.Fprintf(&long, ",[%d,4]", us)
+	}
+	long.WriteString("]}\n")
+	if s, err := parseWrk([]byte(long.String())); err != nil || len(s.hist) != 49_999 || s.P99 != 7 {
+		t.Fatalf("a long line: %d bins, p99 %v, err %v", len(s.hist), s.P99, err)
 	}
 	if _, err := parseWrk([]byte("no figures")); err == nil {
 		t.Fatal("want an error without the JSON line")

@@ -80,6 +80,9 @@ func (w wrkRun) run(ctx context.Context) (Sample, error) {
 // parseWrk reads the LOADTEST_JSON line of wrk's output.
 func parseWrk(out []byte) (Sample, error) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
+	// The histogram makes the line long: tens of thousands of distinct
+	// latencies under load.
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
 	for sc.Scan() {
 		line, ok := strings.CutPrefix(sc.Text(), "LOADTEST_JSON ")
 		if !ok {
