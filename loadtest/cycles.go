@@ -22,6 +22,41 @@ type Cycle struct {
 	Client   time.Duration // waiting for the client's next request
 	Other    time.Duration // waiting on anything else
 	GC       bool          // a collection overlapped it
+	// Beside is how long the gateway's other goroutines ran during the
+	// cycle, by kind (Kinds): what shared the two cores with the call.
+	Beside map[string]time.Duration
+
+	owner trace.GoID // the connection's goroutine
+}
+
+// The kinds of the gateway's other goroutines Cycle.Beside counts.
+const (
+	KindMark     = "collector's mark workers"
+	KindSweep    = "collector's sweeper and scavenger"
+	KindWriter   = "usage outbox writer"
+	KindDelivery = "usage delivery"
+	KindConns    = "other connections"
+	KindOther    = "other"
+)
+
+// Kinds lists the kinds of Cycle.Beside in the order to print them.
+var Kinds = []string{KindMark, KindSweep, KindWriter, KindDelivery, KindConns, KindOther}
+
+// kindOf names a goroutine by the functions on its stack.
+func kindOf(s trace.Stack) string {
+	for _, k := range []struct{ fn, kind string }{
+		{"runtime.gcBgMarkWorker", KindMark},
+		{"runtime.bgsweep", KindSweep},
+		{"runtime.bgscavenge", KindSweep},
+		{"tracking.(*Outbox).writeLoop", KindWriter},
+		{"tracking.(*worker)", KindDelivery},
+		{"h1server.(*conn).serve", KindConns},
+	} {
+		if onStack(s, k.fn) {
+			return k.kind
+		}
+	}
+	return KindOther
 }
 
 // Cause names the largest part of the cycle: "gateway", "upstream",
@@ -54,12 +89,20 @@ func Cycles(r io.Reader) ([]Cycle, error) {
 		waitFor *time.Duration // the part a wait counts towards
 		inWrite bool           // the system call in progress writes a response
 	}
+	// ran is a stretch of time another goroutine ran.
+	type ran struct {
+		from, to trace.Time
+		g        trace.GoID
+	}
 	var (
 		start    trace.Time
 		gs       = map[trace.GoID]*goroutine{}
 		out      []Cycle
 		gcs      [][2]trace.Time
 		gcOpened trace.Time
+		kinds    = map[trace.GoID]string{}
+		running  = map[trace.GoID]trace.Time{}
+		ranList  []ran
 	)
 	for {
 		ev, err := tr.ReadEvent()
@@ -88,6 +131,15 @@ func Cycles(r io.Reader) ([]Cycle, error) {
 			}
 			id := st.Resource.Goroutine()
 			from, to := st.Goroutine()
+			if from == trace.GoRunning && ev.Goroutine() == id && kinds[id] == "" {
+				kinds[id] = kindOf(ev.Stack())
+			}
+			if to == trace.GoRunning {
+				running[id] = ev.Time()
+			} else if since, ok := running[id]; ok && from == trace.GoRunning {
+				ranList = append(ranList, ran{since, ev.Time(), id})
+				delete(running, id)
+			}
 			g := gs[id]
 			// A goroutine's own stack comes with the transitions it makes
 			// itself: leaving the running state.
@@ -130,14 +182,38 @@ func Cycles(r io.Reader) ([]Cycle, error) {
 					c.Length = time.Duration(t) - c.Start
 					out = append(out, *c)
 				}
-				g.cycle = &Cycle{Start: time.Duration(t)}
+				g.cycle = &Cycle{Start: time.Duration(t), owner: id}
 			}
 		}
+	}
+	// Stretches in order of their start: a cycle looks from the first that
+	// could still be running when it began (none runs longer than longest).
+	slices.SortFunc(ranList, func(a, b ran) int { return int(a.from - b.from) })
+	var longest trace.Time
+	for _, r := range ranList {
+		longest = max(longest, r.to-r.from)
 	}
 	for i := range out {
 		c := &out[i]
 		s, e := trace.Time(c.Start), trace.Time(c.Start+c.Length)
 		c.GC = slices.ContainsFunc(gcs, func(r [2]trace.Time) bool { return r[0] < e && r[1] > s })
+		first, _ := slices.BinarySearchFunc(ranList, s-longest, func(r ran, t trace.Time) int { return int(r.from - t) })
+		for _, r := range ranList[first:] {
+			if r.from >= e {
+				break
+			}
+			if r.to <= s || r.g == c.owner {
+				continue
+			}
+			if c.Beside == nil {
+				c.Beside = map[string]time.Duration{}
+			}
+			k := kinds[r.g]
+			if k == "" {
+				k = KindOther // its stack not seen yet
+			}
+			c.Beside[k] += time.Duration(min(r.to, e) - max(r.from, s))
+		}
 		c.Start -= time.Duration(start)
 	}
 	return out, nil

@@ -16,11 +16,15 @@ import (
 // TestCyclesSplitsTheWait traces a gateway-shaped server (h1server, calling
 // an upstream with h1transport) serving sequential calls on one
 // connection, with one slow upstream answer and one slow client, and
-// checks that Cycles blames each on the right side.
+// checks that Cycles blames each on the right side. The slow upstream
+// spins first (it runs in the test's process, as another goroutine of
+// "the gateway"): its cycle must count that beside the call.
 func TestCyclesSplitsTheWait(t *testing.T) {
-	const pause = 20 * time.Millisecond
+	const pause, spin = 20 * time.Millisecond, 6 * time.Millisecond
 	upstream := serve(t, &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Has("slow") {
+			for end := time.Now().Add(spin); time.Now().Before(end); {
+			}
 			time.Sleep(pause)
 		}
 		io.WriteString(w, `{"ok":true}`)
@@ -74,9 +78,15 @@ func TestCyclesSplitsTheWait(t *testing.T) {
 	if c := cycles[3]; c.Cause() != "client" || c.Client < pause {
 		t.Errorf("the paused client's cycle: cause %s, %+v", c.Cause(), c)
 	}
+	if got := cycles[1].Beside[KindOther]; got < spin/2 {
+		t.Errorf("the slow upstream's cycle: %v of other goroutines beside it, want the %v spin: %+v", got, spin, cycles[1])
+	}
 	for i, c := range cycles {
 		if sum := c.Own + c.Upstream + c.Client + c.Other; sum > c.Length {
 			t.Errorf("cycle %d: parts %v over its length %v", i, sum, c.Length)
+		}
+		if i != 1 && c.Beside[KindOther] >= spin/2 {
+			t.Errorf("cycle %d: %v of other goroutines beside it, with nothing spinning: %+v", i, c.Beside[KindOther], c)
 		}
 	}
 }
