@@ -46,7 +46,12 @@ type Options struct {
 	// shared machine falls on every target alike rather than on whichever
 	// ran then. A round's percentiles come from the slices' pooled
 	// latency histograms. 1: one wrk run per target, one after another.
-	Slices      int
+	Slices int
+	// SliceWarmup is how many calls, one after another, a target answers
+	// untimed before each of its slices when there are several: a
+	// target's first calls after the others' turns find its caches cold,
+	// which a run that never paused would not.
+	SliceWarmup int
 	Warmup      time.Duration // of the warm-up run per target
 	TTFBStreams int           // sequential streams per target and round
 	Streams     int           // concurrent streams per target (memory)
@@ -65,6 +70,7 @@ func DefaultOptions() Options {
 		Rounds:        3,
 		Duration:      8 * time.Second,
 		Slices:        8,
+		SliceWarmup:   200,
 		Warmup:        3 * time.Second,
 		TTFBStreams:   1000,
 		Streams:       1000,
@@ -106,7 +112,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Machine: machine(),
 		Settings: Settings{
 			Rounds: o.Rounds, Duration: Duration(o.Duration), Warmup: Duration(o.Warmup),
-			Concurrencies: o.Concurrencies, BodyBytes: len(Body), Nice: o.Nice, Slices: nSlices,
+			Concurrencies: o.Concurrencies, BodyBytes: len(Body), Nice: o.Nice, Slices: nSlices, SliceWarmup: o.SliceWarmup,
 			TTFBStreams: o.TTFBStreams, Streams: o.Streams, ChunkDelay: Duration(o.ChunkDelay),
 		},
 	}
@@ -194,6 +200,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 					t := live[(k+round+sl)%len(live)] // rotate so no target always runs first
 					if err := ctx.Err(); err != nil {
 						return nil, err
+					}
+					if nSlices > 1 {
+						warm(ctx, client, t.url, o.SliceWarmup)
 					}
 					s, err := measure(ctx, t, up, c, slice, work)
 					if err != nil {
@@ -363,11 +372,7 @@ func renderConfig(root, path, dir string) (string, error) {
 
 // smoke checks that url answers one call and one stream correctly.
 func smoke(ctx context.Context, client *http.Client, url string) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(Body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer sk-load")
-	req.Header.Set("X-Tollgate-Customer", "acme")
-	resp, err := client.Do(req)
+	resp, err := client.Do(call(ctx, url))
 	if err != nil {
 		return err
 	}
@@ -381,6 +386,31 @@ func smoke(ctx context.Context, client *http.Client, url string) error {
 		return fmt.Errorf("stream: %s", sr.FirstError)
 	}
 	return nil
+}
+
+// call is the chat completion wrk sends, with the same headers (wrk.lua).
+func call(ctx context.Context, url string) *http.Request {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(Body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer sk-load")
+	req.Header.Set("X-Tollgate-Customer", "acme")
+	return req
+}
+
+// warm makes n calls to url, one after another, and stops at the first
+// that fails: the timed run that follows counts and reports failures.
+func warm(ctx context.Context, client *http.Client, url string, n int) {
+	for range n {
+		resp, err := client.Do(call(ctx, url))
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return
+		}
+	}
 }
 
 // baseEnv is the environment without TOLLGATE_ overrides from the caller.

@@ -131,3 +131,31 @@ func TestWrkHistogramMatchesItsPercentiles(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmCallsAndStopsAtAFailure checks the untimed calls before a slice:
+// n of them, with wrk's headers, and none after the first failure.
+func TestWarmCallsAndStopsAtAFailure(t *testing.T) {
+	var calls, failAt int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if r.Header.Get("X-Tollgate-Customer") != "acme" || r.Method != http.MethodPost {
+			http.Error(w, "not the load's call", 400)
+			return
+		}
+		if calls == failAt {
+			http.Error(w, "down", 503)
+			return
+		}
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer srv.Close()
+	warm(t.Context(), srv.Client(), srv.URL, 7)
+	if calls != 7 {
+		t.Fatalf("%d calls, want 7", calls)
+	}
+	calls, failAt = 0, 3
+	warm(t.Context(), srv.Client(), srv.URL, 7)
+	if calls != 3 {
+		t.Fatalf("%d calls with the third failing, want 3", calls)
+	}
+}

@@ -53,8 +53,8 @@ func LoadSection(in ReportInput) string {
 	w("**Settings**: %d rounds; each round runs every target at c = %s for %v each (wrk, 1 thread at c=1, 2 above), targets rotated between rounds; ",
 		s.Rounds, joinInts(s.Concurrencies), time.Duration(s.Duration))
 	if s.Slices > 1 {
-		w("each such run is cut into %d slices of %v, the targets taking turns slice by slice so that a slow spell of the shared machine falls on every target alike, and a round's percentiles are read from its slices' pooled latency histograms; ",
-			s.Slices, time.Duration(s.Duration)/time.Duration(s.Slices))
+		w("each such run is cut into %d slices of %v, the targets taking turns slice by slice so that a slow spell of the shared machine falls on every target alike, each slice after %d untimed calls one after another (a target's caches are cold after the others' turns), and a round's percentiles are read from its slices' pooled latency histograms; ",
+			s.Slices, time.Duration(s.Duration)/time.Duration(s.Slices), s.SliceWarmup)
 	}
 	w("%v warm-up per target at c=16; ", time.Duration(s.Warmup))
 	w("request body %d bytes (a chat completion), answer served from memory; figures are medians over rounds, and added latency and ratios are paired within a round. ", s.BodyBytes)

@@ -42,7 +42,8 @@ type Settings struct {
 	ChunkDelay    Duration `json:"chunk_delay"`
 	StreamEvents  int      `json:"stream_events"`
 	Nice          int      `json:"nice,omitempty"`
-	Slices        int      `json:"slices,omitempty"` // a round's run of a target, cut into this many interleaved slices
+	Slices        int      `json:"slices,omitempty"`       // a round's run of a target, cut into this many interleaved slices
+	SliceWarmup   int      `json:"slice_warmup,omitempty"` // untimed calls before each slice
 }
 
 // Target kinds.
