@@ -76,7 +76,8 @@ type HTTPRuns struct {
 	Rounds      []Sample `json:"rounds"`
 }
 
-// Sample is one wrk run against one target.
+// Sample is one round of one target at one concurrency: one wrk run, or
+// the pooled slices of several (pool).
 type Sample struct {
 	Requests   int64   `json:"requests"`
 	Errors     int64   `json:"errors"`
