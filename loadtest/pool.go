@@ -11,8 +11,8 @@ type bin struct{ us, n int64 }
 // pool merges the samples of one target's interleaved slices into one: the
 // counts add up, the rates and CPU per call are over all the calls, and the
 // percentiles are read from the slices' pooled histograms, the way wrk
-// reads its own (a slice without a histogram leaves the percentiles of the
-// largest slice).
+// reads its own. (wrk records a latency for every call it counts, so a
+// slice with calls always has a histogram.)
 func pool(parts []Sample) Sample {
 	if len(parts) == 1 {
 		return parts[0]
@@ -20,7 +20,6 @@ func pool(parts []Sample) Sample {
 	var out Sample
 	var cpu, upCPU, mean, load float64
 	var bins []bin
-	histOK := true
 	for _, s := range parts {
 		out.Requests += s.Requests
 		out.Errors += s.Errors
@@ -34,9 +33,6 @@ func pool(parts []Sample) Sample {
 		if out.FirstError == "" {
 			out.FirstError = s.FirstError
 		}
-		if len(s.hist) == 0 && s.Requests > 0 {
-			histOK = false
-		}
 		bins = append(bins, s.hist...)
 	}
 	out.LoadAvg1 = load / float64(len(parts))
@@ -47,11 +43,6 @@ func pool(parts []Sample) Sample {
 		out.CPUPerReq = cpu / float64(out.Requests)
 		out.UpCPUPer = upCPU / float64(out.Requests)
 		out.Mean = mean / float64(out.Requests)
-	}
-	if !histOK {
-		big := slices.MaxFunc(parts, func(a, b Sample) int { return int(a.Requests - b.Requests) })
-		out.P50, out.P90, out.P99, out.P999 = big.P50, big.P90, big.P99, big.P999
-		return out
 	}
 	slices.SortFunc(bins, func(a, b bin) int { return int(a.us - b.us) })
 	out.P50, out.P90, out.P99, out.P999 = binPercentile(bins, 50), binPercentile(bins, 90), binPercentile(bins, 99), binPercentile(bins, 99.9)

@@ -73,15 +73,6 @@ func bins(c map[int64]int64) []bin {
 	return out
 }
 
-// TestPoolWithoutHistograms keeps the largest slice's percentiles when a
-// slice came without its histogram (an older wrk script).
-func TestPoolWithoutHistograms(t *testing.T) {
-	s := pool([]Sample{{Requests: 10, Seconds: 1, P99: 300}, {Requests: 20, Seconds: 1, P99: 200}})
-	if s.P99 != 200 || s.Requests != 30 {
-		t.Fatalf("got %+v", s)
-	}
-}
-
 func TestCutIntoWholeSeconds(t *testing.T) {
 	for _, tt := range []struct {
 		d     time.Duration

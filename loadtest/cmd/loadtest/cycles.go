@@ -73,7 +73,7 @@ func cyclesCmd(args []string, stdout, stderr io.Writer) int {
 		pct(own), pct(up), pct(client), pct(other))
 	// What else of the gateway ran meanwhile, against an average cycle: a
 	// kind that runs far longer in slow cycles is what slows them.
-	var all, slowOnes map[string]time.Duration = map[string]time.Duration{}, map[string]time.Duration{}
+	all, slowOnes := map[string]time.Duration{}, map[string]time.Duration{}
 	for _, c := range cycles {
 		for k, d := range c.Beside {
 			all[k] += d
