@@ -131,6 +131,7 @@ pipeline:
 		}
 		select {
 		case err := <-h.done:
+			h.done <- err // for the cleanup, which waits for it
 			t.Fatalf("tollgate exited: %v\n%s", err, h.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
