@@ -48,15 +48,29 @@ func TestMain(m *testing.M) {
 // plantedKey is the provider key; no log line may show it.
 const plantedKey = "sk-e2e-planted-secret-8c1d"
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
+// freeAddrs returns two distinct loopback addresses, for listen and
+// admin_listen, that were free a moment ago. Both listeners stay open until
+// both are picked: closed one by one, the kernel once handed the same port
+// out twice, and tollgate rightly refused a config whose admin_listen
+// equalled its listen.
+func freeAddrs(t *testing.T) (listen, admin string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var lns [2]net.Listener
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		lns[i] = ln
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return lns[0].Addr().String(), lns[1].Addr().String()
+}
+
+// newHost is a host not yet started, on two free addresses.
+func newHost(t *testing.T, dir string) *host {
+	listen, admin := freeAddrs(t)
+	return &host{url: "http://" + listen, admin: "http://" + admin, usage: filepath.Join(dir, "usage.jsonl")}
 }
 
 // host is a running `tollgate serve`.
@@ -90,8 +104,7 @@ func (s *syncBuffer) String() string {
 func startHost(t *testing.T, upstreamURL string, env ...string) *host {
 	t.Helper()
 	dir := t.TempDir()
-	h := &host{url: "http://" + freeAddr(t), admin: "http://" + freeAddr(t), usage: filepath.Join(dir, "usage.jsonl"),
-		stderr: &syncBuffer{}, done: make(chan error, 1)}
+	h := newHost(t, dir)
 	cfg := fmt.Sprintf(`
 listen: %s
 admin_listen: %s
@@ -115,6 +128,17 @@ pipeline:
 `, strings.TrimPrefix(h.url, "http://"), strings.TrimPrefix(h.admin, "http://"), dir, upstreamURL, h.usage)
 	path := filepath.Join(dir, "tollgate.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
+	h.launch(t, path, env)
+	return h
+}
+
+// launch runs `tollgate serve` on the config at path, with env added to the
+// test's environment, and waits until h.admin answers /healthz. The process
+// is killed when the test ends. Whoever takes the exit from h.done puts it
+// back, so the cleanup, stop and a test's own wait can each take it.
+func (h *host) launch(t *testing.T, path string, env []string) {
+	t.Helper()
+	h.stderr, h.done = &syncBuffer{}, make(chan error, 1)
 	h.cmd = exec.Command(binary, "serve", "--config", path)
 	h.cmd.Env = append(os.Environ(), env...)
 	h.cmd.Stderr = h.stderr
@@ -122,22 +146,21 @@ pipeline:
 		t.Fatal(err)
 	}
 	go func() { h.done <- h.cmd.Wait() }()
-	t.Cleanup(func() { h.cmd.Process.Kill(); <-h.done })
+	t.Cleanup(func() { h.cmd.Process.Kill(); h.done <- <-h.done })
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(h.admin + "/healthz"); err == nil {
 			resp.Body.Close()
-			return h
+			return
 		}
 		select {
 		case err := <-h.done:
-			h.done <- err // for the cleanup, which waits for it
+			h.done <- err
 			t.Fatalf("tollgate exited: %v\n%s", err, h.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	t.Fatalf("tollgate did not become healthy:\n%s", h.stderr)
-	return nil
 }
 
 // stop sends SIGTERM and waits for a graceful exit.
@@ -368,7 +391,7 @@ pipeline:
 }
 
 func TestMockCommand(t *testing.T) {
-	addr := freeAddr(t)
+	addr, _ := freeAddrs(t)
 	cmd := exec.Command(binary, "mock", "--listen", addr)
 	var out syncBuffer
 	cmd.Stdout = &out

@@ -31,34 +31,12 @@ type opsHost struct {
 func startOps(t *testing.T, upstreamURL, cfg string, env ...string) *opsHost {
 	t.Helper()
 	dir := t.TempDir()
-	h := &host{url: "http://" + freeAddr(t), admin: "http://" + freeAddr(t), usage: filepath.Join(dir, "usage.jsonl"),
-		stderr: &syncBuffer{}, done: make(chan error, 1)}
+	h := newHost(t, dir)
 	o := &opsHost{host: h, dir: dir, path: filepath.Join(dir, "tollgate.yaml"), vars: map[string]string{
 		"{{LISTEN}}": strings.TrimPrefix(h.url, "http://"), "{{ADMIN}}": strings.TrimPrefix(h.admin, "http://"),
 		"{{DIR}}": dir, "{{UP}}": upstreamURL}}
 	o.write(t, cfg)
-	h.cmd = exec.Command(binary, "serve", "--config", o.path)
-	h.cmd.Env = append(os.Environ(), env...)
-	h.cmd.Stderr = h.stderr
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { h.done <- h.cmd.Wait() }()
-	t.Cleanup(func() { h.cmd.Process.Kill(); <-h.done })
-	opsWait(t, 15*time.Second, "tollgate to become healthy", func() bool {
-		select {
-		case err := <-h.done:
-			h.done <- err
-			t.Fatalf("tollgate exited: %v\n%s", err, h.stderr)
-		default:
-		}
-		resp, err := http.Get(h.admin + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return true
-	})
+	h.launch(t, o.path, env)
 	return o
 }
 

@@ -39,8 +39,7 @@ func guardrails(t *testing.T) string {
 func startPolicyHost(t *testing.T, upstreamURL, stages string) *host {
 	t.Helper()
 	dir := t.TempDir()
-	h := &host{url: "http://" + freeAddr(t), admin: "http://" + freeAddr(t), usage: filepath.Join(dir, "usage.jsonl"),
-		stderr: &syncBuffer{}, done: make(chan error, 1)}
+	h := newHost(t, dir)
 	cfg := fmt.Sprintf(`
 listen: %s
 admin_listen: %s
@@ -56,28 +55,8 @@ pipeline:
 `, strings.TrimPrefix(h.url, "http://"), strings.TrimPrefix(h.admin, "http://"), dir, upstreamURL, stages, h.usage)
 	path := filepath.Join(dir, "tollgate.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
-	h.cmd = exec.Command(binary, "serve", "--config", path)
-	h.cmd.Env = append(os.Environ(), "E2E_OPENAI_KEY="+plantedKey)
-	h.cmd.Stderr = h.stderr
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { h.done <- h.cmd.Wait() }()
-	t.Cleanup(func() { h.cmd.Process.Kill(); <-h.done })
-	for range 750 {
-		if resp, err := http.Get(h.admin + "/healthz"); err == nil {
-			resp.Body.Close()
-			return h
-		}
-		select {
-		case err := <-h.done:
-			h.done <- err // for the cleanup, which waits for it
-			t.Fatalf("tollgate exited: %v\n%s", err, h.stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("tollgate did not become healthy:\n%s", h.stderr)
-	return nil
+	h.launch(t, path, []string{"E2E_OPENAI_KEY=" + plantedKey})
+	return h
 }
 
 // post sends a chat body as customer and returns status, headers and body.

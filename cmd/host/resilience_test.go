@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,35 +21,13 @@ import (
 func startHostWith(t *testing.T, body string) *host {
 	t.Helper()
 	dir := t.TempDir()
-	h := &host{url: "http://" + freeAddr(t), admin: "http://" + freeAddr(t), usage: filepath.Join(dir, "usage.jsonl"),
-		stderr: &syncBuffer{}, done: make(chan error, 1)}
+	h := newHost(t, dir)
 	cfg := fmt.Sprintf("listen: %s\nadmin_listen: %s\ndata_dir: %s\nlog: {level: debug, format: json}\n%s",
 		strings.TrimPrefix(h.url, "http://"), strings.TrimPrefix(h.admin, "http://"), dir, strings.ReplaceAll(body, "{usage}", h.usage))
 	path := filepath.Join(dir, "tollgate.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
-	h.cmd = exec.Command(binary, "serve", "--config", path)
-	h.cmd.Env = append(os.Environ(), "E2E_OPENAI_KEY="+plantedKey)
-	h.cmd.Stderr = h.stderr
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { h.done <- h.cmd.Wait() }()
-	t.Cleanup(func() { h.cmd.Process.Kill(); <-h.done })
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(h.admin + "/healthz"); err == nil {
-			resp.Body.Close()
-			return h
-		}
-		select {
-		case err := <-h.done:
-			h.done <- err // for the cleanup
-			t.Fatalf("tollgate exited: %v\n%s", err, h.stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("tollgate did not become healthy:\n%s", h.stderr)
-	return nil
+	h.launch(t, path, []string{"E2E_OPENAI_KEY=" + plantedKey})
+	return h
 }
 
 // post sends a chat call to the host; header holds name, value pairs.

@@ -30,8 +30,9 @@ type usageHost struct {
 
 // writeUsageConfig writes a config whose track stage delivers to tr, with
 // retries fast enough for tests, and returns its path.
-func writeUsageConfig(t *testing.T, dir, upstreamURL string, tr *trackertest.Server, gw, admin string) string {
+func writeUsageConfig(t *testing.T, dir, upstreamURL string, tr *trackertest.Server) string {
 	t.Helper()
+	gw, admin := freeAddrs(t)
 	cfg := fmt.Sprintf(`
 listen: %s
 admin_listen: %s
@@ -64,7 +65,7 @@ pipeline:
 // startUsageHost starts (or restarts, on the same data dir) the binary.
 func startUsageHost(t *testing.T, u *usageHost) *host {
 	t.Helper()
-	h := &host{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	h := &host{}
 	data, _ := os.ReadFile(u.config)
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "listen: "); ok {
@@ -74,29 +75,8 @@ func startUsageHost(t *testing.T, u *usageHost) *host {
 			h.admin = "http://" + v
 		}
 	}
-	h.cmd = exec.Command(binary, "serve", "--config", u.config)
-	h.cmd.Env = append(os.Environ(), u.env...)
-	h.cmd.Stderr = h.stderr
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { h.done <- h.cmd.Wait() }()
-	t.Cleanup(func() { h.cmd.Process.Kill(); <-h.done; h.done <- nil })
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(h.admin + "/healthz"); err == nil {
-			resp.Body.Close()
-			return h
-		}
-		select {
-		case err := <-h.done:
-			h.done <- err
-			t.Fatalf("tollgate exited: %v\n%s", err, h.stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("tollgate did not become healthy:\n%s", h.stderr)
-	return nil
+	h.launch(t, u.config, u.env)
+	return h
 }
 
 func newUsageHost(t *testing.T, tr *trackertest.Server) *usageHost {
@@ -104,7 +84,7 @@ func newUsageHost(t *testing.T, tr *trackertest.Server) *usageHost {
 	up := providertest.NewServer(t)
 	dir := t.TempDir()
 	u := &usageHost{dir: dir, env: []string{"E2E_OPENAI_KEY=" + plantedKey, "E2E_TRACKER_TOKEN=" + trackerToken}}
-	u.config = writeUsageConfig(t, dir, up.URL, tr, freeAddr(t), freeAddr(t))
+	u.config = writeUsageConfig(t, dir, up.URL, tr)
 	u.host = startUsageHost(t, u)
 	return u
 }
