@@ -36,11 +36,12 @@ const (
 	KindWriter   = "usage outbox writer"
 	KindDelivery = "usage delivery"
 	KindConns    = "other connections"
+	KindTracer   = "the tracer itself"
 	KindOther    = "other"
 )
 
 // Kinds lists the kinds of Cycle.Beside in the order to print them.
-var Kinds = []string{KindMark, KindSweep, KindWriter, KindDelivery, KindConns, KindOther}
+var Kinds = []string{KindMark, KindSweep, KindWriter, KindDelivery, KindConns, KindTracer, KindOther}
 
 // kindOf names a goroutine by the functions on its stack.
 func kindOf(s trace.Stack) string {
@@ -51,6 +52,7 @@ func kindOf(s trace.Stack) string {
 		{"tracking.(*Outbox).writeLoop", KindWriter},
 		{"tracking.(*worker)", KindDelivery},
 		{"h1server.(*conn).serve", KindConns},
+		{"runtime/trace.Start", KindTracer}, // writing the trace out
 	} {
 		if onStack(s, k.fn) {
 			return k.kind
