@@ -18,16 +18,29 @@ import (
 	"time"
 )
 
-// maxPercent bounds the GOGC it sets, for a live heap near zero.
+// maxPercent bounds the GOGC it sets.
 const maxPercent = 2000
 
-// Percent is the GOGC that makes the heap goal live + headroom, and never
-// less than 100 (Go's default: the floor only ever adds).
-func Percent(live, headroom uint64) int {
-	if live == 0 {
-		return maxPercent
+// minHeap is the runtime's heap goal floor at GOGC=100 (4 MiB); it scales
+// with GOGC, so a raised GOGC raises it too.
+const minHeap = 4 << 20
+
+// Percent is the GOGC that puts the heap goal at live + headroom, and
+// never less than 100 (Go's default: the floor only ever adds). scan is
+// the stacks and globals the collector scans: the runtime's goal is
+//
+//	max(live + (live+scan)*GOGC/100, minHeap*GOGC/100)
+//
+// so both terms must stay within live + headroom. The second matters for
+// the small heaps the floor is for: on live alone, a 2 MB heap with 6 MiB
+// of headroom got GOGC 300 and a 12 MiB goal, and no live heap measured
+// yet (before the first collection) got the 2000 cap and an 80 MiB goal.
+func Percent(live, scan, headroom uint64) int {
+	p := uint64(maxPercent)
+	if live+scan > 0 {
+		p = headroom * 100 / (live + scan)
 	}
-	p := (headroom*100 + live - 1) / live
+	p = min(p, (live+headroom)*100/minHeap)
 	return int(min(max(p, 100), maxPercent))
 }
 
@@ -50,7 +63,7 @@ func ForServer(headroom int64) (stop func(), envGOGC string) {
 // Start adjusts GOGC every interval from the live heap the last collection
 // measured, until stop is called, which puts GOGC back as it found it.
 func Start(headroom uint64, interval time.Duration) (stop func()) {
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	gogc := []metrics.Sample{{Name: "/gc/gogc:percent"}}
@@ -64,7 +77,7 @@ func Start(headroom uint64, interval time.Duration) (stop func()) {
 		for {
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
-				if p := Percent(sample[0].Value.Uint64(), headroom); p != last {
+				if p := Percent(sample[0].Value.Uint64(), scanned(sample[1:]), headroom); p != last {
 					debug.SetGCPercent(p)
 					last = p
 				}
@@ -81,4 +94,15 @@ func Start(headroom uint64, interval time.Duration) (stop func()) {
 		<-finished
 		debug.SetGCPercent(before)
 	}
+}
+
+// scanned sums the samples this Go version has.
+func scanned(s []metrics.Sample) uint64 {
+	var n uint64
+	for _, v := range s {
+		if v.Value.Kind() == metrics.KindUint64 {
+			n += v.Value.Uint64()
+		}
+	}
+	return n
 }
