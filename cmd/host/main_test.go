@@ -67,12 +67,6 @@ func freeAddrs(t *testing.T) (listen, admin string) {
 	return lns[0].Addr().String(), lns[1].Addr().String()
 }
 
-// newHost is a host not yet started, on two free addresses.
-func newHost(t *testing.T, dir string) *host {
-	listen, admin := freeAddrs(t)
-	return &host{url: "http://" + listen, admin: "http://" + admin, usage: filepath.Join(dir, "usage.jsonl")}
-}
-
 // host is a running `tollgate serve`.
 type host struct {
 	cmd    *exec.Cmd
@@ -104,8 +98,9 @@ func (s *syncBuffer) String() string {
 func startHost(t *testing.T, upstreamURL string, env ...string) *host {
 	t.Helper()
 	dir := t.TempDir()
-	h := newHost(t, dir)
-	cfg := fmt.Sprintf(`
+	h := &host{usage: filepath.Join(dir, "usage.jsonl")}
+	h.start(t, env, func(listen, admin string) string {
+		return writeConfig(t, dir, fmt.Sprintf(`
 listen: %s
 admin_listen: %s
 data_dir: %s
@@ -125,18 +120,44 @@ pipeline:
   - {name: validate, kind: builtin}
   - {name: call, kind: builtin}
   - {name: track, kind: builtin, config: {sinks: [{type: jsonl, path: %[5]s}]}}
-`, strings.TrimPrefix(h.url, "http://"), strings.TrimPrefix(h.admin, "http://"), dir, upstreamURL, h.usage)
-	path := filepath.Join(dir, "tollgate.yaml")
-	os.WriteFile(path, []byte(cfg), 0o600)
-	h.launch(t, path, env)
+`, listen, admin, dir, upstreamURL, h.usage))
+	})
 	return h
+}
+
+// writeConfig writes cfg as dir/tollgate.yaml and returns its path.
+func writeConfig(t *testing.T, dir, cfg string) string {
+	t.Helper()
+	path := filepath.Join(dir, "tollgate.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// start launches tollgate on the config write makes for two free
+// addresses (listen, admin_listen), and on two others when a port was
+// taken between its pick and tollgate's bind: another test's connection
+// can take it in that moment.
+func (h *host) start(t *testing.T, env []string, write func(listen, admin string) (path string)) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		listen, admin := freeAddrs(t)
+		h.url, h.admin = "http://"+listen, "http://"+admin
+		if h.launch(t, write(listen, admin), env, attempt < 3) {
+			return
+		}
+		t.Logf("a port was taken before tollgate bound it; trying two others:\n%s", h.stderr)
+	}
 }
 
 // launch runs `tollgate serve` on the config at path, with env added to the
 // test's environment, and waits until h.admin answers /healthz. The process
 // is killed when the test ends. Whoever takes the exit from h.done puts it
-// back, so the cleanup, stop and a test's own wait can each take it.
-func (h *host) launch(t *testing.T, path string, env []string) {
+// back, so the cleanup, stop and a test's own wait can each take it. When
+// tollgate exits because its address is in use and retry is set, launch
+// returns false; any other failure fails the test.
+func (h *host) launch(t *testing.T, path string, env []string, retry bool) bool {
 	t.Helper()
 	h.stderr, h.done = &syncBuffer{}, make(chan error, 1)
 	h.cmd = exec.Command(binary, "serve", "--config", path)
@@ -145,22 +166,27 @@ func (h *host) launch(t *testing.T, path string, env []string) {
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { h.done <- h.cmd.Wait() }()
-	t.Cleanup(func() { h.cmd.Process.Kill(); h.done <- <-h.done })
+	cmd, done := h.cmd, h.done // this attempt's: start may launch again
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill(); done <- <-done })
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(h.admin + "/healthz"); err == nil {
 			resp.Body.Close()
-			return
+			return true
 		}
 		select {
 		case err := <-h.done:
 			h.done <- err
+			if retry && strings.Contains(h.stderr.String(), "address already in use") {
+				return false
+			}
 			t.Fatalf("tollgate exited: %v\n%s", err, h.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	t.Fatalf("tollgate did not become healthy:\n%s", h.stderr)
+	return false
 }
 
 // stop sends SIGTERM and waits for a graceful exit.
@@ -423,5 +449,25 @@ func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	if code := run([]string{"version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "tollgate ") {
 		t.Errorf("version: %d %q", code, out.String())
+	}
+}
+
+// TestLaunchSaysWhenTheAddressIsTaken: launch reports a port taken before
+// tollgate bound it, so that start can try two others.
+func TestLaunchSaysWhenTheAddressIsTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	_, admin := freeAddrs(t)
+	h := &host{url: "http://" + taken.Addr().String(), admin: "http://" + admin}
+	path := writeConfig(t, dir, fmt.Sprintf("listen: %s\nadmin_listen: %s\ndata_dir: %s\n", taken.Addr(), admin, dir))
+	if h.launch(t, path, nil, true) {
+		t.Fatalf("launch reported a start on a taken address:\n%s", h.stderr)
+	}
+	if !strings.Contains(h.stderr.String(), "address already in use") {
+		t.Fatalf("tollgate's stderr does not say why:\n%s", h.stderr)
 	}
 }

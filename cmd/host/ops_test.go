@@ -31,12 +31,12 @@ type opsHost struct {
 func startOps(t *testing.T, upstreamURL, cfg string, env ...string) *opsHost {
 	t.Helper()
 	dir := t.TempDir()
-	h := newHost(t, dir)
-	o := &opsHost{host: h, dir: dir, path: filepath.Join(dir, "tollgate.yaml"), vars: map[string]string{
-		"{{LISTEN}}": strings.TrimPrefix(h.url, "http://"), "{{ADMIN}}": strings.TrimPrefix(h.admin, "http://"),
-		"{{DIR}}": dir, "{{UP}}": upstreamURL}}
-	o.write(t, cfg)
-	h.launch(t, o.path, env)
+	o := &opsHost{host: &host{usage: filepath.Join(dir, "usage.jsonl")}, dir: dir, path: filepath.Join(dir, "tollgate.yaml")}
+	o.start(t, env, func(listen, admin string) string {
+		o.vars = map[string]string{"{{LISTEN}}": listen, "{{ADMIN}}": admin, "{{DIR}}": dir, "{{UP}}": upstreamURL}
+		o.write(t, cfg)
+		return o.path
+	})
 	return o
 }
 

@@ -39,8 +39,9 @@ func guardrails(t *testing.T) string {
 func startPolicyHost(t *testing.T, upstreamURL, stages string) *host {
 	t.Helper()
 	dir := t.TempDir()
-	h := newHost(t, dir)
-	cfg := fmt.Sprintf(`
+	h := &host{usage: filepath.Join(dir, "usage.jsonl")}
+	h.start(t, []string{"E2E_OPENAI_KEY=" + plantedKey}, func(listen, admin string) string {
+		return writeConfig(t, dir, fmt.Sprintf(`
 listen: %s
 admin_listen: %s
 data_dir: %s
@@ -52,10 +53,8 @@ pipeline:
 %s
   - {name: call, kind: builtin}
   - {name: track, kind: builtin, config: {sinks: [{type: jsonl, path: %s}]}}
-`, strings.TrimPrefix(h.url, "http://"), strings.TrimPrefix(h.admin, "http://"), dir, upstreamURL, stages, h.usage)
-	path := filepath.Join(dir, "tollgate.yaml")
-	os.WriteFile(path, []byte(cfg), 0o600)
-	h.launch(t, path, []string{"E2E_OPENAI_KEY=" + plantedKey})
+`, listen, admin, dir, upstreamURL, stages, h.usage))
+	})
 	return h
 }
 

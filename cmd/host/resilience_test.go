@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,12 +20,11 @@ import (
 func startHostWith(t *testing.T, body string) *host {
 	t.Helper()
 	dir := t.TempDir()
-	h := newHost(t, dir)
-	cfg := fmt.Sprintf("listen: %s\nadmin_listen: %s\ndata_dir: %s\nlog: {level: debug, format: json}\n%s",
-		strings.TrimPrefix(h.url, "http://"), strings.TrimPrefix(h.admin, "http://"), dir, strings.ReplaceAll(body, "{usage}", h.usage))
-	path := filepath.Join(dir, "tollgate.yaml")
-	os.WriteFile(path, []byte(cfg), 0o600)
-	h.launch(t, path, []string{"E2E_OPENAI_KEY=" + plantedKey})
+	h := &host{usage: filepath.Join(dir, "usage.jsonl")}
+	h.start(t, []string{"E2E_OPENAI_KEY=" + plantedKey}, func(listen, admin string) string {
+		return writeConfig(t, dir, fmt.Sprintf("listen: %s\nadmin_listen: %s\ndata_dir: %s\nlog: {level: debug, format: json}\n%s",
+			listen, admin, dir, strings.ReplaceAll(body, "{usage}", h.usage)))
+	})
 	return h
 }
 

@@ -26,13 +26,14 @@ type usageHost struct {
 	*host
 	dir, config string
 	env         []string
+	// write writes the config for a pair of addresses.
+	write func(listen, admin string) (path string)
 }
 
 // writeUsageConfig writes a config whose track stage delivers to tr, with
 // retries fast enough for tests, and returns its path.
-func writeUsageConfig(t *testing.T, dir, upstreamURL string, tr *trackertest.Server) string {
+func writeUsageConfig(t *testing.T, dir, upstreamURL string, tr *trackertest.Server, gw, admin string) string {
 	t.Helper()
-	gw, admin := freeAddrs(t)
 	cfg := fmt.Sprintf(`
 listen: %s
 admin_listen: %s
@@ -55,27 +56,18 @@ pipeline:
           batch: {max_events: 10, max_age: 20ms}
           retry: {initial: 10ms, max: 100ms, max_attempts: 100000}
 `, gw, admin, dir, upstreamURL, tr.EventsURL())
-	path := filepath.Join(dir, "tollgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeConfig(t, dir, cfg)
 }
 
-// startUsageHost starts (or restarts, on the same data dir) the binary.
+// startUsageHost starts (or restarts, on the same data dir) the binary,
+// on two fresh addresses: the config is written again for them.
 func startUsageHost(t *testing.T, u *usageHost) *host {
 	t.Helper()
 	h := &host{}
-	data, _ := os.ReadFile(u.config)
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "listen: "); ok {
-			h.url = "http://" + v
-		}
-		if v, ok := strings.CutPrefix(line, "admin_listen: "); ok {
-			h.admin = "http://" + v
-		}
-	}
-	h.launch(t, u.config, u.env)
+	h.start(t, u.env, func(listen, admin string) string {
+		u.config = u.write(listen, admin)
+		return u.config
+	})
 	return h
 }
 
@@ -84,7 +76,7 @@ func newUsageHost(t *testing.T, tr *trackertest.Server) *usageHost {
 	up := providertest.NewServer(t)
 	dir := t.TempDir()
 	u := &usageHost{dir: dir, env: []string{"E2E_OPENAI_KEY=" + plantedKey, "E2E_TRACKER_TOKEN=" + trackerToken}}
-	u.config = writeUsageConfig(t, dir, up.URL, tr)
+	u.write = func(listen, admin string) string { return writeUsageConfig(t, dir, up.URL, tr, listen, admin) }
 	u.host = startUsageHost(t, u)
 	return u
 }
