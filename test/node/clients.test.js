@@ -18,15 +18,24 @@ const reply = 'This is a mock response from tollgate.';
 const children = [];
 let dir, usagePath, host, gateway;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
+// freePorts returns n distinct loopback ports that were free a moment ago:
+// every listener stays open until all are picked, or the kernel may hand
+// the same port out twice.
+async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const srv = createServer();
+      servers.push(srv);
+      await new Promise((resolve, reject) => {
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return servers.map((srv) => srv.address().port);
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(() => resolve()))));
+  }
 }
 
 function start(args, env = {}) {
@@ -54,7 +63,7 @@ async function waitFor(url, child) {
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tollgate-node-'));
   usagePath = join(dir, 'usage.jsonl');
-  const [mockPort, port, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const [mockPort, port, adminPort] = await freePorts(3);
   const mock = start(['mock', '--listen', `127.0.0.1:${mockPort}`]);
   await waitFor(`http://127.0.0.1:${mockPort}/v1/models`, mock);
   const up = `http://127.0.0.1:${mockPort}`;
