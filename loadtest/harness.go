@@ -324,14 +324,22 @@ func startGateway(ctx context.Context, o Options, nc NamedConfig, env []string, 
 	} else if out, err := runQuiet(ctx, o.Gateway, append([]string{"validate"}, cfgArgs...), env, dir); err != nil {
 		return nil, fmt.Errorf("config does not validate (is its stage built yet?): %s", firstLines(out, 4))
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
 	env = append(env, extraEnv...)
-	args := append([]string{"serve"}, cfgArgs...)
-	args = append(args, "--listen", addr, "--admin-listen=", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json")
-	return startProc("gateway "+nc.Name, o.Gateway, args, env, dir, filepath.Join(dir, "gateway.log"), addr, false)
+	logPath := filepath.Join(dir, "gateway.log")
+	// The port is free when picked but may be taken before the gateway
+	// binds it (another process's connection can take it): then pick again.
+	for attempt := 1; ; attempt++ {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		args := append([]string{"serve"}, cfgArgs...)
+		args = append(args, "--listen", addr, "--admin-listen=", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json")
+		p, err := startProc("gateway "+nc.Name, o.Gateway, args, env, dir, logPath, addr, false)
+		if err == nil || attempt == 3 || !strings.Contains(tail(logPath, 12), "address already in use") {
+			return p, err
+		}
+	}
 }
 
 // renderConfig expands a config template into dir.

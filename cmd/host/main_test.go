@@ -173,7 +173,9 @@ func (h *host) launch(t *testing.T, path string, env []string, retry bool) bool 
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(h.admin + "/healthz"); err == nil {
 			resp.Body.Close()
-			return true
+			if resp.StatusCode == http.StatusOK { // not another server on a taken port
+				return true
+			}
 		}
 		select {
 		case err := <-h.done:
