@@ -50,9 +50,18 @@ func cyclesCmd(args []string, stdout, stderr io.Writer) int {
 	var n, gc int
 	var own, up, client, other time.Duration
 	by := map[string]int{}
+	// What else of the gateway ran beside each cycle, in all and in the
+	// slow ones: a kind that runs far longer in slow cycles slows them.
+	all, slowOnes := map[string]time.Duration{}, map[string]time.Duration{}
 	for _, c := range cycles {
+		for k, d := range c.Beside {
+			all[k] += d
+		}
 		if c.Length < *slow {
 			continue
+		}
+		for k, d := range c.Beside {
+			slowOnes[k] += d
 		}
 		n++
 		by[c.Cause()]++
@@ -71,17 +80,6 @@ func cyclesCmd(args []string, stdout, stderr io.Writer) int {
 		n, *slow, gc, by["gateway"], by["upstream"], by["client"], by["other"])
 	fmt.Fprintf(stdout, "their time: the gateway itself %.0f%% (running, runnable, system calls), waiting for the upstream %.0f%%, for the client %.0f%%, other %.0f%%\n",
 		pct(own), pct(up), pct(client), pct(other))
-	// What else of the gateway ran meanwhile, against an average cycle: a
-	// kind that runs far longer in slow cycles is what slows them.
-	all, slowOnes := map[string]time.Duration{}, map[string]time.Duration{}
-	for _, c := range cycles {
-		for k, d := range c.Beside {
-			all[k] += d
-			if c.Length >= *slow {
-				slowOnes[k] += d
-			}
-		}
-	}
 	fmt.Fprintf(stdout, "the gateway's other goroutines ran, per cycle (slow ones / all):\n")
 	for _, k := range loadtest.Kinds {
 		fmt.Fprintf(stdout, "  %-36s %7.1fµs / %6.1fµs\n", k,
