@@ -79,6 +79,12 @@ type ServerConfig struct {
 	// the heap is small, at most this much more memory. 0 leaves GOGC as
 	// Go sets it; so does a GOGC in the environment.
 	GCHeadroomBytes int64 `koanf:"gc_headroom_bytes"`
+	// SysmonAwake keeps the Go runtime's system monitor polling while every
+	// processor is idle, instead of sleeping until the next system call
+	// wakes it — once per call at low load (internal/sysmon). tollgate
+	// serve restarts itself in place to set it; a schedtrace in GODEBUG
+	// is the operator's choice and wins.
+	SysmonAwake bool `koanf:"sysmon_awake"`
 }
 
 // Values of [ServerConfig.Engine].

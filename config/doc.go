@@ -53,6 +53,11 @@
 //	                            collections while it is small); >= 0, 0 and
 //	                            a GOGC in the environment leave Go's
 //	                            default. Default 6291456 (6 MiB).
+//	server.sysmon_awake         Go's system monitor polls while every
+//	                            processor is idle instead of sleeping until
+//	                            the next call wakes it; tollgate serve
+//	                            restarts itself in place to set it. Default
+//	                            true.
 //	customer.header                  request header naming the customer.
 //	                                 Required. Default X-Tollgate-Customer.
 //	customer.metadata_header_prefix  headers with this prefix carry metadata:

@@ -35,6 +35,7 @@ func TestDefault(t *testing.T) {
 			MaxConcurrentRequests: 1024,
 			Engine:                EngineInline,
 			GCHeadroomBytes:       6 << 20,
+			SysmonAwake:           true,
 		},
 		Customer: CustomerConfig{Header: "X-Tollgate-Customer", MetadataHeaderPrefix: "X-Tollgate-Meta-", Missing: MissingTrack},
 		Providers: map[string]Provider{

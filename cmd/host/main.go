@@ -13,5 +13,11 @@ import (
 )
 
 func main() {
+	mayRestart = true
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
+
+// mayRestart lets serve replace the process with itself to set a runtime
+// setting (server.sysmon_awake). Only a real tollgate process may: run
+// called from a test would replace the test binary.
+var mayRestart bool

@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/internal/gcfloor"
 	"github.com/tollgate-dev/tollgate/internal/h1server"
+	"github.com/tollgate-dev/tollgate/internal/sysmon"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
 
@@ -28,12 +29,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printError(stderr, err)
 		return 1
 	}
+	var restartErr error
+	if cfg.Server.SysmonAwake && mayRestart {
+		restartErr = sysmon.Exec() // returns only if it did not restart
+	}
+	sysmon.Unset()
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate: %v\n", err)
 		return 1
 	}
 	slog.SetDefault(log)
+	if restartErr != nil {
+		log.Warn("cannot restart with the Go system monitor awake (server.sysmon_awake): serving without it", "err", restartErr)
+	}
 	// The usage database is opened (and checked) before anything serves: a
 	// damaged one stops the start with the recovery command.
 	usage, err := tracking.Open(cfg.DataDir, tracking.WithLogger(log))

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/h1server"
+	"github.com/tollgate-dev/tollgate/internal/sysmon"
 	"github.com/tollgate-dev/tollgate/providers/providertest"
 )
 
@@ -80,6 +83,45 @@ func TestServerEngines(t *testing.T) {
 				}
 				return false
 			})
+		})
+	}
+}
+
+// TestServeRestartsWithTheMonitorAwake: tollgate serve replaces itself in
+// place (the pid it was started as) with the setting that keeps Go's
+// system monitor polling added to the GODEBUG it was given, unless
+// server.sysmon_awake is off or the operator set a schedtrace.
+func TestServeRestartsWithTheMonitorAwake(t *testing.T) {
+	up := providertest.NewServer(t)
+	for _, tt := range []struct {
+		name, want string
+		env        []string
+	}{
+		{"default", "http2client=0," + sysmon.Setting, []string{"GODEBUG=http2client=0"}},
+		{"off", "http2client=0", []string{"GODEBUG=http2client=0", "TOLLGATE_SERVER__SYSMON_AWAKE=false"}},
+		{"operator's schedtrace", "schedtrace=0", []string{"GODEBUG=schedtrace=0"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startHost(t, up.URL, append(tt.env, "E2E_OPENAI_KEY="+plantedKey)...)
+			// /proc/PID/environ is the environment the running image was
+			// started with: after the restart, the one serve gave it.
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", h.cmd.Process.Pid))
+			if err != nil {
+				t.Skipf("needs /proc: %v", err)
+			}
+			var godebug []string
+			for kv := range strings.SplitSeq(string(b), "\x00") {
+				if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+					godebug = append(godebug, v)
+				}
+			}
+			if len(godebug) != 1 || godebug[0] != tt.want {
+				t.Errorf("the serving process's GODEBUG = %q, want [%q]", godebug, tt.want)
+			}
+			if code, _, body := h.post(t, chat); code != http.StatusOK {
+				t.Errorf("call after the restart: %d %s", code, body)
+			}
+			h.stop(t)
 		})
 	}
 }

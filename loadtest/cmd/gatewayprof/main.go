@@ -39,6 +39,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/gcfloor"
 	"github.com/tollgate-dev/tollgate/internal/h1server"
 	"github.com/tollgate-dev/tollgate/internal/logging"
+	"github.com/tollgate-dev/tollgate/internal/sysmon"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
 
@@ -63,6 +64,14 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
 		return 1
 	}
+	// server.sysmon_awake restarts in place, as tollgate serve does.
+	if cfg.Server.SysmonAwake {
+		if err := sysmon.Exec(); err != nil {
+			fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
+			return 1
+		}
+	}
+	sysmon.Unset()
 	log, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format, "sk-load")
 	if err != nil {
 		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
