@@ -124,7 +124,7 @@ func (c *conn) serve() {
 
 		c.watch.start(w.body == nil, c.srv.hangupCheckDelay())
 		inFlight = w
-		c.srv.handler().ServeHTTP(w, req)
+		c.srv.handlerFor(req).ServeHTTP(w, req)
 		inFlight = nil
 		w.cancel()
 		if c.hijacked {

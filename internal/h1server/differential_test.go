@@ -150,6 +150,10 @@ func TestFraming(t *testing.T) {
 		{"trailer", "GET /trailer HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
 		{"not found", "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
 		{"request info", "OPTIONS /info?q=1 HTTP/1.1\r\nHost: example.com:80\r\n\r\n", []string{"OPTIONS"}},
+		{"OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\n\r\n", []string{"OPTIONS", "GET"}},
+		{"OPTIONS * with a body", "OPTIONS * HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /small HTTP/1.1\r\nHost: x\r\n\r\n", []string{"OPTIONS", "GET"}},
+		{"OPTIONS * with a big body", "OPTIONS * HTTP/1.1\r\nHost: x\r\nContent-Length: " + fmt.Sprint(len(big)) + "\r\n\r\n" + big, []string{"OPTIONS"}},
+		{"GET *", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
 		{"absolute URL", "GET http://example.com/info HTTP/1.1\r\nHost: other\r\n\r\n", []string{"GET"}},
 		{"garbage", "HELLO\r\n\r\n", []string{"GET"}},
 		// Heads the fast parser reads, and the ones it leaves to

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -45,6 +46,9 @@ type Server struct {
 	// DefaultHangupCheckDelay, a negative value watches at once, as
 	// net/http does.
 	HangupCheckDelay time.Duration
+	// DisableGeneralOptionsHandler passes "OPTIONS *" to Handler instead
+	// of answering it 200, as in net/http.
+	DisableGeneralOptionsHandler bool
 
 	inShutdown atomic.Bool
 	mu         sync.Mutex
@@ -208,6 +212,28 @@ func (s *Server) handler() http.Handler {
 		return http.DefaultServeMux
 	}
 	return s.Handler
+}
+
+// handlerFor is the handler that answers req. "OPTIONS *" asks about the
+// server, not a resource: it is answered as net/http's server answers it
+// (200, no body), unless DisableGeneralOptionsHandler passes it on.
+func (s *Server) handlerFor(req *http.Request) http.Handler {
+	if req.RequestURI == "*" && req.Method == "OPTIONS" && !s.DisableGeneralOptionsHandler {
+		return generalOptions{}
+	}
+	return s.handler()
+}
+
+// generalOptions answers "OPTIONS *" as net/http's server does: no body,
+// and at most 4 KiB of the request's body read (the spec reserves it for
+// future use; more is a waste or an attack, and closes the connection).
+type generalOptions struct{}
+
+func (generalOptions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
 }
 
 func (s *Server) maxHeaderBytes() int64 {

@@ -15,7 +15,7 @@ type Engine interface {
 }
 
 // FromStandard returns a Server with std's Handler, ReadHeaderTimeout,
-// IdleTimeout, MaxHeaderBytes and ErrorLog. Its other fields (TLS,
+// IdleTimeout, MaxHeaderBytes, ErrorLog and DisableGeneralOptionsHandler. Its other fields (TLS,
 // ReadTimeout, WriteTimeout, hooks) have no counterpart here and must be
 // unset; std itself is not used afterwards.
 func FromStandard(std *http.Server) *Server {
@@ -25,6 +25,8 @@ func FromStandard(std *http.Server) *Server {
 		IdleTimeout:       std.IdleTimeout,
 		MaxHeaderBytes:    std.MaxHeaderBytes,
 		ErrorLog:          std.ErrorLog,
+
+		DisableGeneralOptionsHandler: std.DisableGeneralOptionsHandler,
 	}
 }
 
