@@ -33,6 +33,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.Server.SysmonAwake && mayRestart {
 		restartErr = sysmon.Exec() // returns only if it did not restart
 	}
+	awake := sysmon.Awake()
 	sysmon.Unset()
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
@@ -90,7 +91,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	watchConfig(ctx, op, eng, fs)
 	log.Info("tollgate is serving", "listen", "http://"+gw.ln.Addr().String(), "admin", adminAddr(servers),
-		"stages", len(cfg.Pipeline), "config", configSource(fs))
+		"stages", len(cfg.Pipeline), "config", configSource(fs), "sysmon_awake", awake)
 	code := 0
 	select {
 	case <-ctx.Done():

@@ -96,10 +96,11 @@ func TestServeRestartsWithTheMonitorAwake(t *testing.T) {
 	for _, tt := range []struct {
 		name, want string
 		env        []string
+		awake      bool
 	}{
-		{"default", "http2client=0," + sysmon.Setting, []string{"GODEBUG=http2client=0"}},
-		{"off", "http2client=0", []string{"GODEBUG=http2client=0", "TOLLGATE_SERVER__SYSMON_AWAKE=false"}},
-		{"operator's schedtrace", "schedtrace=0", []string{"GODEBUG=schedtrace=0"}},
+		{"default", "http2client=0," + sysmon.Setting, []string{"GODEBUG=http2client=0"}, true},
+		{"off", "http2client=0", []string{"GODEBUG=http2client=0", "TOLLGATE_SERVER__SYSMON_AWAKE=false"}, false},
+		{"operator's schedtrace", "schedtrace=0", []string{"GODEBUG=schedtrace=0"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := startHost(t, up.URL, append(tt.env, "E2E_OPENAI_KEY="+plantedKey)...)
@@ -120,6 +121,9 @@ func TestServeRestartsWithTheMonitorAwake(t *testing.T) {
 			}
 			if code, _, body := h.post(t, chat); code != http.StatusOK {
 				t.Errorf("call after the restart: %d %s", code, body)
+			}
+			if want := fmt.Sprintf(`"sysmon_awake":%v`, tt.awake); !strings.Contains(h.stderr.String(), want) {
+				t.Errorf("the serving log line does not say %s:\n%s", want, h.stderr)
 			}
 			h.stop(t)
 		})
