@@ -1,26 +1,35 @@
 package loadtest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"os"
-	"syscall"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // fakeGatewayEnv makes the test binary act as `tollgate serve --listen
-// ADDR`: it listens on ADDR, failing as tollgate does when it is taken.
+// ADDR`: it listens on ADDR and logs the "tollgate is serving" line with
+// the address it got, or, set to "fail", logs an error and exits as
+// tollgate does when it cannot start. Each connection it accepts is
+// told its pid.
 const fakeGatewayEnv = "LOADTEST_FAKE_GATEWAY"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(fakeGatewayEnv) != "" {
-		os.Exit(fakeGateway(os.Args[1:]))
+	if mode := os.Getenv(fakeGatewayEnv); mode != "" {
+		os.Exit(fakeGateway(mode, os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
 
-func fakeGateway(args []string) int {
+func fakeGateway(mode string, args []string) int {
+	if mode == "fail" {
+		fmt.Fprintln(os.Stderr, `{"level":"ERROR","msg":"cannot listen","err":"listen tcp: address already in use"}`)
+		return 1
+	}
 	for i, a := range args {
 		if a == "--listen" && i+1 < len(args) {
 			ln, err := net.Listen("tcp", args[i+1])
@@ -28,11 +37,14 @@ func fakeGateway(args []string) int {
 				fmt.Fprintf(os.Stderr, `{"level":"ERROR","msg":"cannot listen","err":%q}`+"\n", err.Error())
 				return 1
 			}
+			fmt.Fprintln(os.Stderr, `{"level":"INFO","msg":"starting"}`)
+			fmt.Fprintf(os.Stderr, `{"level":"INFO","msg":"tollgate is serving","listen":"http://%s","stages":3}`+"\n", ln.Addr())
 			for {
 				c, err := ln.Accept()
 				if err != nil {
 					return 1
 				}
+				fmt.Fprintf(c, "fake gateway %d\n", os.Getpid())
 				c.Close()
 			}
 		}
@@ -41,48 +53,59 @@ func fakeGateway(args []string) int {
 	return 2
 }
 
-// TestStartGatewayPicksAnotherPortWhenItsIsTaken: a port taken between
-// its pick and the gateway's bind costs another pick, not the run. The
-// port is taken as a client connection's would be: bound, not listening.
-func TestStartGatewayPicksAnotherPortWhenItsIsTaken(t *testing.T) {
-	taken := boundPort(t)
-	real := freeAddr
-	picks := 0
-	freeAddr = func() (string, error) {
-		picks++
-		if picks == 1 {
-			return taken, nil
-		}
-		return real()
-	}
-	defer func() { freeAddr = real }()
-
+// TestStartGatewayUsesTheAddressItLogs: the gateway binds a port of the
+// kernel's choosing, and the harness talks to the address it logged —
+// this process's, not a port picked beforehand that another process could
+// take.
+func TestStartGatewayUsesTheAddressItLogs(t *testing.T) {
 	o := Options{Gateway: os.Args[0], NoValidate: true}
-	p, err := startGateway(context.Background(), o, NamedConfig{Name: "fake"}, []string{fakeGatewayEnv + "=1"}, "http://127.0.0.1:1", t.TempDir())
+	p, err := startGateway(context.Background(), o, NamedConfig{Name: "fake"}, []string{fakeGatewayEnv + "=serve"}, "http://127.0.0.1:1", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.stop()
-	if picks != 2 || p.addr == taken {
-		t.Fatalf("%d picks, gateway on %s (the taken port is %s)", picks, p.addr, taken)
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if want := fmt.Sprintf("fake gateway %d\n", p.pid()); line != want {
+		t.Errorf("%s answered %q, want the started gateway's %q", p.addr, line, want)
 	}
 }
 
-// boundPort binds a loopback socket without listening on it and returns
-// its address; the socket is closed when the test ends.
-func boundPort(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
+// TestStartGatewaySaysWhyItDidNotStart: a gateway that exits before
+// serving fails the start with its log.
+func TestStartGatewaySaysWhyItDidNotStart(t *testing.T) {
+	o := Options{Gateway: os.Args[0], NoValidate: true}
+	_, err := startGateway(context.Background(), o, NamedConfig{Name: "fake"}, []string{fakeGatewayEnv + "=fail"}, "http://127.0.0.1:1", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "exited at start") || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("err = %v, want the exit and the gateway's own error", err)
 	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
+}
+
+func TestServingAddr(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, log, want string
+	}{
+		{"the line", `{"msg":"tollgate is serving","listen":"http://127.0.0.1:4321"}` + "\n", "127.0.0.1:4321"},
+		{"after other lines", "plain text\n{\"msg\":\"loading\"}\n{\"time\":\"x\",\"level\":\"INFO\",\"msg\":\"tollgate is serving\",\"listen\":\"http://[::1]:80\",\"admin\":\"off\"}\n", "[::1]:80"},
+		{"not yet", `{"msg":"loading config"}` + "\n", ""},
+		{"a line cut short", `{"msg":"tollgate is serving","listen":"http://127.0.0.1:43`, ""},
+		{"no listen", `{"msg":"tollgate is serving"}` + "\n", ""},
+		{"no log", "", ""},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_"))
+		if tt.log != "" {
+			if err := os.WriteFile(path, []byte(tt.log), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, ok := servingAddr(path)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("%s: servingAddr = %q, %v; want %q", tt.name, got, ok, tt.want)
+		}
 	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }

@@ -119,7 +119,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Settings.StreamEvents = NewCanned().Events()
 
 	env := baseEnv()
-	up, err := startProc("upstream", o.Upstream, nil, env, work, filepath.Join(work, "upstream.log"), "", true)
+	up, err := startProc("upstream", o.Upstream, nil, env, work, filepath.Join(work, "upstream.log"), addrPrinted)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	logf("upstream on %s", upURL)
 
 	targets := []*target{{res: &Target{Name: "direct", Kind: KindDirect}, url: upURL + "/v1/chat/completions", proc: up}}
-	bare, err := startProc("bareproxy", o.BareProxy, []string{"--upstream", upURL}, env, work, filepath.Join(work, "bareproxy.log"), "", true)
+	bare, err := startProc("bareproxy", o.BareProxy, []string{"--upstream", upURL}, env, work, filepath.Join(work, "bareproxy.log"), addrPrinted)
 	if err != nil {
 		return nil, err
 	}
@@ -325,21 +325,12 @@ func startGateway(ctx context.Context, o Options, nc NamedConfig, env []string, 
 		return nil, fmt.Errorf("config does not validate (is its stage built yet?): %s", firstLines(out, 4))
 	}
 	env = append(env, extraEnv...)
-	logPath := filepath.Join(dir, "gateway.log")
-	// The port is free when picked but may be taken before the gateway
-	// binds it (another process's connection can take it): then pick again.
-	for attempt := 1; ; attempt++ {
-		addr, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		args := append([]string{"serve"}, cfgArgs...)
-		args = append(args, "--listen", addr, "--admin-listen=", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json")
-		p, err := startProc("gateway "+nc.Name, o.Gateway, args, env, dir, logPath, addr, false)
-		if err == nil || attempt == 3 || !strings.Contains(tail(logPath, 12), "address already in use") {
-			return p, err
-		}
-	}
+	// The gateway binds a port of the kernel's choosing and logs it: no
+	// port is picked here that another process could take before the
+	// gateway binds it, and no other server on a port is mistaken for it.
+	args := append([]string{"serve"}, cfgArgs...)
+	args = append(args, "--listen", "127.0.0.1:0", "--admin-listen=", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json")
+	return startProc("gateway "+nc.Name, o.Gateway, args, env, dir, filepath.Join(dir, "gateway.log"), addrLogged)
 }
 
 // renderConfig expands a config template into dir.

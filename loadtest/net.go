@@ -37,17 +37,6 @@ func ListenLoopback(addr string) (net.Listener, error) {
 	return net.Listen("tcp", addr)
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago (a variable so that a test can hand out a taken one).
-var freeAddr = func() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // Serve is the main loop of the harness's helper servers: it prints the
 // listener's address as the first line of stdout (the harness reads it),
 // serves until SIGINT or SIGTERM, then shuts down within 2 seconds. It

@@ -2,7 +2,9 @@ package loadtest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,10 +28,21 @@ type proc struct {
 // pid returns the process id.
 func (p *proc) pid() int { return p.cmd.Process.Pid }
 
-// startProc starts bin with args, stderr to logPath. With readAddr it waits
-// for the address the process prints on its first stdout line; otherwise
-// it waits until addr accepts connections.
-func startProc(name, bin string, args, env []string, dir, logPath, addr string, readAddr bool) (*proc, error) {
+// addrSource is where startProc learns the address a process listens on.
+type addrSource int
+
+const (
+	// addrPrinted: the first line the process prints to stdout (the
+	// harness's helper servers, loadtest.Serve).
+	addrPrinted addrSource = iota
+	// addrLogged: the listen field of the "tollgate is serving" line of
+	// its JSON log on stderr (tollgate serve, gatewayprof).
+	addrLogged
+)
+
+// startProc starts bin with args, stderr to logPath, and waits until it
+// has said its address and that address accepts connections.
+func startProc(name, bin string, args, env []string, dir, logPath string, from addrSource) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env, cmd.Dir = env, dir
 	logf, err := os.Create(logPath)
@@ -37,6 +50,7 @@ func startProc(name, bin string, args, env []string, dir, logPath, addr string, 
 		return nil, err
 	}
 	cmd.Stderr = logf
+	readAddr := from == addrPrinted
 	var stdout io.ReadCloser
 	if readAddr {
 		if stdout, err = cmd.StdoutPipe(); err != nil {
@@ -50,7 +64,7 @@ func startProc(name, bin string, args, env []string, dir, logPath, addr string, 
 		logf.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, addr: addr, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
 	got := make(chan string, 1)
 	if readAddr {
 		go func() {
@@ -81,6 +95,20 @@ func startProc(name, bin string, args, env []string, dir, logPath, addr string, 
 			return nil, fmt.Errorf("%s printed no address in 20s; see %s", name, logPath)
 		}
 	}
+	for p.addr == "" {
+		if a, ok := servingAddr(logPath); ok {
+			p.addr = a
+			break
+		}
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("%s exited at start (%v); see %s:\n%s", name, p.err, logPath, tail(logPath, 12))
+		case <-deadline:
+			p.stop()
+			return nil, fmt.Errorf("%s logged no \"tollgate is serving\" line in 20s; see %s:\n%s", name, logPath, tail(logPath, 12))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	if err := CheckLoopback(p.addr); err != nil {
 		p.stop()
 		return nil, err
@@ -100,6 +128,28 @@ func startProc(name, bin string, args, env []string, dir, logPath, addr string, 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// servingAddr reads the address from the "tollgate is serving" line of a
+// JSON log: its listen field, "http://HOST:PORT".
+func servingAddr(logPath string) (string, bool) {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return "", false
+	}
+	for line := range bytes.Lines(b) {
+		var rec struct {
+			Msg    string `json:"msg"`
+			Listen string `json:"listen"`
+		}
+		if json.Unmarshal(line, &rec) != nil || rec.Msg != "tollgate is serving" {
+			continue
+		}
+		if a, ok := strings.CutPrefix(rec.Listen, "http://"); ok && a != "" {
+			return a, true
+		}
+	}
+	return "", false
 }
 
 // stop sends SIGTERM, waits up to 10s for a graceful exit, then kills.

@@ -46,7 +46,7 @@ func Profile(ctx context.Context, o ProfileOptions) (Sample, Allocs, error) {
 	}
 	defer os.RemoveAll(work)
 	env := baseEnv()
-	up, err := startProc("upstream", o.Upstream, nil, env, work, filepath.Join(work, "upstream.log"), "", true)
+	up, err := startProc("upstream", o.Upstream, nil, env, work, filepath.Join(work, "upstream.log"), addrPrinted)
 	if err != nil {
 		return Sample{}, a, err
 	}

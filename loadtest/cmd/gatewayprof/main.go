@@ -154,6 +154,9 @@ func run(args []string, stderr io.Writer) int {
 		<-ctx.Done()
 		srv.Shutdown(context.Background())
 	}()
+	// The line and field tollgate serve logs: the harness reads the
+	// address from it.
+	log.Info("tollgate is serving", "listen", "http://"+ln.Addr().String())
 	if err := srv.Serve(ln); err != http.ErrServerClosed {
 		fmt.Fprintf(stderr, "gatewayprof: %v\n", err)
 		return 1
