@@ -30,7 +30,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	var restartErr error
-	if cfg.Server.SysmonAwake && mayRestart {
+	// Not after a SIGTERM or SIGINT: the new image would not see it.
+	if cfg.Server.SysmonAwake && mayRestart && ctx.Err() == nil {
 		restartErr = sysmon.Exec() // returns only if it did not restart
 	}
 	awake := sysmon.Awake()
