@@ -15,7 +15,7 @@ import (
 // ADDR`: it listens on ADDR and logs the "tollgate is serving" line with
 // the address it got, or, set to "fail", logs an error and exits as
 // tollgate does when it cannot start. Each connection it accepts is
-// told its pid.
+// told its pid and $LOADTEST_FAKE_MARK.
 const fakeGatewayEnv = "LOADTEST_FAKE_GATEWAY"
 
 func TestMain(m *testing.M) {
@@ -44,7 +44,7 @@ func fakeGateway(mode string, args []string) int {
 				if err != nil {
 					return 1
 				}
-				fmt.Fprintf(c, "fake gateway %d\n", os.Getpid())
+				fmt.Fprintf(c, "fake gateway %d%s\n", os.Getpid(), os.Getenv("LOADTEST_FAKE_MARK"))
 				c.Close()
 			}
 		}
@@ -56,10 +56,11 @@ func fakeGateway(mode string, args []string) int {
 // TestStartGatewayUsesTheAddressItLogs: the gateway binds a port of the
 // kernel's choosing, and the harness talks to the address it logged —
 // this process's, not a port picked beforehand that another process could
-// take.
+// take. The config's --env reaches it.
 func TestStartGatewayUsesTheAddressItLogs(t *testing.T) {
 	o := Options{Gateway: os.Args[0], NoValidate: true}
-	p, err := startGateway(context.Background(), o, NamedConfig{Name: "fake"}, []string{fakeGatewayEnv + "=serve"}, "http://127.0.0.1:1", t.TempDir())
+	nc := NamedConfig{Name: "fake", Env: []string{"LOADTEST_FAKE_MARK= marked"}}
+	p, err := startGateway(context.Background(), o, nc, []string{fakeGatewayEnv + "=serve"}, "http://127.0.0.1:1", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestStartGatewayUsesTheAddressItLogs(t *testing.T) {
 	}
 	defer c.Close()
 	line, _ := bufio.NewReader(c).ReadString('\n')
-	if want := fmt.Sprintf("fake gateway %d\n", p.pid()); line != want {
+	if want := fmt.Sprintf("fake gateway %d marked\n", p.pid()); line != want {
 		t.Errorf("%s answered %q, want the started gateway's %q", p.addr, line, want)
 	}
 }

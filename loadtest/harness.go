@@ -25,6 +25,7 @@ import (
 type NamedConfig struct {
 	Name string
 	Path string
+	Env  []string // KEY=VALUE added to the gateway's environment
 }
 
 // Options are the knobs of a harness run.
@@ -141,7 +142,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	targets = append(targets, &target{res: &Target{Name: "bare proxy", Kind: KindBare}, url: "http://" + bare.addr + "/v1/chat/completions", proc: bare})
 
 	for _, nc := range o.Configs {
-		t := &Target{Name: nc.Name, Kind: KindGateway, Config: nc.Path}
+		t := &Target{Name: nc.Name, Kind: KindGateway, Config: nc.Path, Env: nc.Env}
 		if nc.Path == "" {
 			t.Config = "embedded default"
 		}
@@ -325,6 +326,7 @@ func startGateway(ctx context.Context, o Options, nc NamedConfig, env []string, 
 		return nil, fmt.Errorf("config does not validate (is its stage built yet?): %s", firstLines(out, 4))
 	}
 	env = append(env, extraEnv...)
+	env = append(env, nc.Env...)
 	// The gateway binds a port of the kernel's choosing and logs it: no
 	// port is picked here that another process could take before the
 	// gateway binds it, and no other server on a port is mistaken for it.

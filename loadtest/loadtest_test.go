@@ -212,3 +212,22 @@ func TestRenderConfigFromDefaultPipeline(t *testing.T) {
 		t.Fatalf("want an error naming the missing stage, got %v", err)
 	}
 }
+
+// TestReportNamesAGatewaysEnvironment: a row measured with --env says so
+// under the stage table, so that its figures can be read for what they are.
+func TestReportNamesAGatewaysEnvironment(t *testing.T) {
+	runs := []HTTPRuns{{1, []Sample{{P50: 100, RPS: 1000}}}}
+	r := &Result{Settings: Settings{Rounds: 1, Concurrencies: []int{1}}, Targets: []Target{
+		{Name: "direct", Kind: KindDirect, HTTP: runs},
+		{Name: "bare proxy", Kind: KindBare, HTTP: runs},
+		{Name: "default", Kind: KindGateway, HTTP: runs},
+		{Name: "asleep", Kind: KindGateway, Env: []string{"TOLLGATE_SERVER__SYSMON_AWAKE=false"}, HTTP: runs},
+	}}
+	doc := LoadSection(ReportInput{Current: r, CurFile: "a.json", ImgDir: "img"})
+	if want := "- `asleep` ran with `TOLLGATE_SERVER__SYSMON_AWAKE=false` in its environment"; !strings.Contains(doc, want) {
+		t.Errorf("section lacks %q:\n%s", want, doc)
+	}
+	if strings.Contains(doc, "`default` ran with") {
+		t.Errorf("section names an environment for a row that had none:\n%s", doc)
+	}
+}

@@ -117,11 +117,14 @@ func LoadSection(in ReportInput) string {
 	w("| config | added p50 c=1 ms | Δ p50 ms | CPU/req c=16 µs | Δ CPU µs | c=16 vs bare proxy |\n|---|---:|---:|---:|---:|---:|\n")
 	base1, _ := HTTPRow(r, r.Target(def), 1)
 	base16, _ := HTTPRow(r, r.Target(def), 16)
-	var skipped []string
+	var skipped, envs []string
 	for i := range r.Targets {
 		t := &r.Targets[i]
 		if t.Kind != KindGateway {
 			continue
+		}
+		if len(t.Env) > 0 {
+			envs = append(envs, fmt.Sprintf("- `%s` ran with `%s` in its environment", t.Name, strings.Join(t.Env, " ")))
 		}
 		if t.Skipped != "" {
 			skipped = append(skipped, fmt.Sprintf("- `%s` (`%s`): not measured: %s", t.Name, t.Config, oneLine(t.Skipped)))
@@ -130,6 +133,9 @@ func LoadSection(in ReportInput) string {
 		r1, _ := HTTPRow(r, t, 1)
 		r16, _ := HTTPRow(r, t, 16)
 		w("| %s | %.3f | %+.3f | %.1f | %+.1f | %s |\n", t.Name, r1.AddP50/1000, (r1.AddP50-base1.AddP50)/1000, r16.CPU, r16.CPU-base16.CPU, ratio(r16.VsBare))
+	}
+	if len(envs) > 0 {
+		w("\n%s\n", strings.Join(envs, "\n"))
 	}
 	if len(skipped) > 0 {
 		w("\n%s\n", strings.Join(skipped, "\n"))

@@ -55,10 +55,11 @@ const (
 
 // Target is one thing under load: its figures of every round.
 type Target struct {
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	Config  string `json:"config,omitempty"`
-	Skipped string `json:"skipped,omitempty"` // why it did not run
+	Name    string   `json:"name"`
+	Kind    string   `json:"kind"`
+	Config  string   `json:"config,omitempty"`
+	Env     []string `json:"env,omitempty"`     // added to the gateway's environment (--env)
+	Skipped string   `json:"skipped,omitempty"` // why it did not run
 
 	IdleRSSKB  int64 `json:"idle_rss_kb"`
 	IdleAnonKB int64 `json:"idle_anon_kb"` // RssAnon: VmRSS less the binary's file pages

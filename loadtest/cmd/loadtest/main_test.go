@@ -19,6 +19,9 @@ func TestRunUsage(t *testing.T) {
 		{"unknown", []string{"fly"}, 2, `unknown command "fly"`},
 		{"bad concurrency", []string{"run", "--concurrency", "1,x"}, 2, "--concurrency"},
 		{"duplicate config", []string{"run", "--configs", "a=,a=x.yaml"}, 2, "distinct names"},
+		{"env of no config", []string{"run", "--configs", "a=", "--env", "b:X=1"}, 2, `no config named "b"`},
+		{"env without a value", []string{"run", "--configs", "a=", "--env", "a:X"}, 2, "want NAME:KEY=VALUE"},
+		{"env without a name", []string{"run", "--configs", "a=", "--env", "X=1"}, 2, "want NAME:KEY=VALUE"},
 		{"bench-check without input", []string{"bench-check"}, 2, "--current is required"},
 		{"report without results", []string{"report", "--results", "/nonexistent-dir"}, 1, "no result files"},
 	}

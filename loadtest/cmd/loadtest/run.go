@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bin := fs.String("bin", "bin", "`dir` holding tollgate, loadtest-upstream and loadtest-bareproxy")
 	out := fs.String("out", "loadtest/results", "`dir` for the result file <date>.json")
 	configs := fs.String("configs", defaultConfigs, "gateway configs to measure: `name=path,...` (empty path: the embedded default)")
+	var envs []string
+	fs.Func("env", "add KEY=VALUE to the environment of the gateway of config NAME: `NAME:KEY=VALUE` (repeatable; e.g. asleep:TOLLGATE_SERVER__SYSMON_AWAKE=false to compare a setting in one run)", func(s string) error {
+		envs = append(envs, s)
+		return nil
+	})
 	conc := fs.String("concurrency", "1,16,64", "wrk connection `counts`")
 	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "repeat every measurement this many `times`; figures are medians")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long each target runs at each concurrency in a round")
@@ -52,6 +58,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.Configs, err = parseConfigs(*configs); err != nil {
 		fmt.Fprintf(stderr, "loadtest: --configs: %v\n", err)
+		return 2
+	}
+	if err := addEnv(o.Configs, envs); err != nil {
+		fmt.Fprintf(stderr, "loadtest: --env: %v\n", err)
 		return 2
 	}
 	if o.Rounds < 1 || o.Slices < 1 || o.Duration < time.Second || o.Duration > 5*time.Minute || o.Streams > 10000 {
@@ -92,6 +102,23 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// addEnv adds each NAME:KEY=VALUE of envs to config NAME's environment.
+func addEnv(configs []loadtest.NamedConfig, envs []string) error {
+	for _, e := range envs {
+		name, kv, ok := strings.Cut(e, ":")
+		key, _, hasValue := strings.Cut(kv, "=")
+		if !ok || name == "" || !hasValue || key == "" {
+			return fmt.Errorf("want NAME:KEY=VALUE, got %q", e)
+		}
+		i := slices.IndexFunc(configs, func(c loadtest.NamedConfig) bool { return c.Name == name })
+		if i < 0 {
+			return fmt.Errorf("%q: no config named %q in --configs", e, name)
+		}
+		configs[i].Env = append(configs[i].Env, kv)
+	}
+	return nil
 }
 
 func parseConfigs(s string) ([]loadtest.NamedConfig, error) {
