@@ -110,6 +110,7 @@ loadtest: build ## measure the gateway against direct calls and a bare reverse p
 	$(GO) build -o bin/loadtest ./loadtest/cmd/loadtest
 	$(GO) build -o bin/loadtest-upstream ./loadtest/cmd/upstream
 	$(GO) build -o bin/loadtest-bareproxy ./loadtest/cmd/bareproxy
+	$(GO) build -o bin/loadtest-relay ./loadtest/cmd/relay
 	$(GO) build -o bin/loadtest-gatewayprof ./loadtest/cmd/gatewayprof
 	./bin/loadtest run --bin bin $(if $(LOADTEST_CONFIGS),--configs '$(LOADTEST_CONFIGS)') $(LOADTEST_FLAGS)
 	@if [[ "$(LOADTEST_FLAGS)" != *--quick* ]]; then \

@@ -34,6 +34,7 @@ type Options struct {
 	Gateway   string // the tollgate binary
 	Upstream  string // the lean upstream binary
 	BareProxy string // the bare reverse proxy binary
+	Relay     string // the TCP relay binary, the floor of any proxy; empty: not measured
 	// NoValidate skips `Gateway validate` before a start (gatewayprof has
 	// no validate command).
 	NoValidate bool
@@ -140,6 +141,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	procs = append(procs, bare)
 	targets = append(targets, &target{res: &Target{Name: "bare proxy", Kind: KindBare}, url: "http://" + bare.addr + "/v1/chat/completions", proc: bare})
+	if o.Relay != "" {
+		relay, err := startProc("relay", o.Relay, []string{"--upstream", upURL}, env, work, filepath.Join(work, "relay.log"), addrPrinted)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, relay)
+		targets = append(targets, &target{res: &Target{Name: "tcp relay", Kind: KindRelay}, url: "http://" + relay.addr + "/v1/chat/completions", proc: relay})
+	}
 
 	for _, nc := range o.Configs {
 		t := &Target{Name: nc.Name, Kind: KindGateway, Config: nc.Path, Env: nc.Env}
@@ -474,11 +483,12 @@ func slug(s string) string {
 	}, s)
 }
 
-// sortTargets puts direct and bare first, then the configs in their order.
+// sortTargets puts direct, bare and the relay first, then the configs in
+// their order.
 func sortTargets(r *Result, cfgs []NamedConfig) {
 	rank := map[string]int{}
 	for i, c := range cfgs {
-		rank[c.Name] = i + 2
+		rank[c.Name] = i + 3
 	}
 	key := func(t Target) int {
 		switch t.Kind {
@@ -486,6 +496,8 @@ func sortTargets(r *Result, cfgs []NamedConfig) {
 			return 0
 		case KindBare:
 			return 1
+		case KindRelay:
+			return 2
 		}
 		return rank[t.Name]
 	}

@@ -231,3 +231,33 @@ func TestReportNamesAGatewaysEnvironment(t *testing.T) {
 		t.Errorf("section names an environment for a row that had none:\n%s", doc)
 	}
 }
+
+// TestReportShowsTheRelayAsAFloor: the relay's row is paired with direct
+// like a gateway's, sorts after the baselines, is not mistaken for the
+// budget's gateway, and its added p99 is compared between runs.
+func TestReportShowsTheRelayAsAFloor(t *testing.T) {
+	at := func(p50, p99 float64) []HTTPRuns { return []HTTPRuns{{1, []Sample{{P50: p50, P99: p99, RPS: 1000}}}} }
+	r := &Result{Settings: Settings{Rounds: 1, Concurrencies: []int{1}}, Targets: []Target{
+		{Name: "default", Kind: KindGateway, HTTP: at(250, 1500)},
+		{Name: "tcp relay", Kind: KindRelay, HTTP: at(150, 600)},
+		{Name: "bare proxy", Kind: KindBare, HTTP: at(300, 2000)},
+		{Name: "direct", Kind: KindDirect, HTTP: at(100, 400)},
+	}}
+	sortTargets(r, []NamedConfig{{Name: "default"}})
+	var order []string
+	for _, tg := range r.Targets {
+		order = append(order, tg.Name)
+	}
+	if got := strings.Join(order, ","); got != "direct,bare proxy,tcp relay,default" {
+		t.Fatalf("targets sorted as %s", got)
+	}
+	if got := defaultTarget(r); got != "default" {
+		t.Fatalf("the budget's target is %q, want default", got)
+	}
+	doc := LoadSection(ReportInput{Current: r, Previous: r, CurFile: "a.json", PrevFile: "b.json", ImgDir: "img"})
+	for _, want := range []string{"| tcp relay | 1 | 0.150 | 0.000 | 0.600 | +0.050 | +0.000 | +0.200 |", "tcp relay: added p99 at c=1 (the second hop alone)"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("section lacks %q:\n%s", want, doc)
+		}
+	}
+}

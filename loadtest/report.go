@@ -42,7 +42,7 @@ func LoadSection(in ReportInput) string {
 	w("%s\n## Load: tollgate against direct calls and a bare reverse proxy\n\n", LoadBegin)
 	w("Run of %s at commit `%s`; figures from `%s`. ", r.Date.Format("2006-01-02 15:04 UTC"), r.Commit, in.CurFile)
 	w("Every figure is measured in the same run as its baseline: a lean canned upstream answers on loopback; ")
-	w("**direct** is wrk against the upstream, **bare proxy** a plain `httputil.ReverseProxy` to it, and each other row ")
+	w("**direct** is wrk against the upstream, **bare proxy** a plain `httputil.ReverseProxy` to it, **tcp relay** a relay that copies bytes both ways and parses nothing (the second hop alone: the floor of any proxy here), and each other row ")
 	w("`bin/tollgate serve` with a config, all driven by wrk (plain calls) or the harness's Go client (streams) from separate processes.\n\n")
 
 	w("**Machine**: %d cores, %s, %s, %s, %s. ", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.Go, r.Machine.Kernel, r.Machine.Wrk)
@@ -244,6 +244,12 @@ func compareFigures(old, cur *Result) []figure {
 		{"default: throughput c=16 vs bare proxy", func(r *Result, t *Target) float64 { return row(r, t, 16).VsBare }, rat},
 		{"default: req/s at c=16", func(r *Result, t *Target) float64 { return row(r, t, 16).RPS }, num},
 		{"default: CPU/req at c=16", func(r *Result, t *Target) float64 { return row(r, t, 16).CPU }, us},
+		{"tcp relay: added p99 at c=1 (the second hop alone)", func(r *Result, _ *Target) float64 {
+			if t := r.ByKind(KindRelay); t != nil {
+				return row(r, t, 1).AddP99
+			}
+			return math.NaN()
+		}, msf},
 		{"bare proxy: CPU/req at c=16", func(r *Result, _ *Target) float64 {
 			if b := r.ByKind(KindBare); b != nil {
 				return row(r, b, 16).CPU

@@ -50,6 +50,7 @@ type Settings struct {
 const (
 	KindDirect  = "direct"  // the upstream itself
 	KindBare    = "bare"    // bare httputil.ReverseProxy
+	KindRelay   = "relay"   // a TCP relay: the second hop and nothing else
 	KindGateway = "gateway" // bin/tollgate serve
 )
 

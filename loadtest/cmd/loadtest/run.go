@@ -25,7 +25,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	root := fs.String("root", ".", "repo `dir`")
-	bin := fs.String("bin", "bin", "`dir` holding tollgate, loadtest-upstream and loadtest-bareproxy")
+	bin := fs.String("bin", "bin", "`dir` holding tollgate, loadtest-upstream, loadtest-bareproxy and loadtest-relay")
 	out := fs.String("out", "loadtest/results", "`dir` for the result file <date>.json")
 	configs := fs.String("configs", defaultConfigs, "gateway configs to measure: `name=path,...` (empty path: the embedded default)")
 	var envs []string
@@ -70,7 +70,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o.Root, _ = filepath.Abs(*root)
 	abs := func(name string) string { p, _ := filepath.Abs(filepath.Join(*bin, name)); return p }
-	o.Gateway, o.Upstream, o.BareProxy = abs(*gateway), abs("loadtest-upstream"), abs("loadtest-bareproxy")
+	o.Gateway, o.Upstream, o.BareProxy, o.Relay = abs(*gateway), abs("loadtest-upstream"), abs("loadtest-bareproxy"), abs("loadtest-relay")
 	o.NoValidate = *gateway != "tollgate"
 	o.Log = stderr
 

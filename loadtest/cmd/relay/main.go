@@ -1,0 +1,60 @@
+// Command relay is the load harness's floor for any proxy: a TCP relay to
+// one upstream that copies bytes both ways and parses nothing
+// (loadtest.Relay). It prints its address on the first line of stdout and
+// serves until SIGINT or SIGTERM.
+//
+//	relay --upstream http://127.0.0.1:PORT [--listen 127.0.0.1:0]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tollgate-dev/tollgate/loadtest"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("listen", "127.0.0.1:0", "loopback `host:port` to listen on")
+	upstream := fs.String("upstream", "", "upstream base `URL` (loopback); only its host:port is used")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	target, err := url.Parse(*upstream)
+	if err != nil || target.Host == "" {
+		fmt.Fprintf(stderr, "relay: --upstream: want a URL such as http://127.0.0.1:9090, got %q\n", *upstream)
+		return 2
+	}
+	if err := loadtest.CheckLoopback(target.Host); err != nil {
+		fmt.Fprintf(stderr, "relay: --upstream: %v\n", err)
+		return 2
+	}
+	ln, err := loadtest.ListenLoopback(*addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "relay: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	fmt.Fprintf(stdout, "%s\n", ln.Addr())
+	if err := loadtest.Relay(ln, target.Host); err != nil {
+		fmt.Fprintf(stderr, "relay: %v\n", err)
+		return 1
+	}
+	return 0
+}
