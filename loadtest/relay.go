@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"time"
 )
 
 // Relay is the harness's floor for any proxy: each accepted connection
@@ -14,14 +15,20 @@ import (
 // hop. Relay returns when ln is closed; connections already relayed run
 // on until their ends close.
 func Relay(ln net.Listener, upstream string) error {
+	var pause time.Duration
 	for {
 		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
+		if errors.Is(err, net.ErrClosed) {
+			return nil
 		}
+		if err != nil {
+			// Out of file descriptors, or a connection aborted before it
+			// was accepted: wait and go on, as net/http's server does.
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			time.Sleep(pause)
+			continue
+		}
+		pause = 0
 		go relayConn(c, upstream)
 	}
 }

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -134,5 +135,39 @@ func TestRelayReturnsWhenItsListenerCloses(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Relay did not return after its listener closed")
+	}
+}
+
+// flakyListener fails its first Accept as an exhausted process would.
+type flakyListener struct {
+	net.Listener
+	failed bool
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if !l.failed {
+		l.failed = true
+		return nil, errors.New("accept tcp: too many open files")
+	}
+	return l.Listener.Accept()
+}
+
+func TestRelayOutlivesAFailedAccept(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer up.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go Relay(&flakyListener{Listener: ln}, up.Listener.Addr().String())
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + ln.Addr().String())
+	if err != nil {
+		t.Fatalf("after one failed accept: %v", err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
+		t.Fatalf("through the relay: %q", b)
 	}
 }
