@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,6 +28,19 @@ func CheckLoopback(hostport string) error {
 		return fmt.Errorf("%q is not a loopback address (127.0.0.0/8, ::1 or localhost): the harness only loads this machine", hostport)
 	}
 	return nil
+}
+
+// ParseUpstream reads a helper's --upstream flag: a URL whose host is a
+// loopback address.
+func ParseUpstream(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("want a URL such as http://127.0.0.1:9090, got %q", raw)
+	}
+	if err := CheckLoopback(u.Host); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // ListenLoopback listens on addr after checking that it is loopback.

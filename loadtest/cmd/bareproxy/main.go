@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"os"
 	"time"
 
@@ -33,12 +32,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	target, err := url.Parse(*upstream)
-	if err != nil || target.Host == "" {
-		fmt.Fprintf(stderr, "bareproxy: --upstream: want a URL such as http://127.0.0.1:9090, got %q\n", *upstream)
-		return 2
-	}
-	if err := loadtest.CheckLoopback(target.Host); err != nil {
+	target, err := loadtest.ParseUpstream(*upstream)
+	if err != nil {
 		fmt.Fprintf(stderr, "bareproxy: --upstream: %v\n", err)
 		return 2
 	}

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,12 +30,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	target, err := url.Parse(*upstream)
-	if err != nil || target.Host == "" {
-		fmt.Fprintf(stderr, "relay: --upstream: want a URL such as http://127.0.0.1:9090, got %q\n", *upstream)
-		return 2
-	}
-	if err := loadtest.CheckLoopback(target.Host); err != nil {
+	target, err := loadtest.ParseUpstream(*upstream)
+	if err != nil {
 		fmt.Fprintf(stderr, "relay: --upstream: %v\n", err)
 		return 2
 	}
