@@ -56,16 +56,35 @@ func ListenLoopback(addr string) (net.Listener, error) {
 // serves until SIGINT or SIGTERM, then shuts down within 2 seconds. It
 // returns the process exit code.
 func Serve(name string, srv *http.Server, ln net.Listener, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	return untilSignal(name, ln, stdout, stderr, func() error {
+		if err := srv.Serve(ln); err != http.ErrServerClosed {
+			return err
+		}
+		return nil
+	}, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+}
+
+// ServeRelay is [Serve] for the relay: it relays ln to upstream until
+// SIGINT or SIGTERM.
+func ServeRelay(ln net.Listener, upstream string, stdout, stderr io.Writer) int {
+	return untilSignal("relay", ln, stdout, stderr, func() error { return Relay(ln, upstream) }, func() { ln.Close() })
+}
+
+// untilSignal prints ln's address, runs serve, and calls stop on SIGINT
+// or SIGTERM; serve must then return. It returns the exit code.
+func untilSignal(name string, ln net.Listener, stdout, stderr io.Writer, serve func() error, stop func()) int {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
 	fmt.Fprintf(stdout, "%s\n", ln.Addr())
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
+		stop()
 	}()
-	if err := srv.Serve(ln); err != http.ErrServerClosed {
+	if err := serve(); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}

@@ -1,13 +1,16 @@
 package loadtest
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -169,5 +172,33 @@ func TestRelayOutlivesAFailedAccept(t *testing.T) {
 	defer resp.Body.Close()
 	if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
 		t.Fatalf("through the relay: %q", b)
+	}
+}
+
+// TestServeRelayPrintsItsAddressAndStopsOnSIGTERM: the harness reads the
+// relay's address from its first line and stops it with SIGTERM.
+func TestServeRelayPrintsItsAddressAndStopsOnSIGTERM(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	var stderr strings.Builder
+	code := make(chan int, 1)
+	go func() { code <- ServeRelay(ln, "127.0.0.1:1", pw, &stderr) }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != ln.Addr().String() {
+		t.Fatalf("first line %q (%v), want %s", line, err, ln.Addr())
+	}
+	// The address is printed once the signal is caught: SIGTERM now stops
+	// the relay, not the test.
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case c := <-code:
+		if c != 0 || stderr.Len() != 0 {
+			t.Fatalf("after SIGTERM: exit %d, stderr %q; want 0 and nothing", c, stderr.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the relay did not stop on SIGTERM")
 	}
 }

@@ -15,9 +15,9 @@ type Engine interface {
 }
 
 // FromStandard returns a Server with std's Handler, ReadHeaderTimeout,
-// IdleTimeout, MaxHeaderBytes, ErrorLog and DisableGeneralOptionsHandler. Its other fields (TLS,
-// ReadTimeout, WriteTimeout, hooks) have no counterpart here and must be
-// unset; std itself is not used afterwards.
+// IdleTimeout, MaxHeaderBytes, ErrorLog and DisableGeneralOptionsHandler.
+// Its other fields (TLS, ReadTimeout, WriteTimeout, hooks) have no
+// counterpart here and must be unset; std itself is not used afterwards.
 func FromStandard(std *http.Server) *Server {
 	return &Server{
 		Handler:           std.Handler,

@@ -7,13 +7,10 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/tollgate-dev/tollgate/loadtest"
 )
@@ -40,16 +37,5 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "relay: %v\n", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-	fmt.Fprintf(stdout, "%s\n", ln.Addr())
-	if err := loadtest.Relay(ln, target.Host); err != nil {
-		fmt.Fprintf(stderr, "relay: %v\n", err)
-		return 1
-	}
-	return 0
+	return loadtest.ServeRelay(ln, target.Host, stdout, stderr)
 }
