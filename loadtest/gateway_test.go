@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,5 +110,32 @@ func TestServingAddr(t *testing.T) {
 		if got != tt.want || ok != (tt.want != "") {
 			t.Errorf("%s: servingAddr = %q, %v; want %q", tt.name, got, ok, tt.want)
 		}
+	}
+}
+
+// TestStartGatewayRunsTheRealGateway ties the harness to tollgate itself:
+// the flags and environment it starts `tollgate validate` and `tollgate
+// serve` with, and the "tollgate is serving" line it reads the address
+// from, are what cmd/host accepts and logs. A drift on either side would
+// otherwise show only when a load run fails to start a gateway.
+func TestStartGatewayRunsTheRealGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds cmd/host")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "tollgate")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/host").CombinedOutput(); err != nil {
+		t.Fatalf("building tollgate: %v\n%s", err, out)
+	}
+	up := httptest.NewServer(NewCanned())
+	defer up.Close()
+	o := Options{Gateway: bin, Root: ".."}
+	p, err := startGateway(context.Background(), o, NamedConfig{Name: "default"}, baseEnv(), up.URL, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.stop()
+	if err := smoke(context.Background(), newStreamClient(1), "http://"+p.addr+"/v1/chat/completions"); err != nil {
+		t.Fatalf("a call through the started gateway: %v", err)
 	}
 }
