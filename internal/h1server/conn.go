@@ -172,6 +172,7 @@ func (c *conn) readRequest() (*response, error) {
 		c.br.Discard(numLeadingCRorLF(peek))
 	}
 	req, cancel := c.head.read(c.br, c.newRequestContext)
+	hostSent := req != nil && c.head.hostSent
 	if req == nil {
 		var err error
 		if req, err = http.ReadRequest(c.br); err != nil {
@@ -186,7 +187,7 @@ func (c *conn) readRequest() (*response, error) {
 	}
 	c.lastMethod = req.Method
 	c.cr.setInfiniteReadLimit()
-	if err := checkHead(req); err != nil {
+	if err := checkHead(req, hostSent); err != nil {
 		if cancel != nil {
 			cancel()
 		}
@@ -231,9 +232,13 @@ func (c *conn) newRequestContext() (context.Context, context.CancelFunc) {
 }
 
 // checkHead refuses what net/http's server refuses beyond http.ReadRequest:
-// a missing or malformed Host, invalid header names and values.
-func checkHead(req *http.Request) error {
-	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != "CONNECT" {
+// a missing or malformed Host, invalid header names and values. hostSent
+// says the head had a Host line, so that an empty one (RFC 9112 section
+// 3.2: a target without an authority) is not taken for a missing one.
+// Only the fast parser knows it: http.ReadRequest drops the line, so on
+// the heads left to it an empty Host is still answered 400.
+func checkHead(req *http.Request, hostSent bool) error {
+	if req.ProtoAtLeast(1, 1) && req.Host == "" && !hostSent && req.Method != "CONNECT" {
 		return statusError{http.StatusBadRequest, "missing required Host header"}
 	}
 	if !validHost(req.Host) {

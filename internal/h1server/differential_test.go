@@ -196,6 +196,8 @@ func TestFraming(t *testing.T) {
 		{"two spaces", "GET  /headers HTTP/1.1\r\nHost: x\r\n\r\n", []string{"GET"}},
 		{"bad version", "GET /small HTTP/9.9\r\nHost: x\r\n\r\n", []string{"GET"}},
 		{"missing Host", "GET /small HTTP/1.1\r\n\r\n", []string{"GET"}},
+		{"empty Host", "GET /headers HTTP/1.1\r\nHost:\r\n\r\n", []string{"GET"}},
+		{"blank Host", "POST /headers HTTP/1.1\r\nHost:  \r\nContent-Length: 2\r\n\r\nhi", []string{"POST"}},
 		{"bad Host", "GET /small HTTP/1.1\r\nHost: a b\r\n\r\n", []string{"GET"}},
 		{"bad header name", "GET /small HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", []string{"GET"}},
 		{"bad header value", "GET /small HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n", []string{"GET"}},

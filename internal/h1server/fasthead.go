@@ -34,6 +34,9 @@ type headParser struct {
 	end     int   // the head's length, up to its blank line
 	length  int64 // Content-Length, 0 without one
 	connIdx []int // indexes in spans of the Connection lines
+	// hostSent: the head has a Host line, maybe an empty one (which
+	// RFC 9112 allows and net/http's server takes).
+	hostSent bool
 }
 
 // read returns the next request when its head is one the parser takes,
@@ -69,7 +72,7 @@ func (p *headParser) Scan(buf []byte) h1head.Result {
 		return r
 	}
 	length, hosts, conn, ok := h1head.Framing(buf, p.spans, p.connIdx)
-	p.connIdx, p.length = conn, max(length, 0)
+	p.connIdx, p.length, p.hostSent = conn, max(length, 0), hosts == 1
 	if !ok || hosts > 1 {
 		return h1head.Slow
 	}
