@@ -14,6 +14,8 @@ ARG GO_VERSION=1.26
 FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# go.mod replaces bbolt with the patched copy in third_party (see its README).
+COPY third_party ./third_party
 RUN --mount=type=cache,target=/root/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev

@@ -110,3 +110,5 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
 	gopkg.in/yaml.v2 v2.4.0 // indirect
 )
+
+replace go.etcd.io/bbolt => ./third_party/bbolt

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/datasync"
 )
 
 // JSONLConfig configures a [JSONL] sink.
@@ -107,7 +108,9 @@ func (s *JSONL) append() error {
 		return fmt.Errorf("jsonl sink: %w", err)
 	}
 	if s.sync {
-		if err := s.f.Sync(); err != nil {
+		// fdatasync: an appended file's new size is synced with its data.
+		// It parks this goroutine, not its processor (internal/datasync).
+		if err := datasync.Fdatasync(s.f); err != nil {
 			return fmt.Errorf("jsonl sink: %w", err)
 		}
 	}

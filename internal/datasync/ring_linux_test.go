@@ -1,0 +1,121 @@
+package datasync
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime/trace"
+	"strings"
+	"testing"
+
+	xtrace "golang.org/x/exp/trace"
+)
+
+func testRing(t *testing.T) *ring {
+	t.Helper()
+	r, err := newRing()
+	if err != nil {
+		t.Skipf("io_uring is not available here (%v): Fdatasync makes the system call", err)
+	}
+	t.Cleanup(r.close)
+	return r
+}
+
+// The point of the ring: while the disk works, the goroutine waits in the
+// scheduler (its processor free for others) instead of sitting in a system
+// call. The same trace of the system-call path is the control.
+func TestRingParksTheGoroutineInsteadOfHoldingItsProcessor(t *testing.T) {
+	r := testRing(t)
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syncs := func(sync func(*os.File) error) (parked, inSyscall int) {
+		var buf bytes.Buffer
+		if err := trace.Start(&buf); err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			if _, err := f.Write(make([]byte, 64<<10)); err != nil {
+				t.Fatal(err)
+			}
+			if err := sync(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		trace.Stop()
+		return syncWaits(t, &buf)
+	}
+	parked, inSyscall := syncs(r.fdatasync)
+	if parked == 0 || inSyscall != 0 {
+		t.Errorf("through the ring: parked %d times, made %d fdatasync system calls; want parked, no system calls", parked, inSyscall)
+	}
+	parked, inSyscall = syncs(blocking)
+	if parked != 0 || inSyscall != 20 {
+		t.Errorf("system call: parked %d times, made %d fdatasync system calls; want 0 and 20", parked, inSyscall)
+	}
+}
+
+// syncWaits counts, in a trace, how often a goroutine stopped running in
+// the ring's wait and how often it entered the fdatasync system call.
+func syncWaits(t *testing.T, trc *bytes.Buffer) (parked, inSyscall int) {
+	t.Helper()
+	rd, err := xtrace.NewReader(trc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := rd.ReadEvent()
+		if err != nil {
+			break
+		}
+		if ev.Kind() != xtrace.EventStateTransition {
+			continue
+		}
+		st := ev.StateTransition()
+		if st.Resource.Kind != xtrace.ResourceGoroutine {
+			continue
+		}
+		from, to := st.Goroutine()
+		if from != xtrace.GoRunning {
+			continue
+		}
+		switch {
+		case to == xtrace.GoWaiting && onStack(ev.Stack(), "datasync.(*ring).sync"):
+			parked++
+		case to == xtrace.GoSyscall && onStack(ev.Stack(), "unix.Fdatasync"):
+			inSyscall++
+		}
+	}
+	return parked, inSyscall
+}
+
+func onStack(s xtrace.Stack, fn string) bool {
+	for f := range s.Frames() {
+		if strings.Contains(f.Func, fn) {
+			return true
+		}
+	}
+	return false
+}
+
+// A ring whose submission failed is never entered again: its syncs become
+// system calls, and still succeed.
+func TestBrokenRingFallsBackToTheSystemCall(t *testing.T) {
+	r := testRing(t)
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r.broken = errors.New("io_uring_enter: injected")
+	f.WriteString("data")
+	if err := r.fdatasync(f); err != nil {
+		t.Fatalf("a broken ring should fall back to the system call, got %v", err)
+	}
+	if *r.sqTail != 0 {
+		t.Fatalf("a broken ring was given an entry (tail %d)", *r.sqTail)
+	}
+}
