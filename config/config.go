@@ -85,6 +85,11 @@ type ServerConfig struct {
 	// serve restarts itself in place to set it; a schedtrace in GODEBUG
 	// is the operator's choice and wins.
 	SysmonAwake bool `koanf:"sysmon_awake"`
+	// ProcsFollowLoad runs the gateway on one Go processor while its calls
+	// come one at a time and on all of them (GOMAXPROCS as Go sets it) as
+	// soon as two overlap (internal/procs). A GOMAXPROCS in the
+	// environment is the operator's choice and turns it off.
+	ProcsFollowLoad bool `koanf:"procs_follow_load"`
 }
 
 // Values of [ServerConfig.Engine].

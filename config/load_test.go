@@ -36,6 +36,7 @@ func TestDefault(t *testing.T) {
 			Engine:                EngineInline,
 			GCHeadroomBytes:       6 << 20,
 			SysmonAwake:           true,
+			ProcsFollowLoad:       true,
 		},
 		Customer: CustomerConfig{Header: "X-Tollgate-Customer", MetadataHeaderPrefix: "X-Tollgate-Meta-", Missing: MissingTrack},
 		Providers: map[string]Provider{

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/procs"
 )
 
 // Policies for a full backlog ([Config.OnFull]). Under both, an event copy
@@ -347,10 +348,16 @@ func (o *Outbox) persist(batch []*core.UsageEvent, acks []ack) bool {
 }
 
 // commit encodes and prices chunk, stores it for every sink and in the
-// ledger, and removes acked events, in one transaction: one fsync.
+// ledger, and removes acked events, in one transaction: one fsync. It
+// yields between pieces (procs.Yield): on one processor a commit's
+// hundred-odd events would otherwise hold it for most of a millisecond,
+// and the call that arrives meanwhile would wait for all of it.
 func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	data, ends := o.enc[:0], o.ends[:0]
-	for _, ev := range chunk {
+	for i, ev := range chunk {
+		if i%16 == 15 {
+			procs.Yield() // at one processor, calls arriving meanwhile go first
+		}
 		if o.cfg.Price != nil && ev.Cost == nil {
 			o.cfg.Price(ev)
 		}
@@ -368,6 +375,7 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	type result struct{ added, bytes, dropped int64 }
 	results := make([]result, len(o.workers))
 	var key [8]byte // Put copies it
+	procs.Yield()
 	err := o.db.bolt.Update(func(tx *bolt.Tx) error {
 		if err := removeAcks(tx, acks); err != nil {
 			return err
@@ -382,6 +390,9 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 			room := o.cfg.MaxBacklogBytes - w.st.backlog.Load()
 			r := &results[wi]
 			for i := range chunk {
+				if i%32 == 31 {
+					procs.Yield()
+				}
 				v := value(i)
 				if r.bytes+int64(len(v)) > room {
 					r.dropped++

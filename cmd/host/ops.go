@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/keys"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
+	"github.com/tollgate-dev/tollgate/internal/procs"
 	"github.com/tollgate-dev/tollgate/internal/redisstore"
 	"github.com/tollgate-dev/tollgate/internal/tracing"
 	"github.com/tollgate-dev/tollgate/pipeline"
@@ -40,6 +41,7 @@ type ops struct {
 	eng     *core.Engine                  // set once built
 	token   string                        // the admin token; "" when unset
 	active  atomic.Int64                  // gateway requests in flight
+	procs   *procs.Follower               // nil unless server.procs_follow_load
 	limit   int64
 	reload  atomic.Pointer[reloadStatus]
 	prices  atomic.Pointer[pricing.Table] // the track stage's prices, for the cost metric
@@ -177,6 +179,9 @@ func (o *ops) gateway(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := o.active.Add(1)
 		defer o.active.Add(-1)
+		if n > 1 && o.procs != nil {
+			o.procs.Overlap()
+		}
 		if o.limit > 0 && n > o.limit {
 			if o.metrics != nil {
 				o.metrics.Overloaded()

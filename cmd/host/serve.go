@@ -64,6 +64,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	op.start(ctx, eng)
+	procsMode := followLoad(ctx, cfg.Server.ProcsFollowLoad, op)
 	defer startGCFloor(cfg.Server.GCHeadroomBytes, log)()
 	gw, err := listen(cfg.Listen, op.gateway(eng.Handler()), cfg.Server)
 	if err != nil {
@@ -92,7 +93,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	watchConfig(ctx, op, eng, fs)
 	log.Info("tollgate is serving", "listen", "http://"+gw.ln.Addr().String(), "admin", adminAddr(servers),
-		"stages", len(cfg.Pipeline), "config", configSource(fs), "sysmon_awake", awake)
+		"stages", len(cfg.Pipeline), "config", configSource(fs), "sysmon_awake", awake, "procs", procsMode, "fsync", fsyncMode())
 	code := 0
 	select {
 	case <-ctx.Done():

@@ -30,7 +30,9 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -39,6 +41,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/gcfloor"
 	"github.com/tollgate-dev/tollgate/internal/h1server"
 	"github.com/tollgate-dev/tollgate/internal/logging"
+	"github.com/tollgate-dev/tollgate/internal/procs"
 	"github.com/tollgate-dev/tollgate/internal/sysmon"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
@@ -111,8 +114,10 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	counter := newAllocCounter(eng.Handler())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var srv h1server.Engine = &http.Server{
-		Handler:           counter,
+		Handler:           followLoad(ctx, cfg.Server.ProcsFollowLoad, counter),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
@@ -125,8 +130,6 @@ func run(args []string, stderr io.Writer) int {
 	// and server.gc_headroom_bytes the collector's floor, as it does there.
 	stopFloor, _ := gcfloor.ForServer(cfg.Server.GCHeadroomBytes)
 	defer stopFloor()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if p := os.Getenv("LOADTEST_MEMPROFILE"); p != "" {
 		// SIGUSR1 writes a heap profile now (to look inside a load), with
 		// the signal count in its name.
@@ -174,4 +177,22 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// followLoad moves GOMAXPROCS with the calls in flight through h, as
+// tollgate serve does with server.procs_follow_load (cmd/host/procs.go).
+func followLoad(ctx context.Context, on bool, h http.Handler) http.Handler {
+	if !on || os.Getenv("GOMAXPROCS") != "" || runtime.GOMAXPROCS(0) == 1 {
+		return h
+	}
+	f := procs.New()
+	var active atomic.Int64
+	go f.Run(ctx, time.Second, active.Load)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if active.Add(1) > 1 {
+			f.Overlap()
+		}
+		defer active.Add(-1)
+		h.ServeHTTP(w, r)
+	})
 }

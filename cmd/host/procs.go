@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/datasync"
+	"github.com/tollgate-dev/tollgate/internal/procs"
+)
+
+// procsPeriod is how long calls must come one at a time before the
+// gateway drops to one processor.
+const procsPeriod = time.Second
+
+// followLoad starts moving GOMAXPROCS with the gateway's load
+// (server.procs_follow_load) until ctx ends, and says what it does, for
+// the start-up log.
+func followLoad(ctx context.Context, on bool, op *ops) string {
+	n := runtime.GOMAXPROCS(0)
+	switch {
+	case !on:
+		return fmt.Sprintf("%d (procs_follow_load off)", n)
+	case os.Getenv("GOMAXPROCS") != "":
+		return fmt.Sprintf("%d (GOMAXPROCS in the environment)", n)
+	case n == 1:
+		return "1 (one CPU)"
+	}
+	op.procs = procs.New()
+	go op.procs.Run(ctx, procsPeriod, op.active.Load)
+	return fmt.Sprintf("1-%d, following the load", n)
+}
+
+// fsyncMode says how the usage file's syncs wait, for the start-up log.
+func fsyncMode() string {
+	mode, why := datasync.Mode()
+	if why != nil {
+		return fmt.Sprintf("%s (%v)", mode, why)
+	}
+	return mode
+}

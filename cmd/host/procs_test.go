@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/providers/providertest"
+)
+
+// TestServeFollowsTheLoadWithItsProcessors: with server.procs_follow_load
+// (the default) an idle gateway drops to one Go processor, goes back to
+// all of them while calls overlap, and drops again when they stop; a
+// GOMAXPROCS in the environment is left alone. Read from the runtime's own
+// gauge on /metrics.
+func TestServeFollowsTheLoadWithItsProcessors(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU here: there is nothing to follow")
+	}
+	up := providertest.NewServer(t)
+	t.Run("default", func(t *testing.T) {
+		h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey)
+		defer h.stop(t)
+		log := h.stderr.String()
+		i := strings.Index(log, `"procs":"1-`)
+		if i < 0 {
+			t.Fatalf("the serving line does not say the processors follow the load:\n%s", log)
+		}
+		all, err := strconv.Atoi(strings.SplitN(log[i+len(`"procs":"1-`):], ",", 2)[0])
+		if err != nil || all < 2 {
+			t.Fatalf("the serving line's procs: %v\n%s", err, log)
+		}
+		waitProcs(t, h, 1, "idle")
+
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if code, _, body := h.post(t, chat); code != http.StatusOK {
+						t.Errorf("call under load: %d %s", code, body)
+						return
+					}
+				}
+			})
+		}
+		waitProcs(t, h, all, "eight clients at once")
+		close(stop)
+		wg.Wait()
+		waitProcs(t, h, 1, "idle again")
+	})
+	t.Run("GOMAXPROCS in the environment", func(t *testing.T) {
+		h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey, "GOMAXPROCS=2")
+		defer h.stop(t)
+		if !strings.Contains(h.stderr.String(), `"procs":"2 (GOMAXPROCS in the environment)"`) {
+			t.Fatalf("the serving line does not say GOMAXPROCS is the operator's:\n%s", h.stderr)
+		}
+		time.Sleep(2*procsPeriod + 500*time.Millisecond) // two quiet periods
+		if n := gomaxprocs(t, h); n != 2 {
+			t.Fatalf("GOMAXPROCS %d after two quiet periods, want the environment's 2", n)
+		}
+	})
+}
+
+// waitProcs waits until the gateway's GOMAXPROCS is want; a gateway that
+// never gets there fails the test after 15 s.
+func waitProcs(t *testing.T, h *host, want int, when string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		n := gomaxprocs(t, h)
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: GOMAXPROCS is %d, want %d", when, n, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// gomaxprocs reads the runtime's gauge from the admin listener's /metrics.
+func gomaxprocs(t *testing.T, h *host) int {
+	t.Helper()
+	resp, err := http.Get(h.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_sched_gomaxprocs_threads "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("go_sched_gomaxprocs_threads %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no go_sched_gomaxprocs_threads on /metrics (%v)", sc.Err())
+	return 0
+}

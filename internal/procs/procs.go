@@ -1,0 +1,121 @@
+// Package procs runs the gateway on one Go processor while its calls come
+// one at a time, and on all of them as soon as two overlap.
+//
+// Why: with one call in flight, a second processor buys no parallelism,
+// only hand-offs. Each goroutine a call wakes (the upstream's reader, the
+// usage writer) may start another thread on the idle processor, a futex
+// wake-up and a context switch on cores the client and the upstream also
+// need. On the 2-core machine of docs/benchmarks.md one processor took a
+// third off the gateway's p99 at concurrency 1, once the usage file's
+// fsyncs no longer held that processor (internal/datasync). Under load the
+// processors are needed: one cost 3–8% of the throughput at c=16.
+//
+// Going up is immediate: the call that finds another in flight raises
+// GOMAXPROCS to the runtime's default (CPUs, or the cgroup's CPU limit).
+// Going down waits for a whole period without overlap. Each change stops
+// the world for tens of microseconds; under steady load there are none.
+package procs
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Follower moves GOMAXPROCS between 1 and the runtime's default.
+type Follower struct {
+	mu         sync.Mutex // serialises changes
+	one        atomic.Bool
+	overlapped atomic.Bool
+	changes    atomic.Int64
+	set        func(int) // runtime.GOMAXPROCS; a counter in tests
+	all        func() int
+}
+
+// New returns a Follower, at the runtime's default until Run first finds a
+// quiet period.
+func New() *Follower {
+	return &Follower{
+		set: func(n int) { runtime.GOMAXPROCS(n) },
+		all: func() int { runtime.SetDefaultGOMAXPROCS(); return runtime.GOMAXPROCS(0) },
+	}
+}
+
+// Overlap records that a call started while another was in flight, and
+// raises GOMAXPROCS at once if it is at one. It is cheap when nothing
+// changes: two atomic loads.
+func (f *Follower) Overlap() {
+	if !f.overlapped.Load() {
+		f.overlapped.Store(true)
+	}
+	if f.one.Load() {
+		f.mu.Lock()
+		if f.one.Load() {
+			f.all()
+			f.one.Store(false)
+			f.changes.Add(1)
+		}
+		f.mu.Unlock()
+	}
+}
+
+// Run lowers GOMAXPROCS to one after each period in which no call
+// overlapped another and at most one is in flight (active), until ctx
+// ends; then it restores the default.
+func (f *Follower) Run(ctx context.Context, period time.Duration, active func() int64) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			f.Overlap()
+			return
+		case <-t.C:
+			f.tick(active)
+		}
+	}
+}
+
+// tick ends a period: it lowers GOMAXPROCS to one if no call overlapped
+// another during it and at most one is in flight now.
+func (f *Follower) tick(active func() int64) {
+	if f.overlapped.Swap(false) || f.one.Load() {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// A call that starts after this sees one == true and raises it again.
+	if active() <= 1 && !f.overlapped.Load() {
+		f.one.Store(true)
+		f.set(1)
+		f.changes.Add(1)
+	}
+}
+
+// One reports whether the gateway runs on one processor now.
+func (f *Follower) One() bool { return f.one.Load() }
+
+// Changes is how many times GOMAXPROCS has been changed.
+func (f *Follower) Changes() int64 { return f.changes.Load() }
+
+// Yield lets the goroutines the network has readied run before the caller
+// goes on, when the process runs on one processor; with more it returns at
+// once. Long stretches of background work (the usage writer's commit)
+// call it between pieces, so that a call arriving meanwhile waits for one
+// piece, not the whole stretch.
+//
+// runtime.Gosched would not do: the scheduler takes the yielding goroutine
+// back from its run queue before it polls the network. A sleep parks it on
+// a timer instead, and the scheduler polls the network on its way to
+// finding nothing else to run. The sleep is long enough that the timer has
+// not fired by then (it is checked first); idle, the poller's resolution
+// makes it last up to a millisecond.
+func Yield() {
+	if runtime.GOMAXPROCS(0) == 1 {
+		time.Sleep(yieldSleep)
+	}
+}
+
+const yieldSleep = 20 * time.Microsecond
