@@ -8,11 +8,7 @@ import (
 )
 
 func TestFdatasyncKeepsWhatWasWritten(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := tempFile(t)
 	var want []byte
 	for i := range 20 {
 		line := bytes.Repeat([]byte{'a' + byte(i)}, 4096)
@@ -61,4 +57,16 @@ func TestFdatasyncReturnsTheKernelsError(t *testing.T) {
 	if berr := blocking(wr); berr == nil || berr.Error() != err.Error() {
 		t.Fatalf("the system call says %v, the ring %v: they should agree", berr, err)
 	}
+}
+
+// tempFile creates a file in a directory the test removes, closed at the
+// test's end.
+func tempFile(tb testing.TB) *os.File {
+	tb.Helper()
+	f, err := os.Create(filepath.Join(tb.TempDir(), "f"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return f
 }

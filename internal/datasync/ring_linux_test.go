@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"path/filepath"
 	"runtime/trace"
 	"strings"
 	"testing"
@@ -27,11 +26,7 @@ func testRing(t *testing.T) *ring {
 // call. The same trace of the system-call path is the control.
 func TestRingParksTheGoroutineInsteadOfHoldingItsProcessor(t *testing.T) {
 	r := testRing(t)
-	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := tempFile(t)
 	syncs := func(sync func(*os.File) error) (parked, inSyscall int) {
 		var buf bytes.Buffer
 		if err := trace.Start(&buf); err != nil {
@@ -105,11 +100,7 @@ func onStack(s xtrace.Stack, fn string) bool {
 // system calls, and still succeed.
 func TestBrokenRingFallsBackToTheSystemCall(t *testing.T) {
 	r := testRing(t)
-	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := tempFile(t)
 	r.broken = errors.New("io_uring_enter: injected")
 	f.WriteString("data")
 	if err := r.fdatasync(f); err != nil {
@@ -135,11 +126,7 @@ func BenchmarkFdatasync(b *testing.B) {
 		sync func(*os.File) error
 	}{{"ring", r.fdatasync}, {"syscall", blocking}} {
 		b.Run(bc.name, func(b *testing.B) {
-			f, err := os.Create(filepath.Join(b.TempDir(), "f"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
+			f := tempFile(b)
 			page := make([]byte, 4096)
 			for b.Loop() {
 				if _, err := f.Write(page); err != nil {
