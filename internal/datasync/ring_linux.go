@@ -161,7 +161,7 @@ func (r *ring) probe() error {
 		return fmt.Errorf("io_uring_register probe: %w", errno)
 	}
 	lastOp, op := buf[0], buf[16+opFsync*8:]
-	if lastOp < opFsync || op[0] != opFsync || op[2]&opSupported == 0 {
+	if lastOp < opFsync || op[0] != opFsync || *(*uint16)(unsafe.Pointer(&op[2]))&opSupported == 0 {
 		return errors.New("io_uring: this kernel cannot fsync")
 	}
 	return nil
