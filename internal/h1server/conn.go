@@ -174,6 +174,7 @@ func (c *conn) readRequest() (*response, error) {
 	req, cancel := c.head.read(c.br, c.newRequestContext)
 	hostSent := req != nil && c.head.hostSent
 	if req == nil {
+		hostSent = sentHost(c.br)
 		var err error
 		if req, err = http.ReadRequest(c.br); err != nil {
 			if c.cr.hitReadLimit() {
@@ -235,8 +236,8 @@ func (c *conn) newRequestContext() (context.Context, context.CancelFunc) {
 // a missing or malformed Host, invalid header names and values. hostSent
 // says the head had a Host line, so that an empty one (RFC 9112 section
 // 3.2: a target without an authority) is not taken for a missing one.
-// Only the fast parser knows it: http.ReadRequest drops the line, so on
-// the heads left to it an empty Host is still answered 400.
+// The fast parser records it; for the heads left to http.ReadRequest,
+// which drops the line, sentHost looks for it first.
 func checkHead(req *http.Request, hostSent bool) error {
 	if req.ProtoAtLeast(1, 1) && req.Host == "" && !hostSent && req.Method != "CONNECT" {
 		return statusError{http.StatusBadRequest, "missing required Host header"}

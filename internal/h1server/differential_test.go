@@ -198,6 +198,11 @@ func TestFraming(t *testing.T) {
 		{"missing Host", "GET /small HTTP/1.1\r\n\r\n", []string{"GET"}},
 		{"empty Host", "GET /headers HTTP/1.1\r\nHost:\r\n\r\n", []string{"GET"}},
 		{"blank Host", "POST /headers HTTP/1.1\r\nHost:  \r\nContent-Length: 2\r\n\r\nhi", []string{"POST"}},
+		// Heads the fast parser leaves to http.ReadRequest (a chunked body,
+		// an absolute-form target), with an empty Host.
+		{"empty Host, chunked", "POST /headers HTTP/1.1\r\nhost:\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n", []string{"POST"}},
+		{"empty Host, absolute target", "GET http://x/headers HTTP/1.1\r\nHOST: \r\n\r\n", []string{"GET"}},
+		{"no Host, chunked", "POST /headers HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", []string{"POST"}},
 		{"bad Host", "GET /small HTTP/1.1\r\nHost: a b\r\n\r\n", []string{"GET"}},
 		{"bad header name", "GET /small HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", []string{"GET"}},
 		{"bad header value", "GET /small HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n", []string{"GET"}},
