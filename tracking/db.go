@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/datasync"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tollgate-dev/tollgate/internal/datasync"
 )
 
 // FileName is the usage database's file inside the data directory.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"time"
 
@@ -19,18 +18,12 @@ const procsPeriod = time.Second
 // (server.procs_follow_load) until ctx ends, and says what it does, for
 // the start-up log.
 func followLoad(ctx context.Context, on bool, op *ops) string {
-	n := runtime.GOMAXPROCS(0)
-	switch {
-	case !on:
-		return fmt.Sprintf("%d (procs_follow_load off)", n)
-	case os.Getenv("GOMAXPROCS") != "":
-		return fmt.Sprintf("%d (GOMAXPROCS in the environment)", n)
-	case n == 1:
-		return "1 (one CPU)"
+	if !on {
+		return fmt.Sprintf("%d (procs_follow_load off)", runtime.GOMAXPROCS(0))
 	}
-	op.procs = procs.New()
-	go op.procs.Run(ctx, procsPeriod, op.active.Load)
-	return fmt.Sprintf("1-%d, following the load", n)
+	var mode string
+	op.procs, mode = procs.Start(ctx, procsPeriod, op.active.Load)
+	return mode
 }
 
 // fsyncMode says how the usage file's syncs wait, for the start-up log.

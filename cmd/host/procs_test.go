@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -92,22 +91,15 @@ func waitProcs(t *testing.T, h *host, want int, when string) {
 // gomaxprocs reads the runtime's gauge from the admin listener's /metrics.
 func gomaxprocs(t *testing.T, h *host) int {
 	t.Helper()
-	resp, err := http.Get(h.admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_sched_gomaxprocs_threads "); ok {
-			n, err := strconv.Atoi(v)
+	for line := range strings.Lines(scrape(t, h.admin)) {
+		if v, ok := strings.CutPrefix(line, "go_sched_gomaxprocs_threads "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {
 				t.Fatalf("go_sched_gomaxprocs_threads %q: %v", v, err)
 			}
 			return n
 		}
 	}
-	t.Fatalf("no go_sched_gomaxprocs_threads on /metrics (%v)", sc.Err())
+	t.Fatal("no go_sched_gomaxprocs_threads on /metrics")
 	return 0
 }

@@ -22,16 +22,8 @@ import (
 	"sync"
 )
 
-var (
-	once    sync.Once
-	shared  *ring
-	ringErr error
-)
-
-func defaultRing() (*ring, error) {
-	once.Do(func() { shared, ringErr = newRing() })
-	return shared, ringErr
-}
+// defaultRing is the process's ring, set up at the first sync.
+var defaultRing = sync.OnceValues(newRing)
 
 // Fdatasync makes the data written to f durable, as fdatasync(2) does:
 // when it returns nil, the data and the metadata needed to read it back

@@ -191,19 +191,12 @@ func (r *ring) close() {
 }
 
 func (r *ring) fdatasync(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
-	}
-	var syncErr error
-	if err := rc.Control(func(fd uintptr) { syncErr = r.sync(int(fd)) }); err != nil {
-		return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
-	}
-	if errors.Is(syncErr, errBroken) {
+	err := withFD(f, r.sync)
+	if errors.Is(err, errBroken) {
 		return blocking(f)
 	}
-	if syncErr != nil {
-		return fmt.Errorf("fdatasync %s: %w", f.Name(), syncErr)
+	if err != nil {
+		return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
 	}
 	return nil
 }

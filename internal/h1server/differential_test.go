@@ -202,6 +202,8 @@ func TestFraming(t *testing.T) {
 		// an absolute-form target), with an empty Host.
 		{"empty Host, chunked", "POST /headers HTTP/1.1\r\nhost:\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n", []string{"POST"}},
 		{"empty Host, absolute target", "GET http://x/headers HTTP/1.1\r\nHOST: \r\n\r\n", []string{"GET"}},
+		{"empty Host, bare LF lines", "GET /headers HTTP/1.1\nHOST: \n\n", []string{"GET"}},
+		{"empty Host, a folded line", "GET /headers HTTP/1.1\r\nHost:\r\nX: a\r\n b\r\n\r\n", []string{"GET"}},
 		{"no Host, chunked", "POST /headers HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", []string{"POST"}},
 		{"bad Host", "GET /small HTTP/1.1\r\nHost: a b\r\n\r\n", []string{"GET"}},
 		{"bad header name", "GET /small HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", []string{"GET"}},

@@ -11,6 +11,10 @@ import (
 // a missing one there either. It reads no further than ReadRequest is
 // about to; a head that does not fit in br's buffer, or that does not
 // arrive, reports false (a missing Host, as before).
+//
+// It scans lines itself rather than with h1head: the heads that come here
+// include those h1head refuses (bare LF line ends, folded lines), which
+// ReadRequest takes; the differential tests have both.
 func sentHost(br *bufio.Reader) bool {
 	for n := br.Buffered(); ; n = br.Buffered() + 1 {
 		head, err := br.Peek(n)

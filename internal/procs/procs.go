@@ -5,8 +5,8 @@
 // only hand-offs. Each goroutine a call wakes (the upstream's reader, the
 // usage writer) may start another thread on the idle processor, a futex
 // wake-up and a context switch on cores the client and the upstream also
-// need. On the 2-core machine of docs/benchmarks.md one processor took a
-// third off the gateway's p99 at concurrency 1, once the usage file's
+// need. On the 2-core machine of docs/benchmarks.md one processor took
+// 14–35% off the gateway's p99 at concurrency 1, once the usage file's
 // fsyncs no longer held that processor (internal/datasync). Under load the
 // processors are needed: one cost 3–8% of the throughput at c=16.
 //
@@ -18,6 +18,8 @@ package procs
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -29,18 +31,31 @@ type Follower struct {
 	mu         sync.Mutex // serialises changes
 	one        atomic.Bool
 	overlapped atomic.Bool
-	changes    atomic.Int64
-	set        func(int) // runtime.GOMAXPROCS; a counter in tests
-	all        func() int
+	set        func(int) // runtime.GOMAXPROCS; a recorder in tests
+	setDefault func()    // runtime.SetDefaultGOMAXPROCS
 }
 
 // New returns a Follower, at the runtime's default until Run first finds a
 // quiet period.
 func New() *Follower {
-	return &Follower{
-		set: func(n int) { runtime.GOMAXPROCS(n) },
-		all: func() int { runtime.SetDefaultGOMAXPROCS(); return runtime.GOMAXPROCS(0) },
+	return &Follower{set: func(n int) { runtime.GOMAXPROCS(n) }, setDefault: runtime.SetDefaultGOMAXPROCS}
+}
+
+// Start runs a Follower until ctx ends, with the calls in flight counted
+// by active, unless there is nothing to follow: GOMAXPROCS set in the
+// environment (the operator's choice; SetDefaultGOMAXPROCS would ignore
+// it) or one CPU. It returns nil then. mode says which, for a log line.
+func Start(ctx context.Context, period time.Duration, active func() int64) (f *Follower, mode string) {
+	n := runtime.GOMAXPROCS(0)
+	switch {
+	case os.Getenv("GOMAXPROCS") != "":
+		return nil, fmt.Sprintf("%d (GOMAXPROCS in the environment)", n)
+	case n == 1:
+		return nil, "1 (one CPU)"
 	}
+	f = New()
+	go f.Run(ctx, period, active)
+	return f, fmt.Sprintf("1-%d, following the load", n)
 }
 
 // Overlap records that a call started while another was in flight, and
@@ -53,9 +68,8 @@ func (f *Follower) Overlap() {
 	if f.one.Load() {
 		f.mu.Lock()
 		if f.one.Load() {
-			f.all()
+			f.setDefault()
 			f.one.Store(false)
-			f.changes.Add(1)
 		}
 		f.mu.Unlock()
 	}
@@ -90,15 +104,11 @@ func (f *Follower) tick(active func() int64) {
 	if active() <= 1 && !f.overlapped.Load() {
 		f.one.Store(true)
 		f.set(1)
-		f.changes.Add(1)
 	}
 }
 
 // One reports whether the gateway runs on one processor now.
 func (f *Follower) One() bool { return f.one.Load() }
-
-// Changes is how many times GOMAXPROCS has been changed.
-func (f *Follower) Changes() int64 { return f.changes.Load() }
 
 // Yield lets the goroutines the network has readied run before the caller
 // goes on, when the process runs on one processor; with more it returns at

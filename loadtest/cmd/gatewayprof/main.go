@@ -182,12 +182,14 @@ func run(args []string, stderr io.Writer) int {
 // followLoad moves GOMAXPROCS with the calls in flight through h, as
 // tollgate serve does with server.procs_follow_load (cmd/host/procs.go).
 func followLoad(ctx context.Context, on bool, h http.Handler) http.Handler {
-	if !on || os.Getenv("GOMAXPROCS") != "" || runtime.GOMAXPROCS(0) == 1 {
+	if !on {
 		return h
 	}
-	f := procs.New()
 	var active atomic.Int64
-	go f.Run(ctx, time.Second, active.Load)
+	f, _ := procs.Start(ctx, time.Second, active.Load)
+	if f == nil {
+		return h
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if active.Add(1) > 1 {
 			f.Overlap()
