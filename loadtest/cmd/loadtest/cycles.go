@@ -47,7 +47,7 @@ func cyclesCmd(args []string, stdout, stderr io.Writer) int {
 	slices.Sort(lengths)
 	fmt.Fprintf(stdout, "%d cycles (one response write to the next): p50 %v, p99 %v, max %v\n",
 		len(cycles), lengths[len(lengths)/2], lengths[len(lengths)*99/100], lengths[len(lengths)-1])
-	var n, gc int
+	var n, gc, gcAll int
 	var own, up, client, other time.Duration
 	by := map[string]int{}
 	// What else of the gateway ran beside each cycle, in all and in the
@@ -56,6 +56,9 @@ func cyclesCmd(args []string, stdout, stderr io.Writer) int {
 	for _, c := range cycles {
 		for k, d := range c.Beside {
 			all[k] += d
+		}
+		if c.GC {
+			gcAll++
 		}
 		if c.Length < *slow {
 			continue
@@ -76,8 +79,8 @@ func cyclesCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	total := own + up + client + other
 	pct := func(d time.Duration) float64 { return 100 * float64(d) / float64(max(total, 1)) }
-	fmt.Fprintf(stdout, "%d cycles of %v or more (%d overlap a collection); mostly: the gateway itself %d, the upstream %d, the client %d, other waits %d\n",
-		n, *slow, gc, by["gateway"], by["upstream"], by["client"], by["other"])
+	fmt.Fprintf(stdout, "%d cycles of %v or more (%d overlap a collection, against %.1f%% of all cycles); mostly: the gateway itself %d, the upstream %d, the client %d, other waits %d\n",
+		n, *slow, gc, 100*float64(gcAll)/float64(len(cycles)), by["gateway"], by["upstream"], by["client"], by["other"])
 	fmt.Fprintf(stdout, "their time: the gateway itself %.0f%% (running, runnable, system calls), waiting for the upstream %.0f%%, for the client %.0f%%, other %.0f%%\n",
 		pct(own), pct(up), pct(client), pct(other))
 	fmt.Fprintf(stdout, "the gateway's other goroutines ran, per cycle (slow ones / all):\n")
