@@ -34,15 +34,18 @@ func TestCommitsSyncThroughTheHookDataThenMeta(t *testing.T) {
 	if len(seen) != 1 {
 		t.Fatalf("creating the file synced %d times, want 1 (its first pages)", len(seen))
 	}
+	// The first commit also grows the file (TestGrowingTheFileSyncsThroughTheHook).
+	if err := b.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucket([]byte("b"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	seen = nil
 	before := newestMetaTxid(t, path)
 	for i := range 3 {
 		if err := b.Update(func(tx *bolt.Tx) error {
-			bk, err := tx.CreateBucketIfNotExists([]byte("b"))
-			if err != nil {
-				return err
-			}
-			return bk.Put([]byte{byte(i)}, make([]byte, 100))
+			return tx.Bucket([]byte("b")).Put([]byte{byte(i)}, make([]byte, 100))
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -78,4 +81,48 @@ func newestMetaTxid(t *testing.T, path string) uint64 {
 		newest = max(newest, binary.LittleEndian.Uint64(buf[:]))
 	}
 	return newest
+}
+
+// When a commit needs a larger file, bbolt truncates it larger and syncs
+// the new size before writing the pages; that sync goes through the hook
+// too, so no sync of the usage file holds a processor.
+func TestGrowingTheFileSyncsThroughTheHook(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	opts := boltOptions(time.Second)
+	var sizes []int64 // the file's size at each sync
+	sync := opts.Fdatasync
+	opts.Fdatasync = func(f *os.File) error {
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, st.Size())
+		return sync(f)
+	}
+	b, err := bolt.Open(path, 0o600, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := st.Size()
+	sizes = nil
+	if err := b.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte("b"))
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte("k"), make([]byte, 1<<20))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sizes) != 3 {
+		t.Fatalf("a commit that grew the file from %d bytes synced %d times through the hook (sizes %v), want 3: the new size, the data pages, the meta page", before, len(sizes), sizes)
+	}
+	if sizes[0] <= before+1<<20 {
+		t.Fatalf("the first sync saw %d bytes, want the grown size (more than %d + 1 MiB)", sizes[0], before)
+	}
 }
