@@ -36,8 +36,10 @@ run: build ## start the gateway on its embedded default config
 
 test: lint test-go test-node ## run every test (what CI runs)
 
-test-go: mod plugins redis
-	REDISTEST_REQUIRE=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+# GATEWAY_BIN: the end-to-end tests run bin/tollgate, the binary users get,
+# rather than each building cmd/host again (internal/testbin).
+test-go: mod plugins redis build
+	REDISTEST_REQUIRE=1 GATEWAY_BIN=$(CURDIR)/$(BIN) $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 # Redis: the tests of shared state start their own redis-server on a free
 # loopback port (internal/redistest); under make a missing one is an error,

@@ -7,10 +7,11 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/internal/testbin"
 )
 
 // fakeGatewayEnv makes the test binary act as `tollgate serve --listen
@@ -123,9 +124,9 @@ func TestStartGatewayRunsTheRealGateway(t *testing.T) {
 		t.Skip("builds cmd/host")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "tollgate")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/host").CombinedOutput(); err != nil {
-		t.Fatalf("building tollgate: %v\n%s", err, out)
+	bin, err := testbin.Tollgate("../cmd/host", dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	up := httptest.NewServer(NewCanned())
 	defer up.Close()

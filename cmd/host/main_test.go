@@ -22,10 +22,12 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/testbin"
 	"github.com/tollgate-dev/tollgate/providers/providertest"
 )
 
-// binary is the tollgate binary built once for the end-to-end tests.
+// binary is the tollgate binary of the end-to-end tests: make's
+// (GATEWAY_BIN), or built once here.
 var binary string
 
 func TestMain(m *testing.M) {
@@ -34,10 +36,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "tollgate")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	binary, err = testbin.Tollgate(".", dir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "building tollgate: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
