@@ -100,10 +100,18 @@ func (f *Follower) tick(active func() int64) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	// A call that starts after this sees one == true and raises it again.
-	if active() <= 1 && !f.overlapped.Load() {
-		f.one.Store(true)
-		f.set(1)
+	if active() > 1 || f.overlapped.Load() {
+		return
+	}
+	f.one.Store(true)
+	f.set(1)
+	// An Overlap that read one before the store above has marked the
+	// period overlapped: raise again for it. One that reads one after the
+	// store raises it itself (Overlap stores before it loads, as this
+	// does), so no overlap is left on one processor.
+	if f.overlapped.Load() {
+		f.setDefault()
+		f.one.Store(false)
 	}
 }
 

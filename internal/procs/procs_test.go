@@ -89,6 +89,23 @@ func TestStaysUpUnderLoad(t *testing.T) {
 }
 
 // The real runtime: GOMAXPROCS goes to 1 and back to the default.
+// A call that overlaps just as a quiet period ends, its Overlap reading
+// one before tick stores it, must not be left on one processor until the
+// next overlap: tick sees the mark and raises again.
+func TestAnOverlapAtThePeriodsEndRaisesAgain(t *testing.T) {
+	f, fk := newFake()
+	set := f.set
+	f.set = func(n int) {
+		set(n)
+		// Overlap's first half, its second having found one still false.
+		f.overlapped.Store(true)
+	}
+	f.tick(func() int64 { return 1 })
+	if f.One() || fk.procs != 2 {
+		t.Fatalf("after an overlap at the period's end: one=%v procs=%d (settings %v), want the default", f.One(), fk.procs, fk.settings())
+	}
+}
+
 func TestFollowsTheRuntime(t *testing.T) {
 	def := runtime.GOMAXPROCS(0)
 	if def == 1 {
