@@ -61,7 +61,9 @@
 //	server.procs_follow_load    one Go processor while calls come one at a
 //	                            time, all of them (GOMAXPROCS as Go sets it)
 //	                            as soon as two overlap; a GOMAXPROCS in the
-//	                            environment turns it off. Default true.
+//	                            environment turns it off, and so do fsyncs
+//	                            that are system calls (no io_uring).
+//	                            Default true.
 //	customer.header                  request header naming the customer.
 //	                                 Required. Default X-Tollgate-Customer.
 //	customer.metadata_header_prefix  headers with this prefix carry metadata:

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +32,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if os.Getenv("E2E_REFUSE_IO_URING") != "" { // launch's wrapper: see refuseIOURing
+		fmt.Fprintln(os.Stderr, execRefusingIOURing(os.Args[1:]))
+		os.Exit(2)
+	}
 	dir, err := os.MkdirTemp("", "tollgate-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -162,6 +167,9 @@ func (h *host) launch(t *testing.T, path string, env []string, retry bool) bool 
 	t.Helper()
 	h.stderr, h.done = &syncBuffer{}, make(chan error, 1)
 	h.cmd = exec.Command(binary, "serve", "--config", path)
+	if slices.Contains(env, refuseIOURing) {
+		h.cmd = exec.Command(os.Args[0], binary, "serve", "--config", path)
+	}
 	h.cmd.Env = append(os.Environ(), env...)
 	h.cmd.Stderr = h.stderr
 	if err := h.cmd.Start(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/datasync"
 	"github.com/tollgate-dev/tollgate/providers/providertest"
 )
 
@@ -23,6 +24,9 @@ func TestServeFollowsTheLoadWithItsProcessors(t *testing.T) {
 	}
 	up := providertest.NewServer(t)
 	t.Run("default", func(t *testing.T) {
+		if _, why := datasync.Mode(); why != nil {
+			t.Skipf("io_uring is refused here (%v): the gateway would not follow; the next subtest covers that", why)
+		}
 		h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey)
 		defer h.stop(t)
 		log := h.stderr.String()
@@ -57,6 +61,32 @@ func TestServeFollowsTheLoadWithItsProcessors(t *testing.T) {
 		close(stop)
 		wg.Wait()
 		waitProcs(t, h, 1, "idle again")
+	})
+	// As in a container under Docker's default seccomp profile: the usage
+	// file's syncs are system calls, and one processor would wait for each.
+	t.Run("fsyncs are system calls", func(t *testing.T) {
+		h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey, refuseIOURing)
+		log := h.stderr.String()
+		for _, want := range []string{`"fsync":"system call (`, `not following the load: fsyncs are system calls`} {
+			if !strings.Contains(log, want) {
+				t.Fatalf("under a filter refusing io_uring the serving line lacks %q:\n%s", want, log)
+			}
+		}
+		all := gomaxprocs(t, h)
+		if all < 2 {
+			t.Fatalf("GOMAXPROCS %d at start, want the default (this machine has %d CPUs)", all, runtime.NumCPU())
+		}
+		if code, _, body := h.post(t, chat); code != http.StatusOK {
+			t.Fatalf("a call: %d %s", code, body)
+		}
+		time.Sleep(2*procsPeriod + 500*time.Millisecond) // two quiet periods
+		if n := gomaxprocs(t, h); n != all {
+			t.Fatalf("GOMAXPROCS %d after two quiet periods, want %d: one processor would hold each sync", n, all)
+		}
+		h.stop(t)
+		if evs := h.events(t); len(evs) != 1 {
+			t.Fatalf("%d usage events synced through the system call, want 1", len(evs))
+		}
 	})
 	t.Run("GOMAXPROCS in the environment", func(t *testing.T) {
 		h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey, "GOMAXPROCS=2")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -167,5 +168,32 @@ func TestYieldLetsANetworkReadyGoroutineRun(t *testing.T) {
 // busy spins for d without giving up the processor.
 func busy(d time.Duration) {
 	for start := time.Now(); time.Since(start) < d; {
+	}
+}
+
+// Start follows the load only where it helps: not when GOMAXPROCS is the
+// operator's, and not when a sync would hold the one processor.
+func TestStartSaysWhyItDoesNotFollow(t *testing.T) {
+	if runtime.GOMAXPROCS(0) == 1 || os.Getenv("GOMAXPROCS") != "" {
+		t.Skip("one processor here, or GOMAXPROCS set: Start would not follow whatever the syncs")
+	}
+	park := syncsPark
+	t.Cleanup(func() { syncsPark = park })
+	idle := func() int64 { return 0 }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	syncsPark = func() bool { return false }
+	if f, mode := Start(ctx, time.Hour, idle); f != nil || !strings.Contains(mode, "fsyncs are system calls") {
+		t.Fatalf("with blocking syncs: Start = %v, %q; want no follower and the reason", f, mode)
+	}
+	syncsPark = func() bool { return true }
+	t.Setenv("GOMAXPROCS", "2")
+	if f, mode := Start(ctx, time.Hour, idle); f != nil || !strings.Contains(mode, "GOMAXPROCS in the environment") {
+		t.Fatalf("with GOMAXPROCS set: Start = %v, %q; want no follower and the reason", f, mode)
+	}
+	os.Unsetenv("GOMAXPROCS") // t.Setenv restores it at the end
+	if f, mode := Start(ctx, time.Hour, idle); f == nil || !strings.Contains(mode, "following the load") {
+		t.Fatalf("with parking syncs: Start = %v, %q; want a follower", f, mode)
 	}
 }
