@@ -45,6 +45,15 @@ var Kinds = []string{KindMark, KindSweep, KindWriter, KindDelivery, KindConns, K
 
 // kindOf names a goroutine by the functions on its stack.
 func kindOf(s trace.Stack) string {
+	var funcs []string
+	for f := range s.Frames() {
+		funcs = append(funcs, f.Func)
+	}
+	return kindOfFuncs(funcs)
+}
+
+// kindOfFuncs names a goroutine by the names of the functions on its stack.
+func kindOfFuncs(funcs []string) string {
 	for _, k := range []struct{ fn, kind string }{
 		{"runtime.gcBgMarkWorker", KindMark},
 		{"runtime.bgsweep", KindSweep},
@@ -52,9 +61,13 @@ func kindOf(s trace.Stack) string {
 		{"tracking.(*Outbox).writeLoop", KindWriter},
 		{"tracking.(*worker)", KindDelivery},
 		{"h1server.(*conn).serve", KindConns},
-		{"runtime/trace.Start", KindTracer}, // writing the trace out
+		// writing the trace out: the reader goroutine runtime/trace
+		// starts (Go 1.25 and later), or Start's own (before)
+		{"runtime.ReadTrace", KindTracer},
+		{"runtime/trace.(*traceMultiplexer)", KindTracer},
+		{"runtime/trace.Start", KindTracer},
 	} {
-		if onStack(s, k.fn) {
+		if slices.ContainsFunc(funcs, func(f string) bool { return strings.Contains(f, k.fn) }) {
 			return k.kind
 		}
 	}

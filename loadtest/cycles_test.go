@@ -124,3 +124,27 @@ func serve(t *testing.T, srv interface {
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
 }
+
+// Each kind of goroutine is told by a function on its stack, whatever the
+// frames around it; a stack with none of them is "other".
+func TestKindOfFuncs(t *testing.T) {
+	for _, tt := range []struct {
+		funcs []string
+		want  string
+	}{
+		{[]string{"runtime.gopark", "runtime.gcBgMarkWorker"}, KindMark},
+		{[]string{"runtime.goparkunlock", "runtime.bgsweep", "runtime.gcenable.gowrap1"}, KindSweep},
+		{[]string{"runtime.bgscavenge"}, KindSweep},
+		{[]string{"internal/poll.(*FD).Fsync", "github.com/tollgate-dev/tollgate/tracking.(*Outbox).writeLoop"}, KindWriter},
+		{[]string{"github.com/tollgate-dev/tollgate/tracking.(*worker).run"}, KindDelivery},
+		{[]string{"net.(*conn).Read", "github.com/tollgate-dev/tollgate/internal/h1server.(*conn).serve"}, KindConns},
+		{[]string{"runtime.gopark", "runtime.ReadTrace", "runtime/trace.(*traceMultiplexer).startLocked.func1"}, KindTracer},
+		{[]string{"runtime/trace.Start.func1"}, KindTracer},
+		{[]string{"main.main", "runtime.main"}, KindOther},
+		{nil, KindOther},
+	} {
+		if got := kindOfFuncs(tt.funcs); got != tt.want {
+			t.Errorf("kindOfFuncs(%q) = %q, want %q", tt.funcs, got, tt.want)
+		}
+	}
+}
