@@ -16,21 +16,8 @@ import (
 // previous transaction; the second makes the new meta page durable.
 func TestCommitsSyncThroughTheHookDataThenMeta(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName)
-	opts := boltOptions(time.Second)
-	if opts.Fdatasync == nil {
-		t.Fatal("boltOptions sets no Fdatasync: the usage file's syncs would hold a processor")
-	}
 	var seen []uint64 // the newest transaction id on disk at each sync
-	sync := opts.Fdatasync
-	opts.Fdatasync = func(f *os.File) error {
-		seen = append(seen, newestMetaTxid(t, path))
-		return sync(f)
-	}
-	b, err := bolt.Open(path, 0o600, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openWatchingSyncs(t, path, func(*os.File) { seen = append(seen, newestMetaTxid(t, path)) })
 	if len(seen) != 1 {
 		t.Fatalf("creating the file synced %d times, want 1 (its first pages)", len(seen))
 	}
@@ -61,6 +48,27 @@ func TestCommitsSyncThroughTheHookDataThenMeta(t *testing.T) {
 	}
 }
 
+// openWatchingSyncs opens the usage file at path with boltOptions, calling
+// watch before each sync goes through their hook; closed at the test's end.
+func openWatchingSyncs(t *testing.T, path string, watch func(*os.File)) *bolt.DB {
+	t.Helper()
+	opts := boltOptions(time.Second)
+	if opts.Fdatasync == nil {
+		t.Fatal("boltOptions sets no Fdatasync: the usage file's syncs would hold a processor")
+	}
+	sync := opts.Fdatasync
+	opts.Fdatasync = func(f *os.File) error {
+		watch(f)
+		return sync(f)
+	}
+	b, err := bolt.Open(path, 0o600, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
 // newestMetaTxid reads the two meta pages of a bbolt file and returns the
 // larger transaction id (page header 16 bytes, then magic, version, page
 // size, flags, root bucket 16, freelist 8, high water mark 8, txid 8).
@@ -88,22 +96,14 @@ func newestMetaTxid(t *testing.T, path string) uint64 {
 // too, so no sync of the usage file holds a processor.
 func TestGrowingTheFileSyncsThroughTheHook(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName)
-	opts := boltOptions(time.Second)
 	var sizes []int64 // the file's size at each sync
-	sync := opts.Fdatasync
-	opts.Fdatasync = func(f *os.File) error {
+	b := openWatchingSyncs(t, path, func(f *os.File) {
 		st, err := f.Stat()
 		if err != nil {
 			t.Fatal(err)
 		}
 		sizes = append(sizes, st.Size())
-		return sync(f)
-	}
-	b, err := bolt.Open(path, 0o600, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	})
 	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)

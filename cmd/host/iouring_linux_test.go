@@ -5,20 +5,14 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// refuseIOURing, in a gateway's environment, starts it under a seccomp
-// filter that refuses io_uring_setup with EPERM, as Docker's and
-// containerd's default profiles do: the test binary installs the filter
-// and then execs the gateway (TestMain).
-const refuseIOURing = "E2E_REFUSE_IO_URING=1"
-
-// execRefusingIOURing replaces this process with args under that filter;
-// it returns only on failure.
+// execRefusingIOURing replaces this process with args under a seccomp
+// filter that refuses io_uring_setup with EPERM (refuseIOURing); it
+// returns only on failure.
 func execRefusingIOURing(args []string) error {
 	// The filter is the calling thread's, and the exec keeps that thread.
 	runtime.LockOSThread()
@@ -35,6 +29,6 @@ func execRefusingIOURing(args []string) error {
 	if err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&prog)), 0, 0); err != nil {
 		return fmt.Errorf("installing the seccomp filter: %v", err)
 	}
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "E2E_REFUSE_IO_URING=") })
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return kv == refuseIOURing })
 	return unix.Exec(args[0], args, env)
 }

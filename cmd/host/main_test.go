@@ -31,8 +31,14 @@ import (
 // (GATEWAY_BIN), or built once here.
 var binary string
 
+// refuseIOURing, in a gateway's environment, starts it under a seccomp
+// filter that refuses io_uring_setup with EPERM, as Docker's and
+// containerd's default profiles do: the test binary, run with it, installs
+// the filter and then execs the gateway (TestMain).
+const refuseIOURing = "E2E_REFUSE_IO_URING=1"
+
 func TestMain(m *testing.M) {
-	if os.Getenv("E2E_REFUSE_IO_URING") != "" { // launch's wrapper: see refuseIOURing
+	if slices.Contains(os.Environ(), refuseIOURing) { // launch's wrapper
 		fmt.Fprintln(os.Stderr, execRefusingIOURing(os.Args[1:]))
 		os.Exit(2)
 	}
@@ -166,10 +172,11 @@ func (h *host) start(t *testing.T, env []string, write func(listen, admin string
 func (h *host) launch(t *testing.T, path string, env []string, retry bool) bool {
 	t.Helper()
 	h.stderr, h.done = &syncBuffer{}, make(chan error, 1)
-	h.cmd = exec.Command(binary, "serve", "--config", path)
+	name, args := binary, []string{"serve", "--config", path}
 	if slices.Contains(env, refuseIOURing) {
-		h.cmd = exec.Command(os.Args[0], binary, "serve", "--config", path)
+		name, args = os.Args[0], append([]string{binary}, args...)
 	}
+	h.cmd = exec.Command(name, args...)
 	h.cmd.Env = append(os.Environ(), env...)
 	h.cmd.Stderr = h.stderr
 	if err := h.cmd.Start(); err != nil {

@@ -79,10 +79,7 @@ func TestServeFollowsTheLoadWithItsProcessors(t *testing.T) {
 		if code, _, body := h.post(t, chat); code != http.StatusOK {
 			t.Fatalf("a call: %d %s", code, body)
 		}
-		time.Sleep(2*procsPeriod + 500*time.Millisecond) // two quiet periods
-		if n := gomaxprocs(t, h); n != all {
-			t.Fatalf("GOMAXPROCS %d after two quiet periods, want %d: one processor would hold each sync", n, all)
-		}
+		staysAt(t, h, all, "one processor would hold each sync")
 		h.stop(t)
 		if evs := h.events(t); len(evs) != 1 {
 			t.Fatalf("%d usage events synced through the system call, want 1", len(evs))
@@ -94,11 +91,18 @@ func TestServeFollowsTheLoadWithItsProcessors(t *testing.T) {
 		if !strings.Contains(h.stderr.String(), `"procs":"2 (GOMAXPROCS in the environment)"`) {
 			t.Fatalf("the serving line does not say GOMAXPROCS is the operator's:\n%s", h.stderr)
 		}
-		time.Sleep(2*procsPeriod + 500*time.Millisecond) // two quiet periods
-		if n := gomaxprocs(t, h); n != 2 {
-			t.Fatalf("GOMAXPROCS %d after two quiet periods, want the environment's 2", n)
-		}
+		staysAt(t, h, 2, "the environment's")
 	})
+}
+
+// staysAt checks that the gateway's GOMAXPROCS is still want after two
+// quiet periods, in which a follower would have lowered it.
+func staysAt(t *testing.T, h *host, want int, why string) {
+	t.Helper()
+	time.Sleep(2*procsPeriod + 500*time.Millisecond)
+	if n := gomaxprocs(t, h); n != want {
+		t.Fatalf("GOMAXPROCS %d after two quiet periods, want %d (%s)", n, want, why)
+	}
 }
 
 // waitProcs waits until the gateway's GOMAXPROCS is want; a gateway that

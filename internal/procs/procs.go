@@ -86,8 +86,7 @@ func (f *Follower) Overlap() {
 	if f.one.Load() {
 		f.mu.Lock()
 		if f.one.Load() {
-			f.setDefault()
-			f.one.Store(false)
+			f.raise()
 		}
 		f.mu.Unlock()
 	}
@@ -128,9 +127,14 @@ func (f *Follower) tick(active func() int64) {
 	// store raises it itself (Overlap stores before it loads, as this
 	// does), so no overlap is left on one processor.
 	if f.overlapped.Load() {
-		f.setDefault()
-		f.one.Store(false)
+		f.raise()
 	}
+}
+
+// raise goes back to the runtime's default; f.mu is held.
+func (f *Follower) raise() {
+	f.setDefault()
+	f.one.Store(false)
 }
 
 // One reports whether the gateway runs on one processor now.

@@ -89,7 +89,6 @@ func TestStaysUpUnderLoad(t *testing.T) {
 	}
 }
 
-// The real runtime: GOMAXPROCS goes to 1 and back to the default.
 // A call that overlaps just as a quiet period ends, its Overlap reading
 // one before tick stores it, must not be left on one processor until the
 // next overlap: tick sees the mark and raises again.
@@ -107,6 +106,7 @@ func TestAnOverlapAtThePeriodsEndRaisesAgain(t *testing.T) {
 	}
 }
 
+// The real runtime: GOMAXPROCS goes to 1 and back to the default.
 func TestFollowsTheRuntime(t *testing.T) {
 	def := runtime.GOMAXPROCS(0)
 	if def == 1 {
