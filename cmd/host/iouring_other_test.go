@@ -4,4 +4,4 @@ package main
 
 import "errors"
 
-func execRefusingIOURing([]string) error { return errors.New("io_uring is Linux only") }
+func execRefusing(string, []string) error { return errors.New("seccomp is Linux only") }

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,15 +30,23 @@ import (
 // (GATEWAY_BIN), or built once here.
 var binary string
 
-// refuseIOURing, in a gateway's environment, starts it under a seccomp
-// filter that refuses io_uring_setup with EPERM, as Docker's and
-// containerd's default profiles do: the test binary, run with it, installs
-// the filter and then execs the gateway (TestMain).
-const refuseIOURing = "E2E_REFUSE_IO_URING=1"
+// refuseSyscall, followed by a system call's name, in a gateway's
+// environment starts it under a seccomp filter that refuses that call with
+// EPERM: the test binary, run with it, installs the filter and then execs
+// the gateway (TestMain).
+const refuseSyscall = "E2E_REFUSE_SYSCALL="
+
+// The two refusals the tests use: io_uring_setup, as Docker's and
+// containerd's default profiles refuse it, and io_uring_enter, a ring the
+// kernel sets up but will not run.
+const (
+	refuseIOURing      = refuseSyscall + "io_uring_setup"
+	refuseIOURingEnter = refuseSyscall + "io_uring_enter"
+)
 
 func TestMain(m *testing.M) {
-	if slices.Contains(os.Environ(), refuseIOURing) { // launch's wrapper
-		fmt.Fprintln(os.Stderr, execRefusingIOURing(os.Args[1:]))
+	if name, ok := refused(os.Environ()); ok { // launch's wrapper
+		fmt.Fprintln(os.Stderr, execRefusing(name, os.Args[1:]))
 		os.Exit(2)
 	}
 	dir, err := os.MkdirTemp("", "tollgate-bin")
@@ -55,6 +62,16 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// refused returns the system call env asks launch to refuse, if any.
+func refused(env []string) (syscall string, ok bool) {
+	for _, kv := range env {
+		if name, ok := strings.CutPrefix(kv, refuseSyscall); ok {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // plantedKey is the provider key; no log line may show it.
@@ -173,7 +190,7 @@ func (h *host) launch(t *testing.T, path string, env []string, retry bool) bool 
 	t.Helper()
 	h.stderr, h.done = &syncBuffer{}, make(chan error, 1)
 	name, args := binary, []string{"serve", "--config", path}
-	if slices.Contains(env, refuseIOURing) {
+	if _, ok := refused(env); ok {
 		name, args = os.Args[0], append([]string{binary}, args...)
 	}
 	h.cmd = exec.Command(name, args...)

@@ -22,7 +22,7 @@ func followLoad(ctx context.Context, on bool, op *ops) string {
 		return fmt.Sprintf("%d (procs_follow_load off)", runtime.GOMAXPROCS(0))
 	}
 	var mode string
-	op.procs, mode = procs.Start(ctx, procsPeriod, op.active.Load)
+	op.procs, mode = procs.Start(ctx, procsPeriod, op.active.Load, op.log)
 	return mode
 }
 

@@ -85,6 +85,25 @@ func TestServeFollowsTheLoadWithItsProcessors(t *testing.T) {
 			t.Fatalf("%d usage events synced through the system call, want 1", len(evs))
 		}
 	})
+	// A ring the kernel sets up but will not run: the gateway finds out at
+	// start-up (a no-op through it) and says so, rather than following the
+	// load on a ring that is not there.
+	t.Run("io_uring_enter refused", func(t *testing.T) {
+		h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey, refuseIOURingEnter)
+		log := h.stderr.String()
+		for _, want := range []string{`"fsync":"system call (io_uring_enter: operation not permitted)"`, `not following the load: fsyncs are system calls`} {
+			if !strings.Contains(log, want) {
+				t.Fatalf("under a filter refusing io_uring_enter the serving line lacks %q:\n%s", want, log)
+			}
+		}
+		if code, _, body := h.post(t, chat); code != http.StatusOK {
+			t.Fatalf("a call: %d %s", code, body)
+		}
+		h.stop(t)
+		if evs := h.events(t); len(evs) != 1 {
+			t.Fatalf("%d usage events synced through the system call, want 1", len(evs))
+		}
+	})
 	t.Run("GOMAXPROCS in the environment", func(t *testing.T) {
 		h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey, "GOMAXPROCS=2")
 		defer h.stop(t)

@@ -38,9 +38,14 @@ func Fdatasync(f *os.File) error {
 }
 
 // Mode reports how Fdatasync waits: "io_uring", or "system call" with the
-// reason io_uring could not be used.
-func Mode() (mode string, reason error) {
-	if _, err := defaultRing(); err != nil {
+// reason io_uring could not be used, at start-up or since.
+func Mode() (mode string, reason error) { return modeOf(defaultRing()) }
+
+func modeOf(r *ring, err error) (string, error) {
+	if err == nil {
+		err = r.brokenBy()
+	}
+	if err != nil {
 		return "system call", err
 	}
 	return "io_uring", nil

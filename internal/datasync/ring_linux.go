@@ -22,7 +22,9 @@ const (
 	featSingleMmap = 1 << 0
 	registerEvfd   = 4
 	registerProbe  = 8
+	opNop          = 0
 	opFsync        = 3
+	enterGetEvents = 1 << 0
 	fsyncDatasync  = 1 << 0
 	opSupported    = 1 << 0
 
@@ -92,7 +94,7 @@ type ring struct {
 	cqMask uint32
 	cqes   []cqe
 	seq    uint64
-	broken error // io_uring_enter failed: every later sync is a system call
+	broken atomic.Pointer[error] // set when the ring failed: every later sync is a system call
 }
 
 func newRing() (*ring, error) {
@@ -140,6 +142,9 @@ func (r *ring) init(p *params) error {
 	r.cqTail = word(cq, p.cqOff.tail)
 	r.cqMask = *word(cq, p.cqOff.ringMask)
 	r.cqes = unsafe.Slice((*cqe)(unsafe.Pointer(&cq[p.cqOff.cqes])), p.cqEntries)
+	if err := r.runNop(); err != nil {
+		return err
+	}
 
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
@@ -165,6 +170,59 @@ func (r *ring) probe() error {
 		return errors.New("io_uring: this kernel cannot fsync")
 	}
 	return nil
+}
+
+// runNop submits a no-op and waits for it to complete. A ring the kernel
+// sets up but will not run (a seccomp profile that allows io_uring_setup
+// and refuses io_uring_enter) is refused here, at start-up, so that Mode
+// tells the truth and nothing that depends on it (internal/procs) follows
+// a ring that is not there. It runs before the eventfd is registered, so
+// it leaves no signal behind.
+func (r *ring) runNop() error {
+	r.push(sqe{opcode: opNop})
+	if err := r.submit(); err != nil {
+		return err
+	}
+	for try := 0; ; try++ {
+		if res, ok := r.reap(r.seq); ok {
+			if res < 0 {
+				return fmt.Errorf("io_uring no-op: %w", unix.Errno(-res))
+			}
+			return nil
+		}
+		if try == 100 {
+			return errors.New("io_uring: a no-op did not complete")
+		}
+		// Waits in the kernel for the completion; EINTR goes round again.
+		unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), 0, 1, enterGetEvents, 0, 0)
+	}
+}
+
+// push publishes e, numbered with the next sequence number, to the kernel;
+// submit then hands it over. Only the goroutine holding mu (or setting up)
+// calls it.
+func (r *ring) push(e sqe) {
+	r.seq++
+	e.userData = r.seq
+	tail := *r.sqTail // only this goroutine writes the tail
+	idx := tail & r.sqMask
+	r.sqes[idx] = e
+	r.sqArr[idx] = idx
+	atomic.StoreUint32(r.sqTail, tail+1) // publishes the entry to the kernel
+}
+
+// brokenBy returns why the ring stopped working after start-up, or nil.
+func (r *ring) brokenBy() error {
+	if err := r.broken.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// breakWith marks the ring unusable for good; mu is held.
+func (r *ring) breakWith(err error) {
+	err = fmt.Errorf("io_uring stopped working after start-up: %w", err)
+	r.broken.Store(&err)
 }
 
 func (r *ring) mmap(off int64, size int) ([]byte, error) {
@@ -208,18 +266,13 @@ var errBroken = errors.New("io_uring unusable")
 func (r *ring) sync(fd int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.broken != nil {
+	if r.brokenBy() != nil {
 		return errBroken
 	}
-	r.seq++
-	tail := *r.sqTail // only this goroutine, under mu, writes the tail
-	idx := tail & r.sqMask
-	r.sqes[idx] = sqe{opcode: opFsync, fd: int32(fd), opFlags: fsyncDatasync, userData: r.seq}
-	r.sqArr[idx] = idx
-	atomic.StoreUint32(r.sqTail, tail+1) // publishes the entry to the kernel
+	r.push(sqe{opcode: opFsync, fd: int32(fd), opFlags: fsyncDatasync})
 	if err := r.submit(); err != nil {
 		// The entry may sit unsubmitted; never enter again.
-		r.broken = err
+		r.breakWith(err)
 		return errBroken
 	}
 	var buf [8]byte
@@ -234,7 +287,7 @@ func (r *ring) sync(fd int) error {
 		if _, err := r.ev.Read(buf[:]); err != nil {
 			// Cannot happen to an eventfd; if it does, the caller syncs
 			// with the system call, which waits for this one too.
-			r.broken = fmt.Errorf("io_uring eventfd: %w", err)
+			r.breakWith(fmt.Errorf("io_uring eventfd: %w", err))
 			return errBroken
 		}
 	}

@@ -97,17 +97,34 @@ func onStack(s xtrace.Stack, fn string) bool {
 }
 
 // A ring whose submission failed is never entered again: its syncs become
-// system calls, and still succeed.
+// system calls, and still succeed; Mode says so, with the reason.
 func TestBrokenRingFallsBackToTheSystemCall(t *testing.T) {
 	r := testRing(t)
 	f := tempFile(t)
-	r.broken = errors.New("io_uring_enter: injected")
+	if mode, why := modeOf(r, nil); mode != "io_uring" || why != nil {
+		t.Fatalf("a working ring's mode: %q, %v", mode, why)
+	}
+	tail := *r.sqTail // the start-up no-op's
+	r.breakWith(errors.New("io_uring_enter: injected"))
 	f.WriteString("data")
 	if err := r.fdatasync(f); err != nil {
 		t.Fatalf("a broken ring should fall back to the system call, got %v", err)
 	}
-	if *r.sqTail != 0 {
-		t.Fatalf("a broken ring was given an entry (tail %d)", *r.sqTail)
+	if *r.sqTail != tail {
+		t.Fatalf("a broken ring was given an entry (tail %d, was %d)", *r.sqTail, tail)
+	}
+	mode, why := modeOf(r, nil)
+	if mode != "system call" || why == nil || !strings.Contains(why.Error(), "after start-up: io_uring_enter: injected") {
+		t.Fatalf("a broken ring's mode: %q, %v; want the system call, saying why", mode, why)
+	}
+}
+
+// Setting up, the ring runs a no-op through the kernel (runNop), so a ring
+// that could not run is refused before anything depends on it.
+func TestNewRingHasRunANoOp(t *testing.T) {
+	r := testRing(t)
+	if r.seq != 1 || *r.sqTail != 1 || *r.cqHead != 1 {
+		t.Fatalf("after set-up: seq %d, submitted %d, reaped %d; want the one no-op", r.seq, *r.sqTail, *r.cqHead)
 	}
 }
 

@@ -13,7 +13,9 @@
 // It does not follow where durable syncs are system calls (no io_uring:
 // internal/datasync): at one processor each sync would hold it, and the
 // calls arriving meanwhile would wait. Measured with io_uring refused,
-// following took the c=1 p99 added from +0.80 to +1.52 ms.
+// following took the c=1 p99 added from +0.80 to +1.52 ms. A ring that
+// stops working later is noticed at the end of the period: the follower
+// goes back to all processors and stops, saying so in the log.
 //
 // Going up is immediate: the call that finds another in flight raises
 // GOMAXPROCS to the runtime's default (CPUs, or the cgroup's CPU limit).
@@ -24,6 +26,7 @@ package procs
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"sync"
@@ -40,12 +43,13 @@ type Follower struct {
 	overlapped atomic.Bool
 	set        func(int) // runtime.GOMAXPROCS; a recorder in tests
 	setDefault func()    // runtime.SetDefaultGOMAXPROCS
+	log        *slog.Logger
 }
 
 // New returns a Follower, at the runtime's default until Run first finds a
-// quiet period.
-func New() *Follower {
-	return &Follower{set: func(n int) { runtime.GOMAXPROCS(n) }, setDefault: runtime.SetDefaultGOMAXPROCS}
+// quiet period. It logs to log when it stops following.
+func New(log *slog.Logger) *Follower {
+	return &Follower{set: func(n int) { runtime.GOMAXPROCS(n) }, setDefault: runtime.SetDefaultGOMAXPROCS, log: log}
 }
 
 // Start runs a Follower until ctx ends, with the calls in flight counted
@@ -53,27 +57,28 @@ func New() *Follower {
 // environment (the operator's choice; SetDefaultGOMAXPROCS would ignore
 // it) or one CPU; or unless one processor would wait for the disk: durable
 // syncs are system calls. It returns nil then. mode says which, for a log
-// line.
-func Start(ctx context.Context, period time.Duration, active func() int64) (f *Follower, mode string) {
+// line; log is told if the follower stops later.
+func Start(ctx context.Context, period time.Duration, active func() int64, log *slog.Logger) (f *Follower, mode string) {
 	n := runtime.GOMAXPROCS(0)
 	switch {
 	case os.Getenv("GOMAXPROCS") != "":
 		return nil, fmt.Sprintf("%d (GOMAXPROCS in the environment)", n)
 	case n == 1:
 		return nil, "1 (one CPU)"
-	case !syncsPark():
+	case syncsBlock() != nil:
 		return nil, fmt.Sprintf("%d (not following the load: fsyncs are system calls, which would hold the one processor)", n)
 	}
-	f = New()
+	f = New(log)
 	go f.Run(ctx, period, active)
 	return f, fmt.Sprintf("1-%d, following the load", n)
 }
 
-// syncsPark reports whether durable syncs park their goroutine rather than
-// hold its processor (datasync through io_uring); tests replace it.
-var syncsPark = func() bool {
-	_, blocking := datasync.Mode()
-	return blocking == nil
+// syncsBlock says why durable syncs hold their goroutine's processor (no
+// io_uring, or no longer), or returns nil when they park it; tests replace
+// it.
+var syncsBlock = func() error {
+	_, why := datasync.Mode()
+	return why
 }
 
 // Overlap records that a call started while another was in flight, and
@@ -94,7 +99,7 @@ func (f *Follower) Overlap() {
 
 // Run lowers GOMAXPROCS to one after each period in which no call
 // overlapped another and at most one is in flight (active), until ctx
-// ends; then it restores the default.
+// ends or syncs stop parking; then it restores the default.
 func (f *Follower) Run(ctx context.Context, period time.Duration, active func() int64) {
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -104,6 +109,14 @@ func (f *Follower) Run(ctx context.Context, period time.Duration, active func() 
 			f.Overlap()
 			return
 		case <-t.C:
+			if why := syncsBlock(); why != nil {
+				f.Overlap()
+				if f.log != nil {
+					f.log.Warn("the processors no longer follow the load: fsyncs became system calls, which would hold the one processor",
+						"procs", runtime.GOMAXPROCS(0), "err", why)
+				}
+				return
+			}
 			f.tick(active)
 		}
 	}

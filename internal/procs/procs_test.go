@@ -1,7 +1,10 @@
 package procs
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -113,7 +116,7 @@ func TestFollowsTheRuntime(t *testing.T) {
 		t.Skip("one CPU: there is nothing to lower")
 	}
 	t.Cleanup(func() { runtime.SetDefaultGOMAXPROCS() })
-	f := New()
+	f := New(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.Run(ctx, time.Millisecond, func() int64 { return 0 }); close(done) }()
@@ -177,23 +180,62 @@ func TestStartSaysWhyItDoesNotFollow(t *testing.T) {
 	if runtime.GOMAXPROCS(0) == 1 || os.Getenv("GOMAXPROCS") != "" {
 		t.Skip("one processor here, or GOMAXPROCS set: Start would not follow whatever the syncs")
 	}
-	park := syncsPark
-	t.Cleanup(func() { syncsPark = park })
+	syncsBlockWith(t, errors.New("io_uring_setup: operation not permitted"))
 	idle := func() int64 { return 0 }
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	syncsPark = func() bool { return false }
-	if f, mode := Start(ctx, time.Hour, idle); f != nil || !strings.Contains(mode, "fsyncs are system calls") {
+	if f, mode := Start(ctx, time.Hour, idle, nil); f != nil || !strings.Contains(mode, "fsyncs are system calls") {
 		t.Fatalf("with blocking syncs: Start = %v, %q; want no follower and the reason", f, mode)
 	}
-	syncsPark = func() bool { return true }
+	syncsBlockWith(t, nil)
 	t.Setenv("GOMAXPROCS", "2")
-	if f, mode := Start(ctx, time.Hour, idle); f != nil || !strings.Contains(mode, "GOMAXPROCS in the environment") {
+	if f, mode := Start(ctx, time.Hour, idle, nil); f != nil || !strings.Contains(mode, "GOMAXPROCS in the environment") {
 		t.Fatalf("with GOMAXPROCS set: Start = %v, %q; want no follower and the reason", f, mode)
 	}
 	os.Unsetenv("GOMAXPROCS") // t.Setenv restores it at the end
-	if f, mode := Start(ctx, time.Hour, idle); f == nil || !strings.Contains(mode, "following the load") {
+	if f, mode := Start(ctx, time.Hour, idle, nil); f == nil || !strings.Contains(mode, "following the load") {
 		t.Fatalf("with parking syncs: Start = %v, %q; want a follower", f, mode)
 	}
+}
+
+// A ring that stops working after start-up turns the syncs into system
+// calls: the follower goes back to all processors at the end of the
+// period, stays there, and says why in the log.
+func TestStopsFollowingWhenSyncsStartBlocking(t *testing.T) {
+	var blocks atomic.Bool
+	syncsBlockWith(t, nil)
+	syncsBlock = func() error {
+		if blocks.Load() {
+			return errors.New("io_uring stopped working after start-up: injected")
+		}
+		return nil
+	}
+	f, fk := newFake()
+	var log bytes.Buffer
+	f.log = slog.New(slog.NewTextHandler(&log, nil)) // read after Run returned
+	done := make(chan struct{})
+	go func() { f.Run(context.Background(), time.Millisecond, func() int64 { return 0 }); close(done) }()
+	waitFor(t, "one processor while syncs park", f.One)
+
+	blocks.Store(true)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still following 10 s after the syncs became system calls")
+	}
+	if f.One() || fk.procs != 2 {
+		t.Fatalf("after syncs started blocking: one=%v procs=%d (settings %v), want the default", f.One(), fk.procs, fk.settings())
+	}
+	if got := log.String(); !strings.Contains(got, "no longer follow the load") || !strings.Contains(got, "injected") {
+		t.Fatalf("the log does not say why the follower stopped:\n%s", got)
+	}
+}
+
+// syncsBlockWith makes syncsBlock return why until the test ends.
+func syncsBlockWith(t *testing.T, why error) {
+	t.Helper()
+	orig := syncsBlock
+	t.Cleanup(func() { syncsBlock = orig })
+	syncsBlock = func() error { return why }
 }

@@ -186,7 +186,7 @@ func followLoad(ctx context.Context, on bool, h http.Handler) http.Handler {
 		return h
 	}
 	var active atomic.Int64
-	f, _ := procs.Start(ctx, time.Second, active.Load)
+	f, _ := procs.Start(ctx, time.Second, active.Load, slog.Default())
 	if f == nil {
 		return h
 	}
