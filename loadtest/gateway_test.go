@@ -33,6 +33,9 @@ func fakeGateway(mode string, args []string) int {
 		fmt.Fprintln(os.Stderr, `{"level":"ERROR","msg":"cannot listen","err":"listen tcp: address already in use"}`)
 		return 1
 	}
+	if len(args) > 0 && args[0] == "validate" {
+		return 0
+	}
 	for i, a := range args {
 		if a == "--listen" && i+1 < len(args) {
 			ln, err := net.Listen("tcp", args[i+1])
@@ -76,6 +79,26 @@ func TestStartGatewayUsesTheAddressItLogs(t *testing.T) {
 	line, _ := bufio.NewReader(c).ReadString('\n')
 	if want := fmt.Sprintf("fake gateway %d marked\n", p.pid()); line != want {
 		t.Errorf("%s answered %q, want the started gateway's %q", p.addr, line, want)
+	}
+}
+
+// TestAConfigsOwnBinaryRunsAndIsValidated: a row given --binary runs that
+// build, not the run's gateway, and its config is validated with it even
+// where the run's gateway would not validate (a profiling build).
+func TestAConfigsOwnBinaryRunsAndIsValidated(t *testing.T) {
+	o := Options{Gateway: filepath.Join(t.TempDir(), "no-such-tollgate"), NoValidate: true}
+	nc := NamedConfig{Name: "old", Binary: os.Args[0]}
+	p, err := startGateway(context.Background(), o, nc, []string{fakeGatewayEnv + "=serve"}, "http://127.0.0.1:1", t.TempDir())
+	if err != nil {
+		t.Fatalf("the row's own binary did not start: %v", err)
+	}
+	defer p.stop()
+	if p.cmd.Path != os.Args[0] {
+		t.Errorf("the row ran %s, want its own binary %s", p.cmd.Path, os.Args[0])
+	}
+	_, err = startGateway(context.Background(), o, nc, []string{fakeGatewayEnv + "=fail"}, "http://127.0.0.1:1", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "does not validate") {
+		t.Fatalf("err = %v, want the row's binary to validate its config first", err)
 	}
 }
 

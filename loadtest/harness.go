@@ -23,9 +23,10 @@ import (
 // without --config. A config file is a text/template: {{root}} is the repo
 // root and {{sha256 "path"}} the hex sha256 of a file under it.
 type NamedConfig struct {
-	Name string
-	Path string
-	Env  []string // KEY=VALUE added to the gateway's environment
+	Name   string
+	Path   string
+	Env    []string // KEY=VALUE added to the gateway's environment
+	Binary string   // the gateway binary for this row; empty: Options.Gateway
 }
 
 // Options are the knobs of a harness run.
@@ -151,7 +152,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	for _, nc := range o.Configs {
-		t := &Target{Name: nc.Name, Kind: KindGateway, Config: nc.Path, Env: nc.Env}
+		t := &Target{Name: nc.Name, Kind: KindGateway, Config: nc.Path, Env: nc.Env, Binary: nc.Binary}
 		if nc.Path == "" {
 			t.Config = "embedded default"
 		}
@@ -329,9 +330,13 @@ func startGateway(ctx context.Context, o Options, nc NamedConfig, env []string, 
 	env = append(env,
 		"TOLLGATE_PROVIDERS__OPENAI__BASE_URL="+upURL+"/v1",
 		"OPENAI_API_KEY=sk-load")
-	if o.NoValidate {
+	bin, validate := o.Gateway, !o.NoValidate
+	if nc.Binary != "" {
+		bin, validate = nc.Binary, true // a tollgate build of its own
+	}
+	if !validate {
 		// a config that does not load fails the start instead
-	} else if out, err := runQuiet(ctx, o.Gateway, append([]string{"validate"}, cfgArgs...), env, dir); err != nil {
+	} else if out, err := runQuiet(ctx, bin, append([]string{"validate"}, cfgArgs...), env, dir); err != nil {
 		return nil, fmt.Errorf("config does not validate (is its stage built yet?): %s", firstLines(out, 4))
 	}
 	env = append(env, extraEnv...)
@@ -341,7 +346,7 @@ func startGateway(ctx context.Context, o Options, nc NamedConfig, env []string, 
 	// gateway binds it, and no other server on a port is mistaken for it.
 	args := append([]string{"serve"}, cfgArgs...)
 	args = append(args, "--listen", "127.0.0.1:0", "--admin-listen=", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json")
-	return startProc("gateway "+nc.Name, o.Gateway, args, env, dir, filepath.Join(dir, "gateway.log"), addrLogged)
+	return startProc("gateway "+nc.Name, bin, args, env, dir, filepath.Join(dir, "gateway.log"), addrLogged)
 }
 
 // renderConfig expands a config template into dir.

@@ -222,9 +222,13 @@ func TestReportNamesAGatewaysEnvironment(t *testing.T) {
 		{Name: "bare proxy", Kind: KindBare, HTTP: runs},
 		{Name: "default", Kind: KindGateway, HTTP: runs},
 		{Name: "asleep", Kind: KindGateway, Env: []string{"TOLLGATE_SERVER__SYSMON_AWAKE=false"}, HTTP: runs},
+		{Name: "old", Kind: KindGateway, Binary: "/tmp/old/tollgate", HTTP: runs},
 	}}
 	doc := LoadSection(ReportInput{Current: r, CurFile: "a.json", ImgDir: "img"})
 	if want := "- `asleep` ran with `TOLLGATE_SERVER__SYSMON_AWAKE=false` in its environment"; !strings.Contains(doc, want) {
+		t.Errorf("section lacks %q:\n%s", want, doc)
+	}
+	if want := "- `old` ran the gateway binary `/tmp/old/tollgate`"; !strings.Contains(doc, want) {
 		t.Errorf("section lacks %q:\n%s", want, doc)
 	}
 	if strings.Contains(doc, "`default` ran with") {

@@ -126,6 +126,9 @@ func LoadSection(in ReportInput) string {
 		if len(t.Env) > 0 {
 			envs = append(envs, fmt.Sprintf("- `%s` ran with `%s` in its environment", t.Name, strings.Join(t.Env, " ")))
 		}
+		if t.Binary != "" {
+			envs = append(envs, fmt.Sprintf("- `%s` ran the gateway binary `%s`", t.Name, t.Binary))
+		}
 		if t.Skipped != "" {
 			skipped = append(skipped, fmt.Sprintf("- `%s` (`%s`): not measured: %s", t.Name, t.Config, oneLine(t.Skipped)))
 			continue

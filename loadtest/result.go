@@ -60,6 +60,7 @@ type Target struct {
 	Kind    string   `json:"kind"`
 	Config  string   `json:"config,omitempty"`
 	Env     []string `json:"env,omitempty"`     // added to the gateway's environment (--env)
+	Binary  string   `json:"binary,omitempty"`  // the row's own gateway binary (--binary)
 	Skipped string   `json:"skipped,omitempty"` // why it did not run
 
 	IdleRSSKB  int64 `json:"idle_rss_kb"`

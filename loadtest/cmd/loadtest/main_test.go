@@ -22,6 +22,11 @@ func TestRunUsage(t *testing.T) {
 		{"env of no config", []string{"run", "--configs", "a=", "--env", "b:X=1"}, 2, `no config named "b"`},
 		{"env without a value", []string{"run", "--configs", "a=", "--env", "a:X"}, 2, "want NAME:KEY=VALUE"},
 		{"env without a name", []string{"run", "--configs", "a=", "--env", "X=1"}, 2, "want NAME:KEY=VALUE"},
+		{"binary of no config", []string{"run", "--configs", "a=", "--binary", "b:/bin/true"}, 2, `no config named "b"`},
+		{"binary without a path", []string{"run", "--configs", "a=", "--binary", "a:"}, 2, "want NAME:PATH"},
+		{"binary that is not there", []string{"run", "--configs", "a=", "--binary", "a:/nonexistent/tollgate"}, 2, "no such file"},
+		{"binary that is a directory", []string{"run", "--configs", "a=", "--binary", "a:/tmp"}, 2, "is not an executable file"},
+		{"binary twice", []string{"run", "--configs", "a=", "--binary", "a:/bin/true", "--binary", "a:/bin/true"}, 2, "already has the binary"},
 		{"bench-check without input", []string{"bench-check"}, 2, "--current is required"},
 		{"report without results", []string{"report", "--results", "/nonexistent-dir"}, 1, "no result files"},
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,6 +32,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var envs []string
 	fs.Func("env", "add KEY=VALUE to the environment of the gateway of config NAME: `NAME:KEY=VALUE` (repeatable; e.g. asleep:TOLLGATE_SERVER__SYSMON_AWAKE=false to compare a setting in one run)", func(s string) error {
 		envs = append(envs, s)
+		return nil
+	})
+	var binaries []string
+	fs.Func("binary", "run the gateway of config NAME from another build: `NAME:PATH` (repeatable; e.g. old:/tmp/old/tollgate beside a default row to compare two builds in one run)", func(s string) error {
+		binaries = append(binaries, s)
 		return nil
 	})
 	conc := fs.String("concurrency", "1,16,64", "wrk connection `counts`")
@@ -62,6 +68,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := addEnv(o.Configs, envs); err != nil {
 		fmt.Fprintf(stderr, "loadtest: --env: %v\n", err)
+		return 2
+	}
+	if err := setBinaries(o.Configs, binaries); err != nil {
+		fmt.Fprintf(stderr, "loadtest: --binary: %v\n", err)
 		return 2
 	}
 	if o.Rounds < 1 || o.Slices < 1 || o.Duration < time.Second || o.Duration > 5*time.Minute || o.Streams > 10000 {
@@ -117,6 +127,37 @@ func addEnv(configs []loadtest.NamedConfig, envs []string) error {
 			return fmt.Errorf("%q: no config named %q in --configs", e, name)
 		}
 		configs[i].Env = append(configs[i].Env, kv)
+	}
+	return nil
+}
+
+// setBinaries sets config NAME's gateway binary for each NAME:PATH of
+// binaries: an executable file, made absolute.
+func setBinaries(configs []loadtest.NamedConfig, binaries []string) error {
+	for _, b := range binaries {
+		name, path, ok := strings.Cut(b, ":")
+		if !ok || name == "" || path == "" {
+			return fmt.Errorf("want NAME:PATH, got %q", b)
+		}
+		i := slices.IndexFunc(configs, func(c loadtest.NamedConfig) bool { return c.Name == name })
+		if i < 0 {
+			return fmt.Errorf("%q: no config named %q in --configs", b, name)
+		}
+		if configs[i].Binary != "" {
+			return fmt.Errorf("%q: config %q already has the binary %s", b, name, configs[i].Binary)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return fmt.Errorf("%q: %v", b, err)
+		}
+		st, err := os.Stat(abs)
+		if err != nil {
+			return fmt.Errorf("%q: %v", b, err)
+		}
+		if st.IsDir() || st.Mode()&0o111 == 0 {
+			return fmt.Errorf("%q: %s is not an executable file", b, abs)
+		}
+		configs[i].Binary = abs
 	}
 	return nil
 }
