@@ -52,11 +52,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	})
 	if err != nil {
-		if fs != nil && !fs.Parsed() {
-			return 2
-		}
-		printError(stderr, err)
-		return 1
+		return loadFailed(stderr, err)
 	}
 	st := keys.NewStore(cfg.DataDir)
 	switch sub {

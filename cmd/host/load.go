@@ -14,18 +14,60 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/logging"
 )
 
+// flagSet is a command's flags.
+type flagSet = *pflag.FlagSet
+
 // loadConfig parses flags and loads the config they point at.
-func loadConfig(name string, args []string, stderr io.Writer) (*config.Config, *pflag.FlagSet, error) {
+func loadConfig(name string, args []string, stderr io.Writer) (*config.Config, flagSet, error) {
+	return loadConfigWith(name, args, stderr, func(flagSet) {})
+}
+
+// loadConfigWith is loadConfig with a command's own flags added. A
+// command line that does not parse, or asks for --help, is an exitCode
+// (loadFailed).
+func loadConfigWith(name string, args []string, stderr io.Writer, extra func(flagSet)) (*config.Config, flagSet, error) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringP("config", "c", "", "config `file` (YAML); without it, the embedded default")
+	extra(fs)
 	config.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, fs, err
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return nil, fs, exitCode(code)
 	}
 	path, _ := fs.GetString("config")
 	cfg, err := config.Load(config.Options{Path: path, Flags: fs})
 	return cfg, fs, err
+}
+
+// parseFlags parses args into fs. When the command cannot go on, it
+// returns the exit code and false: 0 after --help (pflag has printed the
+// flags), 2 after a command line pflag refused, which it says.
+func parseFlags(fs flagSet, args []string, stderr io.Writer) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, pflag.ErrHelp):
+		return 0, false
+	}
+	fmt.Fprintf(stderr, "tollgate %s: %v (tollgate %[1]s --help lists the flags)\n", fs.Name(), err)
+	return 2, false
+}
+
+// exitCode is a failure already reported, as the exit code it ends with.
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
+
+// loadFailed reports why loadConfig failed and returns the exit code: a
+// command line's (exitCode), or 1 for a configuration with problems.
+func loadFailed(stderr io.Writer, err error) int {
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
+	}
+	printError(stderr, err)
+	return 1
 }
 
 // printError prints a config error one problem per line.

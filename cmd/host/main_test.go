@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -424,6 +425,31 @@ pipeline:
 				if !strings.Contains(all, w) {
 					t.Errorf("output lacks %q:\n%s", w, all)
 				}
+			}
+		})
+	}
+}
+
+// TestCommandLines: --help lists a command's flags and exits 0; a flag the
+// command does not know is named, with where to look, and exits 2; neither
+// is reported as a configuration problem.
+func TestCommandLines(t *testing.T) {
+	for _, cmd := range [][]string{{"serve"}, {"validate"}, {"keys", "create"}, {"usage", "report"}, {"mock"}, {"policy", "test"}} {
+		name := strings.Join(cmd, " ")
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(append(slices.Clone(cmd), "--help"), &out, &errOut)
+			all := out.String() + errOut.String()
+			if code != 0 || !strings.Contains(all, "--") || strings.Contains(all, "configuration has problems") {
+				t.Errorf("%s --help: exit %d, want 0 and the flags:\n%s", name, code, all)
+			}
+			out.Reset()
+			errOut.Reset()
+			code = run(append(slices.Clone(cmd), "--no-such-flag"), &out, &errOut)
+			all = out.String() + errOut.String()
+			want := "tollgate " + name + ": unknown flag: --no-such-flag (tollgate " + name + " --help lists the flags)"
+			if code != 2 || !strings.Contains(all, want) || strings.Contains(all, "configuration has problems") {
+				t.Errorf("%s --no-such-flag: exit %d, want 2 and %q:\n%s", name, code, want, all)
 			}
 		})
 	}

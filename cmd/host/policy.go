@@ -34,11 +34,8 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	verbose := fs.BoolP("verbose", "v", false, "list every test, not only failures")
 	runRe := fs.String("run", "", "run only the tests whose name matches `REGEX`")
 	network := fs.Bool("allow-network", false, "allow http.send and net.* (as a stage's allow_network)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if err == pflag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args[1:], stderr); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprint(stderr, policyUsage)

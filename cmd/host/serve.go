@@ -23,11 +23,7 @@ import (
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, fs, err := loadConfig("serve", args, stderr)
 	if err != nil {
-		if fs != nil && !fs.Parsed() {
-			return 2
-		}
-		printError(stderr, err)
-		return 1
+		return loadFailed(stderr, err)
 	}
 	var restartErr error
 	// Not after a SIGTERM or SIGINT: the new image would not see it.

@@ -15,8 +15,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
@@ -73,11 +71,7 @@ func usageCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	})
 	if err != nil {
-		if fs != nil && !fs.Parsed() {
-			return 2
-		}
-		printError(stderr, err)
-		return 1
+		return loadFailed(stderr, err)
 	}
 	asJSON, _ := fs.GetBool("json")
 	if sub == "recover" {
@@ -142,6 +136,9 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 	if errors.Is(err, tracking.ErrLocked) {
 		if cfg.AdminListen == "" {
 			return nil, fmt.Errorf("%w; and admin_listen is off, so there is no way to ask it", err)
+		}
+		if strings.HasSuffix(cfg.AdminListen, ":0") {
+			return nil, fmt.Errorf("%w; its admin_listen is %s, a port the kernel picked: pass the address its serving line printed (\"admin\":\"http://HOST:PORT\") as --admin-listen HOST:PORT", err, cfg.AdminListen)
 		}
 		var token string
 		if cfg.Admin.TokenEnv != "" {
@@ -298,22 +295,4 @@ func recoverCmd(cfg *config.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "  nothing was lost")
 	}
 	return 0
-}
-
-// flagSet is a command's flags.
-type flagSet = *pflag.FlagSet
-
-// loadConfigWith is loadConfig with a command's own flags added.
-func loadConfigWith(name string, args []string, stderr io.Writer, extra func(flagSet)) (*config.Config, flagSet, error) {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringP("config", "c", "", "config `file` (YAML); without it, the embedded default")
-	extra(fs)
-	config.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, fs, err
-	}
-	path, _ := fs.GetString("config")
-	cfg, err := config.Load(config.Options{Path: path, Flags: fs})
-	return cfg, fs, err
 }

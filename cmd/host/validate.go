@@ -11,13 +11,9 @@ import (
 // validate checks a config as serve would, building the pipeline, without
 // starting anything.
 func validate(args []string, stdout, stderr io.Writer) int {
-	cfg, fs, err := loadConfig("validate", args, stderr)
+	cfg, _, err := loadConfig("validate", args, stderr)
 	if err != nil {
-		if fs != nil && fs.Parsed() == false {
-			return 2
-		}
-		printError(stderr, err)
-		return 1
+		return loadFailed(stderr, err)
 	}
 	log := slog.New(slog.DiscardHandler)
 	ups, err := tollgate.Upstreams(cfg, log)
