@@ -30,9 +30,8 @@ auth.refresh_interval. Turn keys on with auth.virtual_keys: true.
 
 // keysCmd runs `tollgate keys …`.
 func keysCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
-		fmt.Fprint(stderr, keysUsage)
-		return 2
+	if code, done := askedHelp(args, keysUsage, stdout, stderr); done {
+		return code
 	}
 	sub, rest := args[0], args[1:]
 	cfg, fs, err := loadConfigWith("keys "+sub, rest, stderr, func(fs flagSet) {

@@ -54,6 +54,21 @@ func parseFlags(fs flagSet, args []string, stderr io.Writer) (code int, ok bool)
 	return 2, false
 }
 
+// askedHelp answers a command that was given no subcommand, or asked for
+// help, with its usage text: on stdout and exit 0 when asked, on stderr
+// and exit 2 when missing. done is false when args name a subcommand.
+func askedHelp(args []string, usage string, stdout, stderr io.Writer) (code int, done bool) {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(stderr, usage)
+		return 2, true
+	case args[0] == "help" || args[0] == "--help" || args[0] == "-h":
+		fmt.Fprint(stdout, usage)
+		return 0, true
+	}
+	return 0, false
+}
+
 // exitCode is a failure already reported, as the exit code it ends with.
 type exitCode int
 

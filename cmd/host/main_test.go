@@ -455,6 +455,24 @@ func TestCommandLines(t *testing.T) {
 	}
 }
 
+// TestCommandGroupsHelp: a command of subcommands asked for help prints
+// its usage on stdout and exits 0; given none, on stderr and exits 2.
+func TestCommandGroupsHelp(t *testing.T) {
+	for _, cmd := range []string{"keys", "usage", "plugin", "policy"} {
+		t.Run(cmd, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run([]string{cmd, "--help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "Usage") || errOut.Len() != 0 {
+				t.Errorf("%s --help: exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", cmd, code, out.String(), errOut.String())
+			}
+			out.Reset()
+			errOut.Reset()
+			if code := run([]string{cmd}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "Usage") || out.Len() != 0 {
+				t.Errorf("%s: exit %d, stdout %q, stderr %q; want 2 and the usage on stderr", cmd, code, out.String(), errOut.String())
+			}
+		})
+	}
+}
+
 func TestValidateReportsPipelineProblems(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "c.yaml")

@@ -17,11 +17,11 @@ const pluginUsage = `Usage:
 
 // pluginCmd runs `tollgate plugin …`.
 func pluginCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+	if code, done := askedHelp(args, pluginUsage, stdout, stderr); done {
+		return code
+	}
+	if args[0] == "inspect" && len(args) == 2 && (args[1] == "--help" || args[1] == "-h") {
 		fmt.Fprint(stdout, pluginUsage)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	if args[0] != "inspect" || len(args) != 2 {

@@ -21,11 +21,11 @@ bad usage.
 
 // policyCmd runs `tollgate policy …`.
 func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "test" {
-		fmt.Fprint(stderr, policyUsage)
-		if len(args) > 0 && (args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
-			return 0
-		}
+	if code, done := askedHelp(args, policyUsage, stdout, stderr); done {
+		return code
+	}
+	if args[0] != "test" {
+		fmt.Fprintf(stderr, "tollgate policy: unknown command %q\n\n%s", args[0], policyUsage)
 		return 2
 	}
 	fs := pflag.NewFlagSet("policy test", pflag.ContinueOnError)

@@ -37,12 +37,8 @@ DAY is 2026-03-01 (UTC) or an RFC 3339 time; from and to are inclusive.
 
 // usageCmd runs `tollgate usage SUBCOMMAND`.
 func usageCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
-		fmt.Fprint(stdout, usageHelp)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	if code, done := askedHelp(args, usageHelp, stdout, stderr); done {
+		return code
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
