@@ -34,7 +34,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	sub, rest := args[0], args[1:]
-	cfg, fs, err := loadConfigWith("keys "+sub, rest, stderr, func(fs flagSet) {
+	cfg, fs, err := loadConfigWith("keys "+sub, rest, stdout, stderr, func(fs flagSet) {
 		if sub == "create" {
 			fs.String("customer", "", "customer `ID` the key's calls are billed to")
 			fs.String("team", "", "team the key belongs to (metadata team=T)")

@@ -17,17 +17,19 @@ import (
 // flagSet is a command's flags.
 type flagSet = *pflag.FlagSet
 
-// loadConfig parses flags and loads the config they point at.
-func loadConfig(name string, args []string, stderr io.Writer) (*config.Config, flagSet, error) {
-	return loadConfigWith(name, args, stderr, func(flagSet) {})
+// loadConfig parses flags and loads the config they point at. --help
+// lists the flags on stdout; a command line that does not parse is said
+// on stderr.
+func loadConfig(name string, args []string, stdout, stderr io.Writer) (*config.Config, flagSet, error) {
+	return loadConfigWith(name, args, stdout, stderr, func(flagSet) {})
 }
 
 // loadConfigWith is loadConfig with a command's own flags added. A
 // command line that does not parse, or asks for --help, is an exitCode
 // (loadFailed).
-func loadConfigWith(name string, args []string, stderr io.Writer, extra func(flagSet)) (*config.Config, flagSet, error) {
+func loadConfigWith(name string, args []string, stdout, stderr io.Writer, extra func(flagSet)) (*config.Config, flagSet, error) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout) // only --help writes there: parseFlags says the errors
 	fs.StringP("config", "c", "", "config `file` (YAML); without it, the embedded default")
 	extra(fs)
 	config.RegisterFlags(fs)
@@ -41,7 +43,8 @@ func loadConfigWith(name string, args []string, stderr io.Writer, extra func(fla
 
 // parseFlags parses args into fs. When the command cannot go on, it
 // returns the exit code and false: 0 after --help (pflag has printed the
-// flags), 2 after a command line pflag refused, which it says.
+// flags to its output), 2 after a command line pflag refused, which it
+// says on stderr.
 func parseFlags(fs flagSet, args []string, stderr io.Writer) (code int, ok bool) {
 	err := fs.Parse(args)
 	switch {

@@ -29,8 +29,8 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	fs := pflag.NewFlagSet("policy test", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, policyUsage) }
+	fs.SetOutput(stdout) // only --help writes there
+	fs.Usage = func() { fmt.Fprint(stdout, policyUsage) }
 	verbose := fs.BoolP("verbose", "v", false, "list every test, not only failures")
 	runRe := fs.String("run", "", "run only the tests whose name matches `REGEX`")
 	network := fs.Bool("allow-network", false, "allow http.send and net.* (as a stage's allow_network)")

@@ -21,7 +21,7 @@ import (
 // shuts down gracefully: listeners close, calls in flight finish, and
 // pending usage events are flushed, all within server.shutdown_timeout.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, fs, err := loadConfig("serve", args, stderr)
+	cfg, fs, err := loadConfig("serve", args, stdout, stderr)
 	if err != nil {
 		return loadFailed(stderr, err)
 	}

@@ -47,7 +47,7 @@ func usageCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tollgate usage: unknown command %q\n\n%s", sub, usageHelp)
 		return 2
 	}
-	cfg, fs, err := loadConfigWith("usage "+sub, args, stderr, func(fs flagSet) {
+	cfg, fs, err := loadConfigWith("usage "+sub, args, stdout, stderr, func(fs flagSet) {
 		fs.Bool("json", false, "print JSON")
 		switch sub {
 		case "report":

@@ -11,7 +11,7 @@ import (
 // validate checks a config as serve would, building the pipeline, without
 // starting anything.
 func validate(args []string, stdout, stderr io.Writer) int {
-	cfg, _, err := loadConfig("validate", args, stderr)
+	cfg, _, err := loadConfig("validate", args, stdout, stderr)
 	if err != nil {
 		return loadFailed(stderr, err)
 	}
