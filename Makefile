@@ -9,8 +9,9 @@ GO      ?= go
 BIN     := bin/tollgate
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-# The commit's date, not the clock's: the same commit builds the same binary,
-# and an unchanged tree is not linked again by every make build.
+# The commit's date, not the clock's: building an unchanged tree again
+# stamps the same date, so make build does not link again (the release also
+# gets a date that depends only on its commit).
 DATE    ?= $(shell TZ=UTC0 git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X github.com/tollgate-dev/tollgate.Version=$(VERSION) \
            -X main.commit=$(COMMIT) -X main.date=$(DATE)
