@@ -65,12 +65,15 @@ func askedHelp(args []string, usage string, stdout, stderr io.Writer) (code int,
 	case len(args) == 0:
 		fmt.Fprint(stderr, usage)
 		return 2, true
-	case args[0] == "help" || args[0] == "--help" || args[0] == "-h":
+	case args[0] == "help" || isHelp(args[0]):
 		fmt.Fprint(stdout, usage)
 		return 0, true
 	}
 	return 0, false
 }
+
+// isHelp reports whether arg asks for help as a flag.
+func isHelp(arg string) bool { return arg == "--help" || arg == "-h" }
 
 // exitCode is a failure already reported, as the exit code it ends with.
 type exitCode int

@@ -20,7 +20,7 @@ func pluginCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, done := askedHelp(args, pluginUsage, stdout, stderr); done {
 		return code
 	}
-	if args[0] == "inspect" && len(args) == 2 && (args[1] == "--help" || args[1] == "-h") {
+	if args[0] == "inspect" && len(args) == 2 && isHelp(args[1]) {
 		fmt.Fprint(stdout, pluginUsage)
 		return 0
 	}

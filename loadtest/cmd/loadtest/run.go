@@ -122,11 +122,11 @@ func addEnv(configs []loadtest.NamedConfig, envs []string) error {
 		if !ok || name == "" || !hasValue || key == "" {
 			return fmt.Errorf("want NAME:KEY=VALUE, got %q", e)
 		}
-		i := slices.IndexFunc(configs, func(c loadtest.NamedConfig) bool { return c.Name == name })
-		if i < 0 {
-			return fmt.Errorf("%q: no config named %q in --configs", e, name)
+		c, err := configNamed(configs, name, e)
+		if err != nil {
+			return err
 		}
-		configs[i].Env = append(configs[i].Env, kv)
+		c.Env = append(c.Env, kv)
 	}
 	return nil
 }
@@ -139,12 +139,12 @@ func setBinaries(configs []loadtest.NamedConfig, binaries []string) error {
 		if !ok || name == "" || path == "" {
 			return fmt.Errorf("want NAME:PATH, got %q", b)
 		}
-		i := slices.IndexFunc(configs, func(c loadtest.NamedConfig) bool { return c.Name == name })
-		if i < 0 {
-			return fmt.Errorf("%q: no config named %q in --configs", b, name)
+		c, err := configNamed(configs, name, b)
+		if err != nil {
+			return err
 		}
-		if configs[i].Binary != "" {
-			return fmt.Errorf("%q: config %q already has the binary %s", b, name, configs[i].Binary)
+		if c.Binary != "" {
+			return fmt.Errorf("%q: config %q already has the binary %s", b, name, c.Binary)
 		}
 		abs, err := filepath.Abs(path)
 		if err != nil {
@@ -157,9 +157,18 @@ func setBinaries(configs []loadtest.NamedConfig, binaries []string) error {
 		if st.IsDir() || st.Mode()&0o111 == 0 {
 			return fmt.Errorf("%q: %s is not an executable file", b, abs)
 		}
-		configs[i].Binary = abs
+		c.Binary = abs
 	}
 	return nil
+}
+
+// configNamed is the config a flag's value arg names, for changing in place.
+func configNamed(configs []loadtest.NamedConfig, name, arg string) (*loadtest.NamedConfig, error) {
+	i := slices.IndexFunc(configs, func(c loadtest.NamedConfig) bool { return c.Name == name })
+	if i < 0 {
+		return nil, fmt.Errorf("%q: no config named %q in --configs", arg, name)
+	}
+	return &configs[i], nil
 }
 
 func parseConfigs(s string) ([]loadtest.NamedConfig, error) {
