@@ -237,3 +237,15 @@ func TestStageConfigIsFreeForm(t *testing.T) {
 		t.Errorf("config.nested.list = %#v", nested["list"])
 	}
 }
+
+// Two listeners on port 0 take two ports the kernel picks: they do not
+// clash, so listen and admin_listen may both say so.
+func TestBothListenersMayTakeAPickedPort(t *testing.T) {
+	cfg := mustLoad(t, Options{Path: writeConfig(t, "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\n")})
+	if cfg.Listen != "127.0.0.1:0" || cfg.AdminListen != "127.0.0.1:0" {
+		t.Fatalf("listen %q, admin_listen %q", cfg.Listen, cfg.AdminListen)
+	}
+	if !PortPicked(cfg.AdminListen) || PortPicked("127.0.0.1:8080") || PortPicked("127.0.0.1:10") {
+		t.Fatal("PortPicked is not port 0 alone")
+	}
+}

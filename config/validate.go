@@ -52,7 +52,7 @@ func (c *Config) problems() []Problem {
 	var v validator
 	v.hostPort("listen", c.Listen, true)
 	v.hostPort("admin_listen", c.AdminListen, false)
-	if c.Listen != "" && c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
+	if c.Listen != "" && c.Listen == c.AdminListen && !PortPicked(c.Listen) {
 		v.add("admin_listen", fmt.Sprintf("must differ from listen (both are %s)", quote(c.Listen)))
 	}
 	v.required("data_dir", c.DataDir)
@@ -233,3 +233,8 @@ func validPattern(m string) bool {
 	_, err := path.Match(m, "")
 	return m != "" && err == nil
 }
+
+// PortPicked reports whether a listener at hostPort takes a port the kernel
+// picks (port 0): two of them do not clash, and only the serving line says
+// which port each got.
+func PortPicked(hostPort string) bool { return strings.HasSuffix(hostPort, ":0") }

@@ -133,7 +133,7 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 		if cfg.AdminListen == "" {
 			return nil, fmt.Errorf("%w; and admin_listen is off, so there is no way to ask it", err)
 		}
-		if strings.HasSuffix(cfg.AdminListen, ":0") {
+		if config.PortPicked(cfg.AdminListen) {
 			return nil, fmt.Errorf("%w; its admin_listen is %s, a port the kernel picked: pass the address its serving line printed (\"admin\":\"http://HOST:PORT\") as --admin-listen HOST:PORT", err, cfg.AdminListen)
 		}
 		var token string
