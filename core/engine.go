@@ -260,8 +260,20 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 	if req.Customer == "" {
 		req.Customer = a.customer
 	}
+	if err := CheckCustomerID(req.Customer); err != nil {
+		source := "the customer id"
+		if h != nil && req.Customer == a.customer {
+			source = "the " + e.customerHeader + " header"
+		}
+		req.Customer = "" // the refusal's own usage event must not carry it
+		return &Error{Kind: KindValidation, Code: "invalid_customer", Message: source + " " + err.Error()}
+	}
 	req.Metadata = mergeMetadata(req.Metadata, MetadataFrom(ctx), a.metadata)
 	req.Format.Parse(req)
+	if err := checkModelName(req.Model); err != nil {
+		req.Model = ""
+		return &Error{Kind: KindValidation, Code: "invalid_model", Param: "model", Message: "the model " + err.Error()}
+	}
 	if err := checkModel(req); err != nil {
 		return err
 	}

@@ -48,6 +48,27 @@ func parseLedgerKey(b []byte) (ledgerKey, bool) {
 	return ledgerKey{parts[0], parts[1], parts[2], parts[3]}, true
 }
 
+// maxKeyPart bounds each part of a ledger key. The engine refuses longer
+// customer ids and models (core.MaxCustomerIDBytes), but an event can come
+// from elsewhere (a stage that rewrites the model, a library caller), and
+// bbolt refuses a key over 32 KiB: that one event would fail every commit,
+// and the events behind it would wait in memory until they were dropped.
+const maxKeyPart = 1024
+
+// keyPart is s as a part of a ledger key: a NUL, the parts' separator,
+// becomes U+FFFD, and a part over maxKeyPart bytes is cut (at a character)
+// and marked with "…". Parts the engine lets through are unchanged.
+func keyPart(s string) string {
+	if len(s) <= maxKeyPart && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	if len(s) > maxKeyPart {
+		s = strings.ToValidUTF8(s[:maxKeyPart-len("…")], "") + "…"
+	}
+	return s
+}
+
 // eventTotals is what one event adds to the ledger.
 func eventTotals(ev *core.UsageEvent) core.UsageTotals {
 	t := core.UsageTotals{Requests: 1, InputTokens: ev.InputTokens, OutputTokens: ev.OutputTokens,
@@ -75,7 +96,7 @@ func recordLedger(tx *bolt.Tx, events []*core.UsageEvent) error {
 			dayStart = t.UTC().Truncate(24 * time.Hour)
 			dayEnd, day = dayStart.Add(24*time.Hour), dayStart.Format(dayLayout)
 		}
-		k := ledgerKey{ev.CustomerID, day, ev.Provider, ev.Model}
+		k := ledgerKey{keyPart(ev.CustomerID), day, keyPart(ev.Provider), keyPart(ev.Model)}
 		d, ok := deltas[k]
 		if !ok {
 			d = &core.UsageTotals{}

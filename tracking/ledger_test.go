@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/tracking"
@@ -126,3 +127,49 @@ func TestLedgerAgainstKnownEvents(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestLedgerTakesAnyEvent: an event whose customer or model is too long
+// for a key of the store (32 KiB), or holds the keys' separator (NUL), is
+// persisted with its ledger row bounded, and the events behind it too.
+// Before, its key failed every commit and every later event waited in
+// memory.
+func TestLedgerTakesAnyEvent(t *testing.T) {
+	db := open(t, t.TempDir())
+	ob := newOutbox(t, db, tracking.Config{Ledger: true, Sinks: []tracking.SinkConfig{{Name: "rec", Sink: (&recorder{}).sink()}}})
+	huge := strings.Repeat("c", 40000)
+	for _, ev := range []*core.UsageEvent{
+		event(huge, "gpt-4o", 10, 1),
+		event("acme", "gpt-"+strings.Repeat("é", 20000), 20, 2),
+		event("acme\x00globex", "gpt-4o", 30, 3),
+		event("initech", "gpt-4o", 40, 4),
+	} {
+		ob.Enqueue(ev)
+	}
+	waitPersisted(t, ob)
+	rep, err := db.Usage(context.Background(), tracking.Query{From: at("2026-03-14T00:00"), To: at("2026-03-15T00:00"),
+		GroupBy: []string{"customer", "model"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, r := range rep.Rows {
+		if len(r.Customer) > 1024 || len(r.Model) > 1024 || !utf8.ValidString(r.Model) {
+			t.Errorf("a row's key is not bounded: customer %d bytes, model %d bytes", len(r.Customer), len(r.Model))
+		}
+		got[r.Customer[:min(len(r.Customer), 16)]+" "+r.Model[:min(len(r.Model), 6)]] = r.InputTokens
+	}
+	want := map[string]int64{
+		"cccccccccccccccc gpt-4o": 10,
+		"acme gpt-é":              20,
+		"acme\uFFFDglobex gpt-4o": 30,
+		"initech gpt-4o":          40,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("row %q: %d input tokens, want %d (rows %v)", k, got[k], v, got)
+		}
+	}
+}

@@ -65,7 +65,13 @@ func newOutbox(t *testing.T, db *tracking.DB, cfg tracking.Config) *tracking.Out
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ob.Close(context.Background()) })
+	t.Cleanup(func() {
+		// bounded, so that a test whose events cannot be persisted fails
+		// instead of waiting for the package's timeout
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ob.Close(ctx)
+	})
 	return ob
 }
 

@@ -308,6 +308,40 @@ func TestServeWithTheOpenAISDK(t *testing.T) {
 	}
 }
 
+// TestAnOversizedCustomerIsRefusedAndTrackingGoesOn: a customer header
+// longer than a customer id may be gets a 400 that names the header, and
+// the usage events of it and of the calls after it are all delivered. A
+// 40 KB header once made every later event wait in memory: the usage
+// ledger's store refuses keys over 32 KiB.
+func TestAnOversizedCustomerIsRefusedAndTrackingGoesOn(t *testing.T) {
+	up := providertest.NewServer(t)
+	h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey)
+	post := func(customer string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/chat/completions",
+			strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("X-Tollgate-Customer", customer)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	code, body := post(strings.Repeat("c", 40000))
+	if want := "the X-Tollgate-Customer header is 40000 bytes long; a customer id is at most 256"; code != 400 || !strings.Contains(body, want) {
+		t.Fatalf("answered %d %s; want 400 saying %q", code, body, want)
+	}
+	if code, body := post("acme"); code != 200 {
+		t.Fatalf("the next call answered %d %s", code, body)
+	}
+	h.stop(t)
+	evs := h.events(t)
+	if len(evs) != 2 || evs[0].CustomerID != "" || evs[0].Status != core.StatusInvalid || evs[1].CustomerID != "acme" || evs[1].Status != core.StatusOK {
+		t.Fatalf("events %+v; want the refusal's (no customer) and acme's", evs)
+	}
+}
+
 func TestLogsNeverShowKeys(t *testing.T) {
 	up := providertest.NewServer(t)
 	h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey)

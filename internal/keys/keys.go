@@ -75,6 +75,9 @@ func (s Spec) Check() error {
 	if s.Customer == "" && s.Team == "" {
 		errs = append(errs, errors.New("a key belongs to a customer or a team: set --customer or --team"))
 	}
+	if err := core.CheckCustomerID(s.Customer); err != nil {
+		errs = append(errs, fmt.Errorf("customer: the id %w", err)) // the gateway would refuse its calls
+	}
 	for _, m := range s.Models {
 		if _, err := path.Match(m, ""); err != nil || m == "" {
 			errs = append(errs, fmt.Errorf("models: %q is not a model name or pattern such as gpt-4o*", m))

@@ -109,6 +109,7 @@ func TestSpecCheck(t *testing.T) {
 		{"bad metadata key", keys.Spec{Customer: "a", Metadata: map[string]string{"Bad Key": "x"}}, "metadata"},
 		{"negative limit", keys.Spec{Customer: "a", Limits: core.Limits{RequestsPerMinute: -1}}, "negative"},
 		{"budget without a customer", keys.Spec{Team: "ml", Limits: core.Limits{MonthlyBudget: core.Dollar}}, "set --customer with --monthly-budget"},
+		{"customer id too long", keys.Spec{Customer: strings.Repeat("c", 300)}, "customer: the id is 300 bytes long; a customer id is at most 256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

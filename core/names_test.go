@@ -1,0 +1,109 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/core"
+)
+
+// bodyModelFormat is fakeFormat with the model read from the body.
+type bodyModelFormat struct{ fakeFormat }
+
+func (bodyModelFormat) Parse(r *core.Request) { r.Model = string(r.Body) }
+
+func boundsEngine(rec *outcomes) *core.Engine {
+	p := core.NewPipeline([]core.Stage{core.StageFunc(func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+		return &core.Response{Status: 200}, nil
+	})}, []core.Completer{rec}, nil)
+	return core.New(core.WithPipeline(p), core.WithFormats(bodyModelFormat{}),
+		core.WithUpstream(core.NewUpstream("u", "fake", nil, "", "")), core.WithCustomerHeader("X-Customer", false))
+}
+
+// TestCustomerIDAndModelAreBounded: a customer id or model name too long or
+// with a control character is refused with a 400 that names where it came
+// from, and the refusal's usage event does not carry it (it once made
+// every later event wait: the ledger's store refuses keys over 32 KiB).
+func TestCustomerIDAndModelAreBounded(t *testing.T) {
+	long := strings.Repeat("c", core.MaxCustomerIDBytes+1)
+	for _, tt := range []struct {
+		name, customer, model string
+		code, msg             string
+	}{
+		{"customer at the limit", strings.Repeat("c", core.MaxCustomerIDBytes), "m", "", ""},
+		{"model at the limit", "acme", strings.Repeat("m", core.MaxModelBytes), "", ""},
+		{"customer over the limit", long, "m", "invalid_customer",
+			"the X-Customer header is 257 bytes long; a customer id is at most 256"},
+		{"model over the limit", "acme", "gpt-" + strings.Repeat("m", 40000), "invalid_model",
+			"the model is 40004 bytes long; a model name is at most 256"},
+		{"control character in the model", "acme", "gpt-4o\x00x", "invalid_model",
+			"the model has a control character (U+0000) at byte 6; a model name may not"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &outcomes{}
+			srv := httptest.NewServer(boundsEngine(rec).Handler())
+			defer srv.Close()
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/op", strings.NewReader(tt.model))
+			req.Header.Set("X-Customer", tt.customer)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if len(rec.all) != 1 {
+				t.Fatalf("%d outcomes, want 1", len(rec.all))
+			}
+			o := rec.all[0]
+			if tt.code == "" {
+				if resp.StatusCode != 200 || o.Request.Customer != tt.customer || o.Request.Model != tt.model {
+					t.Fatalf("status %d, outcome customer %d bytes model %d bytes: want 200 with both kept",
+						resp.StatusCode, len(o.Request.Customer), len(o.Request.Model))
+				}
+				return
+			}
+			ae := core.AsError(o.Err)
+			if resp.StatusCode != 400 || ae.Code != tt.code || ae.Message != tt.msg {
+				t.Fatalf("status %d, error %q %q; want 400 %q %q", resp.StatusCode, ae.Code, ae.Message, tt.code, tt.msg)
+			}
+			if len(o.Request.Customer) > core.MaxCustomerIDBytes || len(o.Request.Model) > core.MaxModelBytes || strings.ContainsRune(o.Request.Model, 0) {
+				t.Errorf("the refusal's event carries the refused value (customer %d bytes, model %q…)", len(o.Request.Customer), o.Request.Model[:min(10, len(o.Request.Model))])
+			}
+		})
+	}
+}
+
+// TestCustomerIDFromTheLibraryIsChecked: core.WithCustomer's id is checked
+// as the header's is, and the error says where it came from.
+func TestCustomerIDFromTheLibraryIsChecked(t *testing.T) {
+	rec := &outcomes{}
+	ctx := core.WithCustomer(context.Background(), "acme\x00globex")
+	_, err := boundsEngine(rec).Do(ctx, &core.Request{Path: "/op", Body: []byte("m")})
+	want := "the customer id has a control character (U+0000) at byte 4; a customer id may not"
+	if ae := core.AsError(err); !errors.Is(err, core.ErrValidation) || ae.Code != "invalid_customer" || ae.Message != want {
+		t.Fatalf("got %v, want invalid_customer %q", err, want)
+	}
+	if c := rec.all[0].Request.Customer; c != "" {
+		t.Errorf("the refusal's event carries customer %q", c)
+	}
+}
+
+func TestCheckCustomerID(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"":                        true,
+		"acme":                    true,
+		"org:team/user@mail.test": true,
+		"ünïcødé":                 true,
+		"tab\there":               false,
+		"line\nbreak":             false,
+		"del\x7f":                 false,
+		strings.Repeat("x", 257):  false,
+	} {
+		if err := core.CheckCustomerID(id); (err == nil) != ok {
+			t.Errorf("CheckCustomerID(%q) = %v, want ok %v", id, err, ok)
+		}
+	}
+}
