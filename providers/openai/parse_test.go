@@ -72,11 +72,11 @@ func referenceChat(body string) parseResult {
 			r.Stream = b
 		case "stream_options":
 			var so map[string]json.RawMessage
-			if json.Unmarshal(f.raw, &so) == nil {
-				includeUsage = string(so["include_usage"]) == "true"
-			} else {
-				includeUsage = false
+			if json.Unmarshal(f.raw, &so) != nil {
+				r.Err = typeError("stream_options", "an object", string(f.raw)).Error()
+				break
 			}
+			includeUsage = string(so["include_usage"]) == "true"
 		case "messages":
 			a, isArray := v.([]any)
 			switch {
@@ -155,6 +155,7 @@ var parseCases = []string{
 	`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`,
 	`{"model":"gpt-\u0034o","stream":true,"messages":[{"role":"user","content":"a \"b\""}]}`,
 	`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{}]}`,
+	`{"model":"m","stream":true,"stream_options":[],"messages":[{}]}`, `{"model":"m","stream":true,"stream_options":null,"messages":[{}]}`,
 	`{"model":"m","stream":null,"messages":[1]}`,
 	`{"model":1,"messages":[]}`, `{"model":"m","stream":"yes"}`, `{"messages":{}}`, `{"messages":[ ]}`,
 	`{"model":"a","model":"b","messages":[1]}`, `{"stream":1,"model":"late"}`,

@@ -62,6 +62,12 @@ func (Format) Parse(req *core.Request) {
 			}
 			stream = v == "true"
 		case "stream_options":
+			// an object or null; anything else could not take the
+			// include_usage the gateway adds, and OpenAI refuses it too
+			if kind := jsonscan.KindOf(v); kind != jsonscan.Object && kind != jsonscan.Null {
+				fieldErr = typeError("stream_options", "an object", v)
+				return
+			}
 			raw, _ := jsonscan.Field(v, "include_usage")
 			includeUsage = raw == "true"
 		case "messages":
