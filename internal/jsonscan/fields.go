@@ -6,10 +6,12 @@ import (
 )
 
 // Fields calls fn with each top-level field of a JSON object: its name and
-// its raw value. It skips strings with a vectorized search for their
-// closing quote. It does not validate values (use Valid first when the text
-// is untrusted); ok is false when s is not an object or is cut short, and
-// fn may have been called by then.
+// its raw value. A name with escapes is decoded as encoding/json decodes it
+// (invalid UTF-8 becomes U+FFFD); one without is passed as written. It
+// skips strings with a vectorized search for their closing quote. It does
+// not validate values (use Valid first when the text is untrusted); ok is
+// false when s is not an object or is cut short, and fn may have been
+// called by then.
 func Fields(s string, fn func(name, raw string)) (ok bool) {
 	i := skipSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {

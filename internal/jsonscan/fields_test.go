@@ -18,10 +18,17 @@ func scanned(body string) ([]kv, bool) {
 	return got, ok
 }
 
+// viaGJSON is the oracle: gjson's fields, a name with escapes decoded by
+// encoding/json as Fields documents (gjson keeps invalid UTF-8 there, where
+// encoding/json, and so Fields, makes it U+FFFD).
 func viaGJSON(body string) []kv {
 	var want []kv
 	gjson.Parse(body).ForEach(func(k, v gjson.Result) bool {
-		want = append(want, kv{k.Str, v.Raw})
+		name := k.Str
+		if strings.IndexByte(k.Raw, '\\') >= 0 {
+			json.Unmarshal([]byte(k.Raw), &name)
+		}
+		want = append(want, kv{name, v.Raw})
 		return true
 	})
 	return want
