@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -82,21 +83,31 @@ func ParseUSD(s string) (USD, error) {
 	if whole == "" && frac == "" || len(frac) > 12 || !digits(whole) || !digits(frac) {
 		return 0, fmt.Errorf("%w: %q (want a decimal like 2.50, at most 12 decimal places)", ErrUSDSyntax, orig)
 	}
+	// Every amount USD holds reads back, its extremes too: a ledger row
+	// summed up to them is written with String and read with this.
+	limit := uint64(math.MaxInt64)
+	if neg {
+		limit++ // -2⁶³ picodollars is an amount too
+	}
+	tooLarge := fmt.Errorf("%w: %q is too large (the limit is $%s)", ErrUSDSyntax, orig, USD(math.MaxInt64))
 	var w, f uint64
 	var err error
 	if whole != "" {
-		if w, err = strconv.ParseUint(whole, 10, 64); err != nil || w > 9_000_000 {
-			return 0, fmt.Errorf("%w: %q is too large", ErrUSDSyntax, orig)
+		if w, err = strconv.ParseUint(whole, 10, 64); err != nil || w > limit/uint64(Dollar) {
+			return 0, tooLarge
 		}
 	}
 	if frac != "" {
 		f, _ = strconv.ParseUint(frac+strings.Repeat("0", 12-len(frac)), 10, 64)
 	}
-	v := USD(w)*Dollar + USD(f)
-	if neg {
-		v = -v
+	m := w*uint64(Dollar) + f // w ≤ 9,223,372: no overflow
+	if m > limit {
+		return 0, tooLarge
 	}
-	return v, nil
+	if neg {
+		return -USD(m), nil // two's complement: right for -2⁶³ too
+	}
+	return USD(m), nil
 }
 
 func digits(s string) bool {

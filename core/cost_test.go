@@ -3,6 +3,7 @@ package core_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/core"
@@ -22,6 +23,9 @@ func TestUSD(t *testing.T) {
 		{"leading dot", ".5", 500_000_000_000, "0.5"},
 		{"zero", "0", 0, "0"},
 		{"negative", "-1.25", -1_250_000_000_000, "-1.25"},
+		// the extremes a saturated ledger total is written as read back
+		{"the largest amount", "9223372.036854775807", math.MaxInt64, "9223372.036854775807"},
+		{"the smallest amount", "-9223372.036854775808", math.MinInt64, "-9223372.036854775808"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,7 +43,7 @@ func TestUSD(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", "abc", "1e3", "0.0000000000001", "1.2.3", "99999999999"} {
+	for _, bad := range []string{"", "abc", "1e3", "0.0000000000001", "1.2.3", "99999999999", "9223372.036854775808", "-9223372.036854775809", "9223373"} {
 		if _, err := core.ParseUSD(bad); !errors.Is(err, core.ErrUSDSyntax) {
 			t.Errorf("ParseUSD(%q) err = %v, want ErrUSDSyntax", bad, err)
 		}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -22,18 +23,47 @@ type UsageTotals struct {
 	Errors int64 `json:"errors"`
 }
 
-// Add adds o to t.
+// Add adds o to t. Sums stop at the largest int64 (or the smallest)
+// instead of wrapping: an upstream that reports absurd token counts must
+// not turn a customer's spend negative.
 func (t *UsageTotals) Add(o UsageTotals) {
-	t.Requests += o.Requests
-	t.InputTokens += o.InputTokens
-	t.OutputTokens += o.OutputTokens
-	t.TotalTokens += o.TotalTokens
-	t.CachedInputTokens += o.CachedInputTokens
-	t.CacheWriteTokens += o.CacheWriteTokens
-	t.ReasoningTokens += o.ReasoningTokens
-	t.Cost += o.Cost
-	t.Unpriced += o.Unpriced
-	t.Errors += o.Errors
+	t.Requests = SaturatingAdd(t.Requests, o.Requests)
+	t.InputTokens = SaturatingAdd(t.InputTokens, o.InputTokens)
+	t.OutputTokens = SaturatingAdd(t.OutputTokens, o.OutputTokens)
+	t.TotalTokens = SaturatingAdd(t.TotalTokens, o.TotalTokens)
+	t.CachedInputTokens = SaturatingAdd(t.CachedInputTokens, o.CachedInputTokens)
+	t.CacheWriteTokens = SaturatingAdd(t.CacheWriteTokens, o.CacheWriteTokens)
+	t.ReasoningTokens = SaturatingAdd(t.ReasoningTokens, o.ReasoningTokens)
+	t.Cost = SaturatingAdd(t.Cost, o.Cost)
+	t.Unpriced = SaturatingAdd(t.Unpriced, o.Unpriced)
+	t.Errors = SaturatingAdd(t.Errors, o.Errors)
+}
+
+// SaturatingAdd is a + b, held at the int64 limits instead of wrapping.
+func SaturatingAdd[T ~int64](a, b T) T {
+	s := a + b
+	switch {
+	case a > 0 && b > 0 && s < 0:
+		return math.MaxInt64
+	case a < 0 && b < 0 && s >= 0:
+		return math.MinInt64
+	}
+	return s
+}
+
+// SaturatingMul is a * b, held at the int64 limits instead of wrapping.
+func SaturatingMul[T ~int64](a, b T) T {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	p := a * b
+	if p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
+		if (a > 0) == (b > 0) {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return p
 }
 
 // SpendReader reports what a customer has used so far: in the UTC day and

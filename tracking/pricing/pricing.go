@@ -127,11 +127,16 @@ func (p Price) Cost(input, cachedInput, cacheWrite, output, reasoning int64) cor
 	plainIn := max(input-cachedInput-cacheWrite, 0)
 	reasoning = max(min(reasoning, output), 0)
 	plainOut := max(output-reasoning, 0)
-	return core.USD(plainIn)*p.Input.perToken() +
-		core.USD(cachedInput)*cached.perToken() +
-		core.USD(cacheWrite)*write.perToken() +
-		core.USD(plainOut)*p.Output.perToken() +
-		core.USD(reasoning)*reason.perToken()
+	// saturating: counts an upstream reports are not trusted to be sane,
+	// and a wrapped product would be a negative cost
+	var cost core.USD
+	for _, part := range [...]struct {
+		n    int64
+		rate Rate
+	}{{plainIn, p.Input}, {cachedInput, cached}, {cacheWrite, write}, {plainOut, p.Output}, {reasoning, reason}} {
+		cost = core.SaturatingAdd(cost, core.SaturatingMul(core.USD(part.n), part.rate.perToken()))
+	}
+	return cost
 }
 
 // Prices maps provider → model → price.

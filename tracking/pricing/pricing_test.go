@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 
@@ -44,6 +45,8 @@ func TestCostAgainstHandComputedFigures(t *testing.T) {
 		{"no tokens cost nothing", "openai", "gpt-4o", 0, 0, 0, 0, 0, "0"},
 		// inconsistent counts are clamped: cached > input counts only cached
 		{"counts that do not add up are clamped", "openai", "gpt-4o-mini", 10, 20, 0, 0, 0, "0.0000015"},
+		// an upstream's absurd counts: the largest amount, never a wrapped (negative) one
+		{"absurd counts saturate", "openai", "gpt-4o", 1 << 62, 0, 0, 1 << 62, 0, core.USD(math.MaxInt64).String()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
