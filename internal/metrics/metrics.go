@@ -9,8 +9,9 @@
 // Every metric is named tollgate_…, with base units (seconds, bytes, USD)
 // and _total on counters, per the Prometheus naming conventions. Labels are
 // bounded by the config (providers, upstreams, stages, sinks) and by the
-// models called; the customer label is off unless [Options.CustomerLabel]
-// is set, as customers can be many.
+// models called, the first [MaxModels] of them (a model is the client's
+// text: past that, new names are counted as "other"); the customer label
+// is off unless [Options.CustomerLabel] is set, as customers can be many.
 package metrics
 
 import (
@@ -77,6 +78,32 @@ type Metrics struct {
 
 	series    sync.Map // seriesKey -> *callSeries
 	upstreams sync.Map // upstream name -> prometheus.Observer
+	models    sync.Map // model label value -> struct{}
+	nModels   atomic.Int64
+}
+
+// MaxModels bounds the distinct values of the model label. A model name is
+// whatever the client sent: a client naming a new model on each call (each
+// refused by the upstream) would otherwise add series, and memory, without
+// end. Calls to models past the first MaxModels are labelled OtherModel.
+const MaxModels = 500
+
+// OtherModel is the model label of calls to models past [MaxModels].
+const OtherModel = "other"
+
+// modelLabel is model, or OtherModel once MaxModels others have labels.
+func (m *Metrics) modelLabel(model string) string {
+	if _, ok := m.models.Load(model); ok {
+		return model
+	}
+	if m.nModels.Add(1) > MaxModels {
+		m.nModels.Add(-1)
+		return OtherModel
+	}
+	if _, loaded := m.models.LoadOrStore(model, struct{}{}); loaded {
+		m.nModels.Add(-1)
+	}
+	return model
 }
 
 // Buckets for call-level latencies: LLM calls run from milliseconds
@@ -184,9 +211,18 @@ type usageSeries struct {
 
 var tokenTypes = [5]string{"input", "output", "cached_input", "cache_write", "reasoning"}
 
-func (m *Metrics) seriesFor(k seriesKey) *callSeries {
-	if s, ok := m.series.Load(k); ok {
+// seriesFor returns the series of k, first putting k's model in its label
+// (modelLabel) when k is new. A cached k has a labelled model already, so a
+// call pays one map lookup; a model past MaxModels pays two, and is not
+// cached under its own name.
+func (m *Metrics) seriesFor(k *seriesKey) *callSeries {
+	if s, ok := m.series.Load(*k); ok {
 		return s.(*callSeries)
+	}
+	if k.model = m.modelLabel(k.model); k.model == OtherModel {
+		if s, ok := m.series.Load(*k); ok {
+			return s.(*callSeries)
+		}
 	}
 	s := &callSeries{
 		requests:  m.requests.WithLabelValues(k.provider, k.upstream, k.operation, k.model, k.status, strconv.Itoa(k.code)),
@@ -195,7 +231,7 @@ func (m *Metrics) seriesFor(k seriesKey) *callSeries {
 		cacheHits: m.cacheHits.WithLabelValues(k.provider, k.model),
 		retries:   m.retries.WithLabelValues(k.provider, k.model),
 	}
-	v, _ := m.series.LoadOrStore(k, s)
+	v, _ := m.series.LoadOrStore(*k, s)
 	return v.(*callSeries)
 }
 
@@ -209,7 +245,7 @@ func (m *Metrics) Complete(o *core.Outcome) {
 	if r.Upstream != nil {
 		k.upstream = r.Upstream.Name
 	}
-	s := m.seriesFor(k)
+	s := m.seriesFor(&k)
 	s.requests.Inc()
 	s.duration.Observe(o.Latency.Seconds())
 	if r.Stream && o.TimeToFirstToken > 0 {

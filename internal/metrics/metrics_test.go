@@ -131,3 +131,43 @@ func grep(text, prefix string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestModelLabelsAreBounded: a client that names a new model on every call
+// adds series up to metrics.MaxModels models; the calls past them are
+// counted, under the model "other", and add no series.
+func TestModelLabelsAreBounded(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	call := func(model string) {
+		m.Complete(&core.Outcome{Request: &core.Request{Model: model, Operation: "chat.completions"},
+			Status: core.StatusUpstreamError, HTTPStatus: 404})
+	}
+	for i := range metrics.MaxModels + 100 {
+		call("made-up-" + strconv.Itoa(i))
+	}
+	call("made-up-0") // a model with a label keeps it
+	if n := testutil.CollectAndCount(m.Registry(), "tollgate_requests_total"); n != metrics.MaxModels+1 {
+		t.Fatalf("%d request series after %d models, want %d (the first %d and other)", n, metrics.MaxModels+100, metrics.MaxModels+1, metrics.MaxModels)
+	}
+	for model, want := range map[string]float64{"made-up-0": 2, metrics.OtherModel: 100} {
+		c, err := m.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got float64
+		for _, f := range c {
+			if f.GetName() != "tollgate_requests_total" {
+				continue
+			}
+			for _, s := range f.GetMetric() {
+				for _, l := range s.GetLabel() {
+					if l.GetName() == "model" && l.GetValue() == model {
+						got += s.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		if got != want {
+			t.Errorf("model %q counted %v calls, want %v", model, got, want)
+		}
+	}
+}
