@@ -316,23 +316,12 @@ func TestServeWithTheOpenAISDK(t *testing.T) {
 func TestAnOversizedCustomerIsRefusedAndTrackingGoesOn(t *testing.T) {
 	up := providertest.NewServer(t)
 	h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey)
-	post := func(customer string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/chat/completions",
-			strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
-		req.Header.Set("X-Tollgate-Customer", customer)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
-	code, body := post(strings.Repeat("c", 40000))
+	const chat = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	code, _, body := post(t, h, strings.Repeat("c", 40000), chat)
 	if want := "the X-Tollgate-Customer header is 40000 bytes long; a customer id is at most 256"; code != 400 || !strings.Contains(body, want) {
 		t.Fatalf("answered %d %s; want 400 saying %q", code, body, want)
 	}
-	if code, body := post("acme"); code != 200 {
+	if code, _, body := post(t, h, "acme", chat); code != 200 {
 		t.Fatalf("the next call answered %d %s", code, body)
 	}
 	h.stop(t)
