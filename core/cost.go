@@ -89,12 +89,14 @@ func ParseUSD(s string) (USD, error) {
 	if neg {
 		limit++ // -2⁶³ picodollars is an amount too
 	}
-	tooLarge := fmt.Errorf("%w: %q is too large (the limit is $%s)", ErrUSDSyntax, orig, USD(math.MaxInt64))
+	tooLarge := func() error {
+		return fmt.Errorf("%w: %q is too large (the limit is $%s)", ErrUSDSyntax, orig, USD(math.MaxInt64))
+	}
 	var w, f uint64
 	var err error
 	if whole != "" {
 		if w, err = strconv.ParseUint(whole, 10, 64); err != nil || w > limit/uint64(Dollar) {
-			return 0, tooLarge
+			return 0, tooLarge()
 		}
 	}
 	if frac != "" {
@@ -102,7 +104,7 @@ func ParseUSD(s string) (USD, error) {
 	}
 	m := w*uint64(Dollar) + f // w ≤ 9,223,372: no overflow
 	if m > limit {
-		return 0, tooLarge
+		return 0, tooLarge()
 	}
 	if neg {
 		return -USD(m), nil // two's complement: right for -2⁶³ too
