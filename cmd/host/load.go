@@ -29,11 +29,10 @@ func loadConfig(name string, args []string, stdout, stderr io.Writer) (*config.C
 // (loadFailed).
 func loadConfigWith(name string, args []string, stdout, stderr io.Writer, extra func(flagSet)) (*config.Config, flagSet, error) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stdout) // only --help writes there: parseFlags says the errors
 	fs.StringP("config", "c", "", "config `file` (YAML); without it, the embedded default")
 	extra(fs)
 	config.RegisterFlags(fs)
-	if code, ok := parseFlags(fs, args, stderr); !ok {
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return nil, fs, exitCode(code)
 	}
 	path, _ := fs.GetString("config")
@@ -43,9 +42,10 @@ func loadConfigWith(name string, args []string, stdout, stderr io.Writer, extra 
 
 // parseFlags parses args into fs. When the command cannot go on, it
 // returns the exit code and false: 0 after --help (pflag has printed the
-// flags to its output), 2 after a command line pflag refused, which it
-// says on stderr.
-func parseFlags(fs flagSet, args []string, stderr io.Writer) (code int, ok bool) {
+// flags, or fs.Usage, on stdout), 2 after a command line pflag refused,
+// which it says on stderr.
+func parseFlags(fs flagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	fs.SetOutput(stdout) // only --help writes there: the errors are said below
 	err := fs.Parse(args)
 	switch {
 	case err == nil:

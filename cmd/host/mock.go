@@ -18,9 +18,8 @@ import (
 // key: point a provider's base_url at it.
 func mock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("mock", pflag.ContinueOnError)
-	fs.SetOutput(stdout) // only --help writes there
 	addr := fs.String("listen", "127.0.0.1:9090", "`host:port` to listen on")
-	if code, ok := parseFlags(fs, args, stderr); !ok {
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	ln, err := net.Listen("tcp", *addr)

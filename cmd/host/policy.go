@@ -29,12 +29,11 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	fs := pflag.NewFlagSet("policy test", pflag.ContinueOnError)
-	fs.SetOutput(stdout) // only --help writes there
 	fs.Usage = func() { fmt.Fprint(stdout, policyUsage) }
 	verbose := fs.BoolP("verbose", "v", false, "list every test, not only failures")
 	runRe := fs.String("run", "", "run only the tests whose name matches `REGEX`")
 	network := fs.Bool("allow-network", false, "allow http.send and net.* (as a stage's allow_network)")
-	if code, ok := parseFlags(fs, args[1:], stderr); !ok {
+	if code, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
 		return code
 	}
 	if fs.NArg() == 0 {
