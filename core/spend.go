@@ -57,7 +57,9 @@ func SaturatingMul[T ~int64](a, b T) T {
 		return 0
 	}
 	p := a * b
-	if p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
+	// p/b undoes a wrapped product, except -2⁶³ × -1, whose quotient
+	// wraps back to a as well
+	if p/b != a || (b == -1 && a == math.MinInt64) {
 		if (a > 0) == (b > 0) {
 			return math.MaxInt64
 		}

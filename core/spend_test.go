@@ -15,6 +15,7 @@ func TestSaturatingArithmetic(t *testing.T) {
 		{max, 1, max, max},
 		{max, -1, max - 1, -max},
 		{min, -1, min, max},
+		{-1, min, min, max},
 		{min, 1, min + 1, min},
 		{1 << 62, 1 << 62, max, max},
 		{-(1 << 62), 1 << 62, 0, min},
