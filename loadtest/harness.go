@@ -334,10 +334,10 @@ func startGateway(ctx context.Context, o Options, nc NamedConfig, env []string, 
 	if nc.Binary != "" {
 		bin, validate = nc.Binary, true // a tollgate build of its own
 	}
-	if !validate {
-		// a config that does not load fails the start instead
-	} else if out, err := runQuiet(ctx, bin, append([]string{"validate"}, cfgArgs...), env, dir); err != nil {
-		return nil, fmt.Errorf("config does not validate (is its stage built yet?): %s", firstLines(out, 4))
+	if validate { // else a config that does not load fails the start instead
+		if out, err := runQuiet(ctx, bin, append([]string{"validate"}, cfgArgs...), env, dir); err != nil {
+			return nil, fmt.Errorf("config does not validate (is its stage built yet?): %s", firstLines(out, 4))
+		}
 	}
 	env = append(env, extraEnv...)
 	env = append(env, nc.Env...)
