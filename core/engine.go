@@ -269,6 +269,10 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 		return &Error{Kind: KindValidation, Code: "invalid_customer", Message: source + " " + err.Error()}
 	}
 	req.Metadata = mergeMetadata(req.Metadata, MetadataFrom(ctx), a.metadata)
+	if err := e.checkMetadata(req.Metadata, h); err != nil {
+		req.Metadata = nil // the refusal's own usage event must not carry them
+		return &Error{Kind: KindValidation, Code: "invalid_metadata", Message: err.Error()}
+	}
 	req.Format.Parse(req)
 	if err := checkModelName(req.Model); err != nil {
 		req.Model = ""
@@ -285,6 +289,24 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 		return e.pickUpstream(req, a.upstream)
 	}
 	return nil
+}
+
+// checkMetadata is CheckMetadata naming the client's header where a refused
+// tag came from one (its name is the prefix and the tag's, its value the tag's).
+func (e *Engine) checkMetadata(m map[string]string, h http.Header) error {
+	if len(m) == 0 {
+		return nil
+	}
+	return checkMetadata(m, func(name, value string) string {
+		if h == nil || e.metaPrefix == "" {
+			return ""
+		}
+		header := http.CanonicalHeaderKey(e.metaPrefix + name)
+		if v := h[header]; len(v) > 0 && v[0] == value {
+			return header
+		}
+		return ""
+	})
 }
 
 func mergeMetadata(ms ...map[string]string) map[string]string {

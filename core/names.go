@@ -2,8 +2,10 @@ package core
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // The longest customer id and model name a call may carry. Both travel on
@@ -33,4 +35,91 @@ func checkName(s, what string, limit int) error {
 		return fmt.Errorf("has a control character (%U) at byte %d; %s may not", []rune(s[i:])[0], i, what)
 	}
 	return nil
+}
+
+// The most tags a call's usage event carries, and the longest tag name and
+// value (OpenAI's own bounds for its metadata parameter are 16, 64 and
+// 512). Tags travel on every usage event: through the outbox's memory and
+// its disk queues, which all sinks share, to every tracker, and into rate
+// limits keyed by metadata.NAME. Without a bound, a client sending a
+// megabyte of X-Tollgate-Meta-* headers on each call would fill that
+// shared backlog and crowd out every other customer's events.
+const (
+	MaxMetadataTags       = 32
+	MaxMetadataNameBytes  = 64
+	MaxMetadataValueBytes = 512
+)
+
+// CheckMetadata says what is wrong with a call's tags, or returns nil: too
+// many, a name too long or with a control character, a value too long.
+func CheckMetadata(m map[string]string) error { return checkMetadata(m, nil) }
+
+// checkMetadata is CheckMetadata; headerOf names the client's header a
+// tag came from ("" when it did not), so that the error can say which.
+func checkMetadata(m map[string]string, headerOf func(name, value string) string) error {
+	if len(m) > MaxMetadataTags {
+		return fmt.Errorf("the call carries %d metadata tags; at most %d", len(m), MaxMetadataTags)
+	}
+	name, inName, err := badTag(m)
+	if err == nil {
+		return nil
+	}
+	header := ""
+	if headerOf != nil {
+		header = headerOf(name, m[name])
+	}
+	switch {
+	case header != "" && inName:
+		return fmt.Errorf("the tag name of the %s header %w", shortHeader(header), err)
+	case header != "":
+		return fmt.Errorf("the %s header %w", header, err)
+	case inName:
+		return fmt.Errorf("the metadata name %s %w", shortQuote(name), err)
+	default:
+		return fmt.Errorf("the value of metadata tag %s %w", shortQuote(name), err)
+	}
+}
+
+// badTag returns the first tag, by name, whose name or value is out of
+// bounds, whether its name is the fault, and what is wrong; err is nil
+// when every tag fits.
+func badTag(m map[string]string) (name string, inName bool, err error) {
+	found := false
+	for k, v := range m {
+		if len(v) > MaxMetadataValueBytes || len(k) > MaxMetadataNameBytes || hasControl(k) {
+			if !found || k < name {
+				name, found = k, true
+			}
+		}
+	}
+	if !found {
+		return "", false, nil
+	}
+	if err := checkName(name, "a metadata name", MaxMetadataNameBytes); err != nil {
+		return name, true, err
+	}
+	return name, false, fmt.Errorf("is %d bytes long; a metadata value is at most %d", len(m[name]), MaxMetadataValueBytes)
+}
+
+func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
+
+// shortHeader cuts a header name whose tag name is too long to 48 bytes.
+func shortHeader(h string) string {
+	if len(h) <= 48 {
+		return h
+	}
+	return h[:48] + "…"
+}
+
+// shortQuote quotes s, cut to 32 bytes (at a character) and marked "…":
+// an error names a refused value without repeating all of it.
+func shortQuote(s string) string {
+	if len(s) <= 32 {
+		return strconv.Quote(s)
+	}
+	cut := 32
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
 }

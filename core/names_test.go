@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -91,6 +92,81 @@ func TestCustomerIDFromTheLibraryIsChecked(t *testing.T) {
 	}
 }
 
+// TestMetadataIsBounded: tags out of bounds are refused with a 400 that
+// names the header they came from, and the refusal's usage event carries
+// none of them (a megabyte of tags on each call would crowd every other
+// customer's events out of the outbox's shared backlog).
+func TestMetadataIsBounded(t *testing.T) {
+	tags := func(n int) http.Header {
+		h := http.Header{}
+		for i := range n {
+			h.Set(fmt.Sprintf("X-Tollgate-Meta-T%d", i), "x")
+		}
+		return h
+	}
+	one := func(name, value string) http.Header { return http.Header{name: {value}} }
+	longName := "X-Tollgate-Meta-" + strings.Repeat("a", core.MaxMetadataNameBytes+1)
+	for _, tt := range []struct {
+		name   string
+		header http.Header
+		msg    string
+	}{
+		{"value at the limit", one("X-Tollgate-Meta-Note", strings.Repeat("v", core.MaxMetadataValueBytes)), ""},
+		{"as many tags as allowed", tags(core.MaxMetadataTags), ""},
+		{"value over the limit", one("X-Tollgate-Meta-Note", strings.Repeat("v", 600000)),
+			"the X-Tollgate-Meta-Note header is 600000 bytes long; a metadata value is at most 512"},
+		{"name over the limit", one(longName, "x"),
+			"the tag name of the " + http.CanonicalHeaderKey(longName)[:48] + "… header is 65 bytes long; a metadata name is at most 64"},
+		{"too many tags", tags(core.MaxMetadataTags + 1), "the call carries 33 metadata tags; at most 32"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &outcomes{}
+			srv := httptest.NewServer(boundsEngine(rec).Handler())
+			defer srv.Close()
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/op", strings.NewReader("m"))
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			o := rec.all[0]
+			if tt.msg == "" {
+				if resp.StatusCode != 200 || len(o.Request.Metadata) != len(tt.header) {
+					t.Fatalf("status %d, %d tags; want 200 with all %d", resp.StatusCode, len(o.Request.Metadata), len(tt.header))
+				}
+				return
+			}
+			ae := core.AsError(o.Err)
+			if resp.StatusCode != 400 || ae.Code != "invalid_metadata" || ae.Message != tt.msg {
+				t.Fatalf("status %d, error %q %q; want 400 invalid_metadata %q", resp.StatusCode, ae.Code, ae.Message, tt.msg)
+			}
+			if len(o.Request.Metadata) != 0 {
+				t.Errorf("the refusal's event carries %d tags", len(o.Request.Metadata))
+			}
+		})
+	}
+}
+
+// TestMetadataFromTheLibraryIsChecked: core.WithMetadata's tags are
+// bounded as the headers' are; the error names the tag.
+func TestMetadataFromTheLibraryIsChecked(t *testing.T) {
+	for _, tt := range []struct{ name, value, msg string }{
+		{"note", strings.Repeat("ü", 300), `the value of metadata tag "note" is 600 bytes long; a metadata value is at most 512`},
+		{"a\x00b", "x", `the metadata name "a\x00b" has a control character (U+0000) at byte 1; a metadata name may not`},
+		{strings.Repeat("n", 70), "x", `the metadata name "` + strings.Repeat("n", 32) + `"… is 70 bytes long; a metadata name is at most 64`},
+	} {
+		rec := &outcomes{}
+		ctx := core.WithMetadata(context.Background(), tt.name, tt.value)
+		_, err := boundsEngine(rec).Do(ctx, &core.Request{Path: "/op", Body: []byte("m")})
+		if ae := core.AsError(err); !errors.Is(err, core.ErrValidation) || ae.Code != "invalid_metadata" || ae.Message != tt.msg {
+			t.Errorf("got %v, want invalid_metadata %q", err, tt.msg)
+		}
+	}
+}
+
 func TestCheckCustomerID(t *testing.T) {
 	for id, ok := range map[string]bool{
 		"":                        true,
@@ -113,6 +189,17 @@ func TestCheckCustomerID(t *testing.T) {
 func BenchmarkCheckCustomerID(b *testing.B) {
 	for b.Loop() {
 		if core.CheckCustomerID("org-4f1c:team-search/user-1234") != nil {
+			b.Fatal("refused")
+		}
+	}
+}
+
+// BenchmarkCheckMetadata is what the edge's check of a call's tags costs:
+// a virtual key's two and two from headers.
+func BenchmarkCheckMetadata(b *testing.B) {
+	m := map[string]string{"team": "search", "key_id": "key_01J9Z4", "env": "prod", "feature": "autocomplete"}
+	for b.Loop() {
+		if core.CheckMetadata(m) != nil {
 			b.Fatal("refused")
 		}
 	}

@@ -308,12 +308,13 @@ func TestServeWithTheOpenAISDK(t *testing.T) {
 	}
 }
 
-// TestAnOversizedCustomerIsRefusedAndTrackingGoesOn: a customer header
-// longer than a customer id may be gets a 400 that names the header, and
-// the usage events of it and of the calls after it are all delivered. A
-// 40 KB header once made every later event wait in memory: the usage
+// TestOversizedAttributionIsRefusedAndTrackingGoesOn: a customer header
+// longer than a customer id may be, or a metadata header longer than a
+// tag's value may be, gets a 400 that names the header, and the usage
+// events of it and of the calls after it are all delivered. A 40 KB
+// customer header once made every later event wait in memory: the usage
 // ledger's store refuses keys over 32 KiB.
-func TestAnOversizedCustomerIsRefusedAndTrackingGoesOn(t *testing.T) {
+func TestOversizedAttributionIsRefusedAndTrackingGoesOn(t *testing.T) {
 	up := providertest.NewServer(t)
 	h := startHost(t, up.URL, "E2E_OPENAI_KEY="+plantedKey)
 	const chat = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
@@ -321,13 +322,20 @@ func TestAnOversizedCustomerIsRefusedAndTrackingGoesOn(t *testing.T) {
 	if want := "the X-Tollgate-Customer header is 40000 bytes long; a customer id is at most 256"; code != 400 || !strings.Contains(body, want) {
 		t.Fatalf("answered %d %s; want 400 saying %q", code, body, want)
 	}
-	if code, _, body := post(t, h, "acme", chat); code != 200 {
+	// a tag of 600 KB (under the 1 MiB header cap) on each call would fill the sinks' shared backlog
+	code, _, body = post(t, h, "acme", chat, "X-Tollgate-Meta-Note", strings.Repeat("n", 600000))
+	if want := "the X-Tollgate-Meta-Note header is 600000 bytes long; a metadata value is at most 512"; code != 400 || !strings.Contains(body, want) || !strings.Contains(body, "invalid_metadata") {
+		t.Fatalf("answered %d %.300s; want 400 invalid_metadata saying %q", code, body, want)
+	}
+	if code, _, body := post(t, h, "acme", chat, "X-Tollgate-Meta-Note", "ok"); code != 200 {
 		t.Fatalf("the next call answered %d %s", code, body)
 	}
 	h.stop(t)
 	evs := h.events(t)
-	if len(evs) != 2 || evs[0].CustomerID != "" || evs[0].Status != core.StatusInvalid || evs[1].CustomerID != "acme" || evs[1].Status != core.StatusOK {
-		t.Fatalf("events %+v; want the refusal's (no customer) and acme's", evs)
+	if len(evs) != 3 || evs[0].CustomerID != "" || evs[0].Status != core.StatusInvalid ||
+		evs[1].Status != core.StatusInvalid || len(evs[1].Metadata) != 0 ||
+		evs[2].CustomerID != "acme" || evs[2].Status != core.StatusOK || evs[2].Metadata["note"] != "ok" {
+		t.Fatalf("events %+v; want the two refusals' (no customer, no tags) and acme's", evs)
 	}
 }
 

@@ -59,13 +59,17 @@ pipeline:
 }
 
 // post sends a chat body as customer and returns status, headers and body.
-func post(t *testing.T, h *host, customer, body string) (int, http.Header, string) {
+// post makes a chat call as customer; header adds more headers, name then value.
+func post(t *testing.T, h *host, customer, body string, header ...string) (int, http.Header, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/chat/completions", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer sk-client")
 	if customer != "" {
 		req.Header.Set("X-Tollgate-Customer", customer)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -88,6 +88,12 @@ func (s Spec) Check() error {
 			errs = append(errs, fmt.Errorf("metadata: key %q: want lowercase letters, digits, _ . -", k))
 		}
 	}
+	// the gateway refuses a call whose tags are out of bounds; the key adds team and key_id
+	if n := len(s.Metadata); n > core.MaxMetadataTags-2 {
+		errs = append(errs, fmt.Errorf("metadata: %d tags; a key has at most %d (its calls also carry team and key_id)", n, core.MaxMetadataTags-2))
+	} else if err := core.CheckMetadata(s.Metadata); err != nil {
+		errs = append(errs, fmt.Errorf("metadata: %w", err))
+	}
 	if s.Limits.RequestsPerMinute < 0 || s.Limits.TokensPerMinute < 0 || s.Limits.MonthlyBudget < 0 {
 		errs = append(errs, errors.New("limits must not be negative"))
 	}

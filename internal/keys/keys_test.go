@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,6 +111,10 @@ func TestSpecCheck(t *testing.T) {
 		{"negative limit", keys.Spec{Customer: "a", Limits: core.Limits{RequestsPerMinute: -1}}, "negative"},
 		{"budget without a customer", keys.Spec{Team: "ml", Limits: core.Limits{MonthlyBudget: core.Dollar}}, "set --customer with --monthly-budget"},
 		{"customer id too long", keys.Spec{Customer: strings.Repeat("c", 300)}, "customer: the id is 300 bytes long; a customer id is at most 256"},
+		{"metadata value too long", keys.Spec{Customer: "a", Metadata: map[string]string{"note": strings.Repeat("v", 513)}},
+			`metadata: the value of metadata tag "note" is 513 bytes long; a metadata value is at most 512`},
+		{"too many metadata tags", keys.Spec{Customer: "a", Metadata: manyTags(31)},
+			"metadata: 31 tags; a key has at most 30 (its calls also carry team and key_id)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,4 +124,12 @@ func TestSpecCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+func manyTags(n int) map[string]string {
+	m := make(map[string]string, n)
+	for i := range n {
+		m[fmt.Sprintf("t%d", i)] = "x"
+	}
+	return m
 }
