@@ -11,7 +11,8 @@
 // bounded by the config (providers, upstreams, stages, sinks) and by the
 // models called, the first [MaxModels] of them (a model is the client's
 // text: past that, new names are counted as "other"); the customer label
-// is off unless [Options.CustomerLabel] is set, as customers can be many.
+// is off unless [Options.CustomerLabel] is set, as customers can be many,
+// and bounded the same way ([MaxCustomers]).
 package metrics
 
 import (
@@ -34,7 +35,8 @@ import (
 type Options struct {
 	// CustomerLabel adds a customer label to the token and cost counters.
 	// Each customer is then a set of series: turn it on only when customers
-	// are few (hundreds, not millions).
+	// are few (hundreds, not millions). Customers past the first
+	// [MaxCustomers] are counted as "other".
 	CustomerLabel bool
 	// Version, Commit and GoVersion label tollgate_build_info.
 	Version, Commit string
@@ -78,32 +80,45 @@ type Metrics struct {
 
 	series    sync.Map // seriesKey -> *callSeries
 	upstreams sync.Map // upstream name -> prometheus.Observer
-	models    sync.Map // model label value -> struct{}
-	nModels   atomic.Int64
+	models    labelSet
+	customers labelSet
 }
 
 // MaxModels bounds the distinct values of the model label. A model name is
 // whatever the client sent: a client naming a new model on each call (each
 // refused by the upstream) would otherwise add series, and memory, without
-// end. Calls to models past the first MaxModels are labelled OtherModel.
+// end. Calls to models past the first MaxModels are labelled Other.
 const MaxModels = 500
 
-// OtherModel is the model label of calls to models past [MaxModels].
-const OtherModel = "other"
+// MaxCustomers bounds the distinct values of the customer label
+// ([Options.CustomerLabel]) as MaxModels bounds the model's: a customer id
+// is the client's header unless virtual keys are required.
+const MaxCustomers = 1000
 
-// modelLabel is model, or OtherModel once MaxModels others have labels.
-func (m *Metrics) modelLabel(model string) string {
-	if _, ok := m.models.Load(model); ok {
-		return model
+// Other is the label of calls past a label's bound.
+const Other = "other"
+
+// labelSet admits the first max distinct values of a label; later values
+// read as Other.
+type labelSet struct {
+	max  int64
+	seen sync.Map // admitted value -> struct{}
+	n    atomic.Int64
+}
+
+// label is v, or Other once max other values have been admitted.
+func (l *labelSet) label(v string) string {
+	if _, ok := l.seen.Load(v); ok {
+		return v
 	}
-	if m.nModels.Add(1) > MaxModels {
-		m.nModels.Add(-1)
-		return OtherModel
+	if l.n.Add(1) > l.max {
+		l.n.Add(-1)
+		return Other
 	}
-	if _, loaded := m.models.LoadOrStore(model, struct{}{}); loaded {
-		m.nModels.Add(-1)
+	if _, loaded := l.seen.LoadOrStore(v, struct{}{}); loaded {
+		l.n.Add(-1)
 	}
-	return model
+	return v
 }
 
 // Buckets for call-level latencies: LLM calls run from milliseconds
@@ -117,7 +132,8 @@ var stageBuckets = []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001
 // New returns a Metrics with its collectors registered, together with the Go
 // runtime and process collectors.
 func New(opts Options) *Metrics {
-	m := &Metrics{opts: opts, reg: prometheus.NewRegistry()}
+	m := &Metrics{opts: opts, reg: prometheus.NewRegistry(),
+		models: labelSet{max: MaxModels}, customers: labelSet{max: MaxCustomers}}
 	custom := []string{"provider", "model", "type"}
 	costLabels := []string{"provider", "model"}
 	if opts.CustomerLabel {
@@ -212,14 +228,14 @@ type usageSeries struct {
 var tokenTypes = [5]string{"input", "output", "cached_input", "cache_write", "reasoning"}
 
 // seriesFor returns the series of k, first putting k's model in its label
-// (modelLabel) when k is new. A cached k has a labelled model already, so a
+// (bounded by MaxModels) when k is new. A cached k has a labelled model already, so a
 // call pays one map lookup; a model past MaxModels pays two, and is not
 // cached under its own name.
 func (m *Metrics) seriesFor(k *seriesKey) *callSeries {
 	if s, ok := m.series.Load(*k); ok {
 		return s.(*callSeries)
 	}
-	if k.model = m.modelLabel(k.model); k.model == OtherModel {
+	if k.model = m.models.label(k.model); k.model == Other {
 		if s, ok := m.series.Load(*k); ok {
 			return s.(*callSeries)
 		}
@@ -286,6 +302,9 @@ func (m *Metrics) Complete(o *core.Outcome) {
 // usageFor resolves the token and cost counters of a call.
 func (m *Metrics) usageFor(k seriesKey, customer string) *usageSeries {
 	us := &usageSeries{}
+	if m.opts.CustomerLabel {
+		customer = m.customers.label(customer)
+	}
 	for i, t := range tokenTypes {
 		if m.opts.CustomerLabel {
 			us.tokens[i] = m.tokens.WithLabelValues(k.provider, k.model, t, customer)

@@ -148,26 +148,57 @@ func TestModelLabelsAreBounded(t *testing.T) {
 	if n := testutil.CollectAndCount(m.Registry(), "tollgate_requests_total"); n != metrics.MaxModels+1 {
 		t.Fatalf("%d request series after %d models, want %d (the first %d and other)", n, metrics.MaxModels+100, metrics.MaxModels+1, metrics.MaxModels)
 	}
-	for model, want := range map[string]float64{"made-up-0": 2, metrics.OtherModel: 100} {
-		c, err := m.Registry().Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got float64
-		for _, f := range c {
-			if f.GetName() != "tollgate_requests_total" {
-				continue
-			}
-			for _, s := range f.GetMetric() {
-				for _, l := range s.GetLabel() {
-					if l.GetName() == "model" && l.GetValue() == model {
-						got += s.GetCounter().GetValue()
-					}
-				}
-			}
-		}
-		if got != want {
+	for model, want := range map[string]float64{"made-up-0": 2, metrics.Other: 100} {
+		if got := sumWhere(t, m, "tollgate_requests_total", "model", model); got != want {
 			t.Errorf("model %q counted %v calls, want %v", model, got, want)
 		}
 	}
+}
+
+// TestCustomerLabelsAreBounded: with the customer label on, a client that
+// sends a new customer id on every call adds token series up to
+// metrics.MaxCustomers customers; the tokens past them count as "other".
+func TestCustomerLabelsAreBounded(t *testing.T) {
+	m := metrics.New(metrics.Options{CustomerLabel: true})
+	call := func(customer string) {
+		m.Complete(&core.Outcome{Request: &core.Request{Model: "gpt-4o", Customer: customer, Operation: "chat.completions"},
+			Status: core.StatusOK, HTTPStatus: 200, Usage: core.Usage{InputTokens: 1}})
+	}
+	for i := range metrics.MaxCustomers + 50 {
+		call("cust-" + strconv.Itoa(i))
+	}
+	call("cust-0")
+	const types = 5 // input, output, cached_input, cache_write, reasoning
+	if n := testutil.CollectAndCount(m.Registry(), "tollgate_tokens_total"); n != types*(metrics.MaxCustomers+1) {
+		t.Fatalf("%d token series after %d customers, want %d (%d types for the first %d and other)",
+			n, metrics.MaxCustomers+50, types*(metrics.MaxCustomers+1), types, metrics.MaxCustomers)
+	}
+	for customer, want := range map[string]float64{"cust-0": 2, metrics.Other: 50} {
+		if got := sumWhere(t, m, "tollgate_tokens_total", "customer", customer); got != want {
+			t.Errorf("customer %q counted %v tokens, want %v", customer, got, want)
+		}
+	}
+}
+
+// sumWhere adds up the counter family's series whose label has value.
+func sumWhere(t *testing.T, m *metrics.Metrics, family, label, value string) float64 {
+	t.Helper()
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range fams {
+		if f.GetName() != family {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					sum += s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
 }
