@@ -11,13 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/logbuf"
 )
 
 // stack is an engine built from a whole config (providers, pipeline, redis)
@@ -26,25 +26,8 @@ type stack struct {
 	eng    *core.Engine
 	h      http.Handler
 	usage  string
-	logs   *lockedBuffer
+	logs   *logbuf.Buffer
 	closed bool
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func newStack(t *testing.T, yaml string) *stack {
@@ -60,7 +43,7 @@ func newStack(t *testing.T, yaml string) *stack {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	logs := &lockedBuffer{}
+	logs := &logbuf.Buffer{}
 	eng, err := tollgate.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("engine: %v", err)

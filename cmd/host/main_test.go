@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/logbuf"
 	"github.com/tollgate-dev/tollgate/internal/testbin"
 	"github.com/tollgate-dev/tollgate/providers/providertest"
 )
@@ -103,25 +103,8 @@ type host struct {
 	url    string
 	admin  string
 	usage  string
-	stderr *syncBuffer
+	stderr *logbuf.Buffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startHost runs the binary with a config over upstreamURL.
@@ -189,7 +172,7 @@ func (h *host) start(t *testing.T, env []string, write func(listen, admin string
 // returns false; any other failure fails the test.
 func (h *host) launch(t *testing.T, path string, env []string, retry bool) bool {
 	t.Helper()
-	h.stderr, h.done = &syncBuffer{}, make(chan error, 1)
+	h.stderr, h.done = &logbuf.Buffer{}, make(chan error, 1)
 	name, args := binary, []string{"serve", "--config", path}
 	if _, ok := refused(env); ok {
 		name, args = os.Args[0], append([]string{binary}, args...)
@@ -528,7 +511,7 @@ pipeline:
 func TestMockCommand(t *testing.T) {
 	addr, _ := freeAddrs(t)
 	cmd := exec.Command(binary, "mock", "--listen", addr)
-	var out syncBuffer
+	var out logbuf.Buffer
 	cmd.Stdout = &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

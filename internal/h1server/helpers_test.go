@@ -11,11 +11,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/h1server"
+	"github.com/tollgate-dev/tollgate/internal/logbuf"
 )
 
 // settings are the server fields a scenario sets on both servers.
@@ -29,20 +29,20 @@ type settings struct {
 // engine starts one kind of server on a loopback listener.
 type engine struct {
 	name  string
-	start func(t *testing.T, h http.Handler, s settings) (addr string, logs *logBuffer)
+	start func(t *testing.T, h http.Handler, s settings) (addr string, logs *logbuf.Buffer)
 }
 
 var engines = []engine{
-	{"net-http", func(t *testing.T, h http.Handler, s settings) (string, *logBuffer) {
+	{"net-http", func(t *testing.T, h http.Handler, s settings) (string, *logbuf.Buffer) {
 		t.Helper()
-		logs := &logBuffer{}
+		logs := &logbuf.Buffer{}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: s.readHeaderTimeout, IdleTimeout: s.idleTimeout,
 			MaxHeaderBytes: s.maxHeaderBytes, ErrorLog: log.New(logs, "", 0)}
 		return serveOn(t, srv.Serve, srv.Close), logs
 	}},
-	{"h1server", func(t *testing.T, h http.Handler, s settings) (string, *logBuffer) {
+	{"h1server", func(t *testing.T, h http.Handler, s settings) (string, *logbuf.Buffer) {
 		t.Helper()
-		logs := &logBuffer{}
+		logs := &logbuf.Buffer{}
 		srv := &h1server.Server{Handler: h, ReadHeaderTimeout: s.readHeaderTimeout, IdleTimeout: s.idleTimeout,
 			MaxHeaderBytes: s.maxHeaderBytes, ErrorLog: log.New(logs, "", 0), HangupCheckDelay: s.hangupDelay}
 		return serveOn(t, srv.Serve, srv.Close), logs
@@ -64,24 +64,6 @@ func serveOn(t *testing.T, serve func(net.Listener) error, closeFn func() error)
 		}
 	})
 	return ln.Addr().String()
-}
-
-// logBuffer collects a server's error log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // differential runs check against both servers and fails when what a

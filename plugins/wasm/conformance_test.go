@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/logbuf"
 	"github.com/tollgate-dev/tollgate/plugins/internal/abi"
 )
 
@@ -24,7 +25,7 @@ func TestConformance(t *testing.T) {
 	for _, name := range conformancePlugins {
 		t.Run(name, func(t *testing.T) {
 			rec := &recorder{}
-			logs := &logBuffer{}
+			logs := &logbuf.Buffer{}
 			p := open(t, name, nil, WithDeliverer(rec),
 				WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 			if got := strings.Join(p.Hooks(), ","); got != "request,response,stream_event,usage" {
