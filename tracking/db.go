@@ -30,7 +30,10 @@ var (
 	bucketDead    = []byte("dead")
 	bucketLedger  = []byte("ledger")
 	bucketDropped = []byte("dropped")
-	keyVersion    = []byte("version")
+	// bucketLedgerAside keeps ledger rows that could not be read, as they
+	// were, under "row key\x00sequence" (see setAside).
+	bucketLedgerAside = []byte("ledger_damaged")
+	keyVersion        = []byte("version")
 )
 
 // Errors from [Open].
@@ -188,6 +191,9 @@ func corrupt(path string, cause error) error {
 		"(docs/operations.md)", ErrCorrupt, path, cause)
 }
 
+// topBuckets are the file's top-level buckets, created at open.
+var topBuckets = [][]byte{bucketMeta, bucketQueues, bucketDead, bucketLedger, bucketDropped, bucketLedgerAside}
+
 // init creates the buckets and checks the schema version.
 func (db *DB) init() (err error) {
 	defer func() {
@@ -196,7 +202,7 @@ func (db *DB) init() (err error) {
 		}
 	}()
 	return db.bolt.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketQueues, bucketDead, bucketLedger, bucketDropped} {
+		for _, name := range topBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return corrupt(db.path, err)
 			}

@@ -86,7 +86,10 @@ func eventTotals(ev *core.UsageEvent) core.UsageTotals {
 }
 
 // recordLedger adds events to the ledger inside the outbox's transaction.
-func recordLedger(tx *bolt.Tx, events []*core.UsageEvent) error {
+// A row it cannot read is set aside (setAside) and starts again from these
+// events: one bad row must not fail every commit, which would leave every
+// later event waiting in memory. aside says which rows, and why.
+func recordLedger(tx *bolt.Tx, events []*core.UsageEvent) (aside []string, err error) {
 	deltas := map[ledgerKey]*core.UsageTotals{}
 	var order []ledgerKey
 	var day string // a batch's events share a day: it is formatted once
@@ -110,20 +113,45 @@ func recordLedger(tx *bolt.Tx, events []*core.UsageEvent) error {
 		key := k.bytes()
 		var t core.UsageTotals
 		if v := b.Get(key); v != nil {
-			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("ledger row %q is damaged: %w", strings.ReplaceAll(string(key), "\x00", "/"), err)
+			if bad := json.Unmarshal(v, &t); bad != nil {
+				if err := setAside(tx, key, v); err != nil {
+					return nil, err
+				}
+				aside = append(aside, fmt.Sprintf("%s: %v", rowName(key), bad))
+				t = core.UsageTotals{}
 			}
 		}
 		t.Add(*deltas[k])
 		v, err := json.Marshal(t)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := b.Put(key, v); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return aside, nil
+}
+
+// setAside keeps an unreadable ledger row's value, as it was, in the
+// ledger_damaged bucket under "key\x00sequence", for whoever repairs it;
+// the caller then writes the row afresh or deletes it.
+func setAside(tx *bolt.Tx, key, v []byte) error {
+	b := tx.Bucket(bucketLedgerAside)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return b.Put(append(append(bytes.Clone(key), 0), u64(seq)...), bytes.Clone(v))
+}
+
+// rowName is a ledger key as people read it: customer/day/provider/model.
+func rowName(key []byte) string { return strings.ReplaceAll(string(key), "\x00", "/") }
+
+// damaged is the error of a read that met an unreadable ledger row.
+func damaged(key []byte, err error) error {
+	return fmt.Errorf("tracking: ledger row %q is damaged: %w; the next usage event for it sets it aside, "+
+		"as `tollgate usage recover` does (docs/operations.md)", rowName(key), err)
 }
 
 // Query selects ledger rows.
@@ -220,7 +248,7 @@ func (db *DB) Usage(ctx context.Context, q Query) (*Report, error) {
 			}
 			var t core.UsageTotals
 			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("tracking: ledger row %q is damaged: %w", strings.ReplaceAll(string(k), "\x00", "/"), err)
+				return damaged(k, err)
 			}
 			rep.Total.Add(t)
 			g := groupKey(key, q.GroupBy)
@@ -277,7 +305,7 @@ func (db *DB) Spend(ctx context.Context, customer string, at time.Time) (day, mo
 			}
 			var t core.UsageTotals
 			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("tracking: ledger row for %s is damaged: %w", customer, err)
+				return damaged(k, err)
 			}
 			month.Add(t)
 			if key.day == today {

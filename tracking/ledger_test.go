@@ -3,12 +3,17 @@ package tracking_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/logbuf"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
 
@@ -171,5 +176,122 @@ func TestLedgerTakesAnyEvent(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("row %q: %d input tokens, want %d (rows %v)", k, got[k], v, got)
 		}
+	}
+}
+
+// persistAndClose puts events in the ledger of a database in dir, and
+// closes it.
+func persistAndClose(t *testing.T, dir string, events ...*core.UsageEvent) {
+	t.Helper()
+	db, err := tracking.Open(dir, tracking.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Ledger: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		ob.Enqueue(ev)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ob.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damageRow writes a value the ledger cannot read (a field of the wrong
+// type, as a newer version's row might have) over acme's gpt-4o row of
+// 2026-03-14, in the closed database in dir.
+func damageRow(t *testing.T, dir string) {
+	t.Helper()
+	bdb, err := bolt.Open(filepath.Join(dir, tracking.FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("ledger")).Put([]byte("acme\x002026-03-14\x00openai\x00gpt-4o"), []byte(`{"input_tokens":"ten"}`))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// usageByCustomer is the 2026-03-14 ledger's input tokens per customer.
+func usageByCustomer(t *testing.T, db *tracking.DB) (map[string]int64, error) {
+	t.Helper()
+	rep, err := db.Usage(context.Background(), tracking.Query{From: at("2026-03-14T00:00"), To: at("2026-03-14T00:00"),
+		GroupBy: []string{"customer"}})
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]int64{}
+	for _, r := range rep.Rows {
+		got[r.Customer] = r.InputTokens
+	}
+	return got, nil
+}
+
+// TestAnUnreadableLedgerRowIsSetAside: a ledger row that cannot be read
+// fails the reports that meet it, naming the row and the way out; the
+// next event for it keeps the row as it was in ledger_damaged and starts
+// it again, loudly, and every event is persisted and delivered. Before,
+// that row failed every commit: all later events waited in memory.
+func TestAnUnreadableLedgerRowIsSetAside(t *testing.T) {
+	dir := t.TempDir()
+	persistAndClose(t, dir, event("acme", "gpt-4o", 10, 1))
+	damageRow(t, dir)
+
+	db := open(t, dir)
+	_, err := usageByCustomer(t, db)
+	if want := `ledger row "acme/2026-03-14/openai/gpt-4o" is damaged`; err == nil || !strings.Contains(err.Error(), want) ||
+		!strings.Contains(err.Error(), "tollgate usage recover") {
+		t.Fatalf("a report over the damaged row: %v; want an error saying %q and the way out", err, want)
+	}
+	var logs logbuf.Buffer
+	rec := &recorder{}
+	ob := newOutbox(t, db, tracking.Config{Ledger: true, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		Sinks: []tracking.SinkConfig{{Name: "rec", Sink: rec.sink()}}})
+	ob.Enqueue(event("acme", "gpt-4o", 20, 2))
+	ob.Enqueue(event("globex", "gpt-4o", 30, 3))
+	waitPersisted(t, ob)
+	got, err := usageByCustomer(t, db)
+	if err != nil || got["acme"] != 20 || got["globex"] != 30 {
+		t.Fatalf("ledger %v, %v; want acme's row started again (20) and globex's (30)", got, err)
+	}
+	if st := db.Stats(); st.LedgerRowsSetAside != 1 {
+		t.Errorf("%d rows set aside, want 1", st.LedgerRowsSetAside)
+	}
+	if s := logs.String(); !strings.Contains(s, "usage ledger row could not be read") || !strings.Contains(s, "acme/2026-03-14/openai/gpt-4o") {
+		t.Errorf("no error log names the row:\n%s", s)
+	}
+	waitFor(t, func() bool { return rec.count() == 2 })
+}
+
+// TestRecoverSetsAsideUnreadableLedgerRows: recover copies the ledger,
+// keeps the rows it cannot read in ledger_damaged, and says so; reports
+// over the rest then work.
+func TestRecoverSetsAsideUnreadableLedgerRows(t *testing.T) {
+	dir := t.TempDir()
+	persistAndClose(t, dir, event("acme", "gpt-4o", 10, 1), event("globex", "gpt-4o", 30, 3))
+	damageRow(t, dir)
+
+	rep, err := tracking.Recover(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "ledger: row acme/2026-03-14/openai/gpt-4o could not be read"; len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], want) {
+		t.Fatalf("problems %q; want one saying %q", rep.Problems, want)
+	}
+	db := open(t, dir)
+	got, err := usageByCustomer(t, db)
+	if err != nil || len(got) != 1 || got["globex"] != 30 {
+		t.Fatalf("ledger after recover %v, %v; want globex's row alone", got, err)
+	}
+	if st := db.Stats(); st.LedgerRowsSetAside != 1 {
+		t.Errorf("%d rows set aside, want 1", st.LedgerRowsSetAside)
 	}
 }

@@ -375,8 +375,9 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 	type result struct{ added, bytes, dropped int64 }
 	results := make([]result, len(o.workers))
 	var key [8]byte // Put copies it
+	var aside []string
 	procs.Yield()
-	err := o.db.bolt.Update(func(tx *bolt.Tx) error {
+	err := o.db.bolt.Update(func(tx *bolt.Tx) (err error) {
 		if err := removeAcks(tx, acks); err != nil {
 			return err
 		}
@@ -417,12 +418,17 @@ func (o *Outbox) commit(chunk []*core.UsageEvent, acks []ack) error {
 			}
 		}
 		if o.cfg.Ledger && len(chunk) > 0 {
-			return recordLedger(tx, chunk)
+			aside, err = recordLedger(tx, chunk)
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
+	}
+	for _, row := range aside {
+		o.log.Error("usage ledger row could not be read: kept as it was in the usage database's ledger_damaged bucket; "+
+			"the row counts again from this commit's events, and its earlier totals are not in reports or budgets",
+			"stage", o.cfg.Stage, "row", row)
 	}
 	settleAcks(acks)
 	for wi, w := range o.workers {

@@ -60,7 +60,9 @@ func newOutbox(t *testing.T, db *tracking.DB, cfg tracking.Config) *tracking.Out
 	if cfg.Stage == "" {
 		cfg.Stage = "track"
 	}
-	cfg.Log = quiet
+	if cfg.Log == nil {
+		cfg.Log = quiet
+	}
 	ob, err := db.NewOutbox(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package tracking
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +11,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tollgate-dev/tollgate/core"
 )
 
 // RecoverReport says what [Recover] did.
@@ -63,7 +67,7 @@ func Recover(dir string) (*RecoverReport, error) {
 		salvage(src, dst, rep)
 	}
 	err = dst.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketQueues, bucketDead, bucketLedger, bucketDropped} {
+		for _, name := range topBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -192,6 +196,43 @@ func salvage(src, dst *bolt.DB, rep *RecoverReport) {
 		}
 	}
 	copyBucket(string(bucketLedger), bucketLedger)
+	copyBucket(string(bucketLedgerAside), bucketLedgerAside)
+	setAsideUnreadable(dst, rep)
 	copyBucket(string(bucketDropped), bucketDropped)
 	copyBucket(string(bucketMeta), bucketMeta) // the URL each deliver: queue is for
+}
+
+// setAsideUnreadable sets aside the copied ledger rows whose totals cannot
+// be read (setAside), so that reports and budgets over them work again.
+func setAsideUnreadable(dst *bolt.DB, rep *RecoverReport) {
+	err := dst.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketLedgerAside); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketLedger)
+		if b == nil {
+			return nil
+		}
+		var bad [][]byte
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var t core.UsageTotals
+			if err := json.Unmarshal(v, &t); err != nil {
+				if err := setAside(tx, k, v); err != nil {
+					return err
+				}
+				rep.Problems = append(rep.Problems, fmt.Sprintf("ledger: row %s could not be read (%v): set aside in ledger_damaged", rowName(k), err))
+				bad = append(bad, bytes.Clone(k))
+			}
+		}
+		for _, k := range bad {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("ledger: setting aside unreadable rows: %v", err))
+	}
 }

@@ -41,10 +41,13 @@ type Stats struct {
 	InMemory int64 `json:"in_memory"`
 	// MemoryDropped counts events dropped before persistence: after close,
 	// or past max_memory_events.
-	MemoryDropped int64       `json:"memory_dropped"`
-	PersistError  string      `json:"persist_error,omitempty"`
-	FileBytes     int64       `json:"file_bytes"`
-	Sinks         []SinkStats `json:"sinks"`
+	MemoryDropped int64  `json:"memory_dropped"`
+	PersistError  string `json:"persist_error,omitempty"`
+	// LedgerRowsSetAside counts the ledger rows kept in the ledger_damaged
+	// bucket because they could not be read (stored: since the file began).
+	LedgerRowsSetAside int         `json:"ledger_rows_set_aside"`
+	FileBytes          int64       `json:"file_bytes"`
+	Sinks              []SinkStats `json:"sinks"`
 }
 
 // Stats reports every sink queue in the file, delivered here or not.
@@ -66,6 +69,12 @@ func (db *DB) Stats() Stats {
 	}
 	db.mu.Unlock()
 	s.InMemory = s.Accepted - s.Persisted
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketLedgerAside); b != nil {
+			s.LedgerRowsSetAside = b.Stats().KeyN
+		}
+		return nil
+	})
 	var names []string
 	db.bolt.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketQueues).ForEachBucket(func(name []byte) error {

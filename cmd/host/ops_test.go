@@ -159,6 +159,7 @@ func TestMetricsCountKnownTraffic(t *testing.T) {
 		`tollgate_upstream_duration_seconds_count{upstream="openai"} 5`,
 		`tollgate_cost_usd_total{model="gpt-4o-mini",provider="openai"}`,
 		`tollgate_outbox_queued_events{sink=`,
+		`tollgate_ledger_rows_set_aside 0`,
 		`tollgate_in_flight_requests 0`,
 		`tollgate_build_info{`,
 		`process_resident_memory_bytes `,

@@ -44,13 +44,15 @@ var (
 		"Usage events handed off but not yet on disk.", nil, nil)
 	memDroppedDesc = prometheus.NewDesc("tollgate_outbox_memory_dropped_events_total",
 		"Usage events dropped before they reached the disk (over max_memory_events, or after close).", nil, nil)
+	ledgerAsideDesc = prometheus.NewDesc("tollgate_ledger_rows_set_aside",
+		"Usage ledger rows that could not be read, kept in the usage database's ledger_damaged bucket (docs/operations.md).", nil, nil)
 )
 
 // partsCollector reads the live pipeline's parts at scrape time.
 type partsCollector struct{ m *Metrics }
 
 func (c *partsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{breakerDesc, queuedDesc, deadDesc, backlogDesc, deliveredDesc, droppedDesc, lagDesc, inMemoryDesc, memDroppedDesc} {
+	for _, d := range []*prometheus.Desc{breakerDesc, queuedDesc, deadDesc, backlogDesc, deliveredDesc, droppedDesc, lagDesc, inMemoryDesc, memDroppedDesc, ledgerAsideDesc} {
 		ch <- d
 	}
 }
@@ -87,6 +89,7 @@ func (c *partsCollector) Collect(ch chan<- prometheus.Metric) {
 func collectOutbox(ch chan<- prometheus.Metric, s tracking.Stats) {
 	ch <- prometheus.MustNewConstMetric(inMemoryDesc, prometheus.GaugeValue, float64(s.InMemory))
 	ch <- prometheus.MustNewConstMetric(memDroppedDesc, prometheus.CounterValue, float64(s.MemoryDropped))
+	ch <- prometheus.MustNewConstMetric(ledgerAsideDesc, prometheus.GaugeValue, float64(s.LedgerRowsSetAside))
 	for _, ss := range s.Sinks {
 		ch <- prometheus.MustNewConstMetric(queuedDesc, prometheus.GaugeValue, float64(ss.Queued), ss.Name)
 		ch <- prometheus.MustNewConstMetric(deadDesc, prometheus.GaugeValue, float64(ss.DeadLetters), ss.Name)
