@@ -104,22 +104,33 @@ func badTag(m map[string]string) (name string, inName bool, err error) {
 func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
 // shortHeader cuts a header name whose tag name is too long to 48 bytes.
-func shortHeader(h string) string {
-	if len(h) <= 48 {
-		return h
-	}
-	return h[:48] + "…"
-}
+func shortHeader(h string) string { return clip(h, 48) }
 
-// shortQuote quotes s, cut to 32 bytes (at a character) and marked "…":
-// an error names a refused value without repeating all of it.
+// shortQuote quotes s, cut to 32 bytes and marked "…": an error names a
+// refused value without repeating all of it.
 func shortQuote(s string) string {
 	if len(s) <= 32 {
 		return strconv.Quote(s)
 	}
-	cut := 32
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	return strconv.Quote(cutAt(s, 32)) + "…"
+}
+
+// clip is s cut to at most n bytes, marked "…" where it was cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return strconv.Quote(s[:cut]) + "…"
+	return cutAt(s, n) + "…"
+}
+
+// cutAt is the longest prefix of s of at most n bytes that ends at a
+// character boundary.
+func cutAt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

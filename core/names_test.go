@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -164,6 +165,41 @@ func TestMetadataFromTheLibraryIsChecked(t *testing.T) {
 		if ae := core.AsError(err); !errors.Is(err, core.ErrValidation) || ae.Code != "invalid_metadata" || ae.Message != tt.msg {
 			t.Errorf("got %v, want invalid_metadata %q", err, tt.msg)
 		}
+	}
+}
+
+// TestEchoedClientTextIsClipped: errors that quote what the client sent
+// (a path, an upstream's name) quote a bounded part of it, to the client
+// and in the usage event.
+func TestEchoedClientTextIsClipped(t *testing.T) {
+	rec := &outcomes{}
+	srv := httptest.NewServer(boundsEngine(rec).Handler())
+	defer srv.Close()
+	do := func(path, upstream string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader("m"))
+		if upstream != "" {
+			req.Header.Set("X-Tollgate-Upstream", upstream)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	long := strings.Repeat("x", 200000)
+	if code, body := do("/"+long, ""); code != 404 || len(body) > 1024 || !strings.Contains(body, "tollgate does not serve POST /xxx") {
+		t.Errorf("unknown path: %d, %d bytes: %.200s", code, len(body), body)
+	}
+	if code, body := do("/op", long); code != 404 || len(body) > 1024 || !strings.Contains(body, "the X-Tollgate-Upstream header names upstream \"xxx") {
+		t.Errorf("unknown upstream: %d, %d bytes: %.200s", code, len(body), body)
+	}
+	if len(rec.all) != 1 {
+		t.Fatalf("%d outcomes, want the unknown upstream's", len(rec.all))
+	}
+	if ev := core.NewUsageEvent(rec.all[0]); len(ev.Error) > 1024 {
+		t.Errorf("the event's error is %d bytes", len(ev.Error))
 	}
 }
 

@@ -74,7 +74,7 @@ func (e *Engine) pickUpstream(req *Request, named string) error {
 		u, ok := e.byName[named]
 		if !ok {
 			return Errorf(KindNotFound, "unknown_upstream", "the %s header names upstream %q, which is not configured; configured upstreams: %s",
-				e.upstreamHeader, named, e.upstreamList(""))
+				e.upstreamHeader, clip(named, 256), e.upstreamList(""))
 		}
 		if u.Format != format {
 			return Errorf(KindValidation, "upstream_format_mismatch", "upstream %q speaks %s, but this is a %s call (%s %s); %s upstreams: %s",

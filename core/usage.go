@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -102,6 +103,30 @@ type UsageEvent struct {
 	Cost *USD `json:"cost,omitempty"`
 }
 
+// The longest error text and policy reason a usage event carries, and the
+// most reasons. An error can quote what the client sent (an unknown path,
+// an upstream header's value), a policy's reason what it matched; every
+// event rides the outbox's backlog, which all sinks share, so one client
+// must not be able to make events of megabytes.
+const (
+	MaxEventErrorBytes = 1024
+	MaxEventReasons    = 16
+)
+
+// eventReasons copies reasons for an event, each clipped to
+// MaxEventErrorBytes, the last of MaxEventReasons saying how many more
+// there were.
+func eventReasons(reasons []string) []string {
+	out := make([]string, 0, min(len(reasons), MaxEventReasons))
+	for i, r := range reasons {
+		if i == MaxEventReasons-1 && len(reasons) > MaxEventReasons {
+			return append(out, fmt.Sprintf("… and %d more", len(reasons)-i))
+		}
+		out = append(out, clip(r, MaxEventErrorBytes))
+	}
+	return out
+}
+
 // NewUsageEvent builds the usage event for an outcome. It copies what it
 // needs, so the event stays valid after the request is gone.
 func NewUsageEvent(o *Outcome) *UsageEvent {
@@ -140,9 +165,9 @@ func NewUsageEvent(o *Outcome) *UsageEvent {
 		ev.TimeToFirstToken = &t
 	}
 	if o.Err != nil {
-		ev.Error = o.Err.Error()
+		ev.Error = clip(o.Err.Error(), MaxEventErrorBytes)
 		if e := AsError(o.Err); len(e.Reasons) > 0 {
-			ev.Reasons = append([]string(nil), e.Reasons...)
+			ev.Reasons = eventReasons(e.Reasons)
 		}
 	}
 	if r.CacheHit {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestUsageEventOfACacheHit(t *testing.T) {
@@ -67,5 +68,32 @@ func TestRecycledEventStartsClean(t *testing.T) {
 			t.Fatalf("event after a recycled one:\n got %+v\nwant %+v", *got, want)
 		}
 		RecycleUsageEvent(got)
+	}
+}
+
+// TestUsageEventBoundsErrorAndReasons: an error quoting a megabyte of what
+// the client sent, or a policy giving many long reasons, makes an event of
+// at most a few kilobytes; short ones are kept as they are.
+func TestUsageEventBoundsErrorAndReasons(t *testing.T) {
+	reasons := make([]string, 40)
+	for i := range reasons {
+		reasons[i] = strings.Repeat("é", 2000)
+	}
+	err := &Error{Kind: KindDenied, Code: "denied", Message: "tollgate does not serve POST /" + strings.Repeat("p", 1<<20), Reasons: reasons}
+	ev := NewUsageEvent(&Outcome{Request: &Request{ID: "x"}, Err: err, Status: StatusDenied})
+	if len(ev.Error) > MaxEventErrorBytes+len("…") || !strings.HasSuffix(ev.Error, "…") || !strings.HasPrefix(ev.Error, "tollgate does not serve POST /ppp") {
+		t.Errorf("error of %d bytes: %.60q…", len(ev.Error), ev.Error)
+	}
+	if len(ev.Reasons) != MaxEventReasons || ev.Reasons[MaxEventReasons-1] != "… and 25 more" {
+		t.Fatalf("%d reasons, the last %.40q; want %d, the last saying 25 more", len(ev.Reasons), ev.Reasons[len(ev.Reasons)-1], MaxEventReasons)
+	}
+	for _, r := range ev.Reasons[:MaxEventReasons-1] {
+		if len(r) > MaxEventErrorBytes+len("…") || !utf8.ValidString(r) {
+			t.Fatalf("a reason of %d bytes (valid UTF-8: %v)", len(r), utf8.ValidString(r))
+		}
+	}
+	short := NewUsageEvent(&Outcome{Request: &Request{ID: "y"}, Err: &Error{Message: "no", Reasons: []string{"a", "b"}}})
+	if short.Error != "no" || len(short.Reasons) != 2 || short.Reasons[1] != "b" {
+		t.Errorf("short error and reasons changed: %q %q", short.Error, short.Reasons)
 	}
 }
