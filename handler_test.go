@@ -133,7 +133,7 @@ func TestHandlerBadInput(t *testing.T) {
 		wantInBody string
 		wantEvent  string // usage event status; "" for none
 	}{
-		{"malformed JSON", "/v1/chat/completions", `{"model": "gpt-4o",`, "", 400, "not valid JSON", core.StatusInvalid},
+		{"malformed JSON", "/v1/chat/completions", `{"model": "gpt-4o",`, "", 400, "not valid JSON: unexpected end of JSON input, at byte 19", core.StatusInvalid},
 		{"wrong type", "/v1/chat/completions", `{"model": 4, "messages": []}`, "", 400, "model", core.StatusInvalid},
 		{"missing messages", "/v1/chat/completions", `{"model": "gpt-4o"}`, "", 400, "messages", core.StatusInvalid},
 		{"body over limit", "/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"` + strings.Repeat("x", 5000) + `"}]}`, "", 413, "over the limit", core.StatusInvalid},

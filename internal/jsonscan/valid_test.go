@@ -115,3 +115,22 @@ func BenchmarkValidEncodingJSON(b *testing.B) {
 		json.Valid(benchBody)
 	}
 }
+
+// TestWhy: the reason names what is wrong and the byte where it is.
+func TestWhy(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"model":"gpt-4o"}`:  "",
+		`{"model":"gpt-4o",}`: "invalid character '}' looking for beginning of object key string, at byte 19",
+		`{"messages":[1 2]}`:  "invalid character '2' after array element, at byte 16",
+		`{"model":"gpt-4o"`:   "unexpected end of JSON input, at byte 17",
+		`[` + strings.Repeat("[", 10000) + strings.Repeat("]", 10001): "arrays and objects nest more than 10000 deep, at byte 10001",
+		``: "unexpected end of JSON input, at byte 0",
+	} {
+		if got := Why([]byte(in)); got != want {
+			t.Errorf("Why(%.30q) = %q, want %q", in, got, want)
+		}
+		if valid := Valid([]byte(in)); valid != (want == "") {
+			t.Errorf("Valid(%.30q) = %v, but Why says %q", in, valid, want)
+		}
+	}
+}

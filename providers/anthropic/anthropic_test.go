@@ -117,7 +117,7 @@ func TestValidate(t *testing.T) {
 		{`{"max_tokens":5,"messages":[]}`, "model: Field required"},
 		{`{"model":"c","max_tokens":5,"messages":[]}`, "at least one message"},
 		{`{"model":"c","max_tokens":"5","messages":[]}`, "max_tokens: Input should be a valid integer"},
-		{`{"model":`, "not valid JSON"},
+		{`{"model":`, "not valid JSON: unexpected end of JSON input, at byte 9"},
 	}
 	f := anthropic.New()
 	for _, tt := range tests {

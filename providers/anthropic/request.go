@@ -29,7 +29,7 @@ func (Format) Parse(req *core.Request) {
 		return
 	}
 	if !jsonscan.Valid(body) {
-		req.ParseErr = invalid("", "the request body is not valid JSON")
+		req.ParseErr = invalid("", "the request body is not valid JSON: "+jsonscan.Why(body))
 		return
 	}
 	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))

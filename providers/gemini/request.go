@@ -30,7 +30,7 @@ func (Format) Parse(req *core.Request) {
 	}
 	body := req.Body
 	if !jsonscan.Valid(body) {
-		req.ParseErr = invalid("Invalid JSON payload received. The body is not valid JSON.")
+		req.ParseErr = invalid("Invalid JSON payload received. The body is not valid JSON: " + jsonscan.Why(body) + ".")
 		return
 	}
 	root := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))

@@ -24,7 +24,7 @@ func parseOther(req *core.Request) {
 		return
 	}
 	if !jsonscan.Valid(body) {
-		req.ParseErr = invalid("invalid_json", "", "the body is not valid JSON")
+		req.ParseErr = invalid("invalid_json", "", "the body is not valid JSON: "+jsonscan.Why(body))
 		return
 	}
 	st := &otherParsed{}

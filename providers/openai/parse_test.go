@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/benchcpu"
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
 )
 
 // parseResult is what Parse and Usage report about a chat body.
@@ -41,7 +42,7 @@ func referenceChat(body string) parseResult {
 	var r parseResult
 	fields, ok := orderedFields(body)
 	if !json.Valid([]byte(body)) {
-		r.Err = invalid("invalid_json", "", "the body is not valid JSON").Error()
+		r.Err = invalid("invalid_json", "", "the body is not valid JSON: "+jsonscan.Why([]byte(body))).Error() // Why has its own test
 		return r
 	}
 	if !ok {

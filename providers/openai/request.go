@@ -84,7 +84,7 @@ func (Format) Parse(req *core.Request) {
 	})
 	switch {
 	case !valid:
-		req.ParseErr = invalid("invalid_json", "", "the body is not valid JSON")
+		req.ParseErr = invalid("invalid_json", "", "the body is not valid JSON: "+jsonscan.Why(body))
 		return
 	case !object:
 		req.ParseErr = invalid("invalid_json", "", "the body must be a JSON object")
