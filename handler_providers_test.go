@@ -39,6 +39,13 @@ func TestHandlerBadInputInEachProvidersShape(t *testing.T) {
 			[]string{"X-Tollgate-Upstream", "nope"}, 404, "not_found_error", "configured upstreams: anthropic (anthropic), gemini (gemini), openai (openai)"},
 		{"gemini: no contents", gemini, `{"generationConfig":{}}`, nil, 400, "INVALID_ARGUMENT", "contents is not specified"},
 		{"gemini: not JSON", gemini, `{"contents":[`, nil, 400, "INVALID_ARGUMENT", "Invalid JSON payload"},
+		// an upstream resolving the dots would answer a generate call the gateway passed through unmetered
+		{"gemini: a dot segment", "/v1beta/files/../models/gemini-2.5-flash:generateContent", `{"contents":[{"parts":[{"text":"hi"}]}]}`, nil,
+			400, "INVALID_ARGUMENT", `the path /v1beta/files/../models/gemini-2.5-flash:generateContent has a ".." segment`},
+		{"gemini: an encoded dot segment", "/v1beta/files/%2e%2e%2Fmodels%2Fgemini-2.5-flash:generateContent", `{"contents":[{"parts":[{"text":"hi"}]}]}`, nil,
+			400, "INVALID_ARGUMENT", `has a ".." segment`},
+		{"openai: a dot segment", "/v1/files/../chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`, nil,
+			400, "invalid_request_error", `has a ".." segment`},
 		{"openai embeddings: no input", "/v1/embeddings", `{"model":"text-embedding-3-small"}`, nil, 400, "invalid_request_error", "input"},
 		{"openai responses: stream not a boolean", "/v1/responses", `{"model":"gpt-4o","input":"hi","stream":"yes"}`, nil, 400, "invalid_request_error", "stream"},
 		{"openai responses: upstream of another format", "/v1/responses", `{"model":"gpt-4o","input":"hi"}`,

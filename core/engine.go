@@ -230,6 +230,9 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 	}
 	var queryKey string
 	req.RawQuery, queryKey = stripCredentialQuery(req.RawQuery)
+	if err := checkPath(req.Path); err != nil {
+		return err
+	}
 	if req.Format == nil {
 		rt, ok := e.route(req.Method, req.Path, req.Header)
 		if !ok {

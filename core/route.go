@@ -25,6 +25,24 @@ type route struct {
 	path     string
 }
 
+// checkPath refuses a path with a "." or ".." segment (decoded: %2e%2e and
+// %2F count). The path is forwarded as it is, and an upstream that
+// resolves the dots would answer a different endpoint than the one the
+// gateway routed, metered and checked its policies for: a pass-through
+// /v1beta/files/../models/m:generateContent would be an unmetered call.
+func checkPath(p string) error {
+	if !strings.Contains(p, "/.") {
+		return nil
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return Errorf(KindValidation, "invalid_path", "the path %s has a %q segment; tollgate forwards only paths without . and .. segments",
+				clip(p, 256), seg)
+		}
+	}
+	return nil
+}
+
 // route finds the format, operation and, for a route prefix, the upstream of
 // a call. A path whose first segment names a configured upstream
 // (/azure-eu/v1/chat/completions) goes to that upstream and is matched, without
