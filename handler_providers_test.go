@@ -46,6 +46,13 @@ func TestHandlerBadInputInEachProvidersShape(t *testing.T) {
 			400, "INVALID_ARGUMENT", `has a ".." segment`},
 		{"openai: a dot segment", "/v1/files/../chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`, nil,
 			400, "invalid_request_error", `has a ".." segment`},
+		// an upstream merging slashes (nginx) would answer a chat call the gateway passed through unmetered
+		{"openai: a double slash", "/v1//chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`, nil,
+			400, "invalid_request_error", "the path /v1//chat/completions has an empty segment (a // or a trailing /)"},
+		{"openai: a trailing slash", "/v1/chat/completions/", `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`, nil,
+			400, "invalid_request_error", "has an empty segment"},
+		{"anthropic: an escaped trailing slash", "/v1/messages%2F", `{"model":"claude-x","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`,
+			[]string{"anthropic-version", "2023-06-01"}, 400, "invalid_request_error", "has an empty segment"},
 		{"openai embeddings: no input", "/v1/embeddings", `{"model":"text-embedding-3-small"}`, nil, 400, "invalid_request_error", "input"},
 		{"openai responses: stream not a boolean", "/v1/responses", `{"model":"gpt-4o","input":"hi","stream":"yes"}`, nil, 400, "invalid_request_error", "stream"},
 		{"openai responses: upstream of another format", "/v1/responses", `{"model":"gpt-4o","input":"hi"}`,

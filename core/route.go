@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"net/http"
 	"path"
 	"sort"
@@ -25,22 +26,31 @@ type route struct {
 	path     string
 }
 
-// checkPath refuses a path with a "." or ".." segment (decoded: %2e%2e and
-// %2F count). The path is forwarded as it is, and an upstream that
-// resolves the dots would answer a different endpoint than the one the
-// gateway routed, metered and checked its policies for: a pass-through
+// checkPath refuses a path with an empty, "." or ".." segment (decoded:
+// %2e%2e and %2F count), which is to say a "//", a trailing "/" or dots.
+// The path is forwarded as it is, and an upstream that resolves the dots
+// or merges the slashes (nginx does by default) would answer a different
+// endpoint than the one the gateway routed, metered and checked its
+// policies for: a pass-through /v1/chat/completions/ or
 // /v1beta/files/../models/m:generateContent would be an unmetered call.
 func checkPath(p string) error {
-	if !strings.Contains(p, "/.") {
+	if !strings.Contains(p, "/.") && !strings.Contains(p, "//") && (len(p) <= 1 || p[len(p)-1] != '/') {
 		return nil
 	}
-	for seg := range strings.SplitSeq(p, "/") {
-		if seg == "." || seg == ".." {
-			return Errorf(KindValidation, "invalid_path", "the path %s has a %q segment; tollgate forwards only paths without . and .. segments",
-				clip(p, 256), seg)
+	for i, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." || (seg == "" && i > 0) {
+			return Errorf(KindValidation, "invalid_path", "the path %s has %s; tollgate forwards only paths without empty, . and .. segments",
+				clip(p, 256), segmentName(seg))
 		}
 	}
 	return nil
+}
+
+func segmentName(seg string) string {
+	if seg == "" {
+		return "an empty segment (a // or a trailing /)"
+	}
+	return fmt.Sprintf("a %q segment", seg)
 }
 
 // route finds the format, operation and, for a route prefix, the upstream of
