@@ -124,7 +124,8 @@ func TestWhy(t *testing.T) {
 		`{"messages":[1 2]}`:  "invalid character '2' after array element, at byte 16",
 		`{"model":"gpt-4o"`:   "unexpected end of JSON input, at byte 17",
 		`[` + strings.Repeat("[", 10000) + strings.Repeat("]", 10001): "arrays and objects nest more than 10000 deep, at byte 10001",
-		``: "unexpected end of JSON input, at byte 0",
+		``:                 "unexpected end of JSON input, at byte 0",
+		"\x1f\x8b\x08\x00": "it is gzip-compressed (it starts with the bytes 1f 8b): send the body uncompressed",
 	} {
 		if got := Why([]byte(in)); got != want {
 			t.Errorf("Why(%.30q) = %q, want %q", in, got, want)
