@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,9 @@ import (
 // keep it on loopback or a private network (replay and purge change state).
 func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 	mux.HandleFunc("GET /admin/usage", func(w http.ResponseWriter, r *http.Request) {
+		if !knownParams(w, r, "customer", "from", "to", "group_by") {
+			return
+		}
 		q, err := usageQuery(r.URL.Query())
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
@@ -37,7 +41,18 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 		writeJSON(w, http.StatusOK, map[string]any{"stats": db.Stats(), "health": db.Health().Detail})
 	})
 	mux.HandleFunc("GET /admin/usage/dead-letters", func(w http.ResponseWriter, r *http.Request) {
-		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		if !knownParams(w, r, "sink", "id", "limit") {
+			return
+		}
+		limit := 0
+		if s := r.URL.Query().Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"error": fmt.Sprintf("limit: want a count of 0 or more (0: all), got %q", s)})
+				return
+			}
+			limit = n
+		}
 		dls, err := db.DeadLetters(selector(r.URL.Query()), limit)
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
@@ -49,6 +64,9 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 		writeJSON(w, http.StatusOK, map[string]any{"dead_letters": dls})
 	})
 	mux.HandleFunc("POST /admin/usage/dead-letters/replay", func(w http.ResponseWriter, r *http.Request) {
+		if !knownParams(w, r, "sink", "id") {
+			return
+		}
 		n, err := db.Replay(selector(r.URL.Query()))
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
@@ -57,6 +75,9 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 		writeJSON(w, http.StatusOK, map[string]any{"replayed": n})
 	})
 	mux.HandleFunc("POST /admin/usage/dead-letters/purge", func(w http.ResponseWriter, r *http.Request) {
+		if !knownParams(w, r, "sink", "id") {
+			return
+		}
 		n, err := db.Purge(selector(r.URL.Query()))
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
@@ -64,6 +85,21 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"purged": n})
 	})
+}
+
+// knownParams answers 400 and returns false when the query has a parameter
+// the route does not take. A misspelt filter must not widen what a call
+// reads, or deletes: purge?snk=tracker would otherwise purge every sink's
+// dead letters.
+func knownParams(w http.ResponseWriter, r *http.Request, known ...string) bool {
+	for name := range r.URL.Query() {
+		if !slices.Contains(known, name) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": fmt.Sprintf("unknown parameter %q: %s takes %s",
+				name, r.URL.Path, strings.Join(known, ", "))})
+			return false
+		}
+	}
+	return true
 }
 
 // usageQuery reads customer, from, to and group_by.

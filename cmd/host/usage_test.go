@@ -255,6 +255,24 @@ func TestUsageCommandsAndAdminEndpoints(t *testing.T) {
 		t.Errorf("bad group_by answered %d", resp.StatusCode)
 	}
 	resp.Body.Close()
+	// A misspelt filter is refused, not dropped: this purge would have
+	// deleted every sink's dead letters (the replay below counts them).
+	for _, bad := range []struct{ method, path, want string }{
+		{http.MethodPost, "/admin/usage/dead-letters/purge?snk=tracker", `unknown parameter \"snk\": /admin/usage/dead-letters/purge takes sink, id`},
+		{http.MethodGet, "/admin/usage?costumer=acme", `unknown parameter \"costumer\": /admin/usage takes customer, from, to, group_by`},
+		{http.MethodGet, "/admin/usage/dead-letters?limit=ten", `limit: want a count of 0 or more (0: all), got \"ten\"`},
+	} {
+		req, _ := http.NewRequest(bad.method, u.admin+bad.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), bad.want) {
+			t.Errorf("%s %s answered %d %s; want 400 saying %s", bad.method, bad.path, resp.StatusCode, body, bad.want)
+		}
+	}
 
 	tr.Up()
 	if code, out := usage("replay", "--sink", "tracker"); code != 0 || !strings.Contains(out, "4 dead letters moved") {
