@@ -465,10 +465,19 @@ func (s *meteredStream) Next() (ev *Event, err error) {
 	for {
 		ev, err := s.inner.Next()
 		if err != nil {
-			if err == io.EOF {
+			switch {
+			case err == io.EOF:
 				s.resp.UsageKnown = true
 				s.end(streamFailure(s.obs), "")
-			} else {
+			case s.obs != nil && s.obs.Finished():
+				// The format's last event has passed: the client has the
+				// whole answer, whatever then ends the connection (the
+				// client hanging up as soon as it read it, which cancels
+				// the upstream read; the upstream closing). It ends cleanly.
+				s.resp.UsageKnown = true
+				s.end(streamFailure(s.obs), "")
+				return nil, io.EOF
+			default:
 				s.end(err, "")
 			}
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -74,7 +75,7 @@ func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
 	tests := []struct {
 		name       string
 		answer     core.StageFunc
-		consume    func(*core.Response)
+		consume    func(*testing.T, *core.Response)
 		wantStatus string
 		wantOut    int64
 	}{
@@ -89,7 +90,7 @@ func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
 		}, nil, core.StatusUpstreamError, 0},
 		{"stream read to the end", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
 			return &core.Response{Status: 200, Stream: events(3)}, nil
-		}, func(r *core.Response) {
+		}, func(t *testing.T, r *core.Response) {
 			for {
 				if _, err := r.Stream.Next(); err != nil {
 					break
@@ -99,15 +100,37 @@ func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
 		}, core.StatusOK, 3},
 		{"stream closed after its last event", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
 			return &core.Response{Status: 200, Stream: events(2)}, nil
-		}, func(r *core.Response) {
+		}, func(t *testing.T, r *core.Response) {
 			r.Stream.Next()
 			r.Stream.Next()
 			r.Stream.Close()
 			r.Stream.Close()
 		}, core.StatusOK, 2},
+		// the client hung up once it read the last event, which cancelled
+		// the read of the upstream's end (seen end to end with the OpenAI SDK)
+		{"stream failing after its last event", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			inner := events(2)
+			return &core.Response{Status: 200, Stream: core.StreamFunc{NextFunc: func() (*core.Event, error) {
+				ev, err := inner.Next()
+				if err == io.EOF {
+					return nil, net.ErrClosed
+				}
+				return ev, err
+			}}}, nil
+		}, func(t *testing.T, r *core.Response) {
+			for {
+				if _, err := r.Stream.Next(); err != nil {
+					if err != io.EOF {
+						t.Errorf("the stream ended with %v, not io.EOF", err)
+					}
+					break
+				}
+			}
+			r.Stream.Close()
+		}, core.StatusOK, 2},
 		{"client gone mid-stream", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
 			return &core.Response{Status: 200, Stream: events(5)}, nil
-		}, func(r *core.Response) {
+		}, func(t *testing.T, r *core.Response) {
 			r.Stream.Next()
 			r.Stream.Next()
 			r.Stream.Close()
@@ -120,7 +143,7 @@ func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
 				}
 				return &core.Event{Data: []byte("x")}, nil
 			}}}, nil
-		}, func(r *core.Response) {
+		}, func(t *testing.T, r *core.Response) {
 			for {
 				if _, err := r.Stream.Next(); err != nil {
 					break
@@ -135,7 +158,7 @@ func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
 			eng := newEngine(tt.answer, rec)
 			resp, err := eng.Do(context.Background(), &core.Request{Path: "/op"})
 			if err == nil && tt.consume != nil {
-				tt.consume(resp)
+				tt.consume(t, resp)
 			}
 			if len(rec.all) != 1 {
 				t.Fatalf("completer saw %d outcomes, want exactly 1", len(rec.all))
