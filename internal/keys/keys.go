@@ -89,6 +89,10 @@ func (s Spec) Check() error {
 		}
 	}
 	// the gateway refuses a call whose tags are out of bounds; the key adds team and key_id
+	if len(s.Team) > core.MaxMetadataValueBytes {
+		errs = append(errs, fmt.Errorf("team: %d bytes long; the key's calls carry it as the metadata tag team, which is at most %d",
+			len(s.Team), core.MaxMetadataValueBytes))
+	}
 	if n := len(s.Metadata); n > core.MaxMetadataTags-2 {
 		errs = append(errs, fmt.Errorf("metadata: %d tags; a key has at most %d (its calls also carry team and key_id)", n, core.MaxMetadataTags-2))
 	} else if err := core.CheckMetadata(s.Metadata); err != nil {

@@ -113,6 +113,8 @@ func TestSpecCheck(t *testing.T) {
 		{"customer id too long", keys.Spec{Customer: strings.Repeat("c", 300)}, "customer: the id is 300 bytes long; a customer id is at most 256"},
 		{"metadata value too long", keys.Spec{Customer: "a", Metadata: map[string]string{"note": strings.Repeat("v", 513)}},
 			`metadata: the value of metadata tag "note" is 513 bytes long; a metadata value is at most 512`},
+		{"team too long", keys.Spec{Team: strings.Repeat("t", 600)},
+			"team: 600 bytes long; the key's calls carry it as the metadata tag team, which is at most 512"},
 		{"too many metadata tags", keys.Spec{Customer: "a", Metadata: manyTags(31)},
 			"metadata: 31 tags; a key has at most 30 (its calls also carry team and key_id)"},
 	}
