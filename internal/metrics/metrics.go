@@ -228,9 +228,9 @@ type usageSeries struct {
 var tokenTypes = [5]string{"input", "output", "cached_input", "cache_write", "reasoning"}
 
 // seriesFor returns the series of k, first putting k's model in its label
-// (bounded by MaxModels) when k is new. A cached k has a labelled model already, so a
-// call pays one map lookup; a model past MaxModels pays two, and is not
-// cached under its own name.
+// (bounded by MaxModels) when k is new. A cached k has a labelled model
+// already, so a call pays one map lookup; a model past MaxModels pays two,
+// and is not cached under its own name.
 func (m *Metrics) seriesFor(k *seriesKey) *callSeries {
 	if s, ok := m.series.Load(*k); ok {
 		return s.(*callSeries)
