@@ -79,6 +79,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		servers = append(servers, adm)
 	}
+	watchConfig(ctx, op, eng, fs)
+	// Logged before the first answer: whoever sees /healthz answer can
+	// read the serving line (the listeners hold connections until then).
+	log.Info("tollgate is serving", "listen", "http://"+gw.ln.Addr().String(), "admin", adminAddr(servers),
+		"stages", len(cfg.Pipeline), "config", configSource(fs), "sysmon_awake", awake, "procs", procsMode, "fsync", fsyncMode())
 	failed := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() {
@@ -87,9 +92,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
-	watchConfig(ctx, op, eng, fs)
-	log.Info("tollgate is serving", "listen", "http://"+gw.ln.Addr().String(), "admin", adminAddr(servers),
-		"stages", len(cfg.Pipeline), "config", configSource(fs), "sysmon_awake", awake, "procs", procsMode, "fsync", fsyncMode())
 	code := 0
 	select {
 	case <-ctx.Done():
