@@ -69,20 +69,15 @@ func (db *DB) Stats() Stats {
 	}
 	db.mu.Unlock()
 	s.InMemory = s.Accepted - s.Persisted
+	var names []string
 	db.bolt.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketLedgerAside); b != nil {
 			s.LedgerRowsSetAside = b.Stats().KeyN
 		}
-		return nil
-	})
-	var names []string
-	db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketQueues).ForEachBucket(func(name []byte) error {
+		tx.Bucket(bucketQueues).ForEachBucket(func(name []byte) error {
 			names = append(names, string(name))
 			return nil
 		})
-	})
-	db.bolt.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDead).ForEachBucket(func(name []byte) error {
 			if !slices.Contains(names, string(name)) {
 				names = append(names, string(name))
