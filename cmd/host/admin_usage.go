@@ -18,10 +18,11 @@ import (
 // keep it on loopback or a private network (replay and purge change state).
 func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 	mux.HandleFunc("GET /admin/usage", func(w http.ResponseWriter, r *http.Request) {
-		if !knownParams(w, r, "customer", "from", "to", "group_by") {
+		v := r.URL.Query()
+		if !knownParams(w, r.URL.Path, v, "customer", "from", "to", "group_by") {
 			return
 		}
-		q, err := usageQuery(r.URL.Query())
+		q, err := usageQuery(v)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 			return
@@ -41,11 +42,12 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 		writeJSON(w, http.StatusOK, map[string]any{"stats": db.Stats(), "health": db.Health().Detail})
 	})
 	mux.HandleFunc("GET /admin/usage/dead-letters", func(w http.ResponseWriter, r *http.Request) {
-		if !knownParams(w, r, "sink", "id", "limit") {
+		v := r.URL.Query()
+		if !knownParams(w, r.URL.Path, v, "sink", "id", "limit") {
 			return
 		}
 		limit := 0
-		if s := r.URL.Query().Get("limit"); s != "" {
+		if s := v.Get("limit"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 0 {
 				writeJSON(w, http.StatusBadRequest, map[string]any{"error": fmt.Sprintf("limit: want a count of 0 or more (0: all), got %q", s)})
@@ -53,7 +55,7 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 			}
 			limit = n
 		}
-		dls, err := db.DeadLetters(selector(r.URL.Query()), limit)
+		dls, err := db.DeadLetters(selector(v), limit)
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 			return
@@ -64,10 +66,11 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 		writeJSON(w, http.StatusOK, map[string]any{"dead_letters": dls})
 	})
 	mux.HandleFunc("POST /admin/usage/dead-letters/replay", func(w http.ResponseWriter, r *http.Request) {
-		if !knownParams(w, r, "sink", "id") {
+		v := r.URL.Query()
+		if !knownParams(w, r.URL.Path, v, "sink", "id") {
 			return
 		}
-		n, err := db.Replay(selector(r.URL.Query()))
+		n, err := db.Replay(selector(v))
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 			return
@@ -75,10 +78,11 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 		writeJSON(w, http.StatusOK, map[string]any{"replayed": n})
 	})
 	mux.HandleFunc("POST /admin/usage/dead-letters/purge", func(w http.ResponseWriter, r *http.Request) {
-		if !knownParams(w, r, "sink", "id") {
+		v := r.URL.Query()
+		if !knownParams(w, r.URL.Path, v, "sink", "id") {
 			return
 		}
-		n, err := db.Purge(selector(r.URL.Query()))
+		n, err := db.Purge(selector(v))
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 			return
@@ -91,11 +95,11 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 // the route does not take. A misspelt filter must not widen what a call
 // reads, or deletes: purge?snk=tracker would otherwise purge every sink's
 // dead letters.
-func knownParams(w http.ResponseWriter, r *http.Request, known ...string) bool {
-	for name := range r.URL.Query() {
+func knownParams(w http.ResponseWriter, route string, v url.Values, known ...string) bool {
+	for name := range v {
 		if !slices.Contains(known, name) {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": fmt.Sprintf("unknown parameter %q: %s takes %s",
-				name, r.URL.Path, strings.Join(known, ", "))})
+				name, route, strings.Join(known, ", "))})
 			return false
 		}
 	}
