@@ -236,7 +236,7 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 	if req.Format == nil {
 		rt, ok := e.route(req.Method, req.Path, req.Header)
 		if !ok {
-			return Errorf(KindNotFound, "unknown_endpoint", "tollgate does not serve %s %s", clip(req.Method, 32), clip(req.Path, 256))
+			return unknownEndpoint(req.Method, req.Path)
 		}
 		req.Format, req.Operation, req.Path = rt.format, rt.op, rt.path
 		if req.Upstream == nil {

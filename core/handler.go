@@ -16,7 +16,7 @@ func (e *Engine) Handler() http.Handler { return http.HandlerFunc(e.serveHTTP) }
 func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, ok := e.route(r.Method, r.URL.Path, r.Header)
 	if !ok {
-		writeError(w, nil, "", Errorf(KindNotFound, "unknown_endpoint", "tollgate does not serve %s %s", clip(r.Method, 32), clip(r.URL.Path, 256)))
+		writeError(w, nil, "", unknownEndpoint(r.Method, r.URL.Path))
 		return
 	}
 	f := rt.format

@@ -70,7 +70,7 @@ func checkMetadata(m map[string]string, headerOf func(name, value string) string
 	}
 	switch {
 	case header != "" && inName:
-		return fmt.Errorf("the tag name of the %s header %w", shortHeader(header), err)
+		return fmt.Errorf("the tag name of the %s header %w", clip(header, 48), err)
 	case header != "":
 		return fmt.Errorf("the %s header %w", header, err)
 	case inName:
@@ -102,9 +102,6 @@ func badTag(m map[string]string) (name string, inName bool, err error) {
 }
 
 func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
-
-// shortHeader cuts a header name whose tag name is too long to 48 bytes.
-func shortHeader(h string) string { return clip(h, 48) }
 
 // shortQuote quotes s, cut to 32 bytes and marked "…": an error names a
 // refused value without repeating all of it.

@@ -26,6 +26,12 @@ type route struct {
 	path     string
 }
 
+// unknownEndpoint is the 404 of a path no format serves; it quotes a
+// bounded part of what the client sent.
+func unknownEndpoint(method, path string) *Error {
+	return Errorf(KindNotFound, "unknown_endpoint", "tollgate does not serve %s %s", clip(method, 32), clip(path, 256))
+}
+
 // checkPath refuses a path with an empty, "." or ".." segment (decoded:
 // %2e%2e and %2F count), which is to say a "//", a trailing "/" or dots.
 // The path is forwarded as it is, and an upstream that resolves the dots
