@@ -165,7 +165,8 @@ func (h *host) start(t *testing.T, env []string, write func(listen, admin string
 }
 
 // launch runs `tollgate serve` on the config at path, with env added to the
-// test's environment, and waits until h.admin answers /healthz. The process
+// test's environment, and waits until h.admin answers /healthz and the
+// serving line is in h.stderr (tests read what it says). The process
 // is killed when the test ends. Whoever takes the exit from h.done puts it
 // back, so the cleanup, stop and a test's own wait can each take it. When
 // tollgate exits because its address is in use and retry is set, launch
@@ -191,6 +192,14 @@ func (h *host) launch(t *testing.T, path string, env []string, retry bool) bool 
 		if resp, err := http.Get(h.admin + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK { // not another server on a taken port
+				// The line is logged before the first answer, but its
+				// bytes reach h.stderr through exec's copy of a pipe.
+				for wait := time.Now().Add(5 * time.Second); !strings.Contains(h.stderr.String(), "tollgate is serving"); {
+					if time.Now().After(wait) {
+						t.Fatalf("/healthz answers, and no serving line was logged:\n%s", h.stderr)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
 				return true
 			}
 		}
