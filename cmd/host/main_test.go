@@ -249,6 +249,11 @@ func (h *host) events(t *testing.T) []core.UsageEvent {
 		}
 		out = append(out, ev)
 	}
+	// The sink's order is the order calls completed: a streamed call the SDK
+	// has returned from (at [DONE]) can complete after the next call. The
+	// tests make their calls one after another, so they read them in the
+	// order they were received.
+	slices.SortStableFunc(out, func(a, b core.UsageEvent) int { return a.Timestamp.Compare(b.Timestamp) })
 	return out
 }
 
