@@ -11,8 +11,8 @@ import (
 // checkSinkRefs reports entries that name a sink no track stage has: a
 // rego stage's decision_log.sink, a plugin's emit_to. Each stage is built
 // on its own, before the track stage that owns the sink, so only the whole
-// list can tell.
-func checkSinkRefs(specs []pipeline.Spec) error {
+// list can tell. source says where the config set a path (Config.Source).
+func checkSinkRefs(specs []pipeline.Spec, source func(path string) string) error {
 	have := map[string]bool{}
 	for _, s := range specs {
 		if s.Kind != pipeline.KindBuiltin || pipeline.BuiltinName(s.Name) != "track" {
@@ -25,8 +25,12 @@ func checkSinkRefs(specs []pipeline.Spec) error {
 	var errs []error
 	missing := func(s pipeline.Spec, key, sink string) {
 		if sink != "" && !have[sink] {
-			errs = append(errs, fmt.Errorf("%s: config: %s: no track stage has a sink named %q; add one to a track stage's sinks, e.g. {type: jsonl, name: %s, path: data/%s.jsonl, usage_events: false}",
-				s.Path(), key, sink, sink, sink))
+			at := ""
+			if src := source(fmt.Sprintf("pipeline[%d].config.%s", s.Index, key)); src != "" {
+				at = src + ": "
+			}
+			errs = append(errs, fmt.Errorf("%s%s: config: %s: no track stage has a sink named %q; add one to a track stage's sinks, e.g. {type: jsonl, name: %s, path: data/%s.jsonl, usage_events: false}",
+				at, s.Path(), key, sink, sink, sink))
 		}
 	}
 	for _, s := range specs {

@@ -74,10 +74,7 @@ func New(cfg *config.Config, log *slog.Logger, extra ...Option) (*core.Engine, e
 
 // BuildPipeline builds the config's pipeline over the given upstreams.
 func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.Logger, extra ...Option) (*core.Pipeline, error) {
-	specs := make([]pipeline.Spec, len(cfg.Pipeline))
-	for i, s := range cfg.Pipeline {
-		specs[i] = pipeline.Spec{Name: s.Name, Kind: s.Kind, Config: s.Config, OnError: s.OnError, Timeout: s.Timeout, Index: i}
-	}
+	specs := pipelineSpecs(cfg)
 	env := pipelineEnv(cfg, ups, log)
 	env.Instrument = collect(extra).instrument
 	// Plugins' deliveries and decision logs go through the durable outbox;
@@ -88,7 +85,7 @@ func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.
 		env.Deliverer = deliverer
 	}
 	shareState(cfg, specs, &env, log)
-	refs := checkSinkRefs(specs)
+	refs := checkSinkRefs(specs, cfg.Source)
 	p, err := pipeline.Build(specs, env)
 	if err != nil || refs != nil {
 		if p != nil {
@@ -108,10 +105,7 @@ func BuildPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.
 // every stage checks its config, and none opens files, stores or
 // connections (a running gateway may hold them).
 func CheckPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.Logger) error {
-	specs := make([]pipeline.Spec, len(cfg.Pipeline))
-	for i, s := range cfg.Pipeline {
-		specs[i] = pipeline.Spec{Name: s.Name, Kind: s.Kind, Config: s.Config, OnError: s.OnError, Timeout: s.Timeout, Index: i}
-	}
+	specs := pipelineSpecs(cfg)
 	env := pipelineEnv(cfg, ups, log)
 	env.CheckOnly = true
 	shareState(cfg, specs, &env, log)
@@ -119,14 +113,23 @@ func CheckPipeline(cfg *config.Config, ups map[string]*core.Upstream, log *slog.
 	if err == nil {
 		p.Close(context.Background())
 	}
-	return errors.Join(err, checkSinkRefs(specs))
+	return errors.Join(err, checkSinkRefs(specs, cfg.Source))
+}
+
+// pipelineSpecs are the config's pipeline entries.
+func pipelineSpecs(cfg *config.Config) []pipeline.Spec {
+	specs := make([]pipeline.Spec, len(cfg.Pipeline))
+	for i, s := range cfg.Pipeline {
+		specs[i] = pipeline.Spec{Name: s.Name, Kind: s.Kind, Config: s.Config, OnError: s.OnError, Timeout: s.Timeout, Index: i}
+	}
+	return specs
 }
 
 // pipelineEnv is what the config gives stages: the data directory, the
 // upstreams, the variables it names (tracker tokens) and the usage ledger.
 func pipelineEnv(cfg *config.Config, ups map[string]*core.Upstream, log *slog.Logger) pipeline.Env {
 	return pipeline.Env{Log: log, DataDir: cfg.DataDir, Upstreams: ups, Lookup: cfg.Lookup,
-		Spend: tracking.SpendReader(cfg.DataDir)}
+		Spend: tracking.SpendReader(cfg.DataDir), Source: cfg.Source}
 }
 
 // keyPrefixes are the prefixes provider keys have had; another prefix is

@@ -41,6 +41,8 @@ type Config struct {
 	// env answers Lookup. It is a pointer so that printing a Config with
 	// %v or %+v shows an address, never the values behind it.
 	env *environment
+	// src answers Source.
+	src *sources
 }
 
 // LogConfig configures the process logger.

@@ -112,6 +112,7 @@ func Load(opts Options) (*Config, error) {
 		cfg.Providers[name] = p
 	}
 	cfg.env = environ
+	cfg.src = &src
 	return &cfg, nil
 }
 

@@ -52,7 +52,7 @@ func TestDefault(t *testing.T) {
 		Alerts:  AlertsConfig{CheckInterval: 15 * time.Second, MinInterval: 5 * time.Minute, OutboxBacklog: 10000},
 	}
 	got := *c
-	got.env, got.Pipeline = nil, nil
+	got.env, got.src, got.Pipeline = nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("default =\n%+v\nwant\n%+v", got, want)
 	}

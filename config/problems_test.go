@@ -249,3 +249,25 @@ func TestBothListenersMayTakeAPickedPort(t *testing.T) {
 		t.Fatal("PortPicked is not port 0 alone")
 	}
 }
+
+// TestSource: Config.Source says where a loaded value was set, for
+// messages about values found wrong after loading (a stage's config).
+func TestSource(t *testing.T) {
+	path := writeConfig(t, "listen: 127.0.0.1:9000\npipeline:\n  - {name: a, kind: builtin}\n  - name: cache\n    kind: builtin\n    config:\n      tll: 5m\n")
+	c := mustLoad(t, Options{Path: path, Environ: []string{"TOLLGATE_ADMIN_LISTEN=127.0.0.1:9001"}})
+	for p, want := range map[string]string{
+		"listen":                   path + ":1",
+		"pipeline[1]":              path + ":4",
+		"pipeline[1].config.tll":   path + ":7",
+		"pipeline[1].config.other": path + ":6", // not set: the map around it
+		"admin_listen":             "$TOLLGATE_ADMIN_LISTEN",
+		"data_dir":                 "", // the built-in default
+	} {
+		if got := c.Source(p); got != want {
+			t.Errorf("Source(%q) = %q, want %q", p, got, want)
+		}
+	}
+	if got := (&Config{}).Source("listen"); got != "" {
+		t.Errorf("a Config not from Load: Source = %q, want empty", got)
+	}
+}

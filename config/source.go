@@ -28,6 +28,21 @@ type layer struct {
 	rank   int               // the rank of a YAML or flag layer
 }
 
+// Source says where the value at path ("pipeline[2]",
+// "providers.openai.base_url") was set: "tollgate.yaml:14",
+// "$TOLLGATE_LISTEN", "--listen"; or a parent's source when no source set
+// the path itself. It is empty for the built-in default and for a Config
+// not made by Load. Messages about a value found after loading start with
+// it, as Load's problems do.
+func (c *Config) Source(path string) string {
+	if c.src == nil {
+		return ""
+	}
+	p := Problem{Path: path}
+	c.src.locate(&p)
+	return p.Source
+}
+
 // sources resolves a path to the layer that set it. Layers are kept in
 // precedence order, lowest first.
 type sources struct {

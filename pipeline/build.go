@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 
 	"github.com/tollgate-dev/tollgate/core"
 )
@@ -28,18 +30,19 @@ func Build(specs []Spec, env Env) (*core.Pipeline, error) {
 	for i := range specs {
 		s := specs[i]
 		s.Index = i
+		fail := func(err error) { errs = append(errs, located(env, s, err)) }
 		if err := checkSpec(s, seen); err != nil {
-			errs = append(errs, err)
+			fail(err)
 			continue
 		}
 		f, err := factory(s)
 		if err != nil {
-			errs = append(errs, err)
+			fail(err)
 			continue
 		}
 		built, err := f(s, env)
 		if err != nil {
-			errs = append(errs, wrapBuildError(s, err))
+			fail(wrapBuildError(s, err))
 			continue
 		}
 		if c, ok := built.(Closer); ok {
@@ -47,14 +50,14 @@ func Build(specs []Spec, env Env) (*core.Pipeline, error) {
 		}
 		if v, ok := built.(Validator); ok {
 			if err := v.Validate(); err != nil {
-				errs = append(errs, wrapBuildError(s, err))
+				fail(wrapBuildError(s, err))
 				continue
 			}
 		}
 		stage, isStage := built.(core.Stage)
 		completer, isCompleter := built.(core.Completer)
 		if !isStage && !isCompleter {
-			errs = append(errs, fmt.Errorf("%s: kind %q built a %T, which is neither a stage nor a completer", s.Path(), s.Kind, built))
+			fail(fmt.Errorf("%s: kind %q built a %T, which is neither a stage nor a completer", s.Path(), s.Kind, built))
 			continue
 		}
 		parts = append(parts, core.Part{Name: s.Name, Value: built})
@@ -89,6 +92,87 @@ func Build(specs []Spec, env Env) (*core.Pipeline, error) {
 		return nil, errors.Join(errs...)
 	}
 	return core.NewPipeline(stages, completers, closeAll, parts...), nil
+}
+
+// located starts each of err's lines with the place in the config file
+// that wrote the entry, when env knows it ("tollgate.yaml:14: ").
+func located(env Env, s Spec, err error) error {
+	if env.Source == nil {
+		return err
+	}
+	one := func(err error) error {
+		if src := env.Source(configPath(s, err.Error())); src != "" {
+			return fmt.Errorf("%s: %w", src, err)
+		}
+		return err
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var errs []error
+		for _, e := range j.Unwrap() {
+			errs = append(errs, one(e))
+		}
+		return errors.Join(errs...)
+	}
+	return one(err)
+}
+
+// configPath is the config path an entry's error message is about, for
+// Env.Source: the entry ("pipeline[2]"), or deeper as far as the message's
+// leading "config: " segments are keys of its config ("config: sinks[1]:
+// batch: ..." is "pipeline[4].config.sinks[1].batch"), then the key an
+// "unknown key" names.
+func configPath(s Spec, msg string) string {
+	path := fmt.Sprintf("pipeline[%d]", s.Index)
+	rest, ok := strings.CutPrefix(msg, s.Path()+": config: ")
+	if !ok {
+		return path
+	}
+	path += ".config"
+	var at any = s.Config
+	for {
+		seg, after, found := strings.Cut(rest, ": ")
+		if !found {
+			break
+		}
+		v, ok := lookupSegment(at, seg)
+		if !ok {
+			break
+		}
+		path, at, rest = path+"."+seg, v, after
+	}
+	if quoted, ok := strings.CutPrefix(rest, "unknown key "); ok {
+		q, _ := strconv.QuotedPrefix(quoted)
+		if key, _ := strconv.Unquote(q); key != "" {
+			if _, ok := lookupSegment(at, key); ok {
+				path += "." + key
+			}
+		}
+	}
+	return path
+}
+
+// lookupSegment follows seg ("batch", "sinks[1]", "batch.max_events")
+// down from v, a decoded YAML value.
+func lookupSegment(v any, seg string) (any, bool) {
+	for _, part := range strings.Split(seg, ".") {
+		name, index, isItem := strings.Cut(part, "[")
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[name]; !ok {
+			return nil, false
+		}
+		if isItem {
+			i, err := strconv.Atoi(strings.TrimSuffix(index, "]"))
+			l, ok := v.([]any)
+			if err != nil || !ok || i < 0 || i >= len(l) {
+				return nil, false
+			}
+			v = l[i]
+		}
+	}
+	return v, true
 }
 
 // wrapBuildError prefixes err with the entry's path unless it has it.

@@ -18,11 +18,14 @@ type SinkSpec struct {
 	// Path names the entry in error messages, e.g.
 	// `pipeline[3] (track): config: sinks[1]`.
 	Path string
+	// Shared are the keys every sink entry takes, which the caller read
+	// before building the sink; an unknown-key message names them too.
+	Shared []string
 }
 
 // Decode reads the entry's keys into dst, a pointer to a struct with json
 // tags. Unknown keys and wrong types are errors naming the entry and key.
-func (s SinkSpec) Decode(dst any) error { return decodeConfig(s.Path, s.Config, dst) }
+func (s SinkSpec) Decode(dst any) error { return DecodeConfig(s.Path, s.Config, dst, s.Shared...) }
 
 // SinkFactory builds a sink from its config entry.
 type SinkFactory func(s SinkSpec, env Env) (core.Sink, error)

@@ -1,11 +1,9 @@
 package pipeline
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
@@ -60,41 +58,15 @@ type Env struct {
 	// open no files, stores or connections, as a running gateway may hold
 	// them.
 	CheckOnly bool
+	// Source, if set, says where the config set a path ("pipeline[2]" ->
+	// "tollgate.yaml:14"); build errors start with it.
+	Source func(path string) string
 }
 
 // Decode reads the entry's free-form config into dst, a pointer to a struct
 // with json tags. Unknown keys and wrong types are errors naming the entry
 // and the key.
-func (s Spec) Decode(dst any) error { return decodeConfig(s.Path()+": config", s.Config, dst) }
-
-// decodeConfig reads a free-form config map into dst; path prefixes errors.
-func decodeConfig(path string, config map[string]any, dst any) error {
-	if len(config) == 0 {
-		return nil
-	}
-	raw, err := json.Marshal(config)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return fmt.Errorf("%s: %s", path, configMessage(err))
-	}
-	return nil
-}
-
-// configMessage rewrites encoding/json's messages in config terms.
-func configMessage(err error) string {
-	if te, ok := err.(*json.UnmarshalTypeError); ok {
-		return fmt.Sprintf("%s: want %s, got %s", te.Field, te.Type, te.Value)
-	}
-	msg := err.Error()
-	if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return "unknown key " + rest
-	}
-	return strings.TrimPrefix(msg, "json: ")
-}
+func (s Spec) Decode(dst any) error { return DecodeConfig(s.Path()+": config", s.Config, dst) }
 
 // Duration is a time.Duration written as a Go duration string ("30s",
 // "1m30s") in stage configs.

@@ -430,6 +430,19 @@ pipeline:
   - {name: guard, kind: martian}
   - {name: call, kind: builtin, on_error: maybe}
 `)
+	stages := write("stages.yaml", `providers:
+  openai: {base_url: http://127.0.0.1:1/v1, api_key_env: NONE_SET}
+pipeline:
+  - name: cache
+    kind: builtin
+    config: {tll: 5m}
+  - {name: call, kind: builtin}
+  - name: track
+    kind: builtin
+    config:
+      sinks:
+        - {type: jsonl, path: u.jsonl, batch: {max_event: 3}}
+`)
 	tests := []struct {
 		name     string
 		args     []string
@@ -437,6 +450,9 @@ pipeline:
 		wantOut  []string
 	}{
 		{"valid config", []string{"validate", "--config", good}, 0, []string{"the configuration is valid"}},
+		{"a stage's keys, with lines", []string{"validate", "--config", stages}, 1, []string{
+			stages + `:6: pipeline[0] (cache): config: unknown key "tll" (known: backend, front_ttl, ignore_fields, max_bytes, max_entry_bytes, scope, ttl)`,
+			stages + `:12: pipeline[2] (track): config: sinks[0]: batch: unknown key "max_event" (known: max_age, max_events)`}},
 		{"every problem listed", []string{"validate", "--config", bad}, 1, []string{"lisen: unknown key", `did you mean "listen"`, "pipeline[2].on_error"}},
 		{"missing file", []string{"validate", "--config", filepath.Join(dir, "nope.yaml")}, 1, []string{"nope.yaml"}},
 		{"unknown command", []string{"serv"}, 2, []string{`unknown command "serv"`}},

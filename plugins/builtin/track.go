@@ -1,14 +1,13 @@
 package builtin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
@@ -48,6 +47,10 @@ type OutboxConfig struct {
 	// (default 25ms; 1ns: commit at once).
 	CommitInterval pipeline.Duration `json:"commit_interval"`
 }
+
+// sharedSinkKeys are the keys every sink entry takes besides its type's own:
+// type, and SinkDelivery's.
+var sharedSinkKeys = []string{"batch", "name", "retry", "type", "usage_events"}
 
 // SinkDelivery holds the keys every sink entry has besides its type's own.
 type SinkDelivery struct {
@@ -181,17 +184,17 @@ func buildSinks(s pipeline.Spec, env pipeline.Env, entries []map[string]any) ([]
 		}
 		common, rest := map[string]any{}, map[string]any{}
 		for k, v := range entry {
-			switch k {
-			case "type":
-			case "name", "batch", "retry", "usage_events":
+			switch {
+			case k == "type":
+			case slices.Contains(sharedSinkKeys, k):
 				common[k] = v
 			default:
 				rest[k] = v
 			}
 		}
 		d := SinkDelivery{Name: sinkName(entry)}
-		if err := decodeStrict(common, &d); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", path, err))
+		if err := pipeline.DecodeConfig(path, common, &d); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		if j, dup := names[d.Name]; dup {
@@ -203,7 +206,7 @@ func buildSinks(s pipeline.Spec, env pipeline.Env, entries []map[string]any) ([]
 			errs = append(errs, fmt.Errorf("%s: batch.max_events and retry.max_attempts must not be negative", path))
 			continue
 		}
-		sink, err := pipeline.NewSink(pipeline.SinkSpec{Type: typ, Config: rest, Path: path}, env)
+		sink, err := pipeline.NewSink(pipeline.SinkSpec{Type: typ, Config: rest, Path: path, Shared: sharedSinkKeys}, env)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -227,24 +230,6 @@ func buildSinks(s pipeline.Spec, env pipeline.Env, entries []map[string]any) ([]
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
-}
-
-// decodeStrict reads m into dst, refusing unknown keys.
-func decodeStrict(m map[string]any, dst any) error {
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return fmt.Errorf("%s: want %s, got %s", te.Field, te.Type, te.Value)
-		}
-		return err
-	}
-	return nil
 }
 
 func closeSinks(sc []tracking.SinkConfig) {

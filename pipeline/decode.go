@@ -1,0 +1,145 @@
+package pipeline
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// DecodeConfig reads a free-form config map into dst, a pointer to a struct
+// with json tags, refusing unknown keys. Errors start with path. An unknown
+// key is named with where it sits and the keys that map takes, as in
+// `pipeline[2] (rego): config: decision_log: unknown key "consle" (known:
+// console, denied_only)`; extra are further keys the caller took out of
+// config before decoding, named among the known ones at the top level.
+func DecodeConfig(path string, config map[string]any, dst any, extra ...string) error {
+	if len(config) == 0 {
+		return nil
+	}
+	raw, err := json.Marshal(config)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(dst)
+	if err == nil {
+		return nil
+	}
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		return fmt.Errorf("%s: %s: want %s, got %s", path, te.Field, te.Type, te.Value)
+	}
+	msg := err.Error()
+	if key, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		name, _ := strconv.Unquote(key)
+		if at, known, found := unknownKey(config, reflect.TypeOf(dst), name, extra); found {
+			return fmt.Errorf("%s: %sunknown key %s (known: %s)", path, at, key, strings.Join(known, ", "))
+		}
+		return fmt.Errorf("%s: unknown key %s", path, key)
+	}
+	return fmt.Errorf("%s: %s", path, strings.TrimPrefix(msg, "json: "))
+}
+
+// unknownKey finds name, a key encoding/json found no field for, in config
+// against t, the type it decodes into: it returns the path of the map
+// holding it ("" or "decision_log: ") and the keys that map takes. It looks
+// through nested structs, lists and maps of them, as json does; extra keys
+// count as known at the top level.
+func unknownKey(config map[string]any, t reflect.Type, name string, extra []string) (at string, known []string, found bool) {
+	fields := jsonFields(t)
+	if fields == nil {
+		return "", nil, false
+	}
+	for _, k := range slices.Sorted(maps.Keys(config)) {
+		ft, ok := fieldOf(fields, k)
+		if !ok {
+			if k == name && !slices.Contains(extra, k) {
+				known = append(slices.Sorted(maps.Keys(fields)), extra...)
+				slices.Sort(known)
+				return "", known, true
+			}
+			continue
+		}
+		if at, known, found := unknownIn(k, config[k], ft, name); found {
+			return at, known, true
+		}
+	}
+	return "", nil, false
+}
+
+// unknownIn looks for name in v, the value at key k decoding into t.
+func unknownIn(k string, v any, t reflect.Type, name string) (string, []string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		if t.Kind() == reflect.Map {
+			for _, mk := range slices.Sorted(maps.Keys(v)) {
+				if at, known, found := unknownIn(k+"."+mk, v[mk], t.Elem(), name); found {
+					return at, known, true
+				}
+			}
+			return "", nil, false
+		}
+		if at, known, found := unknownKey(v, t, name, nil); found {
+			return k + ": " + at, known, true
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, item := range v {
+				if at, known, found := unknownIn(k+"["+strconv.Itoa(i)+"]", item, t.Elem(), name); found {
+					return at, known, true
+				}
+			}
+		}
+	}
+	return "", nil, false
+}
+
+// jsonFields maps the keys a struct type takes to their types, with
+// embedded structs' keys promoted as encoding/json promotes them; nil when t
+// is not a struct.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	out := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case tag == "-":
+		case f.Anonymous && tag == "":
+			for k, ft := range jsonFields(f.Type) {
+				out[k] = ft
+			}
+		case f.IsExported():
+			out[cmp.Or(tag, f.Name)] = f.Type
+		}
+	}
+	return out
+}
+
+// fieldOf finds key among fields the way encoding/json does: exactly, or
+// else ignoring case.
+func fieldOf(fields map[string]reflect.Type, key string) (reflect.Type, bool) {
+	if t, ok := fields[key]; ok {
+		return t, true
+	}
+	for k, t := range fields {
+		if strings.EqualFold(k, key) {
+			return t, true
+		}
+	}
+	return nil, false
+}
