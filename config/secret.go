@@ -16,6 +16,11 @@ const minSecretLen = 8
 // of the variables named by any api_key_env in raw, and of every variable
 // whose name says it holds a credential.
 func secretValues(environ *environment, raw map[string]any) []string {
+	return secretsOf(environ, credentialVars(raw))
+}
+
+// credentialVars are the variables raw names as holding credentials.
+func credentialVars(raw map[string]any) map[string]bool {
 	names := map[string]bool{}
 	if ps, ok := raw["providers"].(map[string]any); ok {
 		for _, p := range ps {
@@ -31,12 +36,29 @@ func secretValues(environ *environment, raw map[string]any) []string {
 			names[n] = true
 		}
 	}
+	return names
+}
+
+// secretNames are the variables c names as holding credentials.
+func (c *Config) secretNames() map[string]bool {
+	names := map[string]bool{c.Redis.PasswordEnv: true, c.Admin.TokenEnv: true}
+	for _, p := range c.Providers {
+		names[p.APIKeyEnv] = true
+	}
+	return names
+}
+
+// secretsOf returns the values of the variables in names, and of every
+// variable whose name says it holds a credential, longest first, so that
+// a secret that contains another is replaced whole.
+func secretsOf(environ *environment, names map[string]bool) []string {
 	var out []string
 	for name, v := range environ.all() {
 		if len(v.value) >= minSecretLen && (names[name] || secretName(name)) {
 			out = append(out, v.value)
 		}
 	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
 
@@ -57,8 +79,6 @@ func scrub(problems []Problem, secrets []string) {
 	if len(secrets) == 0 {
 		return
 	}
-	// Longest first, so a secret that contains another goes whole.
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	r := strings.NewReplacer(pairs(secrets)...)
 	for i := range problems {
 		p := &problems[i]

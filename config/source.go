@@ -70,6 +70,20 @@ func (s *sources) locate(p *Problem) {
 	}
 }
 
+// setAt says where path itself was set, or "" when the built-in default
+// set it or nothing did (a parent set does not count, unlike locate).
+func (s *sources) setAt(path string) string {
+	segs := splitPath(path)
+	for i := len(s.layers) - 1; i >= 0; i-- {
+		if covers(s.layers[i].data, segs) {
+			p := Problem{Path: path}
+			s.layers[i].describe(&p, path)
+			return p.Source
+		}
+	}
+	return ""
+}
+
 // describe sets the source of p from layer l, which set path.
 func (l *layer) describe(p *Problem, path string) {
 	switch {

@@ -21,6 +21,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/logbuf"
 	"github.com/tollgate-dev/tollgate/internal/testbin"
@@ -474,11 +475,48 @@ pipeline:
 	}
 }
 
+func TestConfigCommand(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tollgate.yaml")
+	os.WriteFile(path, []byte("listen: 127.0.0.1:9000\nlisen: 127.0.0.1:9001\n"), 0o600)
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("listen: 127.0.0.1:9000\n"), 0o600)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string
+	}{
+		{"the default", []string{"config", "default"}, 0, []string{string(config.Default())}},
+		{"what serve runs with", []string{"config", "show", "--config", good, "--data-dir", dir}, 0,
+			[]string{"listen: 127.0.0.1:9000 # " + good + ":1\n", "data_dir: " + dir + " # --data-dir\n", "admin_listen: 127.0.0.1:8081\n"}},
+		{"a config with problems", []string{"config", "show", "--config", path}, 1, []string{path + `:2: lisen: unknown key (did you mean "listen"?)`}},
+		{"no subcommand", []string{"config"}, 2, []string{"tollgate config default"}},
+		{"an unknown subcommand", []string{"config", "shw"}, 2, []string{`tollgate config: unknown arguments "shw"`}},
+		{"default takes nothing", []string{"config", "default", "x"}, 2, []string{`unknown arguments "default x"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(tt.args, &out, &errOut)
+			all := out.String() + errOut.String()
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d:\n%s", code, tt.wantCode, all)
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(all, w) {
+					t.Errorf("output lacks %q:\n%s", w, all)
+				}
+			}
+		})
+	}
+}
+
 // TestCommandLines: --help lists a command's flags on stdout and exits 0; a flag the
 // command does not know is named, with where to look, and exits 2; neither
 // is reported as a configuration problem.
 func TestCommandLines(t *testing.T) {
-	for _, cmd := range [][]string{{"serve"}, {"validate"}, {"keys", "create"}, {"usage", "report"}, {"mock"}, {"policy", "test"}} {
+	for _, cmd := range [][]string{{"serve"}, {"validate"}, {"config", "show"}, {"keys", "create"}, {"usage", "report"}, {"mock"}, {"policy", "test"}} {
 		name := strings.Join(cmd, " ")
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

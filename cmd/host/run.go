@@ -15,6 +15,7 @@ const usage = `tollgate — a pluggable gateway for LLM API calls
 Usage:
   tollgate serve [--config FILE] [flags]   run the gateway (embedded default config without --config)
   tollgate validate [--config FILE]        check a config: exit 0, or print every problem and exit 1
+  tollgate config default|show             the embedded default config; the one serve would run with, and where each value was set
   tollgate mock [--listen ADDR]            run a fake OpenAI-compatible provider (no API key needed)
   tollgate usage status|report|dead-letters|replay|purge|recover
                                            the usage ledger, outbox and dead letters ('tollgate usage help')
@@ -41,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
+	case "config":
+		return configCmd(args[1:], stdout, stderr)
 	case "usage":
 		return usageCmd(args[1:], stdout, stderr)
 	case "policy":
