@@ -91,6 +91,22 @@ func TestVirtualKeyLimitsAreEnforced(t *testing.T) {
 	if !strings.Contains(stderr, "warning: virtual keys' limits") || !strings.Contains(stderr, "{name: ratelimit, kind: builtin}") {
 		t.Errorf("keys create --tpm against a pipeline without ratelimit: %s", stderr)
 	}
+	// A key spec the API cannot read is refused, saying what and where.
+	for body, want := range map[string]string{
+		``:                                   `the body is empty: want a key spec, a JSON object`,
+		`[1]`:                                `want a key spec, a JSON object; got array`,
+		`{"customer":"initech"} {}`:          `the body is not valid JSON: invalid character '{' after top-level value, at byte 24`,
+		`{"customer":"initech","customr":1}`: `a key spec: unknown key \"customr\" (known: customer, limits, metadata, models, name, team, ttl)`,
+		`{"customer":"initech","limits":{"rpm":5}}`: `a key spec: limits: unknown key \"rpm\" (known: monthly_budget, requests_per_minute, tokens_per_minute)`,
+		`{"customer":"initech","models":"gpt-4o"}`:  `a key spec: models: want []string, got string`,
+		`{"customer":"initech","ttl":"a month"}`:    `ttl: want a duration like \"720h\", got \"a month\"`,
+		strings.Repeat(" ", 64<<10) + `{}`:          `the body is over 65536 bytes`,
+	} {
+		code, body = opsCall(t, h.admin+"/admin/keys", body)
+		if code != 400 || !strings.Contains(body, want) {
+			t.Errorf("POST /admin/keys with a bad spec: %d %s, want 400 and %s", code, body, want)
+		}
+	}
 	// A budget needs the customer whose spend it caps.
 	cmd := exec.Command(binary, "keys", "create", "--team", "ml", "--monthly-budget", "5", "--config", h.path)
 	out, err := cmd.CombinedOutput()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
 	"github.com/tollgate-dev/tollgate/internal/keys"
 	"github.com/tollgate-dev/tollgate/pipeline"
 )
@@ -195,17 +197,15 @@ func keysRoutes(mux *http.ServeMux, o *ops) {
 			Metadata map[string]string `json:"metadata"`
 			TTL      string            `json:"ttl"`
 		}
-		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "want a JSON key spec: " + err.Error()})
+		if err := decodeObject(r.Body, 64<<10, "a key spec", &in); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 			return
 		}
 		spec := keys.Spec{Name: in.Name, Customer: in.Customer, Team: in.Team, Models: in.Models, Limits: in.Limits, Metadata: in.Metadata}
 		if in.TTL != "" {
 			d, err := time.ParseDuration(in.TTL)
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]any{"error": "ttl: " + err.Error()})
+				writeJSON(w, http.StatusBadRequest, map[string]any{"error": fmt.Sprintf("ttl: want a duration like \"720h\", got %q", in.TTL)})
 				return
 			}
 			spec.TTL = d
@@ -290,4 +290,35 @@ func (o *ops) refreshKeys() {
 			o.log.Warn("cannot re-read the virtual keys", "err", err)
 		}
 	}
+}
+
+// decodeObject reads a request body holding one JSON object, what (such as
+// "a key spec"), of at most max bytes, into dst: a pointer to a struct with
+// json tags. Its errors say what is wrong and where: the byte where the
+// JSON breaks, the key no field takes (with the keys that place takes), the
+// value of the wrong type.
+func decodeObject(body io.Reader, max int64, what string, dst any) error {
+	b, err := io.ReadAll(io.LimitReader(body, max+1))
+	switch {
+	case err != nil:
+		return fmt.Errorf("reading the body: %w", err)
+	case int64(len(b)) > max:
+		return fmt.Errorf("the body is over %d bytes: want %s", max, what)
+	case len(bytes.TrimSpace(b)) == 0:
+		return fmt.Errorf("the body is empty: want %s, a JSON object", what)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		if why := jsonscan.Why(b); why != "" {
+			return fmt.Errorf("the body is not valid JSON: %s", why)
+		}
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			return fmt.Errorf("want %s, a JSON object; got %s", what, te.Value)
+		}
+		return fmt.Errorf("want %s, a JSON object: %w", what, err)
+	}
+	if m == nil {
+		return fmt.Errorf("want %s, a JSON object; got null", what)
+	}
+	return pipeline.DecodeConfig(what, m, dst)
 }
