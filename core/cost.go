@@ -70,7 +70,7 @@ func (u *USD) UnmarshalJSON(b []byte) error {
 
 // ErrUSDSyntax is returned by [ParseUSD] for text that is not a decimal
 // amount of dollars with at most 12 decimal places.
-var ErrUSDSyntax = errors.New("core: not a dollar amount")
+var ErrUSDSyntax = errors.New("not a dollar amount")
 
 // ParseUSD reads a decimal amount of dollars such as "2.50" or "0.000075"
 // exactly. It accepts at most 12 decimal places (one picodollar) and no

@@ -44,7 +44,60 @@ func DecodeConfig(path string, config map[string]any, dst any, extra ...string) 
 		}
 		return fmt.Errorf("%s: unknown key %s", path, key)
 	}
+	if at, found := refusedValue(config, reflect.TypeOf(dst), msg); found {
+		return fmt.Errorf("%s: %s: %s", path, at, msg) // a value its type's UnmarshalJSON refused
+	}
 	return fmt.Errorf("%s: %s", path, strings.TrimPrefix(msg, "json: "))
+}
+
+var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// refusedValue finds the value in config, decoding into t, that its own
+// type's UnmarshalJSON refused with msg (encoding/json does not say which
+// key held it): its path, as "ttl", "batch.max_age" or "targets[1]".
+func refusedValue(config any, t reflect.Type, msg string) (string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshaler) {
+		raw, err := json.Marshal(config)
+		if err != nil {
+			return "", false
+		}
+		err = json.Unmarshal(raw, reflect.New(t).Interface())
+		return "", err != nil && err.Error() == msg
+	}
+	join := func(at, sub string) string {
+		if sub == "" || strings.HasPrefix(sub, "[") {
+			return at + sub
+		}
+		return at + "." + sub
+	}
+	switch v := config.(type) {
+	case map[string]any:
+		fields := jsonFields(t)
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			ft, ok := fieldOf(fields, k)
+			if t.Kind() == reflect.Map {
+				ft, ok = t.Elem(), true
+			}
+			if !ok {
+				continue
+			}
+			if sub, found := refusedValue(v[k], ft, msg); found {
+				return join(k, sub), true
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, item := range v {
+				if sub, found := refusedValue(item, t.Elem(), msg); found {
+					return join("["+strconv.Itoa(i)+"]", sub), true
+				}
+			}
+		}
+	}
+	return "", false
 }
 
 // unknownKey finds name, a key encoding/json found no field for, in config

@@ -116,3 +116,34 @@ func TestBuildErrorsSayWhereTheConfigSetThem(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestDecodeConfigNamesTheKeyOfAValueItsTypeRefused: a value that its own
+// type's UnmarshalJSON refuses (a duration) is named by its key, which
+// encoding/json's error leaves out.
+func TestDecodeConfigNamesTheKeyOfAValueItsTypeRefused(t *testing.T) {
+	var cfg struct {
+		TTL   pipeline.Duration `json:"ttl"`
+		Batch struct {
+			MaxAge pipeline.Duration `json:"max_age"`
+		} `json:"batch"`
+		Steps  []pipeline.Duration          `json:"steps"`
+		ByName map[string]pipeline.Duration `json:"by_name"`
+	}
+	tests := map[string]struct {
+		config map[string]any
+		want   string
+	}{
+		"top level":     {map[string]any{"ttl": "soon"}, `c: ttl: want a duration like "30s", got "soon"`},
+		"nested":        {map[string]any{"ttl": "5s", "batch": map[string]any{"max_age": 5}}, `c: batch.max_age: want a duration like "30s", got 5`},
+		"an item":       {map[string]any{"steps": []any{"1s", "later"}}, `c: steps[1]: want a duration like "30s", got "later"`},
+		"a map's value": {map[string]any{"by_name": map[string]any{"a": "1s", "b": "-"}}, `c: by_name.b: want a duration like "30s", got "-"`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := pipeline.DecodeConfig("c", tt.config, &cfg)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
