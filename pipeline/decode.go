@@ -34,7 +34,13 @@ func DecodeConfig(path string, config map[string]any, dst any, extra ...string) 
 		return nil
 	}
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		return fmt.Errorf("%s: %s: want %s, got %s", path, te.Field, te.Type, te.Value)
+		got := describeJSON(te.Value)
+		if v, ok := lookupSegment(config, te.Field); ok {
+			if b, err := json.Marshal(v); err == nil && len(b) <= 64 {
+				got = string(b) // the value itself, as config's messages show it
+			}
+		}
+		return fmt.Errorf("%s: %s: want %s, got %s", path, te.Field, describeType(te.Type), got)
 	}
 	msg := err.Error()
 	if key, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
@@ -48,6 +54,46 @@ func DecodeConfig(path string, config map[string]any, dst any, extra ...string) 
 		return fmt.Errorf("%s: %s: %s", path, at, msg) // a value its type's UnmarshalJSON refused
 	}
 	return fmt.Errorf("%s: %s", path, strings.TrimPrefix(msg, "json: "))
+}
+
+// describeType says what a config value of type t is, as config's messages
+// do: "a whole number", "a list of strings".
+func describeType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		if e := describeType(t.Elem()); strings.HasPrefix(e, "a ") {
+			return "a list of " + e[2:] + "s"
+		}
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a map"
+	case reflect.Pointer:
+		return describeType(t.Elem())
+	}
+	return t.String()
+}
+
+// describeJSON says what encoding/json found ("array", "number -5").
+func describeJSON(value string) string {
+	kind, rest, _ := strings.Cut(value, " ")
+	name := map[string]string{"string": "a string", "number": "a number", "bool": "true or false",
+		"array": "a list", "object": "a map"}[kind]
+	switch {
+	case name == "":
+		return value
+	case rest != "":
+		return rest // the number itself
+	}
+	return name
 }
 
 var unmarshaler = reflect.TypeFor[json.Unmarshaler]()

@@ -57,7 +57,10 @@ func TestDecodeConfigSaysWhereAnUnknownKeyIsAndWhatIsKnown(t *testing.T) {
 		// encoding/json matches keys regardless of case: so does the search.
 		"another case is the same key": {map[string]any{"TTL": "5s", "Batch": map[string]any{"MAX_EVENTS": 1}}, ""},
 		"a promoted key":               {map[string]any{"name": "n"}, ""},
-		"a wrong type":                 {map[string]any{"batch": map[string]any{"max_events": "many"}}, "pipeline[2] (d): config: batch.max_events: want int, got string"},
+		"a list for a map":             {map[string]any{"targets": "x"}, `pipeline[2] (d): config: targets: want a list of maps, got "x"`},
+		"a fraction":                   {map[string]any{"batch": map[string]any{"max_events": 1.5}}, `config: batch.max_events: want a whole number, got 1.5`},
+		"a long value":                 {map[string]any{"batch": map[string]any{"max_age": strings.Repeat("x", 80)}}, `config: batch.max_age: want a whole number, got a string`},
+		"a wrong type":                 {map[string]any{"batch": map[string]any{"max_events": "many"}}, `pipeline[2] (d): config: batch.max_events: want a whole number, got "many"`},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -107,7 +110,7 @@ func TestBuildErrorsSayWhereTheConfigSetThem(t *testing.T) {
 	got := strings.Split(err.Error(), "\n")
 	want := []string{
 		`tollgate.yaml<pipeline[0].config.targets[0].modle>: pipeline[0] (d): config: targets[0]: unknown key "modle" (known: model, upstream)`,
-		`tollgate.yaml<pipeline[1].config.batch.max_events>: pipeline[1] (e): config: batch.max_events: want int, got string`,
+		`tollgate.yaml<pipeline[1].config.batch.max_events>: pipeline[1] (e): config: batch.max_events: want a whole number, got "many"`,
 		`tollgate.yaml<pipeline[2]>: pipeline[2]: name: required`,
 		`tollgate.yaml<pipeline[2]>: pipeline[2] (): on_error: want fail_open or fail_closed, got "sometimes"`,
 		`pipeline[3] (f): config: unknown key "tll" (known: batch, name, routes, targets, ttl)`,

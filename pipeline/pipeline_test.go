@@ -153,7 +153,7 @@ func TestDecodeNamesTheBadKey(t *testing.T) {
 		want   string
 	}{
 		{map[string]any{"tll": "5s"}, `pipeline[2] (cache): config: unknown key "tll"`},
-		{map[string]any{"count": "many"}, "count: want int, got string"},
+		{map[string]any{"count": "many"}, `count: want a whole number, got "many"`},
 		{map[string]any{"ttl": "soon"}, `want a duration like "30s", got "soon"`},
 	}
 	for _, tt := range tests {

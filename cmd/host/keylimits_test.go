@@ -98,7 +98,7 @@ func TestVirtualKeyLimitsAreEnforced(t *testing.T) {
 		`{"customer":"initech"} {}`:          `the body is not valid JSON: invalid character '{' after top-level value, at byte 24`,
 		`{"customer":"initech","customr":1}`: `a key spec: unknown key \"customr\" (known: customer, limits, metadata, models, name, team, ttl)`,
 		`{"customer":"initech","limits":{"rpm":5}}`:                 `a key spec: limits: unknown key \"rpm\" (known: monthly_budget, requests_per_minute, tokens_per_minute)`,
-		`{"customer":"initech","models":"gpt-4o"}`:                  `a key spec: models: want []string, got string`,
+		`{"customer":"initech","models":"gpt-4o"}`:                  `a key spec: models: want a list of strings, got \"gpt-4o\"`,
 		`{"customer":"initech","limits":{"monthly_budget":"lots"}}`: `a key spec: limits.monthly_budget: not a dollar amount: \"lots\"`,
 		`{"customer":"initech","ttl":"a month"}`:                    `ttl: want a duration like \"720h\", got \"a month\"`,
 		strings.Repeat(" ", 64<<10) + `{}`:                          `the body is over 65536 bytes`,
