@@ -450,7 +450,8 @@ pipeline:
 		wantCode int
 		wantOut  []string
 	}{
-		{"valid config", []string{"validate", "--config", good}, 0, []string{"the configuration is valid"}},
+		{"valid config, a warning", []string{"validate", "--config", good}, 0, []string{"the configuration is valid (2 stages, 1 provider), with the warning above",
+			"WRN no API key for provider; calls to it will fail until you set the variable", "variable=NONE_SET"}},
 		{"a stage's keys, with lines", []string{"validate", "--config", stages}, 1, []string{
 			stages + `:6: pipeline[0] (cache): config: unknown key "tll" (known: backend, front_ttl, ignore_fields, max_bytes, max_entry_bytes, scope, ttl)`,
 			stages + `:12: pipeline[2] (track): config: sinks[0]: batch: unknown key "max_event" (known: max_age, max_events)`}},
