@@ -444,12 +444,7 @@ pipeline:
       sinks:
         - {type: jsonl, path: u.jsonl, batch: {max_event: 3}}
 `)
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantOut  []string
-	}{
+	tests := []commandCase{
 		{"valid config, a warning", []string{"validate", "--config", good}, 0, []string{"the configuration is valid (2 stages, 1 provider), with the warning above",
 			"WRN no API key for provider; calls to it will fail until you set the variable", "variable=NONE_SET"}},
 		{"a stage's keys, with lines", []string{"validate", "--config", stages}, 1, []string{
@@ -459,6 +454,21 @@ pipeline:
 		{"missing file", []string{"validate", "--config", filepath.Join(dir, "nope.yaml")}, 1, []string{"nope.yaml"}},
 		{"unknown command", []string{"serv"}, 2, []string{`unknown command "serv"`}},
 	}
+	runCommands(t, tests)
+}
+
+// commandCase is a command line, the exit code it ends with and text its
+// output (stdout and stderr) holds.
+type commandCase struct {
+	name     string
+	args     []string
+	wantCode int
+	wantOut  []string
+}
+
+// runCommands runs each case in process.
+func runCommands(t *testing.T, tests []commandCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -482,12 +492,7 @@ func TestConfigCommand(t *testing.T) {
 	os.WriteFile(path, []byte("listen: 127.0.0.1:9000\nlisen: 127.0.0.1:9001\n"), 0o600)
 	good := filepath.Join(dir, "good.yaml")
 	os.WriteFile(good, []byte("listen: 127.0.0.1:9000\n"), 0o600)
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantOut  []string
-	}{
+	tests := []commandCase{
 		{"the default", []string{"config", "default"}, 0, []string{string(config.Default())}},
 		{"what serve runs with", []string{"config", "show", "--config", good, "--data-dir", dir}, 0,
 			[]string{"listen: 127.0.0.1:9000 # " + good + ":1\n", "data_dir: " + dir + " # --data-dir\n", "admin_listen: 127.0.0.1:8081\n"}},
@@ -496,21 +501,7 @@ func TestConfigCommand(t *testing.T) {
 		{"an unknown subcommand", []string{"config", "shw"}, 2, []string{`tollgate config: unknown arguments "shw"`}},
 		{"default takes nothing", []string{"config", "default", "x"}, 2, []string{`unknown arguments "default x"`}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			code := run(tt.args, &out, &errOut)
-			all := out.String() + errOut.String()
-			if code != tt.wantCode {
-				t.Errorf("exit %d, want %d:\n%s", code, tt.wantCode, all)
-			}
-			for _, w := range tt.wantOut {
-				if !strings.Contains(all, w) {
-					t.Errorf("output lacks %q:\n%s", w, all)
-				}
-			}
-		})
-	}
+	runCommands(t, tests)
 }
 
 // TestCommandLines: --help lists a command's flags on stdout and exits 0; a flag the
