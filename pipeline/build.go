@@ -119,13 +119,19 @@ func located(env Env, s Spec, err error) error {
 // configPath is the config path an entry's error message is about, for
 // Env.Source: the entry ("pipeline[2]"), or deeper as far as the message's
 // leading "config: " segments are keys of its config ("config: sinks[1]:
-// batch: ..." is "pipeline[4].config.sinks[1].batch"), then the key an
-// "unknown key" names.
+// batch: ..." is "pipeline[4].config.sinks[1].batch"; "config: " may be
+// left out), then the key an "unknown key" names.
 func configPath(s Spec, msg string) string {
 	path := fmt.Sprintf("pipeline[%d]", s.Index)
 	rest, ok := strings.CutPrefix(msg, s.Path()+": config: ")
 	if !ok {
-		return path
+		// a stage may name a key of its config without "config: "
+		// ("pipeline[0] (guard): paths: stat …")
+		rest, ok = strings.CutPrefix(msg, s.Path()+": ")
+		seg, _, _ := strings.Cut(rest, ": ")
+		if _, isKey := lookupSegment(s.Config, seg); !ok || !isKey {
+			return path
+		}
 	}
 	path += ".config"
 	var at any = s.Config

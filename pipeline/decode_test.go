@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -33,6 +34,11 @@ type targetConfig struct {
 }
 
 func init() {
+	// refusing names a key of its config the way the policy and plugin
+	// kinds do, without "config: ".
+	pipeline.RegisterKind("refusing", func(s pipeline.Spec, _ pipeline.Env) (any, error) {
+		return nil, fmt.Errorf("paths: stat %v: no such file or directory", s.Config["paths"])
+	})
 	pipeline.RegisterKind("decoding", func(s pipeline.Spec, _ pipeline.Env) (any, error) {
 		var cfg decodingConfig
 		if err := s.Decode(&cfg); err != nil {
@@ -103,6 +109,8 @@ func TestBuildErrorsSayWhereTheConfigSetThem(t *testing.T) {
 		{Name: "e", Kind: "decoding", Config: map[string]any{"batch": map[string]any{"max_events": "many"}}},
 		{Name: "", Kind: "nope", OnError: "sometimes"},
 		{Name: "f", Kind: "decoding", Config: map[string]any{"tll": 1}},
+		{Name: "g", Kind: "refusing", Config: map[string]any{"paths": []any{"/nowhere"}}},
+		{Name: "h", Kind: "refusing"},
 	}, pipeline.Env{Source: source})
 	if err == nil {
 		t.Fatal("want errors")
@@ -114,6 +122,8 @@ func TestBuildErrorsSayWhereTheConfigSetThem(t *testing.T) {
 		`tollgate.yaml<pipeline[2]>: pipeline[2]: name: required`,
 		`tollgate.yaml<pipeline[2]>: pipeline[2] (): on_error: want fail_open or fail_closed, got "sometimes"`,
 		`pipeline[3] (f): config: unknown key "tll" (known: batch, name, routes, targets, ttl)`,
+		`tollgate.yaml<pipeline[4].config.paths>: pipeline[4] (g): paths: stat [/nowhere]: no such file or directory`,
+		`tollgate.yaml<pipeline[5]>: pipeline[5] (h): paths: stat <nil>: no such file or directory`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
