@@ -444,7 +444,21 @@ pipeline:
       sinks:
         - {type: jsonl, path: u.jsonl, batch: {max_event: 3}}
 `)
+	os.WriteFile(filepath.Join(dir, "keys.json"), []byte(`{"keys": [1,2`), 0o600)
+	keysOn := func(name, file string) string {
+		return write(name, fmt.Sprintf(`data_dir: %s
+auth: {virtual_keys: true, keys_file: %q}
+providers:
+  openai: {base_url: http://127.0.0.1:1/v1, api_key_env: NONE_SET}
+pipeline:
+  - {name: call, kind: builtin}
+`, filepath.Join(dir, "data"), file))
+	}
 	tests := []commandCase{
+		{"virtual keys, a keys file that does not read", []string{"validate", "--config", keysOn("badkeys.yaml", filepath.Join(dir, "keys.json"))}, 1,
+			[]string{"keys: " + filepath.Join(dir, "keys.json") + ": want a JSON array of keys (tollgate keys export): unexpected end of JSON input"}},
+		{"virtual keys, none yet", []string{"validate", "--config", keysOn("nokeys.yaml", "")}, 0,
+			[]string{"virtual keys are on but none exist yet", "with the 2 warnings above"}},
 		{"valid config, a warning", []string{"validate", "--config", good}, 0, []string{"the configuration is valid (2 stages, 1 provider), with the warning above",
 			"WRN no API key for provider; calls to it will fail until you set the variable", "variable=NONE_SET"}},
 		{"a stage's keys, with lines", []string{"validate", "--config", stages}, 1, []string{

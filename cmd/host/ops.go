@@ -86,12 +86,9 @@ func newOps(ctx context.Context, cfg *config.Config, log *slog.Logger, usage *tr
 		log.Info("tracing is on (OTEL_* variables)")
 	}
 	if cfg.Auth.VirtualKeys {
-		a, err := keys.NewAuthenticator(keys.NewStore(cfg.DataDir), cfg.Auth.KeysFile, log)
+		a, err := openKeys(cfg, log)
 		if err != nil {
 			return nil, err
-		}
-		if a.Count() == 0 {
-			log.Warn("virtual keys are on but none exist yet: every call is refused until you run `tollgate keys create`")
 		}
 		o.keys = a
 	}
@@ -311,6 +308,21 @@ func (o *ops) reloaded(cfg *config.Config, problems []string) {
 	if o.metrics != nil {
 		o.metrics.Reloaded(ok)
 	}
+}
+
+// openKeys reads the virtual keys (the store in data_dir and
+// auth.keys_file), warning when there are none: every call would be
+// refused. The store is opened only while it is read, so a running gateway
+// does not hold it.
+func openKeys(cfg *config.Config, log *slog.Logger) (*keys.Authenticator, error) {
+	a, err := keys.NewAuthenticator(keys.NewStore(cfg.DataDir), cfg.Auth.KeysFile, log)
+	if err != nil {
+		return nil, err
+	}
+	if a.Count() == 0 {
+		log.Warn("virtual keys are on but none exist yet: every call is refused until you run `tollgate keys create`")
+	}
+	return a, nil
 }
 
 func providerNames(cfg *config.Config) []string {

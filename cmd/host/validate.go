@@ -11,8 +11,9 @@ import (
 )
 
 // validate checks a config as serve would, building the pipeline, without
-// starting anything. What serve would warn about at start (a provider
-// without its API key) is printed as warnings: the config is still valid.
+// starting anything; with virtual keys on, it reads them as serve would.
+// What serve would warn about at start (a provider without its API key, no
+// virtual keys) is printed as warnings: the config is still valid.
 func validate(args []string, stdout, stderr io.Writer) int {
 	cfg, _, err := loadConfig("validate", args, stdout, stderr)
 	if err != nil {
@@ -30,6 +31,9 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	ups, err := tollgate.Upstreams(cfg, log)
 	if err == nil {
 		err = tollgate.CheckPipeline(cfg, ups, log) // opens no files: a running gateway may hold them
+	}
+	if err == nil && cfg.Auth.VirtualKeys {
+		_, err = openKeys(cfg, log) // serve would not start without them
 	}
 	if err != nil {
 		printError(stderr, err)
