@@ -471,6 +471,14 @@ pipeline:
 	runCommands(t, tests)
 }
 
+// TestValidateChecksTheTracingVariables: serve would not start with an
+// OTEL_* variable it cannot use, so validate says so.
+func TestValidateChecksTheTracingVariables(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")
+	runCommands(t, []commandCase{{"an endpoint without a scheme", []string{"validate"}, 1,
+		[]string{`tracing: OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318" is not a URL like http://collector:4318`}}})
+}
+
 // commandCase is a command line, the exit code it ends with and text its
 // output (stdout and stderr) holds.
 type commandCase struct {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/internal/tracing"
 )
 
 // validate checks a config as serve would, building the pipeline, without
@@ -31,6 +32,9 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	ups, err := tollgate.Upstreams(cfg, log)
 	if err == nil {
 		err = tollgate.CheckPipeline(cfg, ups, log) // opens no files: a running gateway may hold them
+	}
+	if err == nil {
+		err = tracing.CheckEnv() // serve would not start with OTEL_* variables it cannot use
 	}
 	if err == nil && cfg.Auth.VirtualKeys {
 		_, err = openKeys(cfg, log) // serve would not start without them

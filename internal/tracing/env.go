@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 
@@ -15,9 +16,9 @@ import (
 
 // Enabled reports whether the environment turns tracing on, per the
 // OpenTelemetry SDK variables: OTEL_SDK_DISABLED=true or
-// OTEL_TRACES_EXPORTER=none turn it off; OTEL_TRACES_EXPORTER=otlp, or an
-// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, turn it
-// on. Nothing set: off.
+// OTEL_TRACES_EXPORTER=none turn it off; any other OTEL_TRACES_EXPORTER
+// (FromEnv takes only otlp), or an OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, turn it on. Nothing set: off.
 func Enabled(getenv func(string) string) bool {
 	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
 		return false
@@ -25,8 +26,9 @@ func Enabled(getenv func(string) string) bool {
 	switch strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER"))) {
 	case "none":
 		return false
-	case "otlp":
-		return true
+	case "":
+	default:
+		return true // otlp, or one FromEnv refuses rather than leave tracing off unsaid
 	}
 	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
@@ -43,24 +45,15 @@ func FromEnv(ctx context.Context, version string) (*Tracer, error) {
 	if !Enabled(os.Getenv) {
 		return nil, nil
 	}
-	if v := strings.ToLower(os.Getenv("OTEL_TRACES_EXPORTER")); v != "" && v != "otlp" {
-		return nil, fmt.Errorf("tracing: OTEL_TRACES_EXPORTER=%q is not supported: use otlp or none", v)
+	proto, err := checkEnv()
+	if err != nil {
+		return nil, err
 	}
-	proto := os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-	if proto == "" {
-		proto = os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
-	}
-	var (
-		exp sdktrace.SpanExporter
-		err error
-	)
-	switch proto {
-	case "", "http/protobuf":
-		exp, err = otlptracehttp.New(ctx)
-	case "grpc":
+	var exp sdktrace.SpanExporter
+	if proto == "grpc" {
 		exp, err = otlptracegrpc.New(ctx)
-	default:
-		return nil, fmt.Errorf("tracing: OTEL_EXPORTER_OTLP_PROTOCOL=%q is not supported: use http/protobuf or grpc", proto)
+	} else {
+		exp, err = otlptracehttp.New(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
@@ -73,4 +66,41 @@ func FromEnv(ctx context.Context, version string) (*Tracer, error) {
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	return New(tp, tp.Shutdown), nil
+}
+
+// CheckEnv reports what FromEnv would refuse in the OTEL_* variables (an
+// exporter other than otlp, an endpoint that is not an http or https URL,
+// a protocol other than http/protobuf or grpc) without building anything:
+// `tollgate validate` asks it.
+func CheckEnv() error {
+	if !Enabled(os.Getenv) {
+		return nil
+	}
+	_, err := checkEnv()
+	return err
+}
+
+// checkEnv checks the variables FromEnv reads and returns the protocol.
+func checkEnv() (proto string, err error) {
+	if v := strings.ToLower(os.Getenv("OTEL_TRACES_EXPORTER")); v != "" && v != "otlp" {
+		return "", fmt.Errorf("tracing: OTEL_TRACES_EXPORTER=%q is not supported: use otlp or none", v)
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		// the exporters would log a bad one through the SDK's own logger
+		// and export nothing
+		if v := os.Getenv(name); v != "" {
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return "", fmt.Errorf("tracing: %s=%q is not a URL like http://collector:4318 (http or https, and a host)", name, v)
+			}
+		}
+	}
+	name := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	if proto = os.Getenv(name); proto == "" {
+		name = "OTEL_EXPORTER_OTLP_PROTOCOL"
+		proto = os.Getenv(name)
+	}
+	if proto != "" && proto != "http/protobuf" && proto != "grpc" {
+		return "", fmt.Errorf("tracing: %s=%q is not supported: use http/protobuf or grpc", name, proto)
+	}
+	return proto, nil
 }

@@ -154,6 +154,7 @@ func TestEnabled(t *testing.T) {
 		{"exporter otlp", map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, true},
 		{"exporter none", map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x"}, false},
 		{"sdk disabled", map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}, false},
+		{"an exporter FromEnv refuses", map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,4 +171,40 @@ func names(spans []sdktrace.ReadOnlySpan) []string {
 		out = append(out, s.Name()+"/"+s.SpanKind().String())
 	}
 	return out
+}
+
+// TestFromEnvRefusesWhatWouldExportNothing: an exporter or endpoint the
+// gateway cannot use is an error naming the variable, not tracing that is
+// on and goes nowhere.
+func TestFromEnvRefusesWhatWouldExportNothing(t *testing.T) {
+	tests := map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"another exporter": {map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"},
+			`tracing: OTEL_TRACES_EXPORTER="zipkin" is not supported: use otlp or none`},
+		"an endpoint that is not a URL": {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "::bad url"},
+			`tracing: OTEL_EXPORTER_OTLP_ENDPOINT="::bad url" is not a URL like http://collector:4318 (http or https, and a host)`},
+		"an endpoint without a scheme": {map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "collector:4317"},
+			`tracing: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="collector:4317" is not a URL`},
+		"another protocol": {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+			`tracing: OTEL_EXPORTER_OTLP_PROTOCOL="http/json" is not supported`},
+		"another traces protocol": {map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "thrift"},
+			`tracing: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="thrift" is not supported: use http/protobuf or grpc`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			for _, k := range []string{"OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT",
+				"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+				t.Setenv(k, tt.env[k])
+			}
+			tr, err := tracing.FromEnv(context.Background(), "test")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("FromEnv = %v, %v; want an error with %s", tr, err, tt.want)
+			}
+			if err := tracing.CheckEnv(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("CheckEnv = %v; want an error with %s", err, tt.want)
+			}
+		})
+	}
 }
