@@ -479,6 +479,14 @@ func TestValidateChecksTheTracingVariables(t *testing.T) {
 		[]string{`tracing: OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318" is not a URL like http://collector:4318`}}})
 }
 
+func TestValidateWarnsOfAnOpenAdminListener(t *testing.T) {
+	for _, v := range []string{"TOLLGATE_ADMIN_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"} {
+		t.Setenv(v, "") // the default's three providers warn too: four in all
+	}
+	runCommands(t, []commandCase{{"admin on all interfaces, no token", []string{"validate", "--admin-listen", "0.0.0.0:9091"}, 0,
+		[]string{"the admin listener is not on loopback and no admin token is set", "variable=TOLLGATE_ADMIN_TOKEN", "with the 4 warnings above"}}})
+}
+
 // commandCase is a command line, the exit code it ends with and text its
 // output (stdout and stderr) holds.
 type commandCase struct {

@@ -58,13 +58,7 @@ type reloadStatus struct {
 func newOps(ctx context.Context, cfg *config.Config, log *slog.Logger, usage *tracking.DB) (*ops, error) {
 	o := &ops{log: log, usage: usage, limit: int64(cfg.Server.MaxConcurrentRequests)}
 	o.cfg.Store(cfg)
-	if cfg.Admin.TokenEnv != "" {
-		o.token, _ = cfg.Lookup(cfg.Admin.TokenEnv)
-	}
-	if o.token == "" && cfg.AdminListen != "" && !loopbackAddr(cfg.AdminListen) {
-		log.Warn("the admin listener is not on loopback and no admin token is set: /admin/... answers only loopback clients until you set the variable",
-			"admin_listen", cfg.AdminListen, "variable", cfg.Admin.TokenEnv)
-	}
+	o.token = adminToken(cfg, log)
 	if cfg.Metrics.Enabled {
 		if err := o.setPrices(cfg); err != nil {
 			return nil, err
@@ -308,6 +302,20 @@ func (o *ops) reloaded(cfg *config.Config, problems []string) {
 	if o.metrics != nil {
 		o.metrics.Reloaded(ok)
 	}
+}
+
+// adminToken reads the admin token, warning when the admin listener is
+// reachable from other hosts without one.
+func adminToken(cfg *config.Config, log *slog.Logger) string {
+	var token string
+	if cfg.Admin.TokenEnv != "" {
+		token, _ = cfg.Lookup(cfg.Admin.TokenEnv)
+	}
+	if token == "" && cfg.AdminListen != "" && !loopbackAddr(cfg.AdminListen) {
+		log.Warn("the admin listener is not on loopback and no admin token is set: /admin/... answers only loopback clients until you set the variable",
+			"admin_listen", cfg.AdminListen, "variable", cfg.Admin.TokenEnv)
+	}
+	return token
 }
 
 // openKeys reads the virtual keys (the store in data_dir and

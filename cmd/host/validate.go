@@ -14,7 +14,8 @@ import (
 // validate checks a config as serve would, building the pipeline, without
 // starting anything; with virtual keys on, it reads them as serve would.
 // What serve would warn about at start (a provider without its API key, no
-// virtual keys) is printed as warnings: the config is still valid.
+// virtual keys, an admin listener open to other hosts without a token) is
+// printed as warnings: the config is still valid.
 func validate(args []string, stdout, stderr io.Writer) int {
 	cfg, _, err := loadConfig("validate", args, stdout, stderr)
 	if err != nil {
@@ -29,6 +30,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	}
 	var warnings atomic.Int64
 	log := slog.New(counted{base.Handler(), &warnings})
+	adminToken(cfg, log) // for its warning
 	ups, err := tollgate.Upstreams(cfg, log)
 	if err == nil {
 		err = tollgate.CheckPipeline(cfg, ups, log) // opens no files: a running gateway may hold them
