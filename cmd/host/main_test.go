@@ -475,8 +475,11 @@ pipeline:
 // OTEL_* variable it cannot use, so validate says so.
 func TestValidateChecksTheTracingVariables(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")
-	runCommands(t, []commandCase{{"an endpoint without a scheme", []string{"validate"}, 1,
-		[]string{`tracing: OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318" is not a URL like http://collector:4318`}}})
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("pipeline:\n  - {name: call, kind: builtin, config: {timout: 5s}}\n"), 0o600)
+	runCommands(t, []commandCase{{"an endpoint without a scheme, and a stage's problem", []string{"validate", "--config", bad}, 1,
+		[]string{`tracing: OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318" is not a URL like http://collector:4318`,
+			bad + `:2: pipeline[0] (call): config: unknown key "timout"`}}})
 }
 
 func TestValidateWarnsOfAnOpenAdminListener(t *testing.T) {

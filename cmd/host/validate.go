@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,13 +36,12 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = tollgate.CheckPipeline(cfg, ups, log) // opens no files: a running gateway may hold them
 	}
-	if err == nil {
-		err = tracing.CheckEnv() // serve would not start with OTEL_* variables it cannot use
+	errs := []error{err, tracing.CheckEnv()} // serve would not start with OTEL_* variables it cannot use
+	if cfg.Auth.VirtualKeys {
+		_, err := openKeys(cfg, log) // nor without the keys
+		errs = append(errs, err)
 	}
-	if err == nil && cfg.Auth.VirtualKeys {
-		_, err = openKeys(cfg, log) // serve would not start without them
-	}
-	if err != nil {
+	if err := errors.Join(errs...); err != nil {
 		printError(stderr, err)
 		return 1
 	}
