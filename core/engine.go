@@ -465,22 +465,17 @@ func (s *meteredStream) Next() (ev *Event, err error) {
 	for {
 		ev, err := s.inner.Next()
 		if err != nil {
-			switch {
-			case err == io.EOF:
-				s.resp.UsageKnown = true
-				s.end(streamFailure(s.obs), "")
-			case s.obs != nil && s.obs.Finished():
-				// The format's last event has passed: the client has the
-				// whole answer, whatever then ends the connection (the
-				// client hanging up as soon as it read it, which cancels
-				// the upstream read; the upstream closing). It ends cleanly.
-				s.resp.UsageKnown = true
-				s.end(streamFailure(s.obs), "")
-				return nil, io.EOF
-			default:
+			// After the format's last event the client has the whole
+			// answer, whatever then ends the connection (the client hanging
+			// up as soon as it read it, which cancels the upstream read;
+			// the upstream closing): the stream ends cleanly.
+			if err != io.EOF && (s.obs == nil || !s.obs.Finished()) {
 				s.end(err, "")
+				return nil, err
 			}
-			return nil, err
+			s.resp.UsageKnown = true
+			s.end(streamFailure(s.obs), "")
+			return nil, io.EOF
 		}
 		if s.ttft == 0 {
 			s.ttft = time.Since(s.req.Received)
