@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -39,13 +40,17 @@ func credentialVars(raw map[string]any) map[string]bool {
 	return names
 }
 
-// secretNames are the variables c names as holding credentials.
-func (c *Config) secretNames() map[string]bool {
-	names := map[string]bool{c.Redis.PasswordEnv: true, c.Admin.TokenEnv: true}
+// SecretVars are the environment variables the config names as holding
+// secrets, sorted: each provider's api_key_env, redis.password_env,
+// admin.token_env and alerts.webhook_url_env. Their values are kept out of
+// logs and out of YAML.
+func (c *Config) SecretVars() []string {
+	names := map[string]bool{c.Redis.PasswordEnv: true, c.Admin.TokenEnv: true, c.Alerts.WebhookURLEnv: true}
 	for _, p := range c.Providers {
 		names[p.APIKeyEnv] = true
 	}
-	return names
+	delete(names, "")
+	return slices.Sorted(maps.Keys(names))
 }
 
 // secretsOf returns the values of the variables in names, and of every

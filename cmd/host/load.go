@@ -122,16 +122,8 @@ func flatten(err error) []error {
 // newLogger builds the process logger, redacting every configured key.
 func newLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, error) {
 	var secrets []string
-	for name := range cfg.Providers {
-		if key, _, ok := cfg.APIKey(name); ok && key != "" {
-			secrets = append(secrets, key)
-		}
-	}
-	for _, env := range []string{cfg.Redis.PasswordEnv, cfg.Admin.TokenEnv, cfg.Alerts.WebhookURLEnv} {
-		if env == "" {
-			continue
-		}
-		if v, ok := cfg.Lookup(env); ok && v != "" {
+	for _, name := range cfg.SecretVars() {
+		if v, ok := cfg.Lookup(name); ok && v != "" {
 			secrets = append(secrets, v)
 		}
 	}
