@@ -101,106 +101,95 @@ var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
 // refusedValue finds the value in config, decoding into t, that its own
 // type's UnmarshalJSON refused with msg (encoding/json does not say which
 // key held it): its path, as "ttl", "batch.max_age" or "targets[1]".
-func refusedValue(config any, t reflect.Type, msg string) (string, bool) {
+func refusedValue(config map[string]any, t reflect.Type, msg string) (string, bool) {
+	return walk("", config, t, func(_, _ string, _ reflect.Type, v any, t reflect.Type) bool {
+		if t == nil || !reflect.PointerTo(t).Implements(unmarshaler) {
+			return false
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		err = json.Unmarshal(raw, reflect.New(t).Interface())
+		return err != nil && err.Error() == msg
+	})
+}
+
+// unknownKey finds name, a key encoding/json found no field for, in config
+// against t, the type it decodes into: it returns the path of the map
+// holding it ("" or "decision_log: ") and the keys that map takes; extra
+// keys count as known at the top level.
+func unknownKey(config map[string]any, t reflect.Type, name string, extra []string) (at string, known []string, found bool) {
+	path, found := walk("", config, t, func(path, key string, in reflect.Type, _ any, t reflect.Type) bool {
+		top := path == key
+		if t != nil || key != name || top && slices.Contains(extra, key) {
+			return false
+		}
+		known = slices.Sorted(maps.Keys(jsonFields(in)))
+		if top {
+			known = slices.Sorted(slices.Values(append(known, extra...)))
+		}
+		return true
+	})
+	if at = strings.TrimSuffix(strings.TrimSuffix(path, name), "."); at != "" {
+		at += ": "
+	}
+	return at, known, found
+}
+
+// visitor is called for each value inside a config value: path is its
+// path ("batch.max_age", "targets[1]", "routes.eu"), key its key in its
+// map ("" for a list item), in the type of what holds it, t the type it
+// decodes into, nil when no field takes key. It reports whether it found
+// what it looks for, which ends the walk.
+type visitor func(path, key string, in reflect.Type, v any, t reflect.Type) bool
+
+// walk visits the values inside v, which decodes into t, in the order
+// encoding/json decodes them (a map's keys sorted, depth first), through
+// struct fields (matched as fieldOf does), map values and list items; it
+// returns the path of the value visit found.
+func walk(path string, v any, t reflect.Type, visit visitor) (string, bool) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if reflect.PointerTo(t).Implements(unmarshaler) {
-		raw, err := json.Marshal(config)
-		if err != nil {
+	child := func(p, key string, cv any, ct reflect.Type) (string, bool) {
+		if visit(p, key, t, cv, ct) {
+			return p, true
+		}
+		if ct == nil {
 			return "", false
 		}
-		err = json.Unmarshal(raw, reflect.New(t).Interface())
-		return "", err != nil && err.Error() == msg
+		return walk(p, cv, ct, visit)
 	}
-	join := func(at, sub string) string {
-		if sub == "" || strings.HasPrefix(sub, "[") {
-			return at + sub
-		}
-		return at + "." + sub
-	}
-	switch v := config.(type) {
+	switch v := v.(type) {
 	case map[string]any:
 		fields := jsonFields(t)
+		if fields == nil && t.Kind() != reflect.Map {
+			return "", false // free-form, or json's own type error
+		}
 		for _, k := range slices.Sorted(maps.Keys(v)) {
-			ft, ok := fieldOf(fields, k)
+			ct, _ := fieldOf(fields, k)
 			if t.Kind() == reflect.Map {
-				ft, ok = t.Elem(), true
+				ct = t.Elem()
 			}
-			if !ok {
-				continue
+			p := k
+			if path != "" {
+				p = path + "." + k
 			}
-			if sub, found := refusedValue(v[k], ft, msg); found {
-				return join(k, sub), true
+			if p, found := child(p, k, v[k], ct); found {
+				return p, true
 			}
 		}
 	case []any:
 		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
 			for i, item := range v {
-				if sub, found := refusedValue(item, t.Elem(), msg); found {
-					return join("["+strconv.Itoa(i)+"]", sub), true
+				if p, found := child(path+"["+strconv.Itoa(i)+"]", "", item, t.Elem()); found {
+					return p, true
 				}
 			}
 		}
 	}
 	return "", false
-}
-
-// unknownKey finds name, a key encoding/json found no field for, in config
-// against t, the type it decodes into: it returns the path of the map
-// holding it ("" or "decision_log: ") and the keys that map takes. It looks
-// through nested structs, lists and maps of them, as json does; extra keys
-// count as known at the top level.
-func unknownKey(config map[string]any, t reflect.Type, name string, extra []string) (at string, known []string, found bool) {
-	fields := jsonFields(t)
-	if fields == nil {
-		return "", nil, false
-	}
-	for _, k := range slices.Sorted(maps.Keys(config)) {
-		ft, ok := fieldOf(fields, k)
-		if !ok {
-			if k == name && !slices.Contains(extra, k) {
-				known = append(slices.Sorted(maps.Keys(fields)), extra...)
-				slices.Sort(known)
-				return "", known, true
-			}
-			continue
-		}
-		if at, known, found := unknownIn(k, config[k], ft, name); found {
-			return at, known, true
-		}
-	}
-	return "", nil, false
-}
-
-// unknownIn looks for name in v, the value at key k decoding into t.
-func unknownIn(k string, v any, t reflect.Type, name string) (string, []string, bool) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch v := v.(type) {
-	case map[string]any:
-		if t.Kind() == reflect.Map {
-			for _, mk := range slices.Sorted(maps.Keys(v)) {
-				if at, known, found := unknownIn(k+"."+mk, v[mk], t.Elem(), name); found {
-					return at, known, true
-				}
-			}
-			return "", nil, false
-		}
-		if at, known, found := unknownKey(v, t, name, nil); found {
-			return k + ": " + at, known, true
-		}
-	case []any:
-		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
-			for i, item := range v {
-				if at, known, found := unknownIn(k+"["+strconv.Itoa(i)+"]", item, t.Elem(), name); found {
-					return at, known, true
-				}
-			}
-		}
-	}
-	return "", nil, false
 }
 
 // jsonFields maps the keys a struct type takes to their types, with
