@@ -160,3 +160,19 @@ func TestDecodeConfigNamesTheKeyOfAValueItsTypeRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeConfigPathsTwoStructsDeep: below the first level, the path is
+// dotted, as in a type error's.
+func TestDecodeConfigPathsTwoStructsDeep(t *testing.T) {
+	var cfg struct {
+		Outbox struct {
+			Retry struct {
+				Max int `json:"max"`
+			} `json:"retry"`
+		} `json:"outbox"`
+	}
+	err := pipeline.DecodeConfig("c", map[string]any{"outbox": map[string]any{"retry": map[string]any{"maks": 1}}}, &cfg)
+	if want := `c: outbox.retry: unknown key "maks" (known: max)`; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
