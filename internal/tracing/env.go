@@ -23,12 +23,8 @@ func Enabled(getenv func(string) string) bool {
 	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
 		return false
 	}
-	switch strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER"))) {
-	case "none":
-		return false
-	case "":
-	default:
-		return true // otlp, or one FromEnv refuses rather than leave tracing off unsaid
+	if exporter := strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER"))); exporter != "" {
+		return exporter != "none" // otlp, or one FromEnv refuses rather than leave tracing off unsaid
 	}
 	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
