@@ -271,3 +271,38 @@ func TestSource(t *testing.T) {
 		t.Errorf("a Config not from Load: Source = %q, want empty", got)
 	}
 }
+
+func TestReloaded(t *testing.T) {
+	first := writeConfig(t, "listen: 127.0.0.1:9000\npipeline:\n  - {name: a, kind: builtin}\n")
+	second := writeConfig(t, "# moved\nlisten: 127.0.0.1:9100\npipeline:\n  - {name: b, kind: builtin}\n  - name: c\n    kind: builtin\n")
+	old := mustLoad(t, Options{Path: first, Environ: []string{"OLD_ONLY=1"}})
+	next := mustLoad(t, Options{Path: second, Environ: []string{"NEW_ONLY=1"}})
+	r := old.Reloaded(next)
+	if r.Listen != "127.0.0.1:9000" || len(r.Pipeline) != 2 || r.Pipeline[1].Name != "c" {
+		t.Errorf("Reloaded: listen %q, pipeline %+v; want the old listen and the new pipeline", r.Listen, r.Pipeline)
+	}
+	for p, want := range map[string]string{
+		"listen":      first + ":1",  // in force since the start
+		"pipeline":    second + ":3", // reloaded
+		"pipeline[1]": second + ":5",
+	} {
+		if got := r.Source(p); got != want {
+			t.Errorf("Source(%q) = %q, want %q", p, got, want)
+		}
+	}
+	if _, ok := r.Lookup("NEW_ONLY"); !ok {
+		t.Error("the reloaded config does not read the new environment")
+	}
+	// Twice: the second reload's pipeline, the first file's listen.
+	third := writeConfig(t, "pipeline:\n\n  - {name: d, kind: builtin}\n")
+	r = r.Reloaded(mustLoad(t, Options{Path: third}))
+	if got, want := r.Source("pipeline[0]"), third+":3"; got != want || r.Pipeline[0].Name != "d" {
+		t.Errorf("after two reloads: pipeline[0] %q from %q, want d from %q", r.Pipeline[0].Name, got, want)
+	}
+	if got, want := r.Source("listen"), first+":1"; got != want {
+		t.Errorf("after two reloads: Source(listen) = %q, want %q", got, want)
+	}
+	if got := (&Config{}).Reloaded(&Config{}).Source("listen"); got != "" {
+		t.Errorf("Configs not from Load: Source = %q, want empty", got)
+	}
+}

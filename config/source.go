@@ -47,6 +47,17 @@ func (c *Config) Source(path string) string {
 // precedence order, lowest first.
 type sources struct {
 	layers []*layer
+	// under, when set, answers for the paths under its top-level key
+	// instead: a reloaded pipeline's lines are its new file's.
+	under map[string]*sources
+}
+
+// of is the sources that answer for path.
+func (s *sources) of(path string) *sources {
+	if segs := splitPath(path); len(segs) > 0 && s.under[segs[0]] != nil {
+		return s.under[segs[0]]
+	}
+	return s
 }
 
 // locate fills p.Source, p.rank and p.line from the highest layer that set
@@ -56,6 +67,7 @@ func (s *sources) locate(p *Problem) {
 	if p.Source != "" {
 		return // located where it was found, like a syntax error
 	}
+	s = s.of(p.Path)
 	p.rank = rankNone
 	segs := splitPath(p.Path)
 	for n := len(segs); n > 0; n-- {
@@ -73,6 +85,7 @@ func (s *sources) locate(p *Problem) {
 // setAt says where path itself was set, or "" when the built-in default
 // set it or nothing did (a parent set does not count, unlike locate).
 func (s *sources) setAt(path string) string {
+	s = s.of(path)
 	segs := splitPath(path)
 	for i := len(s.layers) - 1; i >= 0; i-- {
 		if covers(s.layers[i].data, segs) {
@@ -202,4 +215,23 @@ func parseIndex(seg string) (int, bool) {
 	}
 	i, err := strconv.Atoi(s)
 	return i, err == nil && i >= 0
+}
+
+// Reloaded is the configuration in force after a reload that loaded next:
+// c's settings, which take effect at restart only, with next's pipeline
+// and next's environment, which the new pipeline's stages read. Source
+// answers for the pipeline from next's layers (its file as it is now) and
+// for the rest from c's (the file as it was when they were loaded).
+func (c *Config) Reloaded(next *Config) *Config {
+	r := *c
+	r.Pipeline, r.env = next.Pipeline, next.env
+	pipeline := next.src
+	if pipeline == nil {
+		pipeline = &sources{}
+	}
+	r.src = &sources{under: map[string]*sources{"pipeline": pipeline}}
+	if c.src != nil {
+		r.src.layers = c.src.layers
+	}
+	return &r
 }

@@ -15,8 +15,9 @@ import (
 // not nil; /admin/policies lists the rego stages: revision loaded, reloads,
 // decision counts and the last reload error.
 //
-// With op (production setup), /readyz runs op's checks, /metrics and the
-// keys API are added, and /admin/… needs the admin token.
+// With op (production setup), /readyz runs op's checks, /metrics, the
+// keys API and /admin/config (the config in force) are added, and
+// /admin/… needs the admin token.
 func adminHandler(eng *core.Engine, usage *tracking.DB, op *ops) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +51,7 @@ func adminHandler(eng *core.Engine, usage *tracking.DB, op *ops) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"policies": rego.Statuses()})
 	})
 	if op != nil {
+		mux.HandleFunc("GET /admin/config", op.serveConfig)
 		return op.admin(mux)
 	}
 	return mux

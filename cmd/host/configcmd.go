@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
 )
@@ -42,4 +44,33 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "tollgate config: unknown arguments %q\n\n%s", strings.Join(args, " "), configUsage)
 	return 2
+}
+
+// serveConfig answers GET /admin/config: the configuration in force, as
+// `tollgate config show` prints a file's, after comments that say when it
+// was loaded, which settings of the file wait for a restart, and whether
+// the last reload was rejected. A reload applies only the pipeline, so
+// the other settings' sources are the file as it was at start.
+func (o *ops) serveConfig(w http.ResponseWriter, r *http.Request) {
+	b, err := o.cfg.Load().YAML()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return
+	}
+	st := o.reload.Load()
+	var head strings.Builder
+	how := "at start"
+	if st.Reloaded {
+		how = "by the reload"
+	}
+	fmt.Fprintf(&head, "# The configuration in force, loaded %s at %s.\n", how, st.Since.Format(time.RFC3339))
+	if len(st.Pending) > 0 {
+		fmt.Fprintf(&head, "# The file sets other values for %s: they take effect at restart.\n", strings.Join(st.Pending, ", "))
+	}
+	if !st.OK {
+		fmt.Fprintf(&head, "# The reload at %s was rejected (GET /readyz says why); this configuration keeps serving.\n", st.At.Format(time.RFC3339))
+	}
+	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+	io.WriteString(w, head.String())
+	w.Write(b)
 }

@@ -47,11 +47,19 @@ type ops struct {
 	prices  atomic.Pointer[pricing.Table] // the track stage's prices, for the cost metric
 }
 
-// reloadStatus is the outcome of the last reload, for /readyz.
+// reloadStatus is the outcome of the last reload, for /readyz, and how
+// the config in force came to be, for /admin/config.
 type reloadStatus struct {
-	At       time.Time `json:"at"`
-	OK       bool      `json:"ok"`
-	Problems []string  `json:"problems,omitempty"`
+	At       time.Time
+	OK       bool
+	Problems []string
+	// Since is when the config in force was loaded: at start, or by the
+	// last reload that succeeded when Reloaded.
+	Since    time.Time
+	Reloaded bool
+	// Pending lists the settings that the file loaded then changed and
+	// that wait for a restart.
+	Pending []string
 }
 
 // newOps sets up what cfg asks for.
@@ -100,7 +108,8 @@ func newOps(ctx context.Context, cfg *config.Config, log *slog.Logger, usage *tr
 			log.Warn("cannot set up the Redis health check", "err", err)
 		}
 	}
-	o.reload.Store(&reloadStatus{At: time.Now().UTC(), OK: true})
+	now := time.Now().UTC()
+	o.reload.Store(&reloadStatus{At: now, OK: true, Since: now})
 	return o, nil
 }
 
@@ -286,10 +295,17 @@ func (o *ops) ready(ctx context.Context) (bool, map[string]string) {
 	return ready, checks
 }
 
-// reloaded records a reload's outcome.
-func (o *ops) reloaded(cfg *config.Config, problems []string) {
+// reloaded records a reload's outcome: cfg is in force now, with pending
+// waiting for a restart, or problems kept the config in force.
+func (o *ops) reloaded(cfg *config.Config, pending, problems []string) {
 	ok := len(problems) == 0
-	o.reload.Store(&reloadStatus{At: time.Now().UTC(), OK: ok, Problems: problems})
+	now := time.Now().UTC()
+	st := &reloadStatus{At: now, OK: ok, Problems: problems, Since: now, Reloaded: true, Pending: pending}
+	if !ok {
+		prev := o.reload.Load()
+		st.Since, st.Reloaded, st.Pending = prev.Since, prev.Reloaded, prev.Pending
+	}
+	o.reload.Store(st)
 	if ok {
 		o.cfg.Store(cfg)
 		o.warnKeyLimits()

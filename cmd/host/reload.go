@@ -96,19 +96,20 @@ func (o *ops) reloadConfig(eng *core.Engine, fs *pflag.FlagSet) {
 		return
 	}
 	old := o.cfg.Load()
-	if changed := restartOnly(old, cfg); len(changed) > 0 {
-		o.log.Warn("config reload: these settings take effect only at restart; the running values stay", "keys", changed)
+	pending := restartOnly(old, cfg)
+	if len(pending) > 0 {
+		o.log.Warn("config reload: these settings take effect only at restart; the running values stay", "keys", pending)
 	}
-	next := *cfg
-	// Routing lives in the engine: the providers in force stay until restart.
-	next.Providers = old.Providers
-	ups, err := tollgate.Upstreams(&next, slog.New(slog.DiscardHandler))
+	// Only the pipeline is reloaded: the data dir, the listeners and the
+	// providers (routing lives in the engine) stay as they were.
+	next := old.Reloaded(cfg)
+	ups, err := tollgate.Upstreams(next, slog.New(slog.DiscardHandler))
 	if err == nil {
 		var p *core.Pipeline
-		p, err = tollgate.BuildPipeline(&next, ups, o.log, o.instrument())
+		p, err = tollgate.BuildPipeline(next, ups, o.log, o.instrument())
 		if err == nil {
 			retired := eng.Swap(p)
-			o.reloaded(&next, nil)
+			o.reloaded(next, pending, nil)
 			o.log.Info("config reloaded: the new pipeline serves new calls; the old one finishes its calls in flight",
 				"stages", len(next.Pipeline))
 			go o.retire(retired, next.Server.ShutdownTimeout)
@@ -132,7 +133,7 @@ func (o *ops) rejectReload(err error) {
 		}
 	}
 	o.log.Error("config reload rejected; the config in force keeps serving", "problems", problems)
-	o.reloaded(nil, problems)
+	o.reloaded(nil, nil, problems)
 }
 
 // retire closes a swapped-out pipeline once its calls are done.
