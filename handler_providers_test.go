@@ -164,3 +164,30 @@ func TestAzureClientPaths(t *testing.T) {
 		}
 	})
 }
+
+// A standard method in another case is refused before routing: "post"
+// matches no metered route, and an upstream that took it for POST would
+// answer a chat call the gateway passed through unmetered.
+func TestHandlerRefusesAStandardMethodInAnotherCase(t *testing.T) {
+	g := newGateway(t, "")
+	url := serveGateway(t, g)
+	req, _ := http.NewRequest("post", url+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp.Body)
+	resp.Body.Close()
+	var e errorShape
+	json.Unmarshal(body, &e)
+	if want := `the method "post" is POST in another case; HTTP methods are case-sensitive: send POST`; resp.StatusCode != 400 || e.Error.Message != want {
+		t.Errorf("got %d %s, want 400 %q", resp.StatusCode, body, want)
+	}
+	if n := len(g.upstream.Requests()); n != 0 {
+		t.Errorf("the call reached the upstream %d times", n)
+	}
+	if ev := g.onlyEvent(t); ev.Status != core.StatusInvalid {
+		t.Errorf("event %+v", ev)
+	}
+}

@@ -233,6 +233,9 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 	if err := checkPath(req.Path); err != nil {
 		return err
 	}
+	if err := checkMethod(req.Method); err != nil {
+		return err
+	}
 	if req.Format == nil {
 		rt, ok := e.route(req.Method, req.Path, req.Header)
 		if !ok {

@@ -52,6 +52,26 @@ func checkPath(p string) error {
 	return nil
 }
 
+// checkMethod refuses a standard method spelt in another case. Methods
+// are case-sensitive, so "post" matches none of the gateway's metered
+// routes and would be passed through, unmetered, to an upstream that may
+// take it for POST.
+func checkMethod(m string) error {
+	switch m {
+	case http.MethodPost, http.MethodGet, http.MethodDelete, http.MethodHead, http.MethodOptions:
+		return nil // the usual ones, spelt right: no loop
+	}
+	for _, std := range standardMethods {
+		if m != std && strings.EqualFold(m, std) {
+			return Errorf(KindValidation, "invalid_method", "the method %q is %s in another case; HTTP methods are case-sensitive: send %s", m, std, std)
+		}
+	}
+	return nil
+}
+
+var standardMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace}
+
 func segmentName(seg string) string {
 	if seg == "" {
 		return "an empty segment (a // or a trailing /)"

@@ -2,6 +2,7 @@ package h1transport
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 )
@@ -36,4 +37,13 @@ func withProxyAuth(req *http.Request, u *url.Userinfo) *http.Request {
 	pw, _ := u.Password()
 	r.Header.Set("Proxy-Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pw)))
 	return &r
+}
+
+// GotAnswer reports whether err is a round trip that failed after bytes
+// of an answer had arrived: the upstream was reached and took the request,
+// and what it sent back could not be read (a malformed or oversized head,
+// or a connection that broke in the middle of it).
+func GotAnswer(err error) bool {
+	var e *roundTripError
+	return errors.As(err, &e) && e.gotResponse
 }

@@ -53,6 +53,7 @@ type Call struct {
 	transport http.RoundTripper
 	idle      interface{ CloseIdleConnections() }
 	maxBody   int64
+	maxNamed  string // maxBody in readAll's errors
 }
 
 // DefaultCallConfig returns the call stage's defaults.
@@ -88,7 +89,7 @@ func NewCall(cfg CallConfig, rt http.RoundTripper) *Call {
 	if rt == nil {
 		rt = NewCallTransport(cfg, nil)
 	}
-	c := &Call{transport: rt, maxBody: cfg.MaxResponseBytes}
+	c := &Call{transport: rt, maxBody: cfg.MaxResponseBytes, maxNamed: fmt.Sprintf("max_response_bytes %d", cfg.MaxResponseBytes)}
 	c.idle, _ = rt.(interface{ CloseIdleConnections() })
 	return c
 }
@@ -158,7 +159,7 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 	}
 	if len(req.Body) == 0 {
 		hr.Body, hr.GetBody = http.NoBody, nil
-	} else if ct := hr.Header.Get("Content-Type"); ct == "" || strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+	} else if ct := hr.Header.Get("Content-Type"); ct == "" || hasMediaType(ct, "application/x-www-form-urlencoded") {
 		// curl -d sends a form type with a JSON body; providers want JSON.
 		hr.Header["Content-Type"] = jsonContentType
 	}
@@ -171,15 +172,22 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		return nil, c.transportError(ctx, up, err)
 	}
 	if resp.StatusCode >= 400 {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		body, err := readAll(resp, maxErrorBody, "the 1 MiB kept of an error body")
 		resp.Body.Close()
-		return nil, &core.Error{Kind: core.KindUpstream, Status: resp.StatusCode, Code: "upstream_error",
+		e := &core.Error{Kind: core.KindUpstream, Status: resp.StatusCode, Code: "upstream_error",
 			Message: fmt.Sprintf("upstream %q answered %d", up.Name, resp.StatusCode), Header: resp.Header, Body: body}
+		if err != nil {
+			// Half an error body would not parse in the client's SDK: the
+			// gateway's own error says what happened instead.
+			e.Header, e.Body = nil, nil
+			e.Message = fmt.Sprintf("upstream %q answered %d, and its error body could not be passed on: %v", up.Name, resp.StatusCode, err)
+		}
+		return nil, e
 	}
 	if isEventStream(resp.Header) {
 		return &core.Response{Status: resp.StatusCode, Header: resp.Header, Stream: sse.NewStream(resp.Body)}, nil
 	}
-	body, err := readAll(resp, c.maxBody)
+	body, err := readAll(resp, c.maxBody, c.maxNamed)
 	resp.Body.Close()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -212,10 +220,15 @@ type outbound struct {
 	body bytes.Reader
 }
 
-// readAll reads a whole body, sized by Content-Length when known.
-func readAll(resp *http.Response, limit int64) ([]byte, error) {
+// maxErrorBody bounds an upstream's error body, which the gateway holds
+// whole to pass on: providers' errors are a few hundred bytes.
+const maxErrorBody = 1 << 20
+
+// readAll reads a whole body, sized by Content-Length when known, up to
+// limit bytes, which named says in an error.
+func readAll(resp *http.Response, limit int64, named string) ([]byte, error) {
 	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("the answer is %d bytes, over max_response_bytes %d", resp.ContentLength, limit)
+		return nil, fmt.Errorf("the answer is %d bytes, over %s", resp.ContentLength, named)
 	}
 	if resp.ContentLength >= 0 {
 		b := make([]byte, resp.ContentLength)
@@ -224,14 +237,27 @@ func readAll(resp *http.Response, limit int64) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("the answer is over max_response_bytes %d", limit)
+		return nil, fmt.Errorf("the answer is over %s", named)
 	}
 	return b, err
 }
 
+// isEventStream reports whether h's media type is text/event-stream,
+// which like every media type is case-insensitive.
 func isEventStream(h http.Header) bool {
-	ct := h.Get("Content-Type")
-	return strings.HasPrefix(ct, "text/event-stream")
+	return hasMediaType(h.Get("Content-Type"), "text/event-stream")
+}
+
+// hasMediaType reports whether the Content-Type value ct is of the media
+// type mt (lower case), parameters aside; mime.ParseMediaType would
+// allocate on every call.
+func hasMediaType(ct, mt string) bool {
+	ct = strings.TrimLeft(ct, " \t")
+	if len(ct) < len(mt) || !strings.EqualFold(ct[:len(mt)], mt) {
+		return false
+	}
+	rest := strings.TrimLeft(ct[len(mt):], " \t")
+	return rest == "" || rest[0] == ';'
 }
 
 // transportError classifies a failed round trip.
@@ -243,6 +269,11 @@ func (c *Call) transportError(ctx context.Context, up *core.Upstream, err error)
 	if errors.As(err, &ne) && ne.Timeout() {
 		return &core.Error{Kind: core.KindTimeout, Code: "upstream_timeout",
 			Message: fmt.Sprintf("upstream %q did not answer in time: %v", up.Name, err), Err: err}
+	}
+	if h1transport.GotAnswer(err) && !errors.As(err, &ne) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		// Reached, and it may have billed the call: not "could not reach".
+		return &core.Error{Kind: core.KindUpstream, Status: http.StatusBadGateway, Code: "upstream_bad_answer",
+			Message: fmt.Sprintf("upstream %q answered with something that is not a valid HTTP response: %v", up.Name, err), Err: err}
 	}
 	return &core.Error{Kind: core.KindUnreachable, Code: "upstream_unreachable",
 		Message: fmt.Sprintf("could not reach upstream %q at %s: %v", up.Name, up.BaseURL.Host, err), Err: err}

@@ -2,6 +2,7 @@ package builtin_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -280,5 +281,98 @@ func TestUpstreamRequestIsOneWrite(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Media types are case-insensitive: an upstream's Text/Event-Stream is a
+// stream to pass on event by event, not a body to buffer.
+func TestCallStreamMediaTypeIgnoresCase(t *testing.T) {
+	for ct, stream := range map[string]bool{
+		"Text/Event-Stream":                 true,
+		"TEXT/EVENT-STREAM; charset=utf-8":  true,
+		" text/event-stream ;charset=utf-8": true,
+		"text/event-streams":                false,
+		"application/json":                  false,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ct)
+			io.WriteString(w, "data: {\"n\":1}\n\ndata: [DONE]\n\n")
+		}))
+		c, req := callTo(t, builtin.TransportInline, srv.URL, nil)
+		resp, err := c.Handle(context.Background(), req, nil)
+		srv.Close()
+		if err != nil {
+			t.Fatalf("%q: %v", ct, err)
+		}
+		if got := resp.Stream != nil; got != stream {
+			t.Errorf("Content-Type %q: a stream %v, want %v", ct, got, stream)
+		}
+		if resp.Stream != nil {
+			resp.Stream.Close()
+		}
+	}
+}
+
+// An upstream that answers with something that is not HTTP was reached
+// (and may have billed the call): the error says so rather than "could
+// not reach", and the retry stage still sees a 502 it may retry.
+func TestCallBadAnswer(t *testing.T) {
+	for name, answer := range map[string]string{
+		"two lengths":  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+		"bad length":   "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n{}",
+		"bad status":   "HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n{}",
+		"not HTTP":     "SSH-2.0-OpenSSH_9.2\r\n\r\n",
+		"head too big": "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("x", 2<<20) + "\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				conn.Read(make([]byte, 64<<10))
+				io.WriteString(conn, answer)
+			}()
+			c, req := callTo(t, builtin.TransportInline, "http://"+ln.Addr().String(), nil)
+			_, err = c.Handle(context.Background(), req, nil)
+			var ce *core.Error
+			if !errors.As(err, &ce) || ce.Kind != core.KindUpstream || ce.Code != "upstream_bad_answer" || ce.HTTPStatus() != 502 ||
+				!strings.Contains(ce.Message, `upstream "openai" answered with something that is not a valid HTTP response: `) {
+				t.Fatalf("err %#v, want an upstream_bad_answer 502 naming the upstream", err)
+			}
+		})
+	}
+}
+
+// An error body is passed on whole, or not at all: half of one would not
+// parse in the client's SDK.
+func TestCallErrorBody(t *testing.T) {
+	for _, tr := range transports {
+		for size, passed := range map[int]bool{300: true, 2 << 20: false} {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(400)
+				io.WriteString(w, `{"error":{"message":"`+strings.Repeat("m", size)+`"}}`)
+			}))
+			c, req := callTo(t, tr, srv.URL, nil)
+			_, err := c.Handle(context.Background(), req, nil)
+			srv.Close()
+			var ce *core.Error
+			if !errors.As(err, &ce) || ce.HTTPStatus() != 400 {
+				t.Fatalf("%s, %d bytes: err %v, want the upstream's 400", tr, size, err)
+			}
+			if got := len(ce.Body) > 0; got != passed || (passed && !json.Valid(ce.Body)) {
+				t.Errorf("%s, %d bytes: body of %d bytes passed on, want passed %v", tr, size, len(ce.Body), passed)
+			}
+			if !passed && !strings.Contains(ce.Message, `upstream "openai" answered 400, and its error body could not be passed on: the answer is `) {
+				t.Errorf("%s: message %q", tr, ce.Message)
+			}
+		}
 	}
 }

@@ -232,3 +232,61 @@ func TestParseAllocatesOnlyItsState(t *testing.T) {
 		t.Fatalf("Parse made %v allocations, want at most 2", allocs)
 	}
 }
+
+// usageCases are streamed bodies that repeat stream_options or its
+// include_usage, as a client might to turn metering off.
+var usageCases = []string{
+	`{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_usage":false},"messages":[{}]}`,
+	`{"model":"m","stream":true,"stream_options":{"include_usage":false},"stream_options":{"include_usage":false},"messages":[{}]}`,
+	`{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_\u0075sage":false},"messages":[{}]}`,
+	`{"model":"m","stream":true,"stream_options":{"include_usage":true},"stream_options":null,"messages":[{}]}`,
+	`{"model":"m","stream":true,"stream_options":{"x":1},"stream_options":{},"messages":[{}]}`,
+	`{"model":"m","stream":true,"stream_\u006fptions":{"include_usage":false},"messages":[{}]}`,
+	`{"model":"m","stream":true,"stream_options":{"include_usage":false, "x" : [1]} ,"stream_options":{"x":2, "include_usage":0} }`,
+	`{"model":"m","stream":true,"messages":[{}]}`,
+	`{"model":"m","stream":true,"stream_options":null,"messages":[{}]}`,
+}
+
+// The body a streamed call sends upstream asks for usage as the upstream
+// reads it (encoding/json: the last of repeated keys wins), whatever keys
+// the client repeated, and the usage chunk is hidden when the client did
+// not ask for it the same way.
+func TestStreamedBodyAlwaysAsksForUsage(t *testing.T) {
+	for _, body := range usageCases {
+		checkAsksForUsage(t, body)
+	}
+}
+
+func FuzzStreamedBodyAlwaysAsksForUsage(f *testing.F) {
+	for _, body := range usageCases {
+		f.Add(body)
+	}
+	f.Fuzz(checkAsksForUsage)
+}
+
+func checkAsksForUsage(t *testing.T, body string) {
+	req := &core.Request{Method: "POST", Path: "/v1/chat/completions", Operation: OpChatCompletions, Body: []byte(body)}
+	Format{}.Parse(req)
+	if req.ParseErr != nil || !req.Stream {
+		return
+	}
+	// Maps, not structs: encoding/json matches struct fields ignoring
+	// case, and the upstream does not.
+	includeUsage := func(b []byte) (bool, error) {
+		var top map[string]any
+		err := json.Unmarshal(b, &top)
+		opts, _ := top["stream_options"].(map[string]any)
+		return opts["include_usage"] == true, err
+	}
+	asked, _ := includeUsage([]byte(body))
+	sent, err := includeUsage(req.Body)
+	if err != nil {
+		t.Fatalf("%s: the body sent upstream is not JSON: %v\n%s", body, err, req.Body)
+	}
+	if !sent {
+		t.Fatalf("%s: the upstream reads no include_usage true in\n%s", body, req.Body)
+	}
+	if st := req.State().(*parsed); st.hideUsage == asked {
+		t.Errorf("%s: hideUsage %v, but the client asked for usage: %v", body, st.hideUsage, asked)
+	}
+}

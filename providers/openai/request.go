@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -37,11 +38,12 @@ func (Format) Parse(req *core.Request) {
 	// One pass checks the body and reads its fields; what it read counts
 	// only once the whole body is known to be valid.
 	var (
-		st           = &parsed{}
-		model        string
-		stream       bool
-		includeUsage bool
-		fieldErr     error // the first field of the wrong type
+		st       = &parsed{}
+		model    string
+		stream   bool
+		options  string // the last stream_options, which the upstream reads
+		repeated bool   // stream_options, or include_usage in it, is there twice
+		fieldErr error  // the first field of the wrong type
 	)
 	valid, object := jsonscan.ValidFields(body, func(k, v string) {
 		if fieldErr != nil {
@@ -68,8 +70,8 @@ func (Format) Parse(req *core.Request) {
 				fieldErr = typeError("stream_options", "an object", v)
 				return
 			}
-			raw, _ := jsonscan.Field(v, "include_usage")
-			includeUsage = raw == "true"
+			repeated = repeated || options != ""
+			options = v
 		case "messages":
 			if jsonscan.KindOf(v) != jsonscan.Array {
 				fieldErr = typeError("messages", "an array of messages", v)
@@ -92,13 +94,48 @@ func (Format) Parse(req *core.Request) {
 	}
 	req.Model, req.Stream, req.ParseErr = model, stream, fieldErr
 	req.SetState(st)
-	if req.ParseErr != nil || !req.Stream || includeUsage {
+	if req.ParseErr != nil || !req.Stream {
 		return
 	}
-	if b, err := sjson.SetRawBytes(body, "stream_options.include_usage", []byte("true")); err == nil {
+	includeUsage, seen := false, false
+	jsonscan.Fields(options, func(k, v string) {
+		if k == "include_usage" {
+			repeated = repeated || seen
+			includeUsage, seen = v == "true", true
+		}
+	})
+	if includeUsage {
+		return
+	}
+	if b, err := askForUsage(body, options, repeated); err == nil {
 		req.SetBody(b)
 		st.hideUsage = true
 	}
+}
+
+// askForUsage sets stream_options.include_usage in body, options being the
+// last stream_options in it ("" if none). Where a key is repeated, sjson
+// would set the first, and the upstream reads the last (a client could
+// turn metering off that way): then a stream_options of the gateway's own
+// goes after all the others, a copy of the last with include_usage last.
+func askForUsage(body []byte, options string, repeated bool) ([]byte, error) {
+	if !repeated {
+		return sjson.SetRawBytes(body, "stream_options.include_usage", []byte("true"))
+	}
+	obj := "{" // the last was null
+	if strings.HasPrefix(options, "{") {
+		obj = strings.TrimSuffix(options, "}")
+		if strings.TrimSpace(obj[1:]) != "" {
+			obj += ","
+		}
+	}
+	end := bytes.LastIndexByte(body, '}') // valid: the object's own brace
+	out := make([]byte, 0, len(body)+len(obj)+40)
+	out = append(out, body[:end]...)
+	out = append(out, `,"stream_options":`...)
+	out = append(out, obj...)
+	out = append(out, `"include_usage":true}}`...)
+	return append(out, body[end+1:]...), nil
 }
 
 // emptyArray reports whether raw is "[]", maybe with spaces inside.
