@@ -35,6 +35,11 @@ func loadConfigWith(name string, args []string, stdout, stderr io.Writer, extra 
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return nil, fs, exitCode(code)
 	}
+	if !takesArgs[name] {
+		if code, ok := noArgs(fs, stderr); !ok {
+			return nil, fs, exitCode(code)
+		}
+	}
 	path, _ := fs.GetString("config")
 	cfg, err := config.Load(config.Options{Path: path, Flags: fs})
 	return cfg, fs, err
@@ -54,6 +59,25 @@ func parseFlags(fs flagSet, args []string, stdout, stderr io.Writer) (code int, 
 		return 0, false
 	}
 	fmt.Fprintf(stderr, "tollgate %s: %v (tollgate %[1]s --help lists the flags)\n", fs.Name(), err)
+	return 2, false
+}
+
+// takesArgs names the commands that load a config and take arguments
+// besides flags.
+var takesArgs = map[string]bool{"keys revoke": true}
+
+// noArgs refuses arguments left after the flags, with exit code 2: a file
+// named without --config would otherwise be ignored, and `tollgate
+// validate broken.yaml` would check the embedded default and say valid.
+func noArgs(fs flagSet, stderr io.Writer) (code int, ok bool) {
+	if fs.NArg() == 0 {
+		return 0, true
+	}
+	hint := ""
+	if fs.Lookup("config") != nil {
+		hint = fmt.Sprintf("; a config file goes after --config: tollgate %s --config %s", fs.Name(), fs.Arg(0))
+	}
+	fmt.Fprintf(stderr, "tollgate %s: unexpected argument %q%s\n", fs.Name(), fs.Arg(0), hint)
 	return 2, false
 }
 

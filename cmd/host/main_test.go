@@ -656,3 +656,15 @@ func TestLaunchSaysWhenTheAddressIsTaken(t *testing.T) {
 		t.Fatalf("tollgate's stderr does not say why:\n%s", h.stderr)
 	}
 }
+
+// A file named without --config was ignored: `tollgate validate
+// broken.yaml` checked the embedded default and said valid.
+func TestCommandsRefuseStrayArguments(t *testing.T) {
+	const hint = `unexpected argument "broken.yaml"; a config file goes after --config: tollgate %s --config broken.yaml`
+	runCommands(t, []commandCase{
+		{"validate", []string{"validate", "broken.yaml"}, 2, []string{fmt.Sprintf(hint, "validate")}},
+		{"serve", []string{"serve", "broken.yaml"}, 2, []string{fmt.Sprintf(hint, "serve")}},
+		{"config show", []string{"config", "show", "--data-dir", t.TempDir(), "broken.yaml"}, 2, []string{fmt.Sprintf(hint, "config show")}},
+		{"mock", []string{"mock", "extra"}, 2, []string{`tollgate mock: unexpected argument "extra"` + "\n"}},
+	})
+}

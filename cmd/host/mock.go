@@ -22,6 +22,9 @@ func mock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
+	if code, ok := noArgs(fs, stderr); !ok {
+		return code
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate mock: %v\n", err)

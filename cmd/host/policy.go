@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 
 	"github.com/spf13/pflag"
 
@@ -38,6 +39,10 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprint(stderr, policyUsage)
+		return 2
+	}
+	if _, err := regexp.Compile(*runRe); err != nil {
+		fmt.Fprintf(stderr, "tollgate policy test: --run %q is not a regular expression: %v\n", *runRe, err)
 		return 2
 	}
 	sum, err := rego.RunTests(ctx, fs.Args(), rego.TestOptions{Output: stdout, Verbose: *verbose, Run: *runRe, AllowNetwork: *network})

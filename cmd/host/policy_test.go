@@ -298,6 +298,8 @@ func TestPolicyTestCommand(t *testing.T) {
 	if code := run([]string{"policy"}, &out, &errOut); code != 2 {
 		t.Errorf("no subcommand: exit %d", code)
 	}
+	runCommands(t, []commandCase{{"a --run that is not a regular expression", []string{"policy", "test", "--run", "(", dir}, 2,
+		[]string{"tollgate policy test: --run \"(\" is not a regular expression: error parsing regexp: missing closing ): `(`\n"}}})
 }
 
 // Hot reload while calls flow: a good edit takes effect, a bad edit is

@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"reflect"
-	"syscall"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -19,17 +20,16 @@ import (
 	"github.com/tollgate-dev/tollgate/core"
 )
 
-// watchConfig reloads the config on SIGHUP and, with reload.watch, when the
-// config file changes. It sets up before returning (a SIGHUP after it is
-// never fatal) and reloads on its own goroutine until ctx is done.
+// watchConfig reloads the config on each signal from hup (SIGHUP, which
+// serve catches from its start) and, with reload.watch, when the config
+// file changes. It sets up before returning and reloads on its own
+// goroutine until ctx is done.
 //
 // A reload builds the new pipeline while the old one serves, swaps it in
 // atomically, and retires the old one once its calls in flight are done.
 // A config with problems, or a pipeline that fails to build, is rejected
 // with every problem logged, and the config in force keeps serving.
-func watchConfig(ctx context.Context, op *ops, eng *core.Engine, fs *pflag.FlagSet) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+func watchConfig(ctx context.Context, hup <-chan os.Signal, op *ops, eng *core.Engine, fs *pflag.FlagSet) {
 	path, _ := fs.GetString("config")
 	var events chan fsnotify.Event
 	var watcher *fsnotify.Watcher
@@ -47,7 +47,6 @@ func watchConfig(ctx context.Context, op *ops, eng *core.Engine, fs *pflag.FlagS
 		}
 	}
 	go func() {
-		defer signal.Stop(hup)
 		if watcher != nil {
 			defer watcher.Close()
 		}
@@ -115,6 +114,12 @@ func (o *ops) reloadConfig(eng *core.Engine, fs *pflag.FlagSet) {
 			go o.retire(retired, next.Server.ShutdownTimeout)
 			return
 		}
+	}
+	if slices.Contains(pending, "providers") {
+		// A stage naming a provider the file adds fails against the
+		// providers in force: say why it is not configured yet.
+		err = errors.Join(err, fmt.Errorf("providers: the file changes them, and they change only at restart: the new pipeline was built with the providers in force (%s)",
+			strings.Join(providerNames(old), ", ")))
 	}
 	o.rejectReload(err)
 }

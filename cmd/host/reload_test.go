@@ -85,3 +85,23 @@ func adminText(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// A reload whose pipeline names a provider the same file adds is rejected
+// (providers change at restart), and the rejection says why the provider
+// is "not configured" although the file configures it.
+func TestReloadNamingANewProviderSaysProvidersWaitForARestart(t *testing.T) {
+	up := providertest.NewServer(t)
+	h := startOps(t, up.URL, opsConfig, "E2E_OPENAI_KEY="+plantedKey)
+	next := strings.Replace(opsConfig, "  anthropic:", "  second: {type: openai, base_url: {{UP}}/v1, api_key_env: E2E_OPENAI_KEY}\n  anthropic:", 1)
+	next = strings.Replace(next, "  - {name: call, kind: builtin}", "  - {name: fallback, kind: builtin, config: {targets: [second]}}\n  - {name: call, kind: builtin}", 1)
+	h.write(t, next)
+	opsWait(t, 20*time.Second, "the rejected reload", func() bool {
+		return strings.Contains(scrape(t, h.admin), `tollgate_config_reloads_total{result="failure"} 1`)
+	})
+	for _, want := range []string{`upstream \"second\" is not configured`,
+		"providers: the file changes them, and they change only at restart: the new pipeline was built with the providers in force (anthropic, openai)"} {
+		if !strings.Contains(h.stderr.String(), want) {
+			t.Errorf("the rejection lacks %q:\n%s", want, h.stderr)
+		}
+	}
+}

@@ -1,13 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
-
-	"context"
 )
 
 const usage = `tollgate — a pluggable gateway for LLM API calls
@@ -35,8 +34,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// Only the servers catch SIGINT and SIGTERM, to shut down cleanly. The
+	// other commands die of them as any program does: none has anything
+	// to flush (the stores they write commit atomically), and one blocked
+	// (validate reading a FIFO, usage waiting for an admin API that never
+	// answers) would otherwise ignore them.
+	ctx := context.Background()
+	if args[0] == "serve" || args[0] == "mock" {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)

@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
@@ -21,6 +24,11 @@ import (
 // shuts down gracefully: listeners close, calls in flight finish, and
 // pending usage events are flushed, all within server.shutdown_timeout.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// SIGHUP's default is to end the process: caught from the start, one
+	// that comes while the gateway starts is a reload once it serves.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, fs, err := loadConfig("serve", args, stdout, stderr)
 	if err != nil {
 		return loadFailed(stderr, err)
@@ -64,7 +72,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer startGCFloor(cfg.Server.GCHeadroomBytes, log)()
 	gw, err := listen(cfg.Listen, op.gateway(eng.Handler()), cfg.Server)
 	if err != nil {
-		log.Error("cannot listen", "addr", cfg.Listen, "err", err)
+		cannotListen(log, cfg, "listen", err)
 		eng.Close(context.Background())
 		return 1
 	}
@@ -72,14 +80,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.AdminListen != "" {
 		adm, err := listen(cfg.AdminListen, adminHandler(eng, usage, op), cfg.Server)
 		if err != nil {
-			log.Error("cannot listen", "addr", cfg.AdminListen, "err", err)
+			cannotListen(log, cfg, "admin_listen", err)
 			gw.srv.Close()
 			eng.Close(context.Background())
 			return 1
 		}
 		servers = append(servers, adm)
 	}
-	watchConfig(ctx, op, eng, fs)
+	watchConfig(ctx, hup, op, eng, fs)
 	// Logged before the first answer: whoever sees /healthz answer can
 	// read the serving line (the listeners hold connections until then).
 	log.Info("tollgate is serving", "listen", "http://"+gw.ln.Addr().String(), "admin", adminAddr(servers),
@@ -115,6 +123,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	op.shutdown(sctx)
 	log.Info("tollgate stopped")
 	return code
+}
+
+// cannotListen logs a listener that did not open, naming the setting and
+// where it was set, since the address alone does not say which to fix.
+func cannotListen(log *slog.Logger, cfg *config.Config, key string, err error) {
+	from := cfg.Source(key)
+	if from == "" {
+		from = "the default"
+	}
+	log.Error("cannot listen on the address "+key+" sets", "setting", key, "set_by", from, "err", err)
 }
 
 // server is a listener and the HTTP server on it.
