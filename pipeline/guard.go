@@ -107,7 +107,21 @@ func (g *guarded) failed(ctx context.Context, req *core.Request, next core.Handl
 	if e.Stage == "" {
 		e = &core.Error{Kind: e.Kind, Code: e.Code, Message: e.Message, Stage: g.name, Err: err}
 	}
-	return nil, e
+	return spent(entered, downResp, downErr), e
+}
+
+// spent is the answer the upstream gave before the stage failed on it, for
+// the engine to meter beside the error (the tokens were spent; the answer
+// is not sent), or nil. A stream is closed instead: no one would read it.
+func spent(entered bool, downResp *core.Response, downErr error) *core.Response {
+	if !entered || downErr != nil || downResp == nil {
+		return nil
+	}
+	if downResp.Stream != nil {
+		downResp.Stream.Close()
+		return nil
+	}
+	return downResp
 }
 
 // deliberate reports whether err is an answer a stage gives on purpose (a

@@ -17,7 +17,7 @@ import (
 type recorder struct {
 	name string
 	log  *[]string
-	fail string // "", "error", "panic", "hang", "deny"
+	fail string // "", "error", "panic", "hang", "deny", "error after", "panic after"
 }
 
 func (r *recorder) Handle(ctx context.Context, req *core.Request, next core.HandlerFunc) (*core.Response, error) {
@@ -35,6 +35,12 @@ func (r *recorder) Handle(ctx context.Context, req *core.Request, next core.Hand
 	}
 	resp, err := next(ctx, req)
 	*r.log = append(*r.log, "after "+r.name)
+	switch r.fail {
+	case "error after":
+		return nil, errors.New("boom on the answer")
+	case "panic after":
+		panic("kaboom on the answer")
+	}
 	return resp, err
 }
 
@@ -176,3 +182,39 @@ func (testFormat) Authorize(http.Header, string)                   {}
 func (testFormat) Usage(*core.Request, []byte) (core.Usage, bool)  { return core.Usage{}, false }
 func (testFormat) ObserveStream(*core.Request) core.StreamObserver { return nil }
 func (testFormat) ErrorBody(e *core.Error) []byte                  { return []byte(e.Error()) }
+
+// meter is a completer that keeps the last outcome's usage.
+type meter struct{ usage *core.Usage }
+
+func (m meter) Complete(o *core.Outcome) { *m.usage = o.Usage }
+func (meter) Handle(ctx context.Context, req *core.Request, next core.HandlerFunc) (*core.Response, error) {
+	return next(ctx, req)
+}
+
+// A stage that fails on the upstream's answer, closed, fails the call; the
+// tokens the upstream spent on that answer are still metered.
+func TestAFailureAfterTheAnswerKeepsItsUsage(t *testing.T) {
+	var got core.Usage
+	pipeline.RegisterKind("meter", func(pipeline.Spec, pipeline.Env) (any, error) { return meter{&got}, nil })
+	pipeline.RegisterBuiltin("spend", func(pipeline.Spec, pipeline.Env) (any, error) {
+		return core.StageFunc(func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return &core.Response{Status: 200, Usage: core.Usage{InputTokens: 8, OutputTokens: 7}, UsageKnown: true}, nil
+		}), nil
+	})
+	for _, fail := range []string{"error after", "panic after"} {
+		got = core.Usage{}
+		p, err := pipeline.Build([]pipeline.Spec{{Name: "meter", Kind: "meter"},
+			{Name: "s", Kind: "test", OnError: "fail_closed", Config: map[string]any{"fail": fail}},
+			{Name: "spend", Kind: "builtin"}}, pipeline.Env{Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng := core.New(core.WithPipeline(p), core.WithFormats(testFormat{}), core.WithUpstream(core.NewUpstream("t", "test", nil, "", "")))
+		if _, err := eng.Do(context.Background(), &core.Request{Path: "/test"}); err == nil {
+			t.Fatalf("%s: the call did not fail", fail)
+		}
+		if got.InputTokens != 8 || got.OutputTokens != 7 {
+			t.Errorf("%s: metered %+v, want the 8 and 7 tokens the upstream spent", fail, got)
+		}
+	}
+}

@@ -221,3 +221,36 @@ func TestKindRefusesTheWrongRole(t *testing.T) {
 		t.Fatalf("stage is %T", st)
 	}
 }
+
+// The upstream has spent its tokens once it answers: whatever the
+// response hook does with the answer — rewrite it, replace it, refuse it,
+// or fail — the engine still gets the upstream's usage to meter.
+func TestStageResponseHookKeepsTheUpstreamsUsage(t *testing.T) {
+	used := core.Usage{InputTokens: 8, OutputTokens: 7}
+	upstream := func(context.Context, *core.Request) (*core.Response, error) {
+		return &core.Response{Status: 200, Header: http.Header{}, Body: []byte(`{"ok":true}`), Usage: used, UsageKnown: true}, nil
+	}
+	for name, tt := range map[string]struct {
+		action  abi.Action
+		err     error
+		wantErr bool
+	}{
+		"rewrite": {action: abi.Action{Action: abi.ActContinue, Body: []byte(`{"rewritten":true}`)}},
+		"respond": {action: abi.Action{Action: abi.ActRespond, Body: []byte(`{"replaced":true}`)}},
+		"deny":    {action: abi.Action{Action: abi.ActDeny, Code: "no", Message: "refused"}, wantErr: true},
+		"fail":    {action: abi.Action{Action: abi.ActFail, Message: "broken"}, wantErr: true},
+		"trap":    {err: errors.New("wasm error: unreachable"), wantErr: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &fakeCaller{answers: map[int]abi.Action{abi.HookResponse: tt.action}, err: tt.err}
+			stage := NewStage(Plugin{Caller: f, Name: "p", Hooks: abi.HookResponse, Log: quiet()}, nil)
+			resp, err := stage.Handle(context.Background(), request(), upstream)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err %v, want an error: %v", err, tt.wantErr)
+			}
+			if resp == nil || resp.Usage != used || !resp.UsageKnown {
+				t.Fatalf("the answer the engine meters: %+v, want the upstream's usage %+v", resp, used)
+			}
+		})
+	}
+}

@@ -55,11 +55,25 @@ func (s *Stage) Handle(ctx context.Context, req *core.Request, next core.Handler
 	if s.Hooks&abi.HookResponse == 0 {
 		return resp, nil
 	}
+	// The upstream has answered and spent its tokens: they count whatever
+	// the hook makes of the answer. A failure or a refusal returns the
+	// answer beside the error for the engine to meter (it is not sent), a
+	// new or rewritten answer carries the upstream's usage, not what its
+	// own body would read as.
+	if !resp.UsageKnown && req.Format != nil {
+		resp.Usage, resp.UsageKnown = req.Format.Usage(req, resp.Body)
+	}
 	a, err := s.Caller.Call(ctx, abi.HookResponse, &abi.Input{Req: req, Resp: resp})
 	if err != nil {
-		return nil, err
+		return resp, err
 	}
 	o := abi.ApplyResponse(s.Name, a, resp)
+	switch {
+	case o.Err != nil && o.Answer == nil:
+		return resp, o.Err
+	case o.Answer != nil && o.Answer != resp:
+		o.Answer.Usage, o.Answer.UsageKnown = resp.Usage, resp.UsageKnown
+	}
 	return o.Answer, o.Err
 }
 
