@@ -11,6 +11,9 @@
 //     local development, from a .env file beside the config file;
 //  4. command-line flags given in Options.Flags.
 //
+// The file holds one YAML document; settings in a second one (after a
+// "---") are a problem, while documents of comments only are skipped.
+//
 // Maps merge key by key, so a file that sets only listen keeps every other
 // default. Two keys are replaced whole instead: a file that sets providers
 // or pipeline defines exactly the providers or stages it lists. Lists

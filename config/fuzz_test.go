@@ -18,6 +18,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("lisen: x\nserver: {max_body_bytes: -1}\npipeline: [{name: 1}]\n"))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("\t- :\n"))
+	f.Add([]byte("---\n# header\n---\nlisten: :1\n---\nlog: {level: debug}\n"))
 	const secret = "sk-fuzz-secret-value-9f8e7d6c5b4a"
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {

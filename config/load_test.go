@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,6 +295,34 @@ func TestProcessEnvironment(t *testing.T) {
 	}
 	if key, _, _ := c.APIKey("openai"); key != "sk-process-0001" {
 		t.Errorf("APIKey(openai) = %q", key)
+	}
+}
+
+// TestDocumentsOfComments checks that a document holding only comments,
+// such as a header between two "---", sets nothing and is no second
+// document, and that lines still count from the top of the file.
+func TestDocumentsOfComments(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		line       int // of listen; 0 when the file does not set it
+	}{
+		{name: "header between markers", yaml: "---\n# staging\n---\nlisten: 127.0.0.1:9000\n", line: 4},
+		{name: "trailing marker", yaml: "listen: 127.0.0.1:9000\n---\n", line: 1},
+		{name: "trailing comments", yaml: "listen: 127.0.0.1:9000\n---\n# old:\n# listen: 127.0.0.1:1\n", line: 1},
+		{name: "comments only", yaml: "---\n# nothing yet\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, tt.yaml)
+			c := mustLoad(t, Options{Path: path})
+			want, src := "127.0.0.1:8080", ""
+			if tt.line > 0 {
+				want, src = "127.0.0.1:9000", path+":"+strconv.Itoa(tt.line)
+			}
+			if c.Listen != want || c.Source("listen") != src {
+				t.Errorf("listen = %q from %q, want %q from %q", c.Listen, c.Source("listen"), want, src)
+			}
+		})
 	}
 }
 

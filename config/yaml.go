@@ -1,7 +1,9 @@
 package config
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"regexp"
 	"strconv"
 
@@ -12,15 +14,14 @@ import (
 // the line that sets each path. A document that cannot be parsed gives
 // problems instead; name labels them ("" for the built-in default).
 func parseYAML(name string, data []byte) (map[string]any, map[string]int, []Problem) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, nil, yamlProblems(name, err)
+	root, ps := oneDocument(name, data)
+	if ps != nil {
+		return nil, nil, ps
 	}
 	lines := make(map[string]int)
-	if len(doc.Content) == 0 {
+	if root == nil {
 		return map[string]any{}, lines, nil // an empty file
 	}
-	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
 		return nil, nil, []Problem{{
 			Source:  sourceLine(name, root.Line),
@@ -30,7 +31,7 @@ func parseYAML(name string, data []byte) (map[string]any, map[string]int, []Prob
 		}}
 	}
 	var m map[string]any
-	if err := doc.Decode(&m); err != nil {
+	if err := root.Decode(&m); err != nil {
 		return nil, nil, yamlProblems(name, err)
 	}
 	if m == nil {
@@ -38,6 +39,44 @@ func parseYAML(name string, data []byte) (map[string]any, map[string]int, []Prob
 	}
 	indexLines(root, "", lines)
 	return m, lines, nil
+}
+
+// oneDocument returns the top node of the one YAML document in data, or nil
+// when there is none. A second document with content is a problem: read
+// alone, it would be dropped without a word. Documents of comments only
+// are skipped, as they set nothing: "---" above a header comment is common.
+func oneDocument(name string, data []byte) (*yaml.Node, []Problem) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root *yaml.Node
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return root, nil
+		}
+		if err != nil {
+			return nil, yamlProblems(name, err)
+		}
+		if len(doc.Content) == 0 || isBlank(doc.Content[0]) {
+			continue
+		}
+		if root != nil {
+			// doc.Line is the line of the document's "---".
+			return nil, []Problem{{
+				Source:  sourceLine(name, doc.Line),
+				rank:    rankFile,
+				line:    doc.Line,
+				Message: "a second YAML document; tollgate reads one: merge them, or use one file per gateway",
+			}}
+		}
+		root = doc.Content[0]
+	}
+}
+
+// isBlank reports whether n is the null a document of comments only holds,
+// as opposed to a null written out ("~", "null").
+func isBlank(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == ""
 }
 
 // indexLines records in lines the line of every key and list item under n.
