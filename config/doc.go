@@ -23,7 +23,9 @@
 // there is no config file). It holds NAME=value lines and acts as a fallback
 // environment: its variables serve TOLLGATE_ overrides and secret lookups
 // (Config.Lookup, Config.APIKey), and a variable set in the real environment,
-// even to the empty string, wins over the same name in .env.
+// even to the empty string, wins over the same name in .env. A .env file
+// that does not parse is a problem at the line where the trouble starts,
+// showing that line's name part only: what follows may be a secret.
 //
 // # Keys
 //

@@ -44,9 +44,7 @@ func newEnvironment(environ []string, dotenvPath string) (*environment, []Proble
 	}
 	m, err := dotenv.Parser().Unmarshal(data)
 	if err != nil {
-		// godotenv's messages quote the line they choke on, which may hold
-		// a secret; say only where the trouble is.
-		return e, []Problem{{Source: dotenvPath, Message: "cannot parse the .env file: want NAME=value lines", rank: rankDotenv}}, nil
+		return e, []Problem{dotenvProblem(dotenvPath, data, err)}, nil
 	}
 	e.dotenv = make(map[string]string, len(m))
 	e.dotenvPath = dotenvPath

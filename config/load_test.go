@@ -238,6 +238,42 @@ export GEMINI_API_KEY=gm-from-dotenv
 	}
 }
 
+// TestDotenvProblems checks that a .env file that does not parse is
+// reported at the line where the trouble starts, without the value on it.
+func TestDotenvProblems(t *testing.T) {
+	const secret = "sk-planted-Zq8v7X2mN4pL9rT1"
+	tests := []struct {
+		name, dotenv, want string
+	}{
+		{name: "a word", dotenv: "# dev\nTOLLGATE_LISTEN=:1\noops\nB=2\n",
+			want: `.env:3: want NAME=value, got "oops"`},
+		{name: "a bad name", dotenv: "\n\nmy-var=1\n",
+			want: `.env:3: want NAME=value, got "my-var=…"`},
+		{name: "no equals sign before a secret", dotenv: "A=1\nOPENAI_API_KEY " + secret + "\n",
+			want: `.env:2: want NAME=value, got "OPENAI_API_KEY …"`},
+		{name: "a pasted key", dotenv: "A=1\n" + secret + "\n",
+			want: `.env:2: want NAME=value, got a 27-character string`},
+		{name: "after a value of two lines", dotenv: "A=\"one\ntwo\"\noops\n",
+			want: `.env:3: want NAME=value, got "oops"`},
+		{name: "an unclosed quote", dotenv: "A=\"one\ntwo\"\n  export OPENAI_API_KEY=\"" + secret + "\nB=2\n",
+			want: `.env:3: the value of "OPENAI_API_KEY" opens a quote that is never closed`},
+		{name: "CRLF line ends", dotenv: "A=1\r\noops\r\nB=2\r\n",
+			want: `.env:2: want NAME=value, got "oops"`},
+		{name: "no newline at the end", dotenv: "A=1\nB-C=2",
+			want: `.env:2: want NAME=value, got "B-C=…"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, "{}\n")
+			writeDotenv(t, path, tt.dotenv)
+			_, ps := loadProblems(t, Options{Path: path})
+			if len(ps) != 1 || ps[0].String() != tt.want {
+				t.Errorf("problems:\n%swant:\n\t%s", listProblems(ps), tt.want)
+			}
+		})
+	}
+}
+
 // TestLookup checks Lookup and APIKey, including a variable set to empty
 // in the real environment hiding the .env file's value.
 func TestLookup(t *testing.T) {
