@@ -174,9 +174,12 @@
 //
 // RegisterFlags defines --listen, --admin-listen, --data-dir, --log-level
 // and --log-format, which set listen, admin_listen, data_dir, log.level and
-// log.format. A flag whose name is a dotted key path, such as
-// --server.idle-timeout, sets that key ("-" read as "_"). Only flags given
-// on the command line count; their defaults do not override anything.
+// log.format, and a hidden flag named by its dotted path for every other key
+// of a section: --server.idle-timeout sets server.idle_timeout ("-" read as
+// "_"). Each takes its value as text, checked as a variable's is, so a
+// boolean needs its word (--metrics.enabled false). Providers and the
+// pipeline have no flags. Only flags given on the command line count; their
+// defaults do not override anything.
 //
 // # Secrets
 //

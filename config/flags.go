@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -28,9 +29,11 @@ func flagKey(name string) (string, bool) {
 	return "", false
 }
 
-// RegisterFlags defines the standard config flags on fs: --listen,
-// --admin-listen, --data-dir, --log-level and --log-format. Pass fs to Load
-// in Options.Flags after parsing it; a flag overrides the file and the
+// RegisterFlags defines the config flags on fs: the standard --listen,
+// --admin-listen, --data-dir, --log-level and --log-format, and a hidden
+// dotted flag for every other key of a section, such as
+// --server.idle-timeout for server.idle_timeout. Pass fs to Load in
+// Options.Flags after parsing it; a flag overrides the file and the
 // environment only when it is given on the command line.
 func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("listen", "", "gateway listener `host:port` (config: listen)")
@@ -38,4 +41,42 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("data-dir", "", "`directory` for embedded state (config: data_dir)")
 	fs.String("log-level", "", "log `level`: debug, info, warn or error (config: log.level)")
 	fs.String("log-format", "", "log `format`: auto, text or json (config: log.format)")
+	standard := make(map[string]bool, len(flagKeys))
+	for _, k := range flagKeys {
+		standard[k] = true
+	}
+	for _, path := range sectionKeys(reflect.TypeFor[Config](), "") {
+		if standard[path] {
+			continue
+		}
+		// Hidden, or --help would list some 40 of them. Strings for every
+		// type: the value is checked as an environment variable's is, so a
+		// bad one is a problem naming its flag, and a boolean takes its
+		// value as a word ("--metrics.enabled false" must not mean true).
+		name := strings.ReplaceAll(path, "_", "-")
+		fs.String(name, "", "config: "+path)
+		_ = fs.MarkHidden(name) // fails only for a flag not defined
+	}
+}
+
+// sectionKeys lists the paths of t's keys that are under a section, like
+// server.idle_timeout: the keys a dotted flag can set. Maps and lists
+// (providers, pipeline) have no fixed keys and are left out.
+func sectionKeys(t reflect.Type, prefix string) []string {
+	var paths []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("koanf")
+		if !f.IsExported() || tag == "" || tag == "-" {
+			continue
+		}
+		switch {
+		case f.Type.Kind() == reflect.Struct:
+			paths = append(paths, sectionKeys(f.Type, joinKey(prefix, tag))...)
+		case f.Type.Kind() == reflect.Map, f.Type.Kind() == reflect.Slice:
+		case prefix != "":
+			paths = append(paths, joinKey(prefix, tag))
+		}
+	}
+	return paths
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"reflect"
 	"slices"
@@ -153,21 +155,17 @@ pipeline:
 	}
 }
 
-// TestFlags checks the standard flags, dotted flags, typed flags and flags
-// that are not config keys.
+// TestFlags checks the standard flags, dotted flags in both forms, a
+// boolean given as a word, and flags that are not config keys.
 func TestFlags(t *testing.T) {
 	fs := pflag.NewFlagSet("tollgate", pflag.ContinueOnError)
 	RegisterFlags(fs)
 	fs.String("config", "", "")
-	fs.Duration("server.idle-timeout", 0, "")
-	fs.Int64("server.max-body-bytes", 7, "") // not given: must not apply
-	fs.String("customer.missing", "", "")
-	fs.Int32("server.max-header-bytes", 0, "")
 	err := fs.Parse([]string{
 		"--server.max-header-bytes=2048",
 		"--config=/nowhere.yaml", "--admin-listen=", "--data-dir=/var/lib/tollgate",
-		"--log-level=warn", "--log-format=text", "--server.idle-timeout=90s",
-		"--customer.missing=reject",
+		"--log-level=warn", "--log-format=text", "--server.idle-timeout", "90s",
+		"--customer.missing=reject", "--metrics.enabled", "false", "--redis.addr=127.0.0.1:6379",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -177,10 +175,14 @@ func TestFlags(t *testing.T) {
 		t.Errorf("config = %+v", c)
 	}
 	if c.Server.IdleTimeout != 90*time.Second || c.Server.MaxBodyBytes != 32<<20 || c.Server.MaxHeaderBytes != 2048 ||
-		c.Customer.Missing != MissingReject {
-		t.Errorf("server = %+v, customer = %+v", c.Server, c.Customer)
+		c.Customer.Missing != MissingReject || c.Metrics.Enabled || c.Redis.Addr != "127.0.0.1:6379" {
+		t.Errorf("server = %+v, customer = %+v, metrics = %+v, redis = %+v", c.Server, c.Customer, c.Metrics, c.Redis)
+	}
+	if got := c.Source("server.idle_timeout"); got != "--server.idle-timeout" {
+		t.Errorf("Source(server.idle_timeout) = %q", got)
 	}
 
+	// A caller's own dotted flag sets its path too, even a wrong one.
 	fs = pflag.NewFlagSet("tollgate", pflag.ContinueOnError)
 	RegisterFlags(fs)
 	fs.String("server.idel-timeout", "", "")
@@ -193,6 +195,96 @@ func TestFlags(t *testing.T) {
 	}
 	if p := findProblem(t, ps, "server.idel_timeout"); p.Source != "--server.idel-timeout" || !strings.Contains(p.Message, "idle_timeout") {
 		t.Errorf("problem = %s", p)
+	}
+}
+
+// TestKeyFlags checks that every key of a section in the default file has
+// a hidden dotted flag, and that giving each its default's value loads the
+// default: the flag exists, sets that key, and its text converts.
+func TestKeyFlags(t *testing.T) {
+	def, _, _ := parseYAML("", defaultYAML)
+	var args []string
+	var leaves func(path string, v any)
+	leaves = func(path string, v any) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			args = append(args, "--"+strings.ReplaceAll(path, "_", "-")+"="+fmt.Sprint(v))
+			return
+		}
+		for k, sub := range m {
+			leaves(joinKey(path, k), sub)
+		}
+	}
+	for k, v := range def {
+		if _, ok := v.(map[string]any); ok && k != "log" && k != "providers" {
+			leaves(k, v)
+		}
+	}
+	fs := pflag.NewFlagSet("tollgate", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	hidden := 0
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			hidden++
+		}
+	})
+	if hidden != len(args) {
+		t.Errorf("%d hidden flags, want one for each of the default's %d section keys", hidden, len(args))
+	}
+	if usage := fs.FlagUsages(); strings.Contains(usage, "server.") {
+		t.Errorf("--help lists the dotted flags:\n%s", usage)
+	}
+	got, want := mustLoad(t, Options{Flags: fs}), mustLoad(t, Options{})
+	got.env, got.src, want.env, want.src = nil, nil, nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("flags with the default's values give\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestKeyFlagProblems checks that a dotted flag's bad value is a problem
+// naming the flag, and what pflag itself refuses.
+func TestKeyFlagProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // the one problem, or pflag's error
+	}{
+		{name: "bad duration", args: []string{"--server.idle-timeout=soon"},
+			want: `--server.idle-timeout: server.idle_timeout: want a duration like "30s" or "1m30s", got "soon"`},
+		{name: "bad number", args: []string{"--redis.pool-size", "many"},
+			want: `--redis.pool-size: redis.pool_size: want a whole number, got "many"`},
+		{name: "bad boolean", args: []string{"--auth.virtual-keys=yes please"},
+			want: `--auth.virtual-keys: auth.virtual_keys: want true or false, got "yes please"`},
+		{name: "bad enum", args: []string{"--server.engine=fasthttp"},
+			want: `--server.engine: server.engine: want one of inline, standard; got "fasthttp"`},
+		{name: "boolean without its value", args: []string{"--metrics.enabled"},
+			want: "flag needs an argument: --metrics.enabled"},
+		{name: "not a key", args: []string{"--server.idel-timeout=1s"},
+			want: "unknown flag: --server.idel-timeout"},
+		{name: "no flag for a provider's key", args: []string{"--providers.openai.base-url=https://x.test"},
+			want: "unknown flag: --providers.openai.base-url"},
+		{name: "no dotted twin of a standard flag", args: []string{"--log.level=debug"},
+			want: "unknown flag: --log.level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := pflag.NewFlagSet("tollgate", pflag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			RegisterFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				if err.Error() != tt.want {
+					t.Errorf("Parse: %v, want %s", err, tt.want)
+				}
+				return
+			}
+			_, ps := loadProblems(t, Options{Flags: fs})
+			if len(ps) != 1 || ps[0].String() != tt.want {
+				t.Errorf("problems:\n%swant:\n\t%s", listProblems(ps), tt.want)
+			}
+		})
 	}
 }
 
