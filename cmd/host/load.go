@@ -32,6 +32,10 @@ func loadConfigWith(name string, args []string, stdout, stderr io.Writer, extra 
 	fs.StringP("config", "c", "", "config `file` (YAML); without it, the embedded default")
 	extra(fs)
 	config.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage of %s:\n%s\nAny other key of a config section is a flag too, written with dots:\n  --server.idle-timeout 60s, --metrics.enabled false (docs/configuration.md)\n",
+			name, fs.FlagUsages())
+	}
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return nil, fs, exitCode(code)
 	}

@@ -549,6 +549,9 @@ func TestCommandLines(t *testing.T) {
 			if code != 0 || !strings.Contains(out.String(), "--") || errOut.Len() != 0 {
 				t.Errorf("%s --help: exit %d, stdout %q, stderr %q; want 0 and the flags on stdout", name, code, out.String(), errOut.String())
 			}
+			if loads := cmd[0] != "mock" && cmd[0] != "policy"; loads && !strings.Contains(out.String(), "written with dots:\n  --server.idle-timeout 60s") {
+				t.Errorf("%s --help does not say the other keys are flags too:\n%s", name, out.String())
+			}
 			out.Reset()
 			errOut.Reset()
 			code = run(append(slices.Clone(cmd), "--no-such-flag"), &out, &errOut)
