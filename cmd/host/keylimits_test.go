@@ -94,7 +94,7 @@ func TestVirtualKeyLimitsAreEnforced(t *testing.T) {
 	// A key spec the API cannot read is refused, saying what and where.
 	for body, want := range map[string]string{
 		``:                                   `the body is empty: want a key spec, a JSON object`,
-		`[1]`:                                `want a key spec, a JSON object; got array`,
+		`[1]`:                                `want a key spec, a JSON object; got an array`,
 		`{"customer":"initech"} {}`:          `the body is not valid JSON: invalid character '{' after top-level value, at byte 24`,
 		`{"customer":"initech","customr":1}`: `a key spec: unknown key \"customr\" (known: customer, limits, metadata, models, name, team, ttl)`,
 		`{"customer":"initech","limits":{"rpm":5}}`:                 `a key spec: limits: unknown key \"rpm\" (known: monthly_budget, requests_per_minute, tokens_per_minute)`,
@@ -102,15 +102,29 @@ func TestVirtualKeyLimitsAreEnforced(t *testing.T) {
 		`{"customer":"initech","limits":{"monthly_budget":"lots"}}`: `a key spec: limits.monthly_budget: not a dollar amount: \"lots\"`,
 		`{"customer":"initech","ttl":"a month"}`:                    `ttl: want a duration like \"720h\", got \"a month\"`,
 		strings.Repeat(" ", 64<<10) + `{}`:                          `the body is over 65536 bytes`,
+		// A value inside a list or an object is named by its place.
+		`{"customer":"initech","metadata":{"x":"ok","y":[1]}}`:                      `a key spec: metadata.y: want a string, got [1]`,
+		`{"customer":"initech","metadata":{"x":null}}`:                              `a key spec: metadata.x: want a string, got null`,
+		`{"customer":"initech","models":["a",5]}`:                                   `a key spec: models[1]: want a string, got 5`,
+		`{"customer":"initech","limits":{"monthly_budget":1e400}}`:                  `a key spec: limits.monthly_budget: not a dollar amount: \"1e400\"`,
+		`{"customer":"initech","limits":{"tokens_per_minute":9223372036854775808}}`: `a key spec: limits.tokens_per_minute: want a whole number, got 9223372036854775808`,
+		`{"customer":"initech","limits":{"requests_per_minute":-1}}`:                `limits.requests_per_minute (--rpm): must not be negative, got -1`,
+		`{"customer":"initech","ttl":"-1h"}`:                                        `ttl: must be positive (or 0 for a key that never expires), got -1h0m0s`,
 	} {
 		code, body = opsCall(t, h.admin+"/admin/keys", body)
 		if code != 400 || !strings.Contains(body, want) {
 			t.Errorf("POST /admin/keys with a bad spec: %d %s, want 400 and %s", code, body, want)
 		}
 	}
-	// A budget needs the customer whose spend it caps.
-	cmd := exec.Command(binary, "keys", "create", "--team", "ml", "--monthly-budget", "5", "--config", h.path)
+	// A negative ttl would make a key that never expires.
+	cmd := exec.Command(binary, "keys", "create", "--customer", "acme", "--ttl", "-1h", "--config", h.path)
 	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(out), "ttl: must be positive (or 0 for a key that never expires), got -1h0m0s") {
+		t.Errorf("keys create --ttl -1h: exit %d (%v) %s, want 2", code, err, out)
+	}
+	// A budget needs the customer whose spend it caps.
+	cmd = exec.Command(binary, "keys", "create", "--team", "ml", "--monthly-budget", "5", "--config", h.path)
+	out, err = cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "set --customer with --monthly-budget") {
 		t.Errorf("a team key with a budget: %v %s", err, out)
 	}

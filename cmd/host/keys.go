@@ -21,13 +21,14 @@ import (
 const keysUsage = `Usage:
   tollgate keys create --customer ID [--team T] [--name N] [--models P,...] [--rpm N] [--tpm N]
                        [--monthly-budget USD] [--meta k=v]... [--ttl 720h] [--config FILE]
-  tollgate keys list [--json] [--config FILE]
+  tollgate keys list [--json] [--config FILE]  the keys of keys.db and auth.keys_file
   tollgate keys revoke KEY_ID [--config FILE]
-  tollgate keys export [--config FILE]       hashed keys as JSON, for auth.keys_file
+  tollgate keys export [--config FILE]       keys.db's hashed keys as JSON, for auth.keys_file
 
 Keys live hashed in keys.db in the config's data_dir; a key is printed once,
 when it is created. A running gateway picks up changes within
 auth.refresh_interval. Turn keys on with auth.virtual_keys: true.
+A key revoked or expired in either keys.db or auth.keys_file is refused.
 `
 
 // keysCmd runs `tollgate keys …`.
@@ -78,26 +79,26 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "list":
-		ks, err := st.List()
+		ks, fileErr, err := listKeys(cfg)
 		if err != nil {
 			fmt.Fprintf(stderr, "tollgate keys list: %v\n", err)
 			return 1
 		}
+		if fileErr != nil {
+			fmt.Fprintf(stderr, "warning: %v; listing the keys of keys.db only\n", fileErr)
+		}
 		if asJSON, _ := fs.GetBool("json"); asJSON {
-			if ks == nil {
-				ks = []keys.Key{}
-			}
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			enc.Encode(ks)
 			return 0
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tHINT\tSTATE\tCUSTOMER\tTEAM\tMODELS\tNAME\tCREATED")
+		fmt.Fprintln(tw, "ID\tHINT\tSTATE\tCUSTOMER\tTEAM\tMODELS\tNAME\tCREATED\tSOURCE")
 		now := time.Now()
 		for _, k := range ks {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Hint, k.State(now), dash(k.Customer), dash(k.Team),
-				dash(strings.Join(k.Models, ",")), dash(k.Name), k.Created.Format(time.RFC3339))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Hint, k.State(now), dash(k.Customer), dash(k.Team),
+				dash(strings.Join(k.Models, ",")), dash(k.Name), k.Created.Format(time.RFC3339), k.Source)
 		}
 		tw.Flush()
 		return 0
@@ -108,10 +109,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		k, err := st.Revoke(fs.Arg(0))
 		if err != nil {
-			fmt.Fprintf(stderr, "tollgate keys revoke: %v\n", err)
-			if errors.Is(err, keys.ErrNotFound) {
-				return 1
-			}
+			fmt.Fprintf(stderr, "tollgate keys revoke: %v%s\n", err, onlyInFile(cfg, fs.Arg(0), err))
 			return 1
 		}
 		fmt.Fprintf(stdout, "revoked %s (customer %q)\n", k.ID, k.Customer)
@@ -177,42 +175,30 @@ func keySpec(fs flagSet) (keys.Spec, error) {
 func keysRoutes(mux *http.ServeMux, o *ops) {
 	store := func() *keys.Store { return keys.NewStore(o.cfg.Load().DataDir) }
 	mux.HandleFunc("GET /admin/keys", func(w http.ResponseWriter, r *http.Request) {
-		ks, err := store().List()
+		ks, fileErr, err := listKeys(o.cfg.Load())
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 			return
 		}
-		if ks == nil {
-			ks = []keys.Key{}
+		out := map[string]any{"keys": ks}
+		if fileErr != nil {
+			out["warning"] = fileErr.Error() + "; the list holds the keys of keys.db only"
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"keys": ks})
+		writeJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("POST /admin/keys", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Name     string            `json:"name"`
-			Customer string            `json:"customer"`
-			Team     string            `json:"team"`
-			Models   []string          `json:"models"`
-			Limits   core.Limits       `json:"limits"`
-			Metadata map[string]string `json:"metadata"`
-			TTL      string            `json:"ttl"`
+		b, err := readObject(r.Body, 64<<10, "a key spec")
+		var spec keys.Spec
+		if err == nil {
+			spec, err = keys.ParseSpec(b)
 		}
-		if err := decodeObject(r.Body, 64<<10, "a key spec", &in); err != nil {
+		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 			return
 		}
-		spec := keys.Spec{Name: in.Name, Customer: in.Customer, Team: in.Team, Models: in.Models, Limits: in.Limits, Metadata: in.Metadata}
-		if in.TTL != "" {
-			d, err := time.ParseDuration(in.TTL)
-			if err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]any{"error": fmt.Sprintf("ttl: want a duration like \"720h\", got %q", in.TTL)})
-				return
-			}
-			spec.TTL = d
-		}
 		secret, k, err := store().Create(spec)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+		if err != nil { // the spec is checked: the store failed
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 			return
 		}
 		o.refreshKeys()
@@ -229,12 +215,47 @@ func keysRoutes(mux *http.ServeMux, o *ops) {
 			if errors.Is(err, keys.ErrNotFound) {
 				status = http.StatusNotFound
 			}
-			writeJSON(w, status, map[string]any{"error": err.Error()})
+			writeJSON(w, status, map[string]any{"error": err.Error() + onlyInFile(o.cfg.Load(), r.PathValue("id"), err)})
 			return
 		}
 		o.refreshKeys()
 		writeJSON(w, http.StatusOK, map[string]any{"revoked": k})
 	})
+}
+
+// listKeys lists the keys a gateway with cfg takes: those of keys.db and
+// of auth.keys_file, merged as the gateway merges them (keys.Merge), each
+// with where it comes from. A keys file that does not read is fileErr:
+// keys.db's keys are listed all the same.
+func listKeys(cfg *config.Config) (ks []keys.Loaded, fileErr, err error) {
+	fromStore, err := keys.NewStore(cfg.DataDir).List()
+	if err != nil {
+		return nil, nil, err
+	}
+	var fromFile []keys.Key
+	if cfg.Auth.KeysFile != "" {
+		fromFile, fileErr = keys.ReadFile(cfg.Auth.KeysFile)
+	}
+	ks, _ = keys.Merge(fromStore, fromFile)
+	if ks == nil {
+		ks = []keys.Loaded{}
+	}
+	return ks, fileErr, nil
+}
+
+// onlyInFile says, when revoking id failed because keys.db does not hold
+// it, that the key comes from auth.keys_file, which revoke does not write.
+func onlyInFile(cfg *config.Config, id string, err error) string {
+	if !errors.Is(err, keys.ErrNotFound) || cfg.Auth.KeysFile == "" {
+		return ""
+	}
+	fromFile, _ := keys.ReadFile(cfg.Auth.KeysFile)
+	for _, k := range fromFile {
+		if k.ID == id {
+			return fmt.Sprintf(" (it comes from auth.keys_file %s: revoke it in the keys.db it was exported from, then export the keys again)", cfg.Auth.KeysFile)
+		}
+	}
+	return ""
 }
 
 // keyLimitsHint says what to do when keys carry limits that nothing
@@ -292,33 +313,24 @@ func (o *ops) refreshKeys() {
 	}
 }
 
-// decodeObject reads a request body holding one JSON object, what (such as
-// "a key spec"), of at most max bytes, into dst: a pointer to a struct with
-// json tags. Its errors say what is wrong and where: the byte where the
-// JSON breaks, the key no field takes (with the keys that place takes), the
-// value of the wrong type.
-func decodeObject(body io.Reader, max int64, what string, dst any) error {
+// readObject reads a request body holding one JSON object, what (such as
+// "a key spec"), of at most max bytes. Its errors say what is wrong: the
+// body is empty, too long, not JSON (and at which byte) or not an object.
+func readObject(body io.Reader, max int64, what string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(body, max+1))
 	switch {
 	case err != nil:
-		return fmt.Errorf("reading the body: %w", err)
+		return nil, fmt.Errorf("reading the body: %w", err)
 	case int64(len(b)) > max:
-		return fmt.Errorf("the body is over %d bytes: want %s", max, what)
+		return nil, fmt.Errorf("the body is over %d bytes: want %s", max, what)
 	case len(bytes.TrimSpace(b)) == 0:
-		return fmt.Errorf("the body is empty: want %s, a JSON object", what)
+		return nil, fmt.Errorf("the body is empty: want %s, a JSON object", what)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		if why := jsonscan.Why(b); why != "" {
-			return fmt.Errorf("the body is not valid JSON: %s", why)
-		}
-		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-			return fmt.Errorf("want %s, a JSON object; got %s", what, te.Value)
-		}
-		return fmt.Errorf("want %s, a JSON object: %w", what, err)
+	if why := jsonscan.Why(b); why != "" {
+		return nil, fmt.Errorf("the body is not valid JSON: %s", why)
 	}
-	if m == nil {
-		return fmt.Errorf("want %s, a JSON object; got null", what)
+	if k := jsonscan.KindOf(string(bytes.TrimSpace(b))); k != jsonscan.Object {
+		return nil, fmt.Errorf("want %s, a JSON object; got %s", what, k.Described())
 	}
-	return pipeline.DecodeConfig(what, m, dst)
+	return b, nil
 }

@@ -456,7 +456,7 @@ pipeline:
 	}
 	tests := []commandCase{
 		{"virtual keys, a keys file that does not read", []string{"validate", "--config", keysOn("badkeys.yaml", filepath.Join(dir, "keys.json"))}, 1,
-			[]string{"keys: " + filepath.Join(dir, "keys.json") + ": want a JSON array of keys (tollgate keys export): unexpected end of JSON input"}},
+			[]string{"auth.keys_file " + filepath.Join(dir, "keys.json") + ": not valid JSON: unexpected end of JSON input, at byte 13"}},
 		{"virtual keys, none yet", []string{"validate", "--config", keysOn("nokeys.yaml", "")}, 0,
 			[]string{"virtual keys are on but none exist yet", "with the 2 warnings above"}},
 		{"valid config, a warning", []string{"validate", "--config", good}, 0, []string{"the configuration is valid (2 stages, 1 provider), with the warning above",

@@ -15,7 +15,8 @@ import (
 )
 
 // Authenticator checks virtual keys against an in-memory copy of the store
-// (and the keys file, if any), refreshed when they change. It implements
+// and the keys file, if any, merged as [Merge] does (a revocation or expiry
+// wins wherever it is found), refreshed when they change. It implements
 // core.Authenticator and is safe for concurrent use.
 //
 // A key is looked up by its SHA-256 and the stored hash is then compared in
@@ -85,16 +86,20 @@ func (a *Authenticator) Refresh(force bool) (bool, error) {
 	if !force && ss == a.modStore && fs == a.modFile {
 		return false, nil
 	}
-	all, err := a.store.List()
+	fromStore, err := a.store.List()
 	if err != nil {
 		return false, err
 	}
+	var fromFile []Key
 	if a.file != "" {
-		ks, err := ReadFile(a.file)
-		if err != nil {
+		if fromFile, err = ReadFile(a.file); err != nil {
 			return false, err
 		}
-		all = append(all, ks...)
+	}
+	all, stale := Merge(fromStore, fromFile)
+	for _, id := range stale {
+		a.log.Warn("auth.keys_file still lists a key that keys.db has revoked; the key stays revoked: export the keys again (tollgate keys export) to update the file",
+			"key_id", id, "keys_file", a.file)
 	}
 	s := &snapshot{byHash: make(map[[32]byte]*entry, len(all)), count: len(all)}
 	for _, k := range all {
@@ -103,7 +108,7 @@ func (a *Authenticator) Refresh(force bool) (bool, error) {
 			a.log.Warn("a virtual key record has a malformed hash; ignoring it", "key_id", k.ID)
 			continue
 		}
-		s.byHash[h] = &entry{key: k, hash: h, p: k.Principal()}
+		s.byHash[h] = &entry{key: k.Key, hash: h, p: k.Principal()}
 		if k.HasLimits() && k.Revoked == nil {
 			s.limited++
 		}

@@ -14,9 +14,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"path"
-	"regexp"
 	"strings"
 	"time"
 
@@ -53,58 +50,6 @@ type Key struct {
 	Revoked *time.Time `json:"revoked,omitempty"`
 	// Expires, if set, is when the key stops working.
 	Expires *time.Time `json:"expires,omitempty"`
-}
-
-// Spec is what a new key is created with.
-type Spec struct {
-	Name     string
-	Customer string
-	Team     string
-	Models   []string
-	Limits   core.Limits
-	Metadata map[string]string
-	// TTL, if positive, makes the key expire after it.
-	TTL time.Duration
-}
-
-var metaKey = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
-
-// Check reports what is wrong with a spec, naming the field.
-func (s Spec) Check() error {
-	var errs []error
-	if s.Customer == "" && s.Team == "" {
-		errs = append(errs, errors.New("a key belongs to a customer or a team: set --customer or --team"))
-	}
-	if err := core.CheckCustomerID(s.Customer); err != nil {
-		errs = append(errs, fmt.Errorf("customer: the id %w", err)) // the gateway would refuse its calls
-	}
-	for _, m := range s.Models {
-		if _, err := path.Match(m, ""); err != nil || m == "" {
-			errs = append(errs, fmt.Errorf("models: %q is not a model name or pattern such as gpt-4o*", m))
-		}
-	}
-	for k := range s.Metadata {
-		if !metaKey.MatchString(k) {
-			errs = append(errs, fmt.Errorf("metadata: key %q: want lowercase letters, digits, _ . -", k))
-		}
-	}
-	// the gateway refuses a call whose tags are out of bounds; the key adds team and key_id
-	if len(s.Team) > core.MaxMetadataValueBytes {
-		errs = append(errs, fmt.Errorf("team: %d bytes long; the key's calls carry it as the metadata tag team, which is at most %d",
-			len(s.Team), core.MaxMetadataValueBytes))
-	}
-	if n := len(s.Metadata); n > core.MaxMetadataTags-2 {
-		errs = append(errs, fmt.Errorf("metadata: %d tags; a key has at most %d (its calls also carry team and key_id)", n, core.MaxMetadataTags-2))
-	} else if err := core.CheckMetadata(s.Metadata); err != nil {
-		errs = append(errs, fmt.Errorf("metadata: %w", err))
-	}
-	if s.Limits.RequestsPerMinute < 0 || s.Limits.TokensPerMinute < 0 || s.Limits.MonthlyBudget < 0 {
-		errs = append(errs, errors.New("limits must not be negative"))
-	}
-	if s.Limits.MonthlyBudget > 0 && s.Customer == "" {
-		errs = append(errs, errors.New("a monthly budget caps the spend of the key's customer, which the usage ledger counts: set --customer with --monthly-budget"))
-	}
-	return errors.Join(errs...)
 }
 
 // Principal is the identity the key gives its calls.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/keys"
@@ -106,9 +107,16 @@ func TestSpecCheck(t *testing.T) {
 		want string
 	}{
 		{"owner required", keys.Spec{}, "customer or a team"},
-		{"bad pattern", keys.Spec{Customer: "a", Models: []string{"gpt-["}}, "models"},
+		{"bad pattern", keys.Spec{Customer: "a", Models: []string{"gpt-["}}, `models[0]: "gpt-[" is not a model name or pattern`},
 		{"bad metadata key", keys.Spec{Customer: "a", Metadata: map[string]string{"Bad Key": "x"}}, "metadata"},
-		{"negative limit", keys.Spec{Customer: "a", Limits: core.Limits{RequestsPerMinute: -1}}, "negative"},
+		{"negative rpm", keys.Spec{Customer: "a", Limits: core.Limits{RequestsPerMinute: -1}},
+			"limits.requests_per_minute (--rpm): must not be negative, got -1"},
+		{"negative tpm", keys.Spec{Customer: "a", Limits: core.Limits{TokensPerMinute: -2}},
+			"limits.tokens_per_minute (--tpm): must not be negative, got -2"},
+		{"negative budget", keys.Spec{Customer: "a", Limits: core.Limits{MonthlyBudget: -core.Dollar / 2}},
+			"limits.monthly_budget (--monthly-budget): must not be negative, got -0.5"},
+		{"negative ttl", keys.Spec{Customer: "a", TTL: -time.Hour}, "ttl: must be positive (or 0 for a key that never expires), got -1h0m0s"},
+		{"empty model", keys.Spec{Customer: "a", Models: []string{"gpt-4o", ""}}, `models[1]: "" is not a model name or pattern`},
 		{"budget without a customer", keys.Spec{Team: "ml", Limits: core.Limits{MonthlyBudget: core.Dollar}}, "set --customer with --monthly-budget"},
 		{"customer id too long", keys.Spec{Customer: strings.Repeat("c", 300)}, "customer: the id is 300 bytes long; a customer id is at most 256"},
 		{"metadata value too long", keys.Spec{Customer: "a", Metadata: map[string]string{"note": strings.Repeat("v", 513)}},
@@ -123,6 +131,61 @@ func TestSpecCheck(t *testing.T) {
 			err := tt.spec.Check()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Check = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCreateRefusesANegativeTTL(t *testing.T) {
+	st := keys.NewStore(t.TempDir())
+	if _, _, err := st.Create(keys.Spec{Customer: "a", TTL: -time.Hour}); err == nil || !strings.Contains(err.Error(), "ttl: must be positive") {
+		t.Errorf("Create with ttl -1h = %v, want refused", err)
+	}
+	// Zero means never.
+	_, k, err := st.Create(keys.Spec{Customer: "a"})
+	if err != nil || k.Expires != nil {
+		t.Errorf("Create without a ttl = %+v, %v; want no expiry", k.Expires, err)
+	}
+}
+
+func TestParseSpec(t *testing.T) {
+	s, err := keys.ParseSpec([]byte(`{"customer":"acme","models":["gpt-4o*"],"metadata":{"env":"prod"},
+		"limits":{"tokens_per_minute":9223372036854775807,"monthly_budget":"2.50"},"ttl":"720h"}`))
+	if err != nil || s.Customer != "acme" || s.Models[0] != "gpt-4o*" || s.Metadata["env"] != "prod" ||
+		s.Limits.TokensPerMinute != 1<<63-1 || s.Limits.MonthlyBudget != 5*core.Dollar/2 || s.TTL != 720*time.Hour {
+		t.Fatalf("ParseSpec = %+v, %v", s, err)
+	}
+	// A null where a field is optional leaves it unset, as clients that
+	// send every field write it.
+	if s, err := keys.ParseSpec([]byte(`{"customer":"acme","team":null,"ttl":null,"metadata":null}`)); err != nil || s.TTL != 0 {
+		t.Errorf("ParseSpec with nulls = %+v, %v", s, err)
+	}
+	tests := []struct{ name, body, want string }{
+		{"a metadata value", `{"customer":"a","metadata":{"x":"ok","y":[1]}}`, "a key spec: metadata.y: want a string, got [1]"},
+		{"a null metadata value", `{"customer":"a","metadata":{"x":null}}`, "a key spec: metadata.x: want a string, got null"},
+		{"a model", `{"customer":"a","models":["a",5]}`, "a key spec: models[1]: want a string, got 5"},
+		{"models not a list", `{"customer":"a","models":"gpt-4o"}`, `a key spec: models: want a list of strings, got "gpt-4o"`},
+		{"a budget out of range", `{"customer":"a","limits":{"monthly_budget":1e400}}`, `a key spec: limits.monthly_budget: not a dollar amount: "1e400" (want a decimal like 2.50, at most 12 decimal places)`},
+		{"a limit over int64", `{"customer":"a","limits":{"tokens_per_minute":9223372036854775808}}`,
+			"a key spec: limits.tokens_per_minute: want a whole number, got 9223372036854775808"},
+		{"a fractional limit", `{"customer":"a","limits":{"requests_per_minute":1.5}}`,
+			"a key spec: limits.requests_per_minute: want a whole number, got 1.5"},
+		{"limits not an object", `{"customer":"a","limits":5}`, "a key spec: limits: want an object, got 5"},
+		{"an unknown key", `{"customer":"a","customr":1}`, `a key spec: unknown key "customr" (known: customer, limits, metadata, models, name, team, ttl)`},
+		{"an unknown limit", `{"customer":"a","limits":{"rpm":5}}`,
+			`a key spec: limits: unknown key "rpm" (known: monthly_budget, requests_per_minute, tokens_per_minute)`},
+		{"a ttl not a duration", `{"customer":"a","ttl":"a month"}`, `ttl: want a duration like "720h", got "a month"`},
+		{"a ttl not a string", `{"customer":"a","ttl":5}`, `a key spec: ttl: want a string, got 5`},
+		{"a negative ttl", `{"customer":"a","ttl":"-1h"}`, "ttl: must be positive (or 0 for a key that never expires), got -1h0m0s"},
+		{"a negative limit", `{"customer":"a","limits":{"tokens_per_minute":-5}}`, "limits.tokens_per_minute (--tpm): must not be negative, got -5"},
+		{"not JSON", `{"customer":`, "a key spec: not valid JSON: unexpected end of JSON input, at byte 12"},
+		{"not an object", `[1]`, "a key spec: want an object, got [1]"},
+		{"a long value", `{"customer":"a","name":[` + strings.Repeat(`"xxxxxxxx",`, 10) + `1]}`, "a key spec: name: want a string, got an array"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := keys.ParseSpec([]byte(tt.body)); err == nil || err.Error() != tt.want {
+				t.Errorf("ParseSpec = %v\nwant %s", err, tt.want)
 			}
 		})
 	}

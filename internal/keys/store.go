@@ -146,21 +146,3 @@ func (s *Store) update(f func(*bolt.Bucket) error) error {
 		return f(b)
 	})
 }
-
-// ReadFile reads an exported JSON array of keys (see [Export]).
-func ReadFile(path string) ([]Key, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	var ks []Key
-	if err := json.Unmarshal(data, &ks); err != nil {
-		return nil, fmt.Errorf("keys: %s: want a JSON array of keys (tollgate keys export): %w", path, err)
-	}
-	for i, k := range ks {
-		if len(k.Hash) != 64 || k.ID == "" {
-			return nil, fmt.Errorf("keys: %s: entry %d: want id and a 64-digit hex hash", path, i)
-		}
-	}
-	return ks, nil
-}

@@ -1,0 +1,125 @@
+package keys
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
+)
+
+// ReadFile reads the keys file, auth.keys_file: an exported JSON array of
+// keys (see `tollgate keys export`). Its errors start with the setting and
+// the file and say where the file is wrong: `auth.keys_file kf.json:
+// entry 0: id: want a string, got 5`.
+func ReadFile(path string) ([]Key, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("auth.keys_file: %w", err)
+	}
+	ks, err := parseFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("auth.keys_file %s: %w", path, err)
+	}
+	return ks, nil
+}
+
+func parseFile(data []byte) ([]Key, error) {
+	if len(bytes.TrimSpace(data)) == 0 { // say so: an export that failed leaves an empty file
+		return nil, errors.New("the file is empty: want a JSON array of keys (tollgate keys export), [] for none")
+	}
+	if why := jsonscan.Why(data); why != "" {
+		return nil, fmt.Errorf("not valid JSON: %s", why)
+	}
+	var entries []json.RawMessage
+	if err := json.Unmarshal(data, &entries); err != nil {
+		return nil, fmt.Errorf("want a JSON array of keys (tollgate keys export), got %s",
+			jsonscan.KindOf(strings.TrimSpace(string(data))).Described())
+	}
+	ks := make([]Key, len(entries))
+	for i, raw := range entries {
+		k := &ks[i]
+		// encoding/json first, as fast as it is; decode only to say where a
+		// value is wrong
+		if err := json.Unmarshal(raw, k); err != nil {
+			if derr := decode(raw, k, false); derr != nil {
+				err = derr
+			}
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		if k.ID == "" {
+			return nil, fmt.Errorf("entry %d: id: missing (want the key's id, such as key_3f9a1c2b7d4e)", i)
+		}
+		if h, err := hex.DecodeString(k.Hash); err != nil || len(h) != 32 {
+			return nil, fmt.Errorf("entry %d (%s): hash: want 64 hex digits (the key's SHA-256), got %s", i, k.ID, strconv.Quote(k.Hash))
+		}
+		k.Hash = strings.ToLower(k.Hash)
+	}
+	return ks, nil
+}
+
+// Sources of a loaded key: the store, keys.db; the keys file,
+// auth.keys_file; or both.
+const (
+	FromStore = "store"
+	FromFile  = "file"
+	FromBoth  = "both"
+)
+
+// Loaded is a key as the gateway holds it, with where it was found.
+type Loaded struct {
+	Key
+	// Source is FromStore, FromFile or FromBoth.
+	Source string `json:"source"`
+}
+
+// Merge joins the keys of the store and of the keys file into one record
+// per key (by hash), oldest first. A revocation or an expiry wins wherever
+// it is found: a key in both is revoked if either record says so, at the
+// earlier time, and expires at the earlier expiry; the store's record
+// gives the rest. stale holds the ids of keys that the store has revoked
+// and the file still lists as valid: the file was exported before the
+// revocation.
+func Merge(store, file []Key) (all []Loaded, stale []string) {
+	at := make(map[string]int, len(store)+len(file))
+	add := func(k Key, src string) {
+		h := strings.ToLower(k.Hash)
+		i, ok := at[h]
+		if !ok {
+			at[h] = len(all)
+			all = append(all, Loaded{Key: k, Source: src})
+			return
+		}
+		l := &all[i]
+		if l.Source == FromStore && src == FromFile {
+			if l.Revoked != nil && k.Revoked == nil {
+				stale = append(stale, l.ID)
+			}
+			l.Source = FromBoth
+		}
+		l.Revoked = earlier(l.Revoked, k.Revoked)
+		l.Expires = earlier(l.Expires, k.Expires)
+	}
+	for _, k := range store {
+		add(k, FromStore)
+	}
+	for _, k := range file {
+		add(k, FromFile)
+	}
+	slices.SortStableFunc(all, func(a, b Loaded) int { return a.Created.Compare(b.Created) })
+	return all, stale
+}
+
+func earlier(a, b *time.Time) *time.Time {
+	if a == nil || b != nil && b.Before(*a) {
+		return b
+	}
+	return a
+}
