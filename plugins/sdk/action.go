@@ -40,7 +40,8 @@ func Deny(status int, code, message string) Action {
 }
 
 // Respond answers the call without going upstream (request hook) or
-// replaces the answer (response hook).
+// replaces the answer (response hook) with status (200 to 599; 0 is 200).
+// The gateway refuses another status as a broken answer: the stage fails.
 func Respond(status int, body []byte) Action {
 	return Action{Action: "respond", Status: status, Body: body}
 }

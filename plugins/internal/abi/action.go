@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -66,11 +67,23 @@ func ParseAction(b []byte) (Action, error) {
 	default:
 		return a, fmt.Errorf("the plugin answered with unknown action %q (want continue, deny, respond, fail or drop)", a.Action)
 	}
+	if a.Action == ActRespond && a.Status != 0 && (a.Status < MinRespondStatus || a.Status > MaxRespondStatus) {
+		return a, fmt.Errorf("the plugin answered respond with status %d: a respond status must be %d to %d (or 0 for 200)", a.Status, MinRespondStatus, MaxRespondStatus)
+	}
 	if len(a.Body) > 0 && bytes.Equal(bytes.TrimSpace(a.Body), []byte("null")) {
 		a.Body = nil
 	}
 	return a, nil
 }
+
+// The statuses a respond action may set. A respond is the final answer to
+// the client: 1xx are interim answers (net/http would send one and then a
+// 200 of its own), and HTTP defines no status from 600 up (net/http panics
+// below 100 and clients refuse the rest).
+const (
+	MinRespondStatus = 200
+	MaxRespondStatus = 599
+)
 
 // Outcome is what applying an action to a call decided.
 type Outcome struct {
@@ -113,7 +126,16 @@ func ApplyRequest(stage string, a Action, req *core.Request, ups map[string]*cor
 		u, ok := ups[*a.Upstream]
 		if !ok {
 			return Outcome{Err: &core.Error{Kind: core.KindConfig, Code: "plugin_unknown_upstream", Stage: stage,
-				Message: fmt.Sprintf("the plugin routed the call to upstream %q, which is not configured (configured: %s)", *a.Upstream, upstreamNames(ups))}}
+				Message: fmt.Sprintf("the plugin routed the call to upstream %q, which is not configured (configured: %s)", *a.Upstream, upstreamNames(ups, ""))}}
+		}
+		// The call's body and path are in its own wire format: sent to an
+		// upstream of another, they would go out with the wrong key and
+		// shape (the upstream header is refused alike, in core/route.go).
+		if req.Format != nil && u.Format != req.Format.Name() {
+			format := req.Format.Name()
+			return Outcome{Err: &core.Error{Kind: core.KindInternal, Code: "plugin_abi_violation", Stage: stage,
+				Message: fmt.Sprintf("the plugin routed the call to upstream %q, which speaks %s, but the call (%s %s) is in the %s format; %s upstreams: %s",
+					*a.Upstream, u.Format, req.Method, req.Path, format, format, upstreamNames(ups, format))}}
 		}
 		req.Upstream = u
 	}
@@ -229,7 +251,8 @@ func Failure(stage string, a Action) *core.Error {
 	return &core.Error{Kind: core.KindInternal, Code: code, Stage: stage, Message: "plugin: " + msg}
 }
 
-// Respond is the answer a respond action gives.
+// Respond is the answer a respond action gives. Its status was checked by
+// [ParseAction].
 func Respond(a Action) *core.Response {
 	status := a.Status
 	if status == 0 {
@@ -251,14 +274,19 @@ func setHeader(h http.Header, k, v string) {
 	h.Set(k, v)
 }
 
-func upstreamNames(ups map[string]*core.Upstream) string {
+// upstreamNames lists the configured upstreams of a format ("" for all),
+// sorted.
+func upstreamNames(ups map[string]*core.Upstream, format string) string {
 	names := make([]string, 0, len(ups))
-	for k := range ups {
-		names = append(names, k)
+	for k, u := range ups {
+		if format == "" || u.Format == format {
+			names = append(names, k)
+		}
 	}
 	if len(names) == 0 {
 		return "none"
 	}
+	slices.Sort(names)
 	return strings.Join(names, ", ")
 }
 
