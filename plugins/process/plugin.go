@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -50,6 +51,9 @@ type conn struct {
 	client  *plugin.Client
 	rpc     *rpcClient
 	started time.Time
+	// down says why the process was taken out of service, once it was
+	// (guarded by Plugin.mu): calls still in flight on it fail with it.
+	down string
 }
 
 // Option configures [Open].
@@ -119,6 +123,8 @@ func (p *Plugin) start(ctx context.Context) (*conn, int, error) {
 		AutoMTLS:         true,
 		StartTimeout:     time.Duration(p.cfg.StartTimeout),
 		Logger:           hclogger(p.log),
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage))},
 	})
 	fail := func(err error) (*conn, int, error) {
 		client.Kill()
@@ -144,6 +150,9 @@ func (p *Plugin) start(ctx context.Context) (*conn, int, error) {
 	}
 	if d.Hooks == 0 {
 		return fail(fmt.Errorf("the plugin serves no hook: register one with the SDK (sdk.OnRequest, sdk.OnUsage, ...) before sdk.Serve"))
+	}
+	if extra := d.Hooks &^ abi.AllHooks; extra != 0 {
+		return fail(fmt.Errorf("the plugin reports hooks %d, with bits %#x that ABI v1 does not define (1 request, 2 response, 4 stream_event, 8 usage)", d.Hooks, extra))
 	}
 	return &conn{client: client, rpc: rpc, started: time.Now()}, d.Hooks, nil
 }
@@ -183,7 +192,7 @@ func (p *Plugin) get() (*conn, error) {
 		return nil, &core.Error{Kind: core.KindInternal, Code: "plugin_closed", Stage: p.name, Message: "plugin " + p.name + " is closed"}
 	}
 	return nil, &core.Error{Kind: core.KindInternal, Code: "plugin_down", Stage: p.name, Err: p.lastErr,
-		Message: fmt.Sprintf("process plugin %s is down (%v); restarting in %s", p.name, p.lastErr, time.Until(p.nextStart).Round(time.Millisecond))}
+		Message: fmt.Sprintf("process plugin %s is down (%v); %s", p.name, p.lastErr, p.restartIn())}
 }
 
 // Call runs one hook in the plugin process, then hands its deliveries to
@@ -196,6 +205,10 @@ func (p *Plugin) Call(ctx context.Context, hook int, in *abi.Input) (abi.Action,
 	doc, err := in.Encode(nil, hook)
 	if err != nil {
 		return abi.Action{}, err
+	}
+	if len(doc) > maxMessage {
+		return abi.Action{}, &core.Error{Kind: core.KindInternal, Code: "plugin_document_too_large", Stage: p.name,
+			Message: fmt.Sprintf("the %s document for process plugin %s is %d bytes, over the %d bytes a process plugin takes", abi.HookList(hook)[0], p.name, len(doc), maxMessage)}
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.timeout)
 	out, err := c.rpc.call(cctx, doc)
@@ -223,84 +236,36 @@ func (p *Plugin) Call(ctx context.Context, hook int, in *abi.Input) (abi.Action,
 	return a, nil
 }
 
-// callError classifies a failed call: a crash (the plugin is restarted), a
-// timeout, or an error the plugin returned.
+// callError classifies a failed call: a crash or a timeout (the process
+// is killed and restarted), or an error the plugin returned.
 func (p *Plugin) callError(ctx context.Context, c *conn, err error) error {
 	st := status.Convert(err)
-	if c.client.Exited() || st.Code() == codes.Unavailable {
-		p.crashed(c, err)
-		p.mu.Lock()
-		defer p.mu.Unlock()
+	p.mu.Lock()
+	down := c.down
+	p.mu.Unlock()
+	switch {
+	case down != "":
+		// Another call took the process down while this one waited on it.
+		return &core.Error{Kind: core.KindInternal, Code: "plugin_down", Stage: p.name, Err: err,
+			Message: fmt.Sprintf("process plugin %s was taken down during the call (%s)", p.name, down)}
+	case c.client.Exited() || st.Code() == codes.Unavailable:
+		in := p.takeDown(c, "its process exited: "+st.Message(), "process plugin crashed; its stage follows on_error until it is restarted", err)
 		return &core.Error{Kind: core.KindInternal, Code: "plugin_crashed", Stage: p.name, Err: err,
-			Message: fmt.Sprintf("process plugin %s crashed during the call (%s); restarting in %s", p.name, st.Message(), time.Until(p.nextStart).Round(time.Millisecond))}
-	}
-	if st.Code() == codes.DeadlineExceeded && ctx.Err() == nil {
+			Message: fmt.Sprintf("process plugin %s crashed during the call (%s); %s", p.name, st.Message(), in)}
+	case st.Code() == codes.DeadlineExceeded && ctx.Err() == nil:
+		// A call that hangs would hold the plugin (the SDK runs hooks one
+		// at a time) and time out every call after it: a process that
+		// misses its deadline is unhealthy, and replaced as a crashed one.
+		why := fmt.Sprintf("it did not answer a call within its call_timeout of %s", p.timeout)
+		in := p.takeDown(c, why, "process plugin did not answer within its call_timeout: killed it; its stage follows on_error until it is restarted", err)
 		return &core.Error{Kind: core.KindTimeout, Code: "plugin_timeout", Stage: p.name, Err: err,
-			Message: fmt.Sprintf("process plugin %s did not answer within its call_timeout of %s", p.name, p.timeout)}
+			Message: fmt.Sprintf("process plugin %s did not answer within its call_timeout of %s; it was killed, %s", p.name, p.timeout, in)}
+	case st.Code() == codes.ResourceExhausted:
+		return &core.Error{Kind: core.KindInternal, Code: "plugin_failed", Stage: p.name, Err: err,
+			Message: fmt.Sprintf("process plugin %s: a message was over the %d bytes a process plugin takes: %s", p.name, maxMessage, st.Message())}
 	}
 	return &core.Error{Kind: core.KindInternal, Code: "plugin_failed", Stage: p.name, Err: err,
 		Message: fmt.Sprintf("process plugin %s: %s", p.name, st.Message())}
-}
-
-// crashed takes a dead plugin out of service and schedules its restart.
-func (p *Plugin) crashed(c *conn, cause error) {
-	c.client.Kill()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cur != c {
-		return // already handled
-	}
-	p.cur = nil
-	p.lastErr = fmt.Errorf("its process exited: %s", status.Convert(cause).Message())
-	if time.Since(c.started) > time.Minute {
-		p.backoff = time.Duration(p.cfg.RestartBackoff) // it had been healthy
-	}
-	p.nextStart = time.Now().Add(p.backoff)
-	p.log.Error("process plugin crashed; its stage follows on_error until it is restarted", "err", cause, "restart_in", p.backoff)
-	if !p.restarting {
-		p.restarting = true
-		go p.restartLoop()
-	}
-}
-
-// restartLoop restarts the plugin with exponential backoff until it is up
-// or the plugin is closed.
-func (p *Plugin) restartLoop() {
-	for {
-		p.mu.Lock()
-		wait := time.Until(p.nextStart)
-		p.mu.Unlock()
-		select {
-		case <-time.After(wait):
-		case <-p.stop:
-			return
-		}
-		c, hooks, err := p.start(context.Background())
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			if c != nil {
-				c.client.Kill()
-			}
-			return
-		}
-		if err == nil && hooks != p.hooks {
-			c.client.Kill()
-			err = fmt.Errorf("the restarted plugin serves hooks %v, not %v as at load", abi.HookList(hooks), abi.HookList(p.hooks))
-		}
-		if err == nil {
-			p.cur, p.restarting = c, false
-			p.restarts++
-			p.mu.Unlock()
-			p.log.Info("process plugin restarted")
-			return
-		}
-		p.lastErr = err
-		p.backoff = min(p.backoff*2, time.Duration(p.cfg.MaxRestartBackoff))
-		p.nextStart = time.Now().Add(p.backoff)
-		p.mu.Unlock()
-		p.log.Error("restarting the process plugin failed", "err", err, "retry_in", p.backoff)
-	}
 }
 
 // Close stops the plugin process.
@@ -313,6 +278,9 @@ func (p *Plugin) Close(context.Context) error {
 	p.closed = true
 	c := p.cur
 	p.cur = nil
+	if c != nil {
+		c.down = "the plugin was closed"
+	}
 	close(p.stop)
 	p.mu.Unlock()
 	if c != nil {

@@ -196,3 +196,15 @@ func BenchmarkCall(b *testing.B) {
 		}
 	}
 }
+
+// TestDownMessage checks the error of a call while the plugin is down
+// once its restart time has passed (a start is under way): it said
+// "restarting in -109ms".
+func TestDownMessage(t *testing.T) {
+	p := &Plugin{name: "proc", lastErr: errors.New("its process exited: boom"), nextStart: time.Now().Add(-time.Second)}
+	_, err := p.get()
+	want := "stage proc: process plugin proc is down (its process exited: boom); restarting now"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}

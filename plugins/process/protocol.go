@@ -27,6 +27,14 @@ var Handshake = plugin.HandshakeConfig{
 	MagicCookieValue: "7f3c9e0a-tollgate-process-plugin",
 }
 
+// maxMessage caps a gRPC message either way, on the host's client and on
+// the plugin's server (gRPC's default receive limit is 4 MiB). A response
+// hook's document holds the request body and the answer's: 128 MiB covers
+// server.max_body_bytes (32 MiB) and call's max_response_bytes (64 MiB) at
+// their defaults, with room for headers and the answer's deliveries. A
+// variable so that a test can lower the host's end.
+var maxMessage = 128 << 20
+
 const (
 	pluginName  = "tollgate"
 	serviceName = "tollgate.plugin.v1.Plugin"
@@ -139,7 +147,9 @@ func Serve(h Handler) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: pluginSets(h),
-		GRPCServer:       plugin.DefaultGRPCServer,
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Info}),
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage))...)
+		},
+		Logger: hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Info}),
 	})
 }

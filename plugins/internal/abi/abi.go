@@ -16,6 +16,8 @@ const (
 
 	// StageHooks are the hooks a pipeline stage serves.
 	StageHooks = HookRequest | HookResponse | HookStreamEvent
+	// AllHooks are the hooks ABI v1 defines.
+	AllHooks = StageHooks | HookUsage
 )
 
 // HookNames maps each hook bit to its name in documents and exports.
