@@ -282,6 +282,11 @@ func (p *policy) evalTraced(ctx context.Context, q *prepared, input ast.Value, t
 		WithMetrics(noMetrics).
 		WithIndexing(true).
 		WithEarlyExit(true).
+		// A built-in's error (a bad regular expression, to_number("1k"),
+		// 1/0) fails the evaluation: OPA's default makes the expression
+		// undefined, which silently allows a call a deny rule meant to
+		// check. The plan evaluator does the same (plan.Env).
+		WithStrictBuiltinErrors(true).
 		WithVirtualCache(st.rules).
 		WithBaseCache(p.data).
 		WithRequestMetadata(st.meta).

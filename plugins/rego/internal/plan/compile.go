@@ -43,6 +43,11 @@ func Compile(p *ir.Policy, custom map[string]*topdown.Builtin) (*Program, error)
 		}
 	}
 	prog := &Program{}
+	if p.Static != nil {
+		for _, f := range p.Static.Files {
+			prog.files = append(prog.files, f.Value)
+		}
+	}
 	var irFuncs []*ir.Func
 	if p.Funcs != nil {
 		irFuncs = p.Funcs.Funcs

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -454,8 +455,9 @@ func (m *machine) call(fn *function, caller []*ast.Term, args []operand) (*ast.T
 	return ret, nil
 }
 
-// builtin calls a built-in as topdown does: an error other than a halt
-// makes the call undefined (topdown's default, non-strict mode).
+// builtin calls a built-in as topdown does with strict built-in errors:
+// an error fails the evaluation, naming the built-in and where the policy
+// calls it.
 func (m *machine) builtin(in *instr, fr []*ast.Term) (*ast.Term, error) {
 	args := m.args[:0]
 	for _, a := range in.args {
@@ -486,9 +488,23 @@ func (m *machine) builtin(in *instr, fr []*ast.Term) (*ast.Term, error) {
 		if h, ok := err.(topdown.Halt); ok {
 			return nil, h.Err
 		}
-		return nil, nil
+		return nil, m.builtinError(in, err)
 	}
 	return out, nil
+}
+
+// builtinError is a built-in's error as topdown reports it in strict mode:
+// a topdown.Error with the built-in's name and the call's location.
+func (m *machine) builtinError(in *instr, err error) error {
+	e := &topdown.Error{Code: topdown.BuiltinErr, Message: in.bi.name + ": " + err.Error()}
+	var te *topdown.Error
+	if errors.As(err, &te) {
+		e.Code, e.Message, e.Location = te.Code, te.Message, te.Location
+	}
+	if e.Location == nil && in.where != nil {
+		e.Location = &ast.Location{File: m.prog.file(in.where.File), Row: in.where.Row, Col: in.where.Col}
+	}
+	return e.Wrap(err)
 }
 
 func (m *machine) result(t *ast.Term) {

@@ -16,6 +16,16 @@ type Program struct {
 	pool      machinePool
 	// resultKeys are the variables of a tuple result (result.go).
 	resultKeys []*ast.Term
+	// files are the policies' file names, for the location of an error.
+	files []string
+}
+
+// file names a plan location's file.
+func (p *Program) file(i int) string {
+	if i >= 0 && i < len(p.files) {
+		return p.files[i]
+	}
+	return ""
 }
 
 // function is a planned rule or function: blocks over its own locals.
