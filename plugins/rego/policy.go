@@ -158,6 +158,9 @@ func prepare(c *ast.Compiler, data dataCache, query string) (*prepared, error) {
 				keys = append(keys, k)
 			}
 		}
+		if err := checkDecisionTypes(c, ref, node); err != nil {
+			return nil, err
+		}
 		q.keys, q.decisionKeys = len(keys), keys
 		switch len(keys) {
 		case 0:

@@ -137,16 +137,25 @@ func (s *Stage) Handle(ctx context.Context, req *core.Request, next core.Handler
 			return nil, s.refusal(d, PhaseRequest)
 		}
 		if d.patch != nil {
+			// A model that is not a name would go upstream in the body
+			// while the gateway routes and meters the old one.
+			m := d.patch.Get(keyModel)
+			model, ok := ast.String(""), true
+			if m != nil {
+				model, ok = m.Value.(ast.String)
+			}
+			if !ok || m != nil && model == "" {
+				s.failed.Add(1)
+				return nil, fmt.Errorf("the policy's patch sets model to %s: want a model name (a string)", m)
+			}
 			body, err := applyPatch(req.Body, d.patch)
 			if err != nil {
 				s.failed.Add(1)
 				return nil, fmt.Errorf("applying the policy's patch: %w", err)
 			}
 			req.SetBody(body)
-			if m := d.patch.Get(keyModel); m != nil {
-				if model, ok := m.Value.(ast.String); ok {
-					req.Model = string(model)
-				}
+			if m != nil {
+				req.Model = string(model)
 			}
 		}
 	}
