@@ -190,7 +190,7 @@ func TestMessageLimit(t *testing.T) {
 		code, msg   string
 	}{
 		{"document", "echo", 2 << 20, "plugin_document_too_large", "the request document for process plugin self is 2097"},
-		{"answer", "double", 600 << 10, "plugin_failed", "process plugin self: a message was over the 1048576 bytes a process plugin takes: grpc: received message larger than max"},
+		{"answer", "double", 600 << 10, "plugin_failed", "process plugin self: a message was over a size limit (this tollgate's is 1048576 bytes; a plugin built with an older plugins/sdk takes 4 MiB): grpc: received message larger than max"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

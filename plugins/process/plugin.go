@@ -262,7 +262,7 @@ func (p *Plugin) callError(ctx context.Context, c *conn, err error) error {
 			Message: fmt.Sprintf("process plugin %s did not answer within its call_timeout of %s; it was killed, %s", p.name, p.timeout, in)}
 	case st.Code() == codes.ResourceExhausted:
 		return &core.Error{Kind: core.KindInternal, Code: "plugin_failed", Stage: p.name, Err: err,
-			Message: fmt.Sprintf("process plugin %s: a message was over the %d bytes a process plugin takes: %s", p.name, maxMessage, st.Message())}
+			Message: fmt.Sprintf("process plugin %s: a message was over a size limit (this tollgate's is %d bytes; a plugin built with an older plugins/sdk takes 4 MiB): %s", p.name, maxMessage, st.Message())}
 	}
 	return &core.Error{Kind: core.KindInternal, Code: "plugin_failed", Stage: p.name, Err: err,
 		Message: fmt.Sprintf("process plugin %s: %s", p.name, st.Message())}
