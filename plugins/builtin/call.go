@@ -185,7 +185,7 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		return nil, e
 	}
 	if isEventStream(resp.Header) {
-		return &core.Response{Status: resp.StatusCode, Header: resp.Header, Stream: sse.NewStream(resp.Body)}, nil
+		return &core.Response{Status: resp.StatusCode, Header: resp.Header, Stream: sse.NewStream(resp.Body, sse.MaxEventBytes(c.maxBody))}, nil
 	}
 	body, err := readAll(resp, c.maxBody, c.maxNamed)
 	resp.Body.Close()

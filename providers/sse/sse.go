@@ -6,10 +6,33 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/tollgate-dev/tollgate/core"
 )
+
+// DefaultMaxEventBytes is the most bytes one event may take unless
+// [MaxEventBytes] sets another limit: 64 MiB, the call stage's default
+// max_response_bytes. One event can carry a whole answer (the Responses
+// API's response.completed repeats it; a Gemini chunk can hold a whole
+// image), so an event may be as large as an answer that is not streamed.
+const DefaultMaxEventBytes = 64 << 20
+
+// ErrEventTooLarge is matched, with [errors.Is], by the error Next returns
+// for an event over the stream's limit.
+var ErrEventTooLarge = errors.New("sse: event too large")
+
+// tooLarge is the error of an event over the limit, in words for the
+// usage event's error field.
+type tooLarge struct{ max int64 }
+
+func (e tooLarge) Error() string {
+	return fmt.Sprintf("an event of the upstream's stream is over %d bytes: the gateway stopped reading it there "+
+		"and ended the stream (the call stage's max_response_bytes sets the limit)", e.max)
+}
+
+func (e tooLarge) Is(target error) bool { return target == ErrEventTooLarge }
 
 // Stream reads events from a response body. It implements [core.Stream]:
 // each event, and the bytes it points to, are valid until the next call to
@@ -20,18 +43,37 @@ type Stream struct {
 	ev   core.Event
 	raw  []byte
 	data []byte
+	max  int64
 	err  error
 }
 
+// Option configures a [Stream] when it is made.
+type Option func(*Stream)
+
+// MaxEventBytes caps the bytes of one event, its comments and blank lines
+// included; Next fails on an event that goes over, having read about n
+// bytes of it. n <= 0 keeps [DefaultMaxEventBytes].
+func MaxEventBytes(n int64) Option {
+	return func(s *Stream) {
+		if n > 0 {
+			s.max = n
+		}
+	}
+}
+
 // NewStream returns a stream reading from body; Close closes body.
-func NewStream(body io.ReadCloser) *Stream {
-	return &Stream{r: bufio.NewReaderSize(body, 16<<10), body: body, raw: make([]byte, 0, 1024)}
+func NewStream(body io.ReadCloser, opts ...Option) *Stream {
+	s := &Stream{r: bufio.NewReaderSize(body, 16<<10), body: body, raw: make([]byte, 0, 1024), max: DefaultMaxEventBytes}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // NewReader returns a stream reading from r, for decoding stored or
 // in-memory streams; Close does nothing.
-func NewReader(r io.Reader) *Stream {
-	return NewStream(io.NopCloser(r))
+func NewReader(r io.Reader, opts ...Option) *Stream {
+	return NewStream(io.NopCloser(r), opts...)
 }
 
 var (
@@ -41,7 +83,8 @@ var (
 
 // Next returns the next event. At the end of the stream it returns io.EOF; a
 // stream cut in the middle of an event returns io.ErrUnexpectedEOF or the
-// read error.
+// read error; an event over the size limit returns an error that matches
+// [ErrEventTooLarge]. After an error, Next returns it again.
 func (s *Stream) Next() (*core.Event, error) {
 	if s.err != nil {
 		return nil, s.err
@@ -52,9 +95,8 @@ func (s *Stream) Next() (*core.Event, error) {
 	dataLines, dataStart, dataEnd := 0, 0, 0
 	for {
 		start := len(s.raw)
-		line, err := s.readLine()
-		if len(line) > 0 {
-			s.raw = append(s.raw, line...)
+		err := s.readLine()
+		if len(s.raw) > start {
 			content := bytes.TrimRight(s.raw[start:], "\r\n")
 			if len(content) == 0 && hasField {
 				break // the blank line that ends the event
@@ -90,7 +132,7 @@ func (s *Stream) Next() (*core.Event, error) {
 			if err == io.EOF && hasField {
 				break // a last event without its blank line: deliver it
 			}
-			s.err = err
+			s.err, s.raw, s.data = err, nil, nil // nil: let a large event's memory go now
 			return nil, err
 		}
 	}
@@ -103,18 +145,32 @@ func (s *Stream) Next() (*core.Event, error) {
 	return &s.ev, nil
 }
 
-// readLine returns the next line including its newline, however long.
-func (s *Stream) readLine() ([]byte, error) {
-	line, err := s.r.ReadSlice('\n')
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		return line, err
+// readLine appends the next line, with its newline, to s.raw. It stops
+// with an error once the event would go over the limit, so that a line
+// without end cannot take the gateway's memory.
+func (s *Stream) readLine() error {
+	for {
+		line, err := s.r.ReadSlice('\n')
+		need := len(s.raw) + len(line)
+		if int64(need) > s.max {
+			return tooLarge{s.max}
+		}
+		if need > cap(s.raw) {
+			s.grow(need)
+		}
+		s.raw = append(s.raw, line...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return err
+		}
 	}
-	long := append([]byte(nil), line...)
-	for errors.Is(err, bufio.ErrBufferFull) {
-		line, err = s.r.ReadSlice('\n')
-		long = append(long, line...)
-	}
-	return long, err
+}
+
+// grow makes room in s.raw for need bytes, doubling it but never past the
+// limit: append's own growth, 1.25x for large slices, would allocate five
+// times an event's size while reading it.
+func (s *Stream) grow(need int) {
+	n := int(min(max(int64(need), 2*int64(cap(s.raw))), s.max))
+	s.raw = append(make([]byte, 0, n), s.raw...)
 }
 
 // Close closes the body. It is safe to call more than once.

@@ -2,7 +2,9 @@ package sse
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -48,6 +50,104 @@ func TestStream(t *testing.T) {
 				if _, err := s.Next(); !errors.Is(err, tt.wantErr) {
 					t.Errorf("%s: end: %v, want %v", name, err, tt.wantErr)
 				}
+			}
+		})
+	}
+}
+
+// endless gives a line that never ends, counting what it gave; it stops
+// at limit bytes so that a decoder without a bound fails instead of
+// filling the memory.
+type endless struct{ n, limit int64 }
+
+func (r *endless) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return copy(p, `data: {"x":"`), nil
+	}
+	if r.n >= r.limit {
+		return 0, io.EOF
+	}
+	n := copy(p, xs)
+	r.n += int64(n)
+	return n, nil
+}
+
+var xs = strings.Repeat("x", 64<<10)
+
+// TestStreamEventTooLarge checks that a line without end fails after about
+// the limit, in bounded memory: what was read, what was allocated, and what
+// the stream still holds afterwards.
+func TestStreamEventTooLarge(t *testing.T) {
+	const max = 1 << 20
+	r := &endless{limit: 64 * max}
+	s := NewReader(r, MaxEventBytes(max))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := s.Next()
+	runtime.ReadMemStats(&after)
+	want := fmt.Sprintf("an event of the upstream's stream is over %d bytes: ", max)
+	if !errors.Is(err, ErrEventTooLarge) || !strings.HasPrefix(fmt.Sprint(err), want) {
+		t.Fatalf("err %v, want one that begins %q", err, want)
+	}
+	if r.n > max+64<<10 {
+		t.Errorf("read %d bytes of an event over the limit of %d, want about the limit", r.n, max)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 3*max {
+		t.Errorf("allocated %d bytes reading an event over %d, want at most 3x the limit", grew, max)
+	}
+	if s.raw != nil {
+		t.Errorf("the stream holds %d bytes after failing, want none", cap(s.raw))
+	}
+	if _, again := s.Next(); again != err {
+		t.Errorf("Next after the failure: %v, want the same error", again)
+	}
+}
+
+// TestStreamEventLimitIsExact checks the limit on whole events: comments
+// and blank lines count, an event of exactly the limit passes, one byte more
+// fails, and an event of many short lines is held to it too.
+func TestStreamEventLimitIsExact(t *testing.T) {
+	event := "event: e\n: note\ndata: 12345\n\n"
+	many := strings.Repeat("data: 0123456789\n", 100) + "\n"
+	tests := []struct {
+		name    string
+		in      string
+		max     int64
+		wantErr bool
+	}{
+		{"exactly the limit", event, int64(len(event)), false},
+		{"one byte over", event, int64(len(event)) - 1, true},
+		{"many lines over", many, int64(len(many)) - 1, true},
+		{"many lines within", many, int64(len(many)), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := NewReader(strings.NewReader(tt.in), MaxEventBytes(tt.max)).Next()
+			if tt.wantErr != (err != nil) || (err != nil && !errors.Is(err, ErrEventTooLarge)) {
+				t.Fatalf("err %v, want an error: %v", err, tt.wantErr)
+			}
+			if err == nil && string(ev.Raw) != tt.in {
+				t.Errorf("raw %q, want %q", ev.Raw, tt.in)
+			}
+		})
+	}
+}
+
+func TestMaxEventBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		want int64
+	}{
+		{"no option: the default", nil, DefaultMaxEventBytes},
+		{"a limit", []Option{MaxEventBytes(4096)}, 4096},
+		{"0 keeps the default", []Option{MaxEventBytes(0)}, DefaultMaxEventBytes},
+		{"negative keeps the default", []Option{MaxEventBytes(-1)}, DefaultMaxEventBytes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if s := NewReader(strings.NewReader(""), tt.opts...); s.max != tt.want {
+				t.Errorf("limit %d, want %d", s.max, tt.want)
 			}
 		})
 	}
