@@ -7,12 +7,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
 )
 
 const (
 	chunkHi    = `data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}` + "\n\n"
+	chunkUsage = `data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}` + "\n\n"
 	streamBody = `,"stream":true,"stream_options":{"include_usage":true}`
 )
 
@@ -21,6 +23,54 @@ func eventStream(w http.ResponseWriter, first string) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	io.WriteString(w, first)
 	w.(http.Flusher).Flush()
+}
+
+// TestHandlerStreamPassesKeepAlivesAtOnce checks that an upstream's
+// keep-alive comment reaches the client while the upstream still waits to
+// send the answer, that the client gets the upstream's bytes unchanged, and
+// that the comment does not count in the usage.
+func TestHandlerStreamPassesKeepAlivesAtOnce(t *testing.T) {
+	const ping, rest = ": ping 1\n\n", ": ping 2\n\n" + chunkHi + chunkUsage + "data: [DONE]\n\n"
+	release := make(chan struct{})
+	var restSent atomic.Bool
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		eventStream(w, ping)
+		select {
+		case <-release:
+		case <-time.After(30 * time.Second): // only so that a held ping fails the test instead of hanging it
+		}
+		restSent.Store(true)
+		io.WriteString(w, rest)
+	}))
+	defer up.Close()
+	s := newStack(t, providersYAML(up.URL)+"pipeline:\n  - {name: call, kind: builtin}\n"+trackYAML)
+	gw := httptest.NewServer(s.h)
+	defer gw.Close()
+
+	resp, err := http.Post(gw.URL+"/v1/chat/completions", "application/json", strings.NewReader(chat("hi", streamBody)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, len(ping))
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != ping {
+		t.Fatalf("first bytes %q, %v; want %q", first, err, ping)
+	}
+	if restSent.Load() {
+		t.Error("the keep-alive reached the client only with the answer after it")
+	}
+	close(release)
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || string(got) != rest {
+		t.Fatalf("rest of the stream %q, %v; want the upstream's bytes %q", got, err, rest)
+	}
+	evs := s.events(t)
+	if len(evs) != 1 {
+		t.Fatalf("events: %+v", evs)
+	}
+	if ev := evs[0]; ev.Status != core.StatusOK || ev.InputTokens != 3 || ev.OutputTokens != 1 || ev.UsageEstimated {
+		t.Errorf("event %+v, want ok with the upstream's usage (3 in, 1 out)", ev)
+	}
 }
 
 // TestHandlerStreamEventOverLimit checks that an upstream sending a line

@@ -85,6 +85,11 @@ var (
 // stream cut in the middle of an event returns io.ErrUnexpectedEOF or the
 // read error; an event over the size limit returns an error that matches
 // [ErrEventTooLarge]. After an error, Next returns it again.
+//
+// Comments and blank lines read before an event's first field are returned
+// on their own, as an event with no name and nil Data, as soon as the next
+// read would wait for the body: an upstream's keep-alive comments reach the
+// client while the model thinks, not with the next event.
 func (s *Stream) Next() (*core.Event, error) {
 	if s.err != nil {
 		return nil, s.err
@@ -94,6 +99,9 @@ func (s *Stream) Next() (*core.Event, error) {
 	hasField := false
 	dataLines, dataStart, dataEnd := 0, 0, 0
 	for {
+		if !hasField && len(s.raw) > 0 && !s.lineBuffered() {
+			break // comments only so far, and the next line is not here yet
+		}
 		start := len(s.raw)
 		err := s.readLine()
 		if len(s.raw) > start {
@@ -171,6 +179,12 @@ func (s *Stream) readLine() error {
 func (s *Stream) grow(need int) {
 	n := int(min(max(int64(need), 2*int64(cap(s.raw))), s.max))
 	s.raw = append(make([]byte, 0, n), s.raw...)
+}
+
+// lineBuffered reports whether a whole line is already read from the body.
+func (s *Stream) lineBuffered() bool {
+	b, _ := s.r.Peek(s.r.Buffered())
+	return bytes.IndexByte(b, '\n') >= 0
 }
 
 // Close closes the body. It is safe to call more than once.

@@ -17,28 +17,39 @@ func TestStream(t *testing.T) {
 		name    string
 		in      string
 		want    []want
+		slow    []want // read one byte at a time, if that gives other events
 		wantErr error
 	}{
 		{"data events", "data: {\"a\":1}\n\ndata: [DONE]\n\n", []want{
-			{"", `{"a":1}`, "data: {\"a\":1}\n\n"}, {"", "[DONE]", "data: [DONE]\n\n"}}, io.EOF},
+			{"", `{"a":1}`, "data: {\"a\":1}\n\n"}, {"", "[DONE]", "data: [DONE]\n\n"}}, nil, io.EOF},
 		{"named events, CRLF", "event: message_start\r\ndata: {}\r\n\r\n", []want{
-			{"message_start", "{}", "event: message_start\r\ndata: {}\r\n\r\n"}}, io.EOF},
-		{"multi-line data joined", "data: a\ndata: b\ndata:c\n\n", []want{{"", "a\nb\nc", "data: a\ndata: b\ndata:c\n\n"}}, io.EOF},
-		{"comments and leading blank lines travel with the next event", ": ping\n\n\ndata: x\n\n", []want{
-			{"", "x", ": ping\n\n\ndata: x\n\n"}}, io.EOF},
+			{"message_start", "{}", "event: message_start\r\ndata: {}\r\n\r\n"}}, nil, io.EOF},
+		{"multi-line data joined", "data: a\ndata: b\ndata:c\n\n", []want{{"", "a\nb\nc", "data: a\ndata: b\ndata:c\n\n"}}, nil, io.EOF},
+		{"comments and blank lines read with the next event travel with it", ": ping\n\n\ndata: x\n\n",
+			[]want{{"", "x", ": ping\n\n\ndata: x\n\n"}},
+			[]want{{"", "", ": ping\n"}, {"", "", "\n"}, {"", "", "\n"}, {"", "x", "data: x\n\n"}}, io.EOF},
+		{"a comment inside an event stays in it", "data: a\n: note\ndata: b\n\n", []want{
+			{"", "a\nb", "data: a\n: note\ndata: b\n\n"}}, nil, io.EOF},
+		{"comments after the last event are delivered", "data: x\n\n: bye\n\n", []want{
+			{"", "x", "data: x\n\n"}, {"", "", ": bye\n\n"}},
+			[]want{{"", "x", "data: x\n\n"}, {"", "", ": bye\n"}, {"", "", "\n"}}, io.EOF},
 		{"last event without blank line is delivered", "data: x\n\ndata: y", []want{
-			{"", "x", "data: x\n\n"}, {"", "y", "data: y"}}, io.EOF},
-		{"empty stream", "", nil, io.EOF},
+			{"", "x", "data: x\n\n"}, {"", "y", "data: y"}}, nil, io.EOF},
+		{"empty stream", "", nil, nil, io.EOF},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, name := range []string{"whole", "one byte at a time"} {
 				var r io.Reader = strings.NewReader(tt.in)
+				want := tt.want
 				if name != "whole" {
 					r = iotest.OneByteReader(r)
+					if tt.slow != nil {
+						want = tt.slow
+					}
 				}
 				s := NewReader(r)
-				for i, w := range tt.want {
+				for i, w := range want {
 					ev, err := s.Next()
 					if err != nil {
 						t.Fatalf("%s: event %d: %v", name, i, err)
@@ -46,12 +57,58 @@ func TestStream(t *testing.T) {
 					if ev.Name != w.name || string(ev.Data) != w.data || string(ev.Raw) != w.raw {
 						t.Errorf("%s: event %d = {%q %q %q}, want %+v", name, i, ev.Name, ev.Data, ev.Raw, w)
 					}
+					if w.data == "" && w.name == "" && ev.Data != nil {
+						t.Errorf("%s: event %d: comments only, but Data is %q, not nil", name, i, ev.Data)
+					}
 				}
 				if _, err := s.Next(); !errors.Is(err, tt.wantErr) {
 					t.Errorf("%s: end: %v, want %v", name, err, tt.wantErr)
 				}
 			}
 		})
+	}
+}
+
+// stepReader gives the test's chunks, one per Read, and fails a Read when it
+// has none: a decoder that waits for more bytes sees errWouldWait.
+type stepReader struct{ chunks []string }
+
+var errWouldWait = errors.New("the decoder read on, waiting for bytes the upstream had not sent")
+
+func (r *stepReader) Read(p []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		return 0, errWouldWait
+	}
+	n := copy(p, r.chunks[0])
+	if r.chunks[0] = r.chunks[0][n:]; r.chunks[0] == "" {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
+}
+
+// TestStreamKeepAliveGoesOutAtOnce checks that comments before an event are
+// returned as soon as they are read, without waiting for the next event: an
+// upstream's keep-alives must reach the client while the model thinks.
+func TestStreamKeepAliveGoesOutAtOnce(t *testing.T) {
+	steps := []struct{ send, want string }{
+		{": ping 1\n\n", ": ping 1\n\n"},
+		{":\n", ":\n"},
+		{"\n", "\n"},
+		{": ping 2\n\ndata: {\"par", ": ping 2\n\n"}, // an event begun: the comment still goes
+		{"t\":1}\n\n", "data: {\"part\":1}\n\n"},
+		{"data: x\n: inside\n\n", "data: x\n: inside\n\n"},
+	}
+	r := &stepReader{}
+	s := NewReader(r)
+	for _, st := range steps {
+		r.chunks = append(r.chunks, st.send)
+		ev, err := s.Next()
+		if err != nil {
+			t.Fatalf("after %q: %v", st.send, err)
+		}
+		if string(ev.Raw) != st.want {
+			t.Errorf("after %q: event %q, want %q", st.send, ev.Raw, st.want)
+		}
 	}
 }
 
