@@ -30,7 +30,8 @@ type CallConfig struct {
 	IdleConnTimeout pipeline.Duration `json:"idle_conn_timeout"`
 	// MaxIdleConnsPerHost sizes the keep-alive pool per upstream (default 256).
 	MaxIdleConnsPerHost int `json:"max_idle_conns_per_host"`
-	// MaxResponseBytes caps a non-streamed answer (default 64 MiB).
+	// MaxResponseBytes caps a non-streamed answer, and one event of a
+	// streamed one (default 64 MiB).
 	MaxResponseBytes int64 `json:"max_response_bytes"`
 	// Transport picks the client: "inline" (default) does each call's
 	// HTTP/1.1 I/O on the calling goroutine and hands HTTP/2-only cases,

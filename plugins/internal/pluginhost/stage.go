@@ -94,6 +94,11 @@ func (st *stream) Next() (*core.Event, error) {
 		if err != nil {
 			return ev, err
 		}
+		if ev.Data == nil && ev.Name == "" {
+			// A keep-alive comment: nothing for the hook to read, and a
+			// rewrite would turn it into data the client never expected.
+			return ev, nil
+		}
 		a, err := st.s.Caller.Call(st.ctx, abi.HookStreamEvent, &abi.Input{Req: st.req, Ev: ev})
 		if err == nil {
 			var keep bool
