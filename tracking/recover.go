@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,8 +18,14 @@ import (
 
 // RecoverReport says what [Recover] did.
 type RecoverReport struct {
-	// MovedTo is where the damaged file now is.
-	MovedTo string `json:"moved_to"`
+	// Path is the usage database's file.
+	Path string `json:"path"`
+	// MovedTo is where the damaged file now is; empty when the file was
+	// empty (Empty), which leaves nothing to keep.
+	MovedTo string `json:"moved_to,omitempty"`
+	// Empty is true when the file was empty: nothing was in it, and it is
+	// now a new database.
+	Empty bool `json:"empty,omitempty"`
 	// Copied counts the entries copied, by bucket ("queues/tracker",
 	// "ledger", …).
 	Copied map[string]int `json:"copied"`
@@ -26,20 +33,70 @@ type RecoverReport struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// ErrNoDatabase means a data directory holds no usage database.
+var ErrNoDatabase = errors.New("tracking: no usage database")
+
+// Find returns the path of the usage database in dir. Unlike [Open] it
+// creates nothing: where there is no database — no file, or an empty one —
+// it returns an error wrapping [ErrNoDatabase], and a directory or any
+// other kind of file in its place is an error too.
+func Find(dir string) (string, error) {
+	path, size, err := stat(dir)
+	if err == nil && size == 0 {
+		err = fmt.Errorf("%w at %s: the file is empty (is data_dir right?)", ErrNoDatabase, path)
+	}
+	return path, err
+}
+
+// stat returns the absolute path and size of the usage database's file in
+// dir, or why there is no such regular file.
+func stat(dir string) (path string, size int64, err error) {
+	path, err = filepath.Abs(filepath.Join(dir, FileName))
+	if err != nil {
+		return "", 0, fmt.Errorf("tracking: %w", err)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return path, 0, fmt.Errorf("%w at %s (is data_dir right?)", ErrNoDatabase, path)
+	case err != nil:
+		return path, 0, fmt.Errorf("tracking: %w", err)
+	case fi.IsDir():
+		return path, 0, fmt.Errorf("tracking: %s is a directory, not a usage database", path)
+	case !fi.Mode().IsRegular():
+		return path, 0, fmt.Errorf("tracking: %s is a %s, not a usage database", path, fi.Mode().Type())
+	}
+	return path, fi.Size(), nil
+}
+
 // Recover moves the usage database in dir aside (to usage.db.damaged-TIME)
 // and copies every entry that can still be read — queued events, dead
 // letters, ledger rows, counters, the Deliverer's URLs — into a new file. It refuses while
-// another process has the file open. On a healthy file it is a compaction.
+// another process has the file open. On a healthy file it is a compaction;
+// an empty file becomes a new database where it is. It touches nothing
+// where there is no usage database file (see [Find]).
 func Recover(dir string) (*RecoverReport, error) {
-	path, err := filepath.Abs(filepath.Join(dir, FileName))
+	path, size, err := stat(dir)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("tracking: recover: %w", err)
+		return nil, fmt.Errorf("%w: nothing was done", err)
 	}
 	if _, ok := lookup(dir); ok {
 		return nil, fmt.Errorf("%w: %s is open in this process", ErrLocked, path)
+	}
+	rep := &RecoverReport{Path: path, Copied: map[string]int{}}
+	if size == 0 {
+		// bbolt writes a new database into an empty file; its lock
+		// keeps a gateway starting on it out meanwhile.
+		dst, err := bolt.Open(path, 0o600, boltOptions(200*time.Millisecond))
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %s: stop the gateway first", ErrLocked, path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tracking: recover: %w", err)
+		}
+		defer dst.Close()
+		rep.Empty = true
+		return rep, createTop(dst)
 	}
 	// A shared lock fails fast while a gateway holds the file; a damaged
 	// file fails after the lock, which tells the two apart.
@@ -50,7 +107,7 @@ func Recover(dir string) (*RecoverReport, error) {
 	if probe != nil {
 		probe.Close()
 	}
-	rep := &RecoverReport{MovedTo: path + ".damaged-" + time.Now().UTC().Format("20060102T150405Z"), Copied: map[string]int{}}
+	rep.MovedTo = path + ".damaged-" + time.Now().UTC().Format("20060102T150405Z")
 	if err := os.Rename(path, rep.MovedTo); err != nil {
 		return nil, fmt.Errorf("tracking: recover: %w", err)
 	}
@@ -66,7 +123,13 @@ func Recover(dir string) (*RecoverReport, error) {
 		defer src.Close()
 		salvage(src, dst, rep)
 	}
-	err = dst.Update(func(tx *bolt.Tx) error {
+	return rep, createTop(dst)
+}
+
+// createTop creates the top-level buckets and the schema version, as Open
+// does, in a recovered file.
+func createTop(dst *bolt.DB) error {
+	return dst.Update(func(tx *bolt.Tx) error {
 		for _, name := range topBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -74,7 +137,6 @@ func Recover(dir string) (*RecoverReport, error) {
 		}
 		return tx.Bucket(bucketMeta).Put(keyVersion, u64(schemaVersion))
 	})
-	return rep, err
 }
 
 func openDamaged(path string) (db *bolt.DB, err error) {

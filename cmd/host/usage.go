@@ -268,12 +268,17 @@ func cell(v any) string {
 	return fmt.Sprint(v)
 }
 
-// recoverCmd moves a damaged usage database aside and salvages it.
+// recoverCmd moves a damaged usage database aside and salvages it. It
+// fails (exit 1) when it did neither: no file, or not a file, to recover.
 func recoverCmd(cfg *config.Config, stdout, stderr io.Writer) int {
 	rep, err := tracking.Recover(cfg.DataDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate usage recover: %v\n", err)
 		return 1
+	}
+	if rep.Empty {
+		fmt.Fprintf(stdout, "tollgate usage recover: %s was empty: nothing was in it, and it is now a new usage database\n", rep.Path)
+		return 0
 	}
 	fmt.Fprintf(stdout, "tollgate usage recover: the old file is kept at %s\n", rep.MovedTo)
 	keys := make([]string, 0, len(rep.Copied))

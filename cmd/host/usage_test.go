@@ -296,3 +296,52 @@ func TestUsageCommandsAndAdminEndpoints(t *testing.T) {
 		t.Errorf("purge without --yes: %d %s", code, out)
 	}
 }
+
+// usageRun runs `tollgate usage ARGS…` in this process.
+func usageRun(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(append([]string{"usage"}, args...), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// dirNames lists dir's names, to show what a command created or moved.
+func dirNames(t *testing.T, dir string) string {
+	t.Helper()
+	des, _ := os.ReadDir(dir)
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return strings.Join(names, ",")
+}
+
+// recover turns an empty file into a new database (exit 0), and refuses a
+// directory or a missing file (exit 1) without moving or creating anything.
+func TestUsageRecoverWithoutADatabase(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		setup   func(path string) // path is dir/usage.db
+		code    int
+		want    string
+		dirWill string // the data dir's names afterwards
+	}{
+		{name: "an empty file", setup: func(path string) { os.WriteFile(path, nil, 0o600) },
+			want: "usage.db was empty: nothing was in it, and it is now a new usage database", dirWill: "usage.db"},
+		{name: "a directory", setup: func(path string) { os.Mkdir(path, 0o700) }, code: 1,
+			want: "usage.db is a directory, not a usage database: nothing was done", dirWill: "usage.db"},
+		{name: "no file", setup: func(string) {}, code: 1,
+			want: "no usage database at ", dirWill: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tc.setup(filepath.Join(dir, tracking.FileName))
+			code, stdout, stderr := usageRun("recover", "--data-dir", dir)
+			if code != tc.code || !strings.Contains(stdout+stderr, tc.want) {
+				t.Errorf("exit %d, %s%s; want %d saying %q", code, stdout, stderr, tc.code, tc.want)
+			}
+			if got := dirNames(t, dir); got != tc.dirWill {
+				t.Errorf("the data dir holds %q; want %q", got, tc.dirWill)
+			}
+		})
+	}
+}
