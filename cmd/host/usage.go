@@ -127,6 +127,12 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 			v.Set("limit", strconv.Itoa(n))
 		}
 	}
+	// Open would create a database where there is none: a mistyped data
+	// dir would then read as a healthy, empty one. Nothing to replay or
+	// purge there either.
+	if _, err := tracking.Find(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	db, err := tracking.Open(cfg.DataDir, tracking.WithLockTimeout(300*time.Millisecond), tracking.WithoutVerify(),
 		tracking.WithLogger(slog.New(slog.DiscardHandler)))
 	if errors.Is(err, tracking.ErrLocked) {

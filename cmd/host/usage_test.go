@@ -345,3 +345,40 @@ func TestUsageRecoverWithoutADatabase(t *testing.T) {
 		})
 	}
 }
+
+// A data dir with no usage database is said, and left as it was: the
+// commands that read, and those that write, create nothing.
+func TestUsageCommandsWithoutADatabase(t *testing.T) {
+	for _, sub := range [][]string{{"status"}, {"report"}, {"dead-letters"}, {"replay"}, {"purge", "--yes"}} {
+		t.Run(sub[0], func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "nonexist_ud")
+			code, stdout, stderr := usageRun(append(sub, "--data-dir", dir, "--admin-listen", "")...)
+			want := "no usage database at " + filepath.Join(dir, tracking.FileName) + " (is data_dir right?)"
+			if code != 1 || !strings.Contains(stderr, want) || stdout != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 1 and %q", code, stdout, stderr, want)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("the command created %s (%v)", dir, err)
+			}
+		})
+	}
+	t.Run("default data dir", func(t *testing.T) {
+		t.Chdir(t.TempDir())
+		if code, _, stderr := usageRun("status"); code != 1 || !strings.Contains(stderr, "no usage database at ") {
+			t.Errorf("exit %d, %s", code, stderr)
+		}
+		if names := dirNames(t, "."); names != "" {
+			t.Errorf("status created %s", names)
+		}
+	})
+	t.Run("an empty file", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, tracking.FileName), nil, 0o600)
+		if code, _, stderr := usageRun("status", "--data-dir", dir); code != 1 || !strings.Contains(stderr, "usage.db: the file is empty") {
+			t.Errorf("exit %d, %s", code, stderr)
+		}
+		if fi, _ := os.Stat(filepath.Join(dir, tracking.FileName)); fi.Size() != 0 {
+			t.Errorf("status wrote %d bytes into the empty file", fi.Size())
+		}
+	})
+}
