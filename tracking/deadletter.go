@@ -31,13 +31,22 @@ type DeadLetter struct {
 
 // Selector picks dead letters: those of Sink (all sinks when empty) whose
 // event id is in IDs (all when empty).
+//
+// # Notes
+//
+// The zero Selector picks every dead letter, so a caller that fills one
+// from what a person typed must refuse an empty sink or id rather than pass
+// it on: the admin API and `tollgate usage` do.
 type Selector struct {
 	Sink string   `json:"sink,omitempty"`
 	IDs  []string `json:"ids,omitempty"`
 }
 
+// picksSink reports whether s picks dead letters of sink at all.
+func (s Selector) picksSink(sink string) bool { return s.Sink == "" || s.Sink == sink }
+
 func (s Selector) matches(sink, id string) bool {
-	return (s.Sink == "" || s.Sink == sink) && (len(s.IDs) == 0 || slices.Contains(s.IDs, id))
+	return s.picksSink(sink) && (len(s.IDs) == 0 || slices.Contains(s.IDs, id))
 }
 
 // DeadLetters lists the dead letters sel picks, oldest first per sink, at
@@ -47,7 +56,7 @@ func (db *DB) DeadLetters(sel Selector, limit int) ([]DeadLetter, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDead).ForEachBucket(func(name []byte) error {
 			sink := string(name)
-			if sel.Sink != "" && sel.Sink != sink {
+			if !sel.picksSink(sink) {
 				return nil
 			}
 			c := tx.Bucket(bucketDead).Bucket(name).Cursor()
@@ -109,7 +118,7 @@ func (db *DB) moveDead(sel Selector, requeue bool) (int, error) {
 		})
 		for _, name := range names {
 			sink := string(name)
-			if sel.Sink != "" && sel.Sink != sink {
+			if !sel.picksSink(sink) {
 				continue
 			}
 			d := dead.Bucket(name)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -92,19 +93,31 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 }
 
 // knownParams answers 400 and returns false when the query has a parameter
-// the route does not take. A misspelt filter must not widen what a call
-// reads, or deletes: purge?snk=tracker would otherwise purge every sink's
-// dead letters.
+// the route does not take, an empty one, or a second value of one that
+// takes one (all but repeatable). A filter that went wrong must not widen
+// what a call reads, or deletes: purge?snk=tracker or purge?sink= would
+// otherwise purge every sink's dead letters, and sink=a&sink=b one sink's.
 func knownParams(w http.ResponseWriter, route string, v url.Values, known ...string) bool {
-	for name := range v {
-		if !slices.Contains(known, name) {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": fmt.Sprintf("unknown parameter %q: %s takes %s",
-				name, route, strings.Join(known, ", "))})
-			return false
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		var msg string
+		switch vals := v[name]; {
+		case !slices.Contains(known, name):
+			msg = fmt.Sprintf("unknown parameter %q: %s takes %s", name, route, strings.Join(known, ", "))
+		case slices.Contains(vals, ""):
+			msg = fmt.Sprintf("parameter %q is empty: to not filter by it, leave it out", name)
+		case len(vals) > 1 && !slices.Contains(repeatable, name):
+			msg = fmt.Sprintf("parameter %q is given %d times (%s): it takes one value", name, len(vals), strings.Join(vals, ", "))
+		default:
+			continue
 		}
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": msg})
+		return false
 	}
 	return true
 }
+
+// repeatable are the parameters that take a list, one item per value.
+var repeatable = []string{"id", "group_by"}
 
 // usageQuery reads customer, from, to and group_by.
 func usageQuery(v url.Values) (tracking.Query, error) {

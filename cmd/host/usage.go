@@ -15,6 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
@@ -65,6 +67,7 @@ func usageCmd(args []string, stdout, stderr io.Writer) int {
 				fs.Bool("yes", false, "confirm: dead letters are deleted for good")
 			}
 		}
+		strict(fs, "customer", "from", "to", "group-by", "sink", "id", "limit")
 	})
 	if err != nil {
 		return loadFailed(stderr, err)
@@ -93,6 +96,39 @@ func usageCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// strict makes the named flags, where fs has them, refuse an empty value,
+// and a second one unless they take a list: a filter that went wrong must
+// not widen what is read, replayed or purged (--sink "" meant every sink)
+// nor be dropped (of --sink a --sink b only b was kept).
+func strict(fs flagSet, names ...string) {
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil {
+			f.Value = &strictValue{Value: f.Value}
+			if f.DefValue == "[]" {
+				f.DefValue = "" // pflag's help knows "[]" as no default only for its own types
+			}
+		}
+	}
+}
+
+// strictValue is a flag's value that refuses what strict says.
+type strictValue struct {
+	pflag.Value
+	first string // the value given first, if any
+	set   bool
+}
+
+func (v *strictValue) Set(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty; to not filter by it, leave the flag out")
+	case v.set && v.Type() != "stringArray":
+		return fmt.Errorf("given twice (first %q); it takes one value", v.first)
+	}
+	v.first, v.set = s, true
+	return v.Value.Set(s)
+}
+
 // usageCall answers a subcommand from the database, or from the running
 // gateway when it holds the database. The result is the admin API's JSON,
 // decoded generically, so both paths print the same.
@@ -117,7 +153,7 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 		if sub != "dead-letters" {
 			method, path = http.MethodPost, path+"/"+sub
 		}
-		if s, _ := fs.GetString("sink"); s != "" {
+		if s, _ := fs.GetString("sink"); s != "" { // strict: never empty when given
 			v.Set("sink", s)
 		}
 		ids, _ := fs.GetStringArray("id")

@@ -255,12 +255,20 @@ func TestUsageCommandsAndAdminEndpoints(t *testing.T) {
 		t.Errorf("bad group_by answered %d", resp.StatusCode)
 	}
 	resp.Body.Close()
-	// A misspelt filter is refused, not dropped: this purge would have
-	// deleted every sink's dead letters (the replay below counts them).
+	// A misspelt, empty or repeated filter is refused, not dropped or read
+	// as "all": these purges would have deleted every sink's dead letters,
+	// or one sink's of two (the replay below counts them).
 	for _, bad := range []struct{ method, path, want string }{
 		{http.MethodPost, "/admin/usage/dead-letters/purge?snk=tracker", `unknown parameter \"snk\": /admin/usage/dead-letters/purge takes sink, id`},
+		{http.MethodPost, "/admin/usage/dead-letters/purge?sink=", `parameter \"sink\" is empty: to not filter by it, leave it out`},
+		{http.MethodPost, "/admin/usage/dead-letters/purge?sink=tracker&sink=jsonl", `parameter \"sink\" is given 2 times (tracker, jsonl): it takes one value`},
+		{http.MethodPost, "/admin/usage/dead-letters/purge?id=", `parameter \"id\" is empty`},
+		{http.MethodPost, "/admin/usage/dead-letters/replay?sink=tracker&sink=tracker", `parameter \"sink\" is given 2 times`},
 		{http.MethodGet, "/admin/usage?costumer=acme", `unknown parameter \"costumer\": /admin/usage takes customer, from, to, group_by`},
+		{http.MethodGet, "/admin/usage?customer=", `parameter \"customer\" is empty`},
+		{http.MethodGet, "/admin/usage?from=2020-01-01&from=2030-01-01", `parameter \"from\" is given 2 times`},
 		{http.MethodGet, "/admin/usage/dead-letters?limit=ten", `limit: want a count of 0 or more (0: all), got \"ten\"`},
+		{http.MethodGet, "/admin/usage/dead-letters?limit=1&limit=2", `parameter \"limit\" is given 2 times (1, 2): it takes one value`},
 	} {
 		req, _ := http.NewRequest(bad.method, u.admin+bad.path, nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -271,6 +279,24 @@ func TestUsageCommandsAndAdminEndpoints(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), bad.want) {
 			t.Errorf("%s %s answered %d %s; want 400 saying %s", bad.method, bad.path, resp.StatusCode, body, bad.want)
+		}
+	}
+
+	// The commands refuse the same before they ask.
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"purge", "--sink", "", "--yes"}, `invalid argument "" for "--sink" flag: empty; to not filter by it, leave the flag out`},
+		{[]string{"purge", "--sink", "tracker", "--sink", "jsonl", "--yes"}, `invalid argument "jsonl" for "--sink" flag: given twice (first "tracker"); it takes one value`},
+		{[]string{"purge", "--id=", "--yes"}, `invalid argument "" for "--id" flag: empty`},
+		{[]string{"replay", "--sink", "jsonl", "--sink", "tracker"}, `for "--sink" flag: given twice`},
+		{[]string{"dead-letters", "--limit", "1", "--limit", "2"}, `for "--limit" flag: given twice (first "1")`},
+		{[]string{"report", "--customer", ""}, `for "--customer" flag: empty`},
+		{[]string{"report", "--group-by", "model", "--group-by", "day"}, `for "--group-by" flag: given twice`},
+	} {
+		if code, out := usage(bad.args...); code != 2 || !strings.Contains(out, bad.want) {
+			t.Errorf("usage %q: exit %d, %s; want 2 saying %s", bad.args, code, out, bad.want)
 		}
 	}
 
