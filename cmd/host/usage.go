@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,17 +130,24 @@ func (v *strictValue) Set(s string) error {
 	return v.Value.Set(s)
 }
 
+// ask is one admin API call a subcommand makes.
+type ask struct {
+	method, path string
+	query        url.Values
+	key          string // the field every answer of the route has
+}
+
 // usageCall answers a subcommand from the database, or from the running
 // gateway when it holds the database. The result is the admin API's JSON,
 // decoded generically, so both paths print the same.
 func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, error) {
 	v := url.Values{}
-	method, path := http.MethodGet, ""
+	a := ask{method: http.MethodGet, query: v}
 	switch sub {
 	case "status":
-		path = "/admin/usage/outbox"
+		a.path, a.key = "/admin/usage/outbox", "stats"
 	case "report":
-		path = "/admin/usage"
+		a.path, a.key = "/admin/usage", "total"
 		for _, k := range []string{"customer", "from", "to"} {
 			if s, _ := fs.GetString(k); s != "" {
 				v.Set(k, s)
@@ -149,9 +157,10 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 			v.Set("group_by", s)
 		}
 	case "dead-letters", "replay", "purge":
-		path = "/admin/usage/dead-letters"
+		a.path, a.key = "/admin/usage/dead-letters", "dead_letters"
 		if sub != "dead-letters" {
-			method, path = http.MethodPost, path+"/"+sub
+			a.method, a.path = http.MethodPost, a.path+"/"+sub
+			a.key = map[string]string{"replay": "replayed", "purge": "purged"}[sub]
 		}
 		if s, _ := fs.GetString("sink"); s != "" { // strict: never empty when given
 			v.Set("sink", s)
@@ -182,7 +191,7 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 		if cfg.Admin.TokenEnv != "" {
 			token, _ = cfg.Lookup(cfg.Admin.TokenEnv)
 		}
-		return adminCall(cfg.AdminListen, token, method, path, v)
+		return adminCall(cfg.AdminListen, token, a)
 	}
 	if err != nil {
 		return nil, err
@@ -190,39 +199,80 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 	defer db.Close()
 	mux := http.NewServeMux()
 	usageRoutes(mux, db)
-	req, _ := http.NewRequest(method, path+"?"+v.Encode(), nil)
+	req, _ := http.NewRequest(a.method, a.path+"?"+v.Encode(), nil)
 	rec := &recorder{header: http.Header{}}
 	mux.ServeHTTP(rec, req)
-	return decodeAnswer(rec.status, rec.body.Bytes())
+	return decodeAnswer(db.Path(), a, rec.status, rec.body.Bytes())
 }
 
+// adminTimeout bounds a call to a running gateway's admin listener, from
+// connecting to the end of its answer. Listing and reports take
+// milliseconds; a purge or replay of a million dead letters, seconds.
+var adminTimeout = 30 * time.Second
+
 // adminCall asks the running gateway, with the admin token if there is one.
-func adminCall(addr, token, method, path string, v url.Values) (map[string]any, error) {
-	req, _ := http.NewRequest(method, "http://"+addr+path+"?"+v.Encode(), nil)
+func adminCall(addr, token string, a ask) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, a.method, "http://"+addr+a.path+"?"+a.query.Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("admin_listen %q: %w", addr, err)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
+	resp, err := http.DefaultClient.Do(req)
+	var body []byte
+	if err == nil {
+		defer resp.Body.Close()
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("its admin listener %s did not answer %s %s within %s", addr, a.method, a.path, adminTimeout)
+		if a.method == http.MethodPost {
+			err = fmt.Errorf("%w; the gateway may still do it: list the dead letters to see", err)
+		}
+		return nil, fmt.Errorf("the usage database is held by a running gateway, and %w", err)
+	case err != nil:
 		return nil, fmt.Errorf("the usage database is held by a running gateway, and its admin listener %s does not answer: %w", addr, err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	return decodeAnswer(resp.StatusCode, body)
+	return decodeAnswer(addr, a, resp.StatusCode, body)
 }
 
-func decodeAnswer(status int, body []byte) (map[string]any, error) {
+// decodeAnswer reads what from answered a: the answer, or the error it
+// says. Anything else — another server on the address — is said as such,
+// with the start of what it answered.
+func decodeAnswer(from string, a ask, status int, body []byte) (map[string]any, error) {
 	var out map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // costs keep every digit
-	if err := dec.Decode(&out); err != nil {
-		return nil, fmt.Errorf("answer %d: %s", status, body)
+	if dec.Decode(&out) == nil {
+		if msg, ok := out["error"].(string); ok && status != http.StatusOK {
+			return nil, errors.New(msg)
+		}
+		if _, ok := out[a.key]; ok && status == http.StatusOK {
+			return out, nil
+		}
 	}
-	if status != http.StatusOK {
-		return nil, fmt.Errorf("%v", out["error"])
+	return nil, fmt.Errorf("%s answered %d to %s %s with something that is not tollgate's admin API: %s",
+		from, status, a.method, a.path, excerpt(body, 200))
+}
+
+// excerpt is the start of body, at most n bytes, on one line.
+func excerpt(body []byte, n int) string {
+	cut := len(body) > n
+	if cut {
+		body = body[:n]
 	}
-	return out, nil
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "\uFFFD")), " ")
+	switch {
+	case s == "":
+		return "an empty answer"
+	case cut:
+		return s + "…"
+	}
+	return s
 }
 
 // recorder is a minimal in-process ResponseWriter.
