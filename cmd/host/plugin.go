@@ -63,7 +63,7 @@ func printReport(w io.Writer, r *wasm.Report) {
 		fmt.Fprintf(w, "needs:     %s in its config\n", strings.Join(r.Grants, ", "))
 	}
 	fmt.Fprintf(w, "memory:    %d pages (%d KiB) at start\n", r.MemoryMinPages, r.MemoryMinPages*64)
-	fmt.Fprintf(w, "deadlines: %s\n", map[bool]string{true: "loop checks added by tollgate (fast)", false: "wazero close-on-deadline (slower loops; import wasi_snapshot_preview1.sched_yield for the fast path)"}[r.DeadlineChecks])
+	fmt.Fprintf(w, "deadlines: %s\n", map[bool]string{true: "checks added by tollgate (fast)", false: "wazero close-on-deadline (slower loops; import wasi_snapshot_preview1.sched_yield for the fast path)"}[r.DeadlineChecks])
 	if r.Problem == nil {
 		fmt.Fprintf(w, "valid:     yes\n")
 	} else {

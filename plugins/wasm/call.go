@@ -27,11 +27,7 @@ func (p *Plugin) Call(ctx context.Context, hook int, in *abi.Input) (abi.Action,
 	if cap(inst.doc) > 1<<20 {
 		inst.doc = nil // do not keep a huge buffer warm
 	}
-	healthy := err == nil
-	if err == errLate {
-		err = nil
-	}
-	p.pool.put(inst, healthy)
+	p.pool.put(inst, err == nil)
 	if err != nil {
 		if p.log.Enabled(ctx, slog.LevelDebug) {
 			p.log.Debug("plugin call failed", "err", err)

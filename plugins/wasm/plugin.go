@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -23,14 +24,17 @@ import (
 // Plugin is a loaded, compiled module and its pool of warm instances. It is
 // safe for concurrent use.
 type Plugin struct {
-	name     string
-	cfg      Config
-	log      *slog.Logger
-	deliver  core.Deliverer
-	grants   abi.Grants
-	config   []byte // the plugin's own config as JSON
-	timeout  time.Duration
-	memLimit uint32 // bytes
+	name    string
+	cfg     Config
+	log     *slog.Logger
+	deliver core.Deliverer
+	grants  abi.Grants
+	config  []byte // the plugin's own config as JSON
+	timeout time.Duration
+	// startTimeout bounds starting an instance: its start function and
+	// _initialize.
+	startTimeout time.Duration
+	memLimit     uint64 // bytes
 
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
@@ -56,6 +60,7 @@ type options struct {
 	cacheDir string
 	sink     bool
 	mode     deadlineMode
+	start    time.Duration
 }
 
 // deadlineMode selects how per-call deadlines are enforced; tests and
@@ -84,6 +89,9 @@ func asSink() Option { return func(o *options) { o.sink = true } }
 
 // withMode selects the deadline mode (tests and benchmarks).
 func withMode(m deadlineMode) Option { return func(o *options) { o.mode = m } }
+
+// withStartTimeout replaces the deadline of starting an instance (tests).
+func withStartTimeout(d time.Duration) Option { return func(o *options) { o.start = d } }
 
 var (
 	cacheMu sync.Mutex
@@ -133,23 +141,24 @@ func Open(ctx context.Context, name string, cfg Config, opts ...Option) (p *Plug
 	}
 	p = &Plugin{name: name, cfg: cfg, log: log, deliver: prep.Deliver, config: prep.Config,
 		grants:  abi.Grants{DeliverTo: cfg.DeliverTo, EmitTo: cfg.EmitTo},
-		timeout: time.Duration(cfg.CallTimeout), memLimit: cfg.MemoryLimitPages * 65536,
+		timeout: time.Duration(cfg.CallTimeout), memLimit: uint64(cfg.MemoryLimitPages) * 65536,
 		byMod: map[any]*instance{}}
+	p.startTimeout = cmp.Or(o.start, startTimeout(p.timeout))
 
 	mode := o.mode
 	code := bin
+	var instrErr error
 	if mode == modeInstrument {
-		var loops int
-		code, loops, err = instrument(bin)
-		if err != nil {
-			lv := slog.LevelWarn
-			if errors.Is(err, errNoYield) {
-				lv = slog.LevelDebug
-			}
-			log.Log(ctx, lv, "deadline checks not added to the module; using wazero's close-on-deadline instead (slower loops)", "err", err)
-			code, mode = bin, modeCloseOnDone
+		var added checks
+		if code, added, instrErr = instrument(bin); instrErr != nil {
+			mode = modeCloseOnDone
 		} else {
-			log.Debug("deadline checks added", "loops", loops)
+			log.Debug("deadline checks added", "function_entries", added.entries, "loops", added.loops, "bulk_ops", added.bulk, "memory_grows", added.grows)
+		}
+	}
+	if mode == modeCloseOnDone || mode == modeContextCancel {
+		if code, err = entryLoops(bin); err != nil {
+			code = bin // it will not compile either; CompileModule says why
 		}
 	}
 	p.instrumented = mode == modeInstrument
@@ -174,6 +183,15 @@ func Open(ctx context.Context, name string, cfg Config, opts ...Option) (p *Plug
 			return nil, fmt.Errorf("the module needs %s pages of memory to start, over its memory_limit_pages of %d: raise memory_limit_pages", m[1], cfg.MemoryLimitPages)
 		}
 		return nil, fmt.Errorf("the module does not compile: %w", err)
+	}
+	if instrErr != nil {
+		// Logged once the module compiled: a file that is not a module at
+		// all gets only the compile error.
+		lv := slog.LevelWarn
+		if errors.Is(instrErr, errNoYield) {
+			lv = slog.LevelDebug
+		}
+		log.Log(ctx, lv, "deadline checks not added to the module; using wazero's close-on-deadline instead (slower loops)", "err", instrErr)
 	}
 	if err := checkExports(p.compiled); err != nil {
 		return nil, err
@@ -234,7 +252,7 @@ var memoryMin = regexp.MustCompile(`section memory: min (\d+) pages .* over limi
 func (p *Plugin) moduleConfig() wazero.ModuleConfig {
 	mc := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(). // _initialize runs under the deadline, see create
+		WithStartFunctions(). // _initialize runs under a deadline, see newInstance
 		WithSysWalltime().
 		WithSysNanotime().
 		WithSysNanosleep().
