@@ -50,6 +50,9 @@ func (nopDeliverer) Deliver(context.Context, string, []byte) error { return nil 
 // imports, or in Report.Problem exactly why it is not a valid plugin. The
 // error is for a file that cannot be read at all.
 func Inspect(ctx context.Context, path string) (*Report, error) {
+	if err := checkModuleFile(path); err != nil {
+		return nil, err
+	}
 	bin, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

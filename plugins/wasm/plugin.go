@@ -135,6 +135,9 @@ func Open(ctx context.Context, name string, cfg Config, opts ...Option) (p *Plug
 		return nil, err
 	}
 	log := prep.Log
+	if err := checkModuleFile(cfg.Path); err != nil {
+		return nil, fmt.Errorf("path: %w", err)
+	}
 	bin, _, err := pluginhost.ReadPinned(cfg.Path, cfg.SHA256, "module")
 	if err != nil {
 		return nil, err
