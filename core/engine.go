@@ -31,6 +31,7 @@ type Engine struct {
 	log             *slog.Logger
 	observers       []Observer
 	auth            Authenticator
+	usageWarnings   usageWarnings
 }
 
 // Pipeline is a compiled chain of stages and the completers that observe its
@@ -389,7 +390,15 @@ func (e *Engine) finish(p *Pipeline, o *Outcome) {
 	if o.Latency == 0 {
 		o.Latency = time.Since(o.Request.Received)
 	}
+	// The formats apply the rule to what upstreams report; a stage or a
+	// plugin may set usage too, and a total must never wrap.
+	if err := CheckUsage(o.Usage); err != nil {
+		o.Usage = EstimatedUsage(Usage{}, "the usage recorded for the call cannot be true: "+err.Error())
+	}
 	o.Usage.TotalTokens = o.Usage.InputTokens + o.Usage.OutputTokens
+	if o.Usage.Problem != "" {
+		e.warnUsage(o)
+	}
 	switch {
 	case o.Err != nil:
 		ae := AsError(o.Err)
@@ -468,17 +477,7 @@ func (s *meteredStream) Next() (ev *Event, err error) {
 	for {
 		ev, err := s.inner.Next()
 		if err != nil {
-			// After the format's last event the client has the whole
-			// answer, whatever then ends the connection (the client hanging
-			// up as soon as it read it, which cancels the upstream read;
-			// the upstream closing): the stream ends cleanly.
-			if err != io.EOF && (s.obs == nil || !s.obs.Finished()) {
-				s.end(err, "")
-				return nil, err
-			}
-			s.resp.UsageKnown = true
-			s.end(streamFailure(s.obs), "")
-			return nil, io.EOF
+			return nil, s.ended(err)
 		}
 		if s.ttft == 0 {
 			s.ttft = time.Since(s.req.Received)
@@ -489,10 +488,48 @@ func (s *meteredStream) Next() (ev *Event, err error) {
 	}
 }
 
+// ended records the outcome of a stream whose inner stream returned err,
+// and returns what the client's Next gets.
+func (s *meteredStream) ended(err error) error {
+	finished := s.obs == nil || s.obs.Finished()
+	failure := streamFailure(s.obs)
+	switch {
+	case failure != nil && !errors.Is(err, ErrDenied):
+		// The provider said what went wrong (an error event, then the end
+		// or a broken connection): that is the call's error.
+		s.end(failure, "")
+	case err != io.EOF && !finished:
+		s.end(err, "")
+		return err
+	case !finished:
+		// A clean end before the format's last event: the answer is cut
+		// short as surely as by a broken connection.
+		s.end(errCutShort, "")
+	default:
+		// After the format's last event the client has the whole answer,
+		// whatever then ends the connection (the client hanging up as soon
+		// as it read it, which cancels the upstream read; the upstream
+		// closing): the stream ends cleanly.
+		s.resp.UsageKnown = true
+		s.end(nil, "")
+	}
+	if err != io.EOF && !finished {
+		return err
+	}
+	return io.EOF
+}
+
+// errCutShort is the error of a stream that ended cleanly before its
+// format's last event.
+var errCutShort = &Error{Kind: KindUpstream, Code: "stream_cut_short",
+	Message: "the upstream ended the stream before its last event"}
+
 // Close ends the stream; before the last event, that means the client went
 // away.
 func (s *meteredStream) Close() error {
-	if s.obs != nil && s.obs.Finished() {
+	if err := streamFailure(s.obs); err != nil {
+		s.end(err, "") // the client hung up on the provider's error event
+	} else if s.obs != nil && s.obs.Finished() {
 		s.resp.UsageKnown = true
 		s.end(nil, "")
 	} else {
@@ -530,7 +567,7 @@ func (s *meteredStream) end(err error, status string) {
 // streamFailure is the error a stream that ended cleanly reported inside
 // itself, if its observer tells of one ([StreamFailer]).
 func streamFailure(obs StreamObserver) error {
-	f, ok := obs.(StreamFailer)
+	f, ok := obs.(StreamFailer) // false for a nil obs too
 	if !ok {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -28,14 +29,49 @@ func (fakeFormat) Usage(_ *core.Request, b []byte) (core.Usage, bool) {
 	return core.Usage{InputTokens: 1, OutputTokens: int64(len(b))}, true
 }
 
-type fakeObserver struct{ done bool }
+type fakeObserver struct {
+	done    bool
+	failure string
+}
 
+// Observe counts a token per event; "end" is the last event, "fail" an
+// error the stream reports inside itself.
 func (o *fakeObserver) Observe(ev *core.Event, u *core.Usage) bool {
 	u.OutputTokens++
 	o.done = string(ev.Data) == "end"
+	if string(ev.Data) == "fail" {
+		o.failure = "overloaded"
+	}
 	return true
 }
-func (o *fakeObserver) Finished() bool { return o.done }
+func (o *fakeObserver) Finished() bool  { return o.done }
+func (o *fakeObserver) Failure() string { return o.failure }
+
+// script is a stream of the given event data, then io.EOF.
+func script(data ...string) core.Stream {
+	return core.StreamFunc{NextFunc: func() (*core.Event, error) {
+		if len(data) == 0 {
+			return nil, io.EOF
+		}
+		d := data[0]
+		data = data[1:]
+		return &core.Event{Raw: []byte("data: " + d + "\n\n"), Data: []byte(d)}, nil
+	}}
+}
+
+// drain reads a stream to its end, wanting the clean end (io.EOF) the
+// upstream gave, and closes it.
+func drain(t *testing.T, r *core.Response) {
+	for {
+		if _, err := r.Stream.Next(); err != nil {
+			if err != io.EOF {
+				t.Errorf("the stream ended with %v, not io.EOF", err)
+			}
+			break
+		}
+	}
+	r.Stream.Close()
+}
 
 // outcomes records every outcome a completer sees.
 type outcomes struct {
@@ -135,6 +171,24 @@ func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
 			r.Stream.Next()
 			r.Stream.Close()
 		}, core.StatusClientAborted, 2},
+		// the upstream ended the stream cleanly, but before its last event
+		{"stream ending early", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return &core.Response{Status: 200, Stream: script("x", "x")}, nil
+		}, drain, core.StatusUpstreamError, 2},
+		{"stream reporting an error, then ending", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return &core.Response{Status: 200, Stream: script("x", "fail")}, nil
+		}, drain, core.StatusUpstreamError, 2},
+		{"stream reporting an error after its last event", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return &core.Response{Status: 200, Stream: script("x", "end", "fail")}, nil
+		}, drain, core.StatusUpstreamError, 3},
+		// the client read the error event and hung up: not a client abort
+		{"client closing after an error event", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+			return &core.Response{Status: 200, Stream: script("x", "fail", "x")}, nil
+		}, func(t *testing.T, r *core.Response) {
+			r.Stream.Next()
+			r.Stream.Next()
+			r.Stream.Close()
+		}, core.StatusUpstreamError, 2},
 		{"stream broken upstream", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
 			n := 0
 			return &core.Response{Status: 200, Stream: core.StreamFunc{NextFunc: func() (*core.Event, error) {
@@ -169,6 +223,49 @@ func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
 			}
 			if o.Usage.TotalTokens != o.Usage.InputTokens+o.Usage.OutputTokens {
 				t.Errorf("total %d is not input + output", o.Usage.TotalTokens)
+			}
+		})
+	}
+}
+
+// TestStreamEndIsRecordedWithItsCause: a stream cut short or failing says
+// why in its event's error; the provider's own error comes first.
+func TestStreamEndIsRecordedWithItsCause(t *testing.T) {
+	tests := []struct {
+		name    string
+		stream  core.Stream
+		wantErr string
+	}{
+		{"ended before its last event", script("x"), "the upstream ended the stream before its last event"},
+		{"an error event", script("x", "fail"), "the upstream reported an error in the stream: overloaded"},
+		{"an error event, then a broken connection", core.StreamFunc{NextFunc: func() func() (*core.Event, error) {
+			s := script("fail")
+			return func() (*core.Event, error) {
+				if ev, err := s.Next(); err == nil {
+					return ev, nil
+				}
+				return nil, io.ErrUnexpectedEOF
+			}
+		}()}, "overloaded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &outcomes{}
+			eng := newEngine(func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+				return &core.Response{Status: 200, Stream: tt.stream}, nil
+			}, rec)
+			resp, err := eng.Do(context.Background(), &core.Request{Path: "/op"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				if _, err := resp.Stream.Next(); err != nil {
+					break
+				}
+			}
+			o := rec.all[0]
+			if o.Status != core.StatusUpstreamError || o.Err == nil || !strings.Contains(o.Err.Error(), tt.wantErr) {
+				t.Errorf("outcome %s: %v; want an upstream error saying %q", o.Status, o.Err, tt.wantErr)
 			}
 		})
 	}

@@ -20,8 +20,15 @@ type Usage struct {
 	CacheWriteTokens  int64 `json:"cache_write_tokens"`
 	ReasoningTokens   int64 `json:"reasoning_tokens"`
 	// Estimated is set when the provider never reported usage (a stream cut
-	// short before its usage event) and the gateway counted what it saw.
+	// short before its usage event), or reported usage that could not be
+	// read or cannot be true ([CheckUsage]), and the gateway counted what
+	// it saw.
 	Estimated bool `json:"usage_estimated,omitempty"`
+	// Problem, when not empty, says why the upstream's own report was not
+	// used — a count that could not be read or cannot be true, an answer
+	// with no usage in it — quoting the report. Usage is then the
+	// gateway's estimate, Estimated is set, and the engine logs Problem.
+	Problem string `json:"-"`
 }
 
 // IsZero reports whether no tokens were counted.

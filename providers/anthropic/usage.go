@@ -12,39 +12,48 @@ import (
 // rawUsage is Anthropic's usage as reported, before normalizing.
 type rawUsage struct {
 	input, output, cacheRead, cacheWrite int64
+	bad                                  error // the first count that could not be read
 }
 
 // set overwrites the fields usage reports; Anthropic's counts are
 // cumulative, so a later report replaces an earlier one, never adds to it.
 func (r *rawUsage) set(usage gjson.Result) {
 	usage.ForEach(func(k, v gjson.Result) bool {
-		if v.Type != gjson.Number {
-			return true // null: not reported in this event
-		}
+		var dst *int64
 		switch k.Str {
 		case "input_tokens":
-			r.input = v.Int()
+			dst = &r.input
 		case "output_tokens":
-			r.output = v.Int()
+			dst = &r.output
 		case "cache_read_input_tokens":
-			r.cacheRead = v.Int()
+			dst = &r.cacheRead
 		case "cache_creation_input_tokens":
-			r.cacheWrite = v.Int()
+			dst = &r.cacheWrite
+		default:
+			return true
+		}
+		n, reported, err := core.ReadCount(k.Str, v.Raw)
+		if err != nil && r.bad == nil {
+			r.bad = err
+		}
+		if reported { // null: not reported in this event
+			*dst = n
 		}
 		return true
 	})
 }
 
-// normalize returns tollgate's usage: every input token counted as input.
-func (r *rawUsage) normalize() core.Usage {
-	in := r.input + r.cacheRead + r.cacheWrite
-	return core.Usage{
-		InputTokens:       in,
+// normalize returns tollgate's usage, every input token counted as input,
+// under core's rule for reported usage: a report that cannot be true gives
+// estimate instead, flagged, and false. report is the usage object's text.
+func (r *rawUsage) normalize(report string, estimate core.Usage) (core.Usage, bool) {
+	// A sum that wraps breaks the rule (a part larger than its whole).
+	return core.ReportedUsage(core.Usage{
+		InputTokens:       r.input + r.cacheRead + r.cacheWrite,
 		OutputTokens:      r.output,
-		TotalTokens:       in + r.output,
 		CachedInputTokens: r.cacheRead,
 		CacheWriteTokens:  r.cacheWrite,
-	}
+	}, r.bad, report, estimate)
 }
 
 // Usage reads the usage object of a whole message. count_tokens answers and
@@ -55,11 +64,11 @@ func (Format) Usage(req *core.Request, body []byte) (core.Usage, bool) {
 	}
 	u := gjson.Get(str(body), "usage")
 	if !u.IsObject() {
-		return core.Usage{}, false
+		return core.AnswerWithoutUsage(body), false
 	}
 	var r rawUsage
 	r.set(u)
-	return r.normalize(), true
+	return r.normalize(u.Raw, core.Usage{})
 }
 
 // ObserveStream reads usage from message_start (input, cache reads and
@@ -72,6 +81,8 @@ func (Format) ObserveStream(req *core.Request) core.StreamObserver {
 
 type observer struct {
 	raw       rawUsage
+	usage     core.Usage // raw normalized at the last report, or the estimate in its place
+	believed  bool       // the last report could be true
 	gotDelta  bool
 	deltas    int64
 	done      bool
@@ -89,13 +100,12 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 	switch ev.Name {
 	case "message_start":
 		if bytes.Contains(ev.Data, usageKey) {
-			o.raw.set(gjson.Get(str(ev.Data), "message.usage"))
-			o.hasReport = true
+			o.report(gjson.Get(str(ev.Data), "message.usage"))
 		}
 	case "message_delta":
 		if bytes.Contains(ev.Data, usageKey) {
-			o.raw.set(gjson.Get(str(ev.Data), "usage"))
-			o.gotDelta, o.hasReport = true, true
+			o.report(gjson.Get(str(ev.Data), "usage"))
+			o.gotDelta = true
 		}
 	case "content_block_delta":
 		if !o.gotDelta && bytes.Contains(ev.Data, textKey) {
@@ -114,14 +124,22 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 	if !o.hasReport {
 		return true
 	}
-	*u = o.raw.normalize()
-	if !o.gotDelta {
-		// message_start's output count is a placeholder until message_delta.
-		u.OutputTokens = max(o.raw.output, o.deltas)
+	*u = o.usage
+	if !o.gotDelta || !o.believed {
+		// message_start's output count is a placeholder until
+		// message_delta; a report not believed has the deltas' count.
+		u.OutputTokens = max(u.OutputTokens, o.deltas)
 		u.TotalTokens = u.InputTokens + u.OutputTokens
 		u.Estimated = true
 	}
 	return true
+}
+
+// report takes a usage object of the stream.
+func (o *observer) report(usage gjson.Result) {
+	o.raw.set(usage)
+	o.usage, o.believed = o.raw.normalize(usage.Raw, core.Usage{})
+	o.hasReport = true
 }
 
 // Finished reports whether message_stop has passed.

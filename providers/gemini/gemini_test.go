@@ -32,6 +32,13 @@ func stream(n int) []byte {
 
 func observe(t testing.TB, raw []byte, limit int) (core.Usage, bool) {
 	obs := gemini.New().ObserveStream(&core.Request{Operation: gemini.OpStreamGenerateContent})
+	return observeN(t, obs, raw, limit)
+}
+
+// feed gives obs every event of a stream.
+func feed(t testing.TB, obs core.StreamObserver, raw []byte) { observeN(t, obs, raw, 1<<20) }
+
+func observeN(t testing.TB, obs core.StreamObserver, raw []byte, limit int) (core.Usage, bool) {
 	s := sse.NewReader(bytes.NewReader(raw))
 	var u core.Usage
 	for i := 0; i < limit; i++ {

@@ -3,6 +3,7 @@ package openai
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -17,8 +18,9 @@ type parseResult struct {
 	Stream    bool
 	Err       string
 	HideUsage bool
-	Usage     core.Usage
+	Usage     core.Usage // without its Problem text
 	UsageOK   bool
+	Problem   bool // the usage has a Problem: it is the gateway's estimate
 }
 
 func parseChat(body string) parseResult {
@@ -32,6 +34,7 @@ func parseChat(body string) parseResult {
 	}
 	if json.Valid([]byte(body)) { // of a cut-short answer, Usage reads what it can
 		r.Usage, r.UsageOK = Format{}.Usage(req, []byte(body))
+		r.Problem, r.Usage.Problem = r.Usage.Problem != "", ""
 	}
 	return r
 }
@@ -47,6 +50,7 @@ func referenceChat(body string) parseResult {
 	}
 	if !ok {
 		r.Err = invalid("invalid_json", "", "the body must be a JSON object").Error()
+		r.Usage, r.Problem = core.Usage{Estimated: true}, true // no usage in it
 		return r
 	}
 	includeUsage := false
@@ -95,34 +99,49 @@ func referenceChat(body string) parseResult {
 			usage = f.raw
 		}
 	}
+	// core's rule: a count is a whole number from 0 to 2⁶³−1 (null or
+	// absent is 0), cached ≤ input, reasoning ≤ output, input + output fits;
+	// anything else, and no usage object at all, is estimated: 0 tokens.
+	r.Usage, r.Problem = core.Usage{Estimated: true}, true
 	var u map[string]json.RawMessage
-	if bytes.HasPrefix(usage, []byte("{")) && json.Unmarshal(usage, &u) == nil {
-		// A field of the wrong type reads as 0: usage is metered, not checked.
-		num := func(raw json.RawMessage) int64 {
-			var n json.Number
-			if json.Unmarshal(raw, &n) != nil {
-				return 0
-			}
-			if i, err := n.Int64(); err == nil {
-				return i
-			}
-			f, err := n.Float64() // a fraction is cut toward zero
-			if err != nil || f >= 1<<63 || f < -(1<<63) {
-				return 0
-			}
-			return int64(f)
-		}
-		inner := func(raw json.RawMessage, name string) int64 {
-			var m map[string]json.RawMessage
-			json.Unmarshal(raw, &m)
-			return num(m[name])
-		}
-		r.Usage = core.Usage{InputTokens: num(u["prompt_tokens"]), OutputTokens: num(u["completion_tokens"]),
-			CachedInputTokens: inner(u["prompt_tokens_details"], "cached_tokens"),
-			ReasoningTokens:   inner(u["completion_tokens_details"], "reasoning_tokens")}
-		r.Usage.TotalTokens = r.Usage.InputTokens + r.Usage.OutputTokens
-		r.UsageOK = true
+	if !bytes.HasPrefix(usage, []byte("{")) || json.Unmarshal(usage, &u) != nil {
+		return r
 	}
+	bad := false
+	num := func(raw json.RawMessage) int64 {
+		if raw == nil || string(raw) == "null" {
+			return 0
+		}
+		var n json.Number // a number, or a string holding one
+		if json.Unmarshal(raw, &n) != nil {
+			bad = true
+			return 0
+		}
+		if i, err := n.Int64(); err == nil {
+			bad = bad || i < 0
+			return i
+		}
+		f, err := n.Float64()
+		if err != nil || f < 0 || f >= 1<<63 || f != math.Trunc(f) {
+			bad = true
+			return 0
+		}
+		return int64(f)
+	}
+	inner := func(raw json.RawMessage, name string) int64 {
+		var m map[string]json.RawMessage
+		json.Unmarshal(raw, &m)
+		return num(m[name])
+	}
+	got := core.Usage{InputTokens: num(u["prompt_tokens"]), OutputTokens: num(u["completion_tokens"]),
+		CachedInputTokens: inner(u["prompt_tokens_details"], "cached_tokens"),
+		ReasoningTokens:   inner(u["completion_tokens_details"], "reasoning_tokens")}
+	if bad || got.CachedInputTokens > got.InputTokens || got.ReasoningTokens > got.OutputTokens ||
+		got.InputTokens > math.MaxInt64-got.OutputTokens {
+		return r
+	}
+	got.TotalTokens = got.InputTokens + got.OutputTokens
+	r.Usage, r.UsageOK, r.Problem = got, true, false
 	return r
 }
 
@@ -164,6 +183,12 @@ var parseCases = []string{
 	`{"choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":99}"}}],"usage":{"prompt_tokens":9,"completion_tokens":12,"prompt_tokens_details":{"cached_tokens":2},"completion_tokens_details":{"reasoning_tokens":5}}}`,
 	`{"usage":{"prompt_tokens":1},"usage":{"prompt_tokens":2}}`, `{"usage":null}`, `{"usage":[1]}`,
 	`{"usage":{"prompt_tokens":1.9,"completion_tokens":2e2}}`, `{"usage":{"prompt_tokens":"7"},"model":5}`,
+	`{"usage":{"prompt_tokens":10.0,"completion_tokens":2e2}}`, `{"usage":{"prompt_tokens":"07"}}`, `{"usage":{"prompt_tokens":"+7"}}`,
+	`{"usage":{"prompt_tokens":"x","prompt_tokens":3}}`, `{"usage":{"prompt_tokens":3,"prompt_tokens":"x"}}`,
+	`{"usage":{"prompt_tokens":-1}}`, `{"usage":{"prompt_tokens":99999999999999999999}}`, `{"usage":{"prompt_tokens":1e400}}`,
+	`{"usage":{"prompt_tokens":10,"prompt_tokens_details":{"cached_tokens":11}}}`,
+	`{"usage":{"completion_tokens":1,"completion_tokens_details":{"reasoning_tokens":2}}}`,
+	`{"usage":{"prompt_tokens":9223372036854775807,"completion_tokens":1}}`,
 }
 
 func TestParseMatchesEncodingJSON(t *testing.T) {

@@ -10,33 +10,45 @@ import (
 )
 
 // parseResponsesUsage reads the Responses API's usage object:
-// input_tokens (cache reads included), output_tokens (reasoning included).
-func parseResponsesUsage(r gjson.Result) core.Usage {
+// input_tokens (cache reads included), output_tokens (reasoning included),
+// under core's rule for reported usage (see parseUsage).
+func parseResponsesUsage(r gjson.Result, estimate core.Usage) (core.Usage, bool) {
 	var u core.Usage
+	var bad error
+	read := func(dst *int64, name, raw string) {
+		n, _, err := core.ReadCount(name, raw)
+		if err != nil && bad == nil {
+			bad = err
+		}
+		*dst = n
+	}
 	r.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
 		case "input_tokens":
-			u.InputTokens = v.Int()
+			read(&u.InputTokens, k.Str, v.Raw)
 		case "output_tokens":
-			u.OutputTokens = v.Int()
+			read(&u.OutputTokens, k.Str, v.Raw)
 		case "input_tokens_details":
-			u.CachedInputTokens = v.Get("cached_tokens").Int()
+			read(&u.CachedInputTokens, "input_tokens_details.cached_tokens", v.Get("cached_tokens").Raw)
 		case "output_tokens_details":
-			u.ReasoningTokens = v.Get("reasoning_tokens").Int()
+			read(&u.ReasoningTokens, "output_tokens_details.reasoning_tokens", v.Get("reasoning_tokens").Raw)
 		}
 		return true
 	})
-	u.TotalTokens = u.InputTokens + u.OutputTokens
-	return u
+	return core.ReportedUsage(u, bad, r.Raw, estimate)
 }
 
 // responsesUsage reads the usage of a whole response object.
 func responsesUsage(body []byte) (core.Usage, bool) {
 	r := gjson.Get(str(body), "usage")
 	if !r.IsObject() {
-		return core.Usage{}, false
+		switch gjson.Get(str(body), "status").Str {
+		case "queued", "in_progress":
+			return core.Usage{}, false // background mode: the usage comes later, with the response
+		}
+		return core.AnswerWithoutUsage(body), false
 	}
-	return parseResponsesUsage(r), true
+	return parseResponsesUsage(r, core.Usage{})
 }
 
 // responsesObserver reads usage from the terminal event of a Responses
@@ -59,8 +71,14 @@ func (o *responsesObserver) Observe(ev *core.Event, u *core.Usage) bool {
 			o.failure = "response.failed: " + e.Get("code").String() + ": " + e.Get("message").String()
 		}
 		if r := gjson.Get(str(ev.Data), "response.usage"); r.IsObject() {
-			*u = parseResponsesUsage(r)
+			*u, _ = parseResponsesUsage(r, *u) // until now u counted text deltas
 			o.reported = true
+		}
+	case "error":
+		// A failure mid-answer: {"type":"error","code","message",…}; the
+		// stream then ends without a terminal response event.
+		if o.failure == "" {
+			o.failure = describeError(str(ev.Data))
 		}
 	case "response.output_text.delta":
 		if !o.reported {
@@ -72,7 +90,7 @@ func (o *responsesObserver) Observe(ev *core.Event, u *core.Usage) bool {
 		if bytes.Contains(ev.Data, outputTextDelta) && !o.reported {
 			u.OutputTokens++
 			u.Estimated = true
-		} else if t := gjson.Get(str(ev.Data), "type").Str; t == "response.completed" || t == "response.incomplete" || t == "response.failed" {
+		} else if t := gjson.Get(str(ev.Data), "type").Str; t == "response.completed" || t == "response.incomplete" || t == "response.failed" || t == "error" {
 			ev2 := *ev
 			ev2.Name = t
 			return o.Observe(&ev2, u)
@@ -84,7 +102,8 @@ func (o *responsesObserver) Observe(ev *core.Event, u *core.Usage) bool {
 // Finished reports whether the terminal event has passed.
 func (o *responsesObserver) Finished() bool { return o.done }
 
-// Failure describes a response.failed event, if the stream carried one.
+// Failure describes a response.failed or error event, if the stream
+// carried one.
 func (o *responsesObserver) Failure() string { return o.failure }
 
 var _ core.StreamFailer = (*responsesObserver)(nil)

@@ -35,6 +35,16 @@ func responsesStream(n int) []byte {
 func observe(t testing.TB, op string, raw []byte, limit int) (core.Usage, bool) {
 	req := &core.Request{Operation: op}
 	obs := openai.New().ObserveStream(req)
+	return observeN(t, obs, raw, limit)
+}
+
+// observeWith feeds a whole stream to obs and reports whether it finished.
+func observeWith(t testing.TB, obs core.StreamObserver, raw []byte) bool {
+	_, done := observeN(t, obs, raw, 1<<20)
+	return done
+}
+
+func observeN(t testing.TB, obs core.StreamObserver, raw []byte, limit int) (core.Usage, bool) {
 	s := sse.NewReader(bytes.NewReader(raw))
 	var u core.Usage
 	for i := 0; i < limit; i++ {

@@ -2,36 +2,41 @@ package openai
 
 import (
 	"bytes"
+	"cmp"
+	"strings"
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/jsonscan"
 )
 
 // parseUsage reads OpenAI's usage object on chat completions in one pass
-// over its keys.
-func parseUsage(obj string) core.Usage {
+// over its keys, under core's rule for reported usage: a report that
+// cannot be true gives estimate instead, flagged, and false.
+func parseUsage(obj string, estimate core.Usage) (core.Usage, bool) {
 	var u core.Usage
+	var bad [4]error // per count: a key given twice counts its last value
+	read := func(i int, dst *int64, name, raw string) {
+		*dst, _, bad[i] = core.ReadCount(name, raw)
+	}
 	jsonscan.Fields(obj, func(k, v string) {
 		switch k {
 		case "prompt_tokens":
-			u.InputTokens, _ = jsonscan.Int(v)
+			read(0, &u.InputTokens, k, v)
 		case "completion_tokens":
-			u.OutputTokens, _ = jsonscan.Int(v)
+			read(1, &u.OutputTokens, k, v)
 		case "prompt_tokens_details":
-			u.CachedInputTokens = intField(v, "cached_tokens")
+			read(2, &u.CachedInputTokens, "prompt_tokens_details.cached_tokens", field(v, "cached_tokens"))
 		case "completion_tokens_details":
-			u.ReasoningTokens = intField(v, "reasoning_tokens")
+			read(3, &u.ReasoningTokens, "completion_tokens_details.reasoning_tokens", field(v, "reasoning_tokens"))
 		}
 	})
-	u.TotalTokens = u.InputTokens + u.OutputTokens
-	return u
+	return core.ReportedUsage(u, cmp.Or(bad[0], bad[1], bad[2], bad[3]), obj, estimate)
 }
 
-// intField reads the integer field name of the object obj, or 0.
-func intField(obj, name string) int64 {
+// field is the raw value of the field name of the object obj, or "".
+func field(obj, name string) string {
 	raw, _ := jsonscan.Field(obj, name)
-	n, _ := jsonscan.Int(raw)
-	return n
+	return raw
 }
 
 var usageKey = []byte(`"usage"`)
@@ -48,9 +53,9 @@ func (Format) Usage(req *core.Request, body []byte) (core.Usage, bool) {
 	}
 	obj, ok := jsonscan.LastField(str(body), "usage")
 	if !ok || jsonscan.KindOf(obj) != jsonscan.Object {
-		return core.Usage{}, false
+		return core.AnswerWithoutUsage(body), false
 	}
-	return parseUsage(obj), true
+	return parseUsage(obj, core.Usage{})
 }
 
 // objectAfterKey returns the JSON object that is the value of the last
@@ -131,6 +136,7 @@ type observer struct {
 	hide     bool
 	reported bool
 	done     bool
+	failure  string
 }
 
 var doneData = []byte("[DONE]")
@@ -141,6 +147,9 @@ func (o *observer) Finished() bool { return o.done }
 // Observe reads usage and hides the usage-only chunk (empty choices) the
 // client did not ask for.
 func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
+	if o.failure == "" {
+		o.failure = streamError(ev)
+	}
 	if !readStreamUsage(ev.Data, u) {
 		if bytes.Equal(ev.Data, doneData) {
 			o.done = true
@@ -153,6 +162,68 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 	o.reported = true
 	return !(o.hide && emptyChoices(ev.Data))
 }
+
+// Failure is the error the stream carried in place of a chunk, if any.
+func (o *observer) Failure() string { return o.failure }
+
+var errorKey = []byte(`"error"`)
+
+// streamError describes an error an OpenAI stream carries in place of a
+// chunk — data: {"error":{"message","type",…}}, or an event named error —
+// or returns "". Chunks without the key cost one byte search.
+func streamError(ev *core.Event) string {
+	if ev.Name != "error" && !bytes.Contains(ev.Data, errorKey) {
+		return ""
+	}
+	obj, found := jsonscan.Field(str(ev.Data), "error")
+	switch {
+	case found && jsonscan.KindOf(obj) == jsonscan.Object:
+		return describeError(obj)
+	case ev.Name == "error":
+		return describeError(str(ev.Data))
+	}
+	return ""
+}
+
+// describeError is "type: message" of an OpenAI error object (the code when
+// it has no type), or its raw text cut short when it has neither.
+func describeError(obj string) string {
+	var kind, code, msg, inner string
+	jsonscan.Fields(obj, func(k, v string) {
+		if k == "error" && jsonscan.KindOf(v) == jsonscan.Object {
+			inner = v // {"type":"error","error":{…}}
+		}
+		s, ok := jsonscan.Unquote(v)
+		if !ok && jsonscan.KindOf(v) == jsonscan.Number {
+			s = v
+		}
+		switch k {
+		case "type":
+			kind = s
+		case "code":
+			code = s
+		case "message":
+			msg = s
+		}
+	})
+	if inner != "" && msg == "" {
+		return describeError(inner)
+	}
+	if kind == "" || kind == "error" { // the Responses API's event type
+		kind = code
+	}
+	switch {
+	case msg != "" && kind != "":
+		return kind + ": " + msg
+	case msg != "":
+		return msg
+	case kind != "":
+		return kind
+	}
+	return "error: " + strings.ToValidUTF8(obj[:min(len(obj), 200)], "")
+}
+
+var _ core.StreamFailer = (*observer)(nil)
 
 var contentKey = []byte(`"content":"`)
 
@@ -170,7 +241,7 @@ func readStreamUsage(data []byte, u *core.Usage) bool {
 	if obj == nil {
 		return false
 	}
-	*u = parseUsage(str(obj))
+	*u, _ = parseUsage(str(obj), *u) // until now u counted content chunks
 	return true
 }
 
