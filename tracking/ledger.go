@@ -180,7 +180,9 @@ type Row struct {
 func (r Row) MarshalJSON() ([]byte, error) {
 	m := map[string]any{}
 	b, _ := json.Marshal(r.UsageTotals)
-	json.Unmarshal(b, &m)
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // a float64 would round counts past 2⁵³
+	d.Decode(&m)
 	for _, d := range r.groupBy {
 		switch d {
 		case GroupCustomer:

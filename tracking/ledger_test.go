@@ -295,3 +295,18 @@ func TestRecoverSetsAsideUnreadableLedgerRows(t *testing.T) {
 		t.Errorf("%d rows set aside, want 1", st.LedgerRowsSetAside)
 	}
 }
+
+// TestRowKeepsEveryDigit: a report's rows write large counts and amounts
+// exactly, as its total does, not rounded through a float64.
+func TestRowKeepsEveryDigit(t *testing.T) {
+	totals := core.UsageTotals{Requests: 3, InputTokens: 9223372036849776001, TotalTokens: 9223372036854775807, Cost: 9223372036854775807}
+	b, err := json.Marshal(tracking.Row{UsageTotals: totals})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"input_tokens":9223372036849776001`, `"total_tokens":9223372036854775807`, `"cost":9223372.036854775807`, `"requests":3`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("row %s: want %s", b, want)
+		}
+	}
+}
