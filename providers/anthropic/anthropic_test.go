@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/benchcpu"
 	"github.com/tollgate-dev/tollgate/providers/anthropic"
 	"github.com/tollgate-dev/tollgate/providers/sse"
 )
@@ -154,6 +155,7 @@ func BenchmarkStream(b *testing.B) {
 	raw := stream(200, `{"input_tokens":10,"cache_creation_input_tokens":20,"cache_read_input_tokens":100,"output_tokens":42}`)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if u, _ := observe(b, raw, 1<<20); u.OutputTokens != 42 {
 			b.Fatal(u)

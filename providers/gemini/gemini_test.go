@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/benchcpu"
 	"github.com/tollgate-dev/tollgate/providers/gemini"
 	"github.com/tollgate-dev/tollgate/providers/sse"
 )
@@ -32,13 +33,6 @@ func stream(n int) []byte {
 
 func observe(t testing.TB, raw []byte, limit int) (core.Usage, bool) {
 	obs := gemini.New().ObserveStream(&core.Request{Operation: gemini.OpStreamGenerateContent})
-	return observeN(t, obs, raw, limit)
-}
-
-// feed gives obs every event of a stream.
-func feed(t testing.TB, obs core.StreamObserver, raw []byte) { observeN(t, obs, raw, 1<<20) }
-
-func observeN(t testing.TB, obs core.StreamObserver, raw []byte, limit int) (core.Usage, bool) {
 	s := sse.NewReader(bytes.NewReader(raw))
 	var u core.Usage
 	for i := 0; i < limit; i++ {
@@ -56,6 +50,22 @@ func observeN(t testing.TB, obs core.StreamObserver, raw []byte, limit int) (cor
 
 // want: input = prompt + tool-use prompt; output = candidates + thoughts.
 var want = core.Usage{InputTokens: 44, OutputTokens: 27, TotalTokens: 71, CachedInputTokens: 16, ReasoningTokens: 7}
+
+// feed gives obs every event of a stream.
+func feed(t testing.TB, obs core.StreamObserver, raw []byte) {
+	s := sse.NewReader(bytes.NewReader(raw))
+	var u core.Usage
+	for {
+		ev, err := s.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		obs.Observe(ev, &u)
+	}
+}
 
 func TestUsage(t *testing.T) {
 	u, done := observe(t, stream(20), 1000)
@@ -141,6 +151,7 @@ func BenchmarkStream(b *testing.B) {
 	raw := stream(200)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if u, _ := observe(b, raw, 1<<20); u.ReasoningTokens != 7 {
 			b.Fatal(u)

@@ -102,7 +102,7 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 	if !o.done && bytes.Contains(ev.Data, finishKey) {
 		o.done = finished(str(ev.Data))
 	}
-	if o.failure == "" && bytes.Contains(ev.Data, errorKey) {
+	if o.failure == "" && leadsWithError(ev.Data) {
 		o.failure = streamError(str(ev.Data))
 	}
 	if obj := objectAfter(ev.Data, usageKey); obj != nil {
@@ -126,6 +126,17 @@ func finished(chunk string) bool {
 		}
 	})
 	return done
+}
+
+// leadsWithError reports whether the chunk's first key is "error", as in
+// the error object Gemini sends in place of a chunk: a few byte
+// comparisons, not a search of every chunk.
+func leadsWithError(data []byte) bool {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return false
+	}
+	return bytes.HasPrefix(data[skipSpace(data, i+1):], errorKey)
 }
 
 // streamError describes a chunk that is an error object —

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/benchcpu"
 	"github.com/tollgate-dev/tollgate/providers/openai"
 	"github.com/tollgate-dev/tollgate/providers/sse"
 )
@@ -138,6 +139,7 @@ func BenchmarkResponsesStream(b *testing.B) {
 	raw := responsesStream(200)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if u, _ := observe(b, openai.OpResponses, raw, 1<<20); u.OutputTokens != 25 {
 			b.Fatal(u)
@@ -163,6 +165,7 @@ func BenchmarkChatStream(b *testing.B) {
 	raw := chatStream(200)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if u, _ := observe(b, openai.OpChatCompletions, raw, 1<<20); u != wantResponses {
 			b.Fatal(u)
