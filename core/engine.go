@@ -496,8 +496,9 @@ func (s *meteredStream) ended(err error) error {
 	switch {
 	case failure != nil && !errors.Is(err, ErrDenied):
 		// The provider said what went wrong (an error event, then the end
-		// or a broken connection): that is the call's error.
-		s.end(failure, "")
+		// or a broken connection): that is the call's error, even if the
+		// client hung up on it.
+		s.end(failure, StatusUpstreamError)
 	case err != io.EOF && !finished:
 		s.end(err, "")
 		return err
@@ -528,7 +529,7 @@ var errCutShort = &Error{Kind: KindUpstream, Code: "stream_cut_short",
 // away.
 func (s *meteredStream) Close() error {
 	if err := streamFailure(s.obs); err != nil {
-		s.end(err, "") // the client hung up on the provider's error event
+		s.end(err, StatusUpstreamError) // the client hung up on the provider's error event
 	} else if s.obs != nil && s.obs.Finished() {
 		s.resp.UsageKnown = true
 		s.end(nil, "")
@@ -549,6 +550,8 @@ func (s *meteredStream) end(err error, status string) {
 				o.HTTPStatus = http.StatusInternalServerError
 			case status == StatusClientAborted:
 				o.Status, o.HTTPStatus = StatusClientAborted, 499
+			case status == StatusUpstreamError:
+				o.HTTPStatus = http.StatusBadGateway
 			case errors.Is(err, ErrDenied):
 				// A stage cut the stream short on purpose, after writing its
 				// own closing event — which the client may have read and

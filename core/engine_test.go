@@ -271,6 +271,28 @@ func TestStreamEndIsRecordedWithItsCause(t *testing.T) {
 	}
 }
 
+// TestClientGoneAfterAnErrorEvent: a client that read the provider's error
+// event and went away (its context cancelled) leaves an upstream error, the
+// provider's, not a client abort.
+func TestClientGoneAfterAnErrorEvent(t *testing.T) {
+	rec := &outcomes{}
+	eng := newEngine(func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+		return &core.Response{Status: 200, Stream: script("x", "fail", "x")}, nil
+	}, rec)
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err := eng.Do(ctx, &core.Request{Path: "/op"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Stream.Next()
+	resp.Stream.Next()
+	cancel()
+	resp.Stream.Close()
+	if o := rec.all[0]; o.Status != core.StatusUpstreamError || o.HTTPStatus != http.StatusBadGateway || !strings.Contains(o.Err.Error(), "overloaded") {
+		t.Errorf("outcome %s %d: %v; want the provider's error", o.Status, o.HTTPStatus, o.Err)
+	}
+}
+
 func TestDoAttributesFromContext(t *testing.T) {
 	rec := &outcomes{}
 	eng := newEngine(func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
