@@ -479,7 +479,7 @@ func (s *meteredStream) Next() (ev *Event, err error) {
 		if err != nil {
 			return nil, s.ended(err)
 		}
-		if s.ttft == 0 {
+		if s.ttft == 0 && (ev.Data != nil || ev.Name != "") { // not a keep-alive comment
 			s.ttft = time.Since(s.req.Received)
 		}
 		if s.obs == nil || s.obs.Observe(ev, &s.resp.Usage) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
 )
@@ -340,5 +341,43 @@ func TestNewIDIsUniqueAndVersion7(t *testing.T) {
 func BenchmarkNewID(b *testing.B) {
 	for b.Loop() {
 		core.NewID()
+	}
+}
+
+// Time to first token counts to the first event with data, not to a
+// keep-alive comment the upstream sends while the model thinks. The call
+// is made to look an hour old once the comment has passed: measured at
+// the data event, the delay is that hour.
+func TestTimeToFirstTokenSkipsKeepAlives(t *testing.T) {
+	rec := &outcomes{}
+	var req *core.Request
+	n := 0
+	stream := core.StreamFunc{NextFunc: func() (*core.Event, error) {
+		n++
+		switch n {
+		case 1:
+			return &core.Event{Raw: []byte(": ping\n\n")}, nil
+		case 2:
+			req.Received = time.Now().Add(-time.Hour)
+			return &core.Event{Raw: []byte("data: x\n\n"), Data: []byte("x")}, nil
+		}
+		return nil, io.EOF
+	}}
+	eng := newEngine(func(_ context.Context, r *core.Request, _ core.HandlerFunc) (*core.Response, error) {
+		req = r
+		return &core.Response{Status: 200, Stream: stream}, nil
+	}, rec)
+	resp, err := eng.Do(context.Background(), &core.Request{Path: "/op"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := resp.Stream.Next(); err != nil {
+			break
+		}
+	}
+	resp.Stream.Close()
+	if got := rec.all[0].TimeToFirstToken; got < 59*time.Minute {
+		t.Errorf("time to first token %v: measured at the keep-alive comment, not at the first data", got)
 	}
 }
