@@ -40,7 +40,7 @@ func DecodeConfig(path string, config map[string]any, dst any, extra ...string) 
 				got = string(b) // the value itself, as config's messages show it
 			}
 		}
-		return fmt.Errorf("%s: %s: want %s, got %s", path, te.Field, describeType(te.Type), got)
+		return fmt.Errorf("%s: %s: want %s, got %s", path, te.Field, DescribeType(te.Type, "a map"), got)
 	}
 	msg := err.Error()
 	if key, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
@@ -56,9 +56,10 @@ func DecodeConfig(path string, config map[string]any, dst any, extra ...string) 
 	return fmt.Errorf("%s: %s", path, strings.TrimPrefix(msg, "json: "))
 }
 
-// describeType says what a config value of type t is, as config's messages
-// do: "a whole number", "a list of strings".
-func describeType(t reflect.Type) string {
+// DescribeType says in words what a value of type t is, as messages about
+// a value of the wrong type do: "a whole number", "a list of strings";
+// object names a map or struct ("a map" in a config, "an object" in JSON).
+func DescribeType(t reflect.Type, object string) string {
 	switch t.Kind() {
 	case reflect.String:
 		return "a string"
@@ -70,14 +71,14 @@ func describeType(t reflect.Type) string {
 	case reflect.Float32, reflect.Float64:
 		return "a number"
 	case reflect.Slice, reflect.Array:
-		if e := describeType(t.Elem()); strings.HasPrefix(e, "a ") {
+		if e := DescribeType(t.Elem(), object); strings.HasPrefix(e, "a ") {
 			return "a list of " + e[2:] + "s"
 		}
 		return "a list"
 	case reflect.Map, reflect.Struct:
-		return "a map"
+		return object
 	case reflect.Pointer:
-		return describeType(t.Elem())
+		return DescribeType(t.Elem(), object)
 	}
 	return t.String()
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/jsonscan"
+	"github.com/tollgate-dev/tollgate/pipeline"
 )
 
 // decode reads data, one JSON value, into what dst points to, as
@@ -205,33 +206,7 @@ func fieldIndex(fields map[string]int, key string) (int, bool) {
 }
 
 func wrongKind(raw []byte, t reflect.Type) error {
-	return &placeError{msg: "want " + describe(t) + ", got " + shown(raw)}
-}
-
-// describe says what a JSON value decoding into t is: "a string", "a list
-// of strings".
-func describe(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		if e := describe(t.Elem()); strings.HasPrefix(e, "a ") {
-			return "a list of " + e[2:] + "s"
-		}
-		return "a list"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Pointer:
-		return describe(t.Elem())
-	}
-	return t.String()
+	return &placeError{msg: "want " + pipeline.DescribeType(t, "an object") + ", got " + shown(raw)}
 }
 
 // shown is a value as an error quotes it: itself, exactly as sent (a long
