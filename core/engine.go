@@ -492,16 +492,15 @@ func (s *meteredStream) Next() (ev *Event, err error) {
 // and returns what the client's Next gets.
 func (s *meteredStream) ended(err error) error {
 	finished := s.obs == nil || s.obs.Finished()
-	failure := streamFailure(s.obs)
-	switch {
+	broken := err != io.EOF && !finished // the client's Next gets err, else io.EOF
+	switch failure := streamFailure(s.obs); {
 	case failure != nil && !errors.Is(err, ErrDenied):
 		// The provider said what went wrong (an error event, then the end
 		// or a broken connection): that is the call's error, even if the
 		// client hung up on it.
 		s.end(failure, StatusUpstreamError)
-	case err != io.EOF && !finished:
+	case broken:
 		s.end(err, "")
-		return err
 	case !finished:
 		// A clean end before the format's last event: the answer is cut
 		// short as surely as by a broken connection.
@@ -514,7 +513,7 @@ func (s *meteredStream) ended(err error) error {
 		s.resp.UsageKnown = true
 		s.end(nil, "")
 	}
-	if err != io.EOF && !finished {
+	if broken {
 		return err
 	}
 	return io.EOF

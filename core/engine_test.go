@@ -74,6 +74,15 @@ func drain(t *testing.T, r *core.Response) {
 	r.Stream.Close()
 }
 
+// readToEnd reads a stream until it ends, however it ends.
+func readToEnd(s core.Stream) {
+	for {
+		if _, err := s.Next(); err != nil {
+			return
+		}
+	}
+}
+
 // outcomes records every outcome a completer sees.
 type outcomes struct {
 	mu  sync.Mutex
@@ -128,11 +137,7 @@ func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
 		{"stream read to the end", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
 			return &core.Response{Status: 200, Stream: events(3)}, nil
 		}, func(t *testing.T, r *core.Response) {
-			for {
-				if _, err := r.Stream.Next(); err != nil {
-					break
-				}
-			}
+			readToEnd(r.Stream)
 			r.Stream.Close()
 		}, core.StatusOK, 3},
 		{"stream closed after its last event", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
@@ -154,17 +159,7 @@ func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
 				}
 				return ev, err
 			}}}, nil
-		}, func(t *testing.T, r *core.Response) {
-			for {
-				if _, err := r.Stream.Next(); err != nil {
-					if err != io.EOF {
-						t.Errorf("the stream ended with %v, not io.EOF", err)
-					}
-					break
-				}
-			}
-			r.Stream.Close()
-		}, core.StatusOK, 2},
+		}, drain, core.StatusOK, 2},
 		{"client gone mid-stream", func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
 			return &core.Response{Status: 200, Stream: events(5)}, nil
 		}, func(t *testing.T, r *core.Response) {
@@ -199,11 +194,7 @@ func TestCompletersSeeEveryOutcomeOnce(t *testing.T) {
 				return &core.Event{Data: []byte("x")}, nil
 			}}}, nil
 		}, func(t *testing.T, r *core.Response) {
-			for {
-				if _, err := r.Stream.Next(); err != nil {
-					break
-				}
-			}
+			readToEnd(r.Stream)
 			r.Stream.Close()
 		}, core.StatusUpstreamError, 1},
 	}
@@ -259,11 +250,7 @@ func TestStreamEndIsRecordedWithItsCause(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for {
-				if _, err := resp.Stream.Next(); err != nil {
-					break
-				}
-			}
+			readToEnd(resp.Stream)
 			o := rec.all[0]
 			if o.Status != core.StatusUpstreamError || o.Err == nil || !strings.Contains(o.Err.Error(), tt.wantErr) {
 				t.Errorf("outcome %s: %v; want an upstream error saying %q", o.Status, o.Err, tt.wantErr)
@@ -371,11 +358,7 @@ func TestTimeToFirstTokenSkipsKeepAlives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := resp.Stream.Next(); err != nil {
-			break
-		}
-	}
+	readToEnd(resp.Stream)
 	resp.Stream.Close()
 	if got := rec.all[0].TimeToFirstToken; got < 59*time.Minute {
 		t.Errorf("time to first token %v: measured at the keep-alive comment, not at the first data", got)
