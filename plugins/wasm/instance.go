@@ -118,10 +118,14 @@ const startWhat = "the module's start function"
 func startTimeout(call time.Duration) time.Duration { return max(10*call, 10*time.Second) }
 
 // interrupt runs when the call deadline passes or its context ends: the
-// running code traps at its next check (or the module is closed).
+// running code traps at its next check (or the module is closed). The
+// timer and the guest's yield may both get here; only the first acts, so
+// the deadline global has one writer.
 func (inst *instance) interrupt() {
+	if !inst.fired.CompareAndSwap(false, true) {
+		return
+	}
 	inst.firedAt.Store(time.Now().UnixNano())
-	inst.fired.Store(true)
 	switch inst.mode {
 	case modeInstrument:
 		inst.deadline.Set(1)
@@ -137,7 +141,7 @@ func (inst *instance) interrupt() {
 // It does not call runtime.Gosched: that costs microseconds on a locked
 // thread, and the scheduler's own preemption suffices.
 func (inst *instance) yield() {
-	if inst.ctx != nil && inst.ctx.Err() != nil && !inst.fired.Load() {
+	if inst.ctx != nil && inst.ctx.Err() != nil {
 		inst.interrupt()
 	}
 }
