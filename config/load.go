@@ -91,15 +91,17 @@ func Load(opts Options) (*Config, error) {
 	}
 
 	raw := ko.Raw()
+	// Decoded even when the file is unusable: the settings that name
+	// secret variables (SecretVars) say what to keep out of the messages.
 	var cfg Config
-	if fileOK {
-		problems = append(problems, decode(raw, &cfg)...)
+	if decoded := decode(raw, &cfg); fileOK {
+		problems = append(problems, decoded...)
 	}
 	if len(problems) > 0 {
 		for i := range problems {
 			src.locate(&problems[i])
 		}
-		scrub(problems, secretValues(environ, raw))
+		scrub(problems, secretsOf(environ, cfg.SecretVars()))
 		sortProblems(problems)
 		return nil, &Error{Problems: problems}
 	}

@@ -13,33 +13,6 @@ const redacted = "[REDACTED]"
 // messages: replacing "dev" everywhere would mangle them and protect nothing.
 const minSecretLen = 8
 
-// secretValues returns the values that must not appear in a message: those
-// of the variables named by any api_key_env in raw, and of every variable
-// whose name says it holds a credential.
-func secretValues(environ *environment, raw map[string]any) []string {
-	return secretsOf(environ, credentialVars(raw))
-}
-
-// credentialVars are the variables raw names as holding credentials.
-func credentialVars(raw map[string]any) map[string]bool {
-	names := map[string]bool{}
-	if ps, ok := raw["providers"].(map[string]any); ok {
-		for _, p := range ps {
-			if pm, ok := p.(map[string]any); ok {
-				if n, ok := pm["api_key_env"].(string); ok {
-					names[n] = true
-				}
-			}
-		}
-	}
-	if r, ok := raw["redis"].(map[string]any); ok {
-		if n, ok := r["password_env"].(string); ok {
-			names[n] = true
-		}
-	}
-	return names
-}
-
 // SecretVars are the environment variables the config names as holding
 // secrets, sorted: each provider's api_key_env, redis.password_env,
 // admin.token_env and alerts.webhook_url_env. Their values are kept out of
@@ -53,13 +26,13 @@ func (c *Config) SecretVars() []string {
 	return slices.Sorted(maps.Keys(names))
 }
 
-// secretsOf returns the values of the variables in names, and of every
-// variable whose name says it holds a credential, longest first, so that
-// a secret that contains another is replaced whole.
-func secretsOf(environ *environment, names map[string]bool) []string {
+// secretsOf returns the values of the variables in names (SecretVars), and
+// of every variable whose name says it holds a credential, longest first,
+// so that a secret that contains another is replaced whole.
+func secretsOf(environ *environment, names []string) []string {
 	var out []string
 	for name, v := range environ.all() {
-		if len(v.value) >= minSecretLen && (names[name] || secretName(name)) {
+		if len(v.value) >= minSecretLen && (slices.Contains(names, name) || secretName(name)) {
 			out = append(out, v.value)
 		}
 	}

@@ -25,11 +25,7 @@ func (c *Config) YAML() ([]byte, error) {
 	if src == nil {
 		src = &sources{} // not from Load: no sources
 	}
-	named := map[string]bool{}
-	for _, v := range c.SecretVars() {
-		named[v] = true
-	}
-	w := shower{src: src, secrets: strings.NewReplacer(pairs(secretsOf(env, named))...)}
+	w := shower{src: src, secrets: strings.NewReplacer(pairs(secretsOf(env, c.SecretVars()))...)}
 	root := w.node("", reflect.ValueOf(*c))
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
