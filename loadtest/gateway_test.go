@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/testbin"
 )
@@ -43,6 +46,9 @@ func fakeGateway(mode string, args []string) int {
 				fmt.Fprintf(os.Stderr, `{"level":"ERROR","msg":"cannot listen","err":%q}`+"\n", err.Error())
 				return 1
 			}
+			term := make(chan os.Signal, 1)
+			signal.Notify(term, syscall.SIGTERM) // as tollgate does: a stopped process must be continued to see it
+			go func() { <-term; os.Exit(0) }()
 			fmt.Fprintln(os.Stderr, `{"level":"INFO","msg":"starting"}`)
 			fmt.Fprintf(os.Stderr, `{"level":"INFO","msg":"tollgate is serving","listen":"http://%s","stages":3}`+"\n", ln.Addr())
 			for {
@@ -162,4 +168,68 @@ func TestStartGatewayRunsTheRealGateway(t *testing.T) {
 	if err := smoke(context.Background(), newStreamClient(1), "http://"+p.addr+"/v1/chat/completions"); err != nil {
 		t.Fatalf("a call through the started gateway: %v", err)
 	}
+}
+
+// TestFocusStopsTheOtherTargets: while a target has its turn, the other
+// proxies and gateways are stopped and the upstream runs; the target
+// measured next is continued; a stopped one still ends at SIGTERM
+// without waiting out the kill.
+func TestFocusStopsTheOtherTargets(t *testing.T) {
+	o := Options{Gateway: os.Args[0], NoValidate: true, PauseOthers: true}
+	start := func(name string) *proc {
+		p, err := startGateway(context.Background(), o, NamedConfig{Name: name}, []string{fakeGatewayEnv + "=serve"}, "http://127.0.0.1:1", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.stop() })
+		return p
+	}
+	up, a, b := start("upstream"), start("a"), start("b")
+	direct, ta, tb := &target{proc: up}, &target{proc: a}, &target{proc: b}
+	live := []*target{direct, ta, tb}
+	// Signals land a moment later: each process is given up to 5 s to
+	// reach its state (T: stopped; any other: running or sleeping).
+	check := func(when string, want map[*proc]bool) {
+		t.Helper()
+		for p, stopped := range want {
+			deadline := time.Now().Add(5 * time.Second)
+			got := procState(t, p.pid())
+			for (got == 'T') != stopped && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+				got = procState(t, p.pid())
+			}
+			if (got == 'T') != stopped {
+				t.Errorf("%s: %s is in state %c, want stopped=%v", when, p.name, got, stopped)
+			}
+		}
+	}
+	focus(o, live, ta, up)
+	check("a's turn", map[*proc]bool{up: false, a: false, b: true})
+	if !focus(o, live, tb, up) {
+		t.Error("focus on b did not say it continued b")
+	}
+	check("b's turn", map[*proc]bool{up: false, a: true, b: false})
+	focus(o, live, direct, up)
+	check("direct's turn", map[*proc]bool{up: false, a: true, b: true})
+	if err := a.stop(); err != nil {
+		t.Errorf("stopping a paused target: %v", err)
+	}
+
+	o.PauseOthers = false
+	focus(o, live, direct, up)
+	check("without PauseOthers", map[*proc]bool{b: true}) // left as it was
+}
+
+// procState is the state letter of /proc/PID/stat: S sleeping, T stopped.
+func procState(t *testing.T, pid int) byte {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	if rest == "" {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	return rest[0]
 }

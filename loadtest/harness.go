@@ -55,6 +55,14 @@ type Options struct {
 	// target's first calls after the others' turns find its caches cold,
 	// which a run that never paused would not.
 	SliceWarmup int
+	// PauseOthers stops (SIGSTOP) every other proxy and gateway while a
+	// target is measured, and continues it for its own turn: idle, each
+	// still wakes up on its own (the Go runtime's monitor, the usage
+	// writer's and the load follower's tickers), and on a 2-core machine
+	// those wake-ups land on the cores the measured calls use. A gateway
+	// in production does not share its host with eight idle ones. The
+	// upstream always runs.
+	PauseOthers bool
 	Warmup      time.Duration // of the warm-up run per target
 	TTFBStreams int           // sequential streams per target and round
 	Streams     int           // concurrent streams per target (memory)
@@ -74,6 +82,7 @@ func DefaultOptions() Options {
 		Duration:      8 * time.Second,
 		Slices:        8,
 		SliceWarmup:   200,
+		PauseOthers:   true,
 		Warmup:        3 * time.Second,
 		TTFBStreams:   1000,
 		Streams:       1000,
@@ -116,6 +125,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Settings: Settings{
 			Rounds: o.Rounds, Duration: Duration(o.Duration), Warmup: Duration(o.Warmup),
 			Concurrencies: o.Concurrencies, BodyBytes: len(Body), Nice: o.Nice, Slices: nSlices, SliceWarmup: o.SliceWarmup,
+			PauseOthers: o.PauseOthers,
 			TTFBStreams: o.TTFBStreams, Streams: o.Streams, ChunkDelay: Duration(o.ChunkDelay),
 		},
 	}
@@ -192,6 +202,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if o.Warmup <= 0 {
 			break
 		}
+		focus(o, live, t, up)
 		logf("%s: warm-up %v", t.res.Name, o.Warmup)
 		if _, err := (wrkRun{URL: t.url, Threads: 2, Conns: 16, Duration: o.Warmup, MaxRequests: 200_000 * int64(o.Warmup/time.Second+1), Dir: work, Body: Body}).run(ctx); err != nil {
 			return nil, err
@@ -212,6 +223,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 					if err := ctx.Err(); err != nil {
 						return nil, err
 					}
+					focus(o, live, t, up)
 					if nSlices > 1 {
 						warm(ctx, client, t.url, o.SliceWarmup)
 					}
@@ -232,6 +244,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		for k := range live {
 			t := live[(k+round)%len(live)]
+			if focus(o, live, t, up) {
+				warm(ctx, client, t.url, o.SliceWarmup)
+			}
 			sr := streamRun{URL: t.url, N: o.TTFBStreams, Concurrency: 1, MaxDuration: 30 * time.Second}.run(ctx, client)
 			t.res.TTFB = append(t.res.TTFB, sr)
 			logf("round %d/%d streams %-14s ttfb p50 %6.0fµs p99 %6.0fµs  ok %d errors %d",
@@ -242,6 +257,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// Memory under many concurrent streams, one target at a time.
 	if o.Streams > 0 {
 		for _, t := range live {
+			focus(o, live, t, up)
 			n := o.Streams
 			sc := newStreamClient(n + 16)
 			rs := sampleRSS(t.proc.pid(), 50*time.Millisecond)
@@ -259,6 +275,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	client.CloseIdleConnections()
+	for _, t := range live {
+		t.proc.resume()
+	}
 
 	res.Machine.LoadAfter = LoadAvg()
 	for _, t := range live {
@@ -274,6 +293,23 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	sortTargets(res, o.Configs)
 	return res, nil
+}
+
+// focus lets t's process run and, with PauseOthers, stops every other
+// proxy and gateway; it reports whether any process was continued (whose
+// first calls then find cold caches).
+func focus(o Options, live []*target, t *target, up *proc) (resumed bool) {
+	if !o.PauseOthers {
+		return false
+	}
+	for _, u := range live {
+		if u.proc != up && u != t {
+			u.proc.pause()
+		}
+	}
+	resumed = t.proc.paused
+	t.proc.resume()
+	return resumed
 }
 
 // cut divides d into at most n slices of whole seconds (wrk's -d), at

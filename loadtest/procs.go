@@ -23,6 +23,9 @@ type proc struct {
 	addr string
 	done chan struct{}
 	err  error // set when done is closed
+	// paused: stopped by pause, not yet continued (the harness's
+	// goroutine alone pauses and resumes).
+	paused bool
 }
 
 // pid returns the process id.
@@ -152,6 +155,23 @@ func servingAddr(logPath string) (string, bool) {
 	return "", false
 }
 
+// pause stops the process (SIGSTOP) until resume: it keeps its memory,
+// sockets and connections, and runs nothing, its timers included.
+func (p *proc) pause() {
+	if p.alive() && !p.paused {
+		p.cmd.Process.Signal(syscall.SIGSTOP)
+		p.paused = true
+	}
+}
+
+// resume lets a paused process run again (SIGCONT).
+func (p *proc) resume() {
+	if p.alive() && p.paused {
+		p.cmd.Process.Signal(syscall.SIGCONT)
+		p.paused = false
+	}
+}
+
 // stop sends SIGTERM, waits up to 10s for a graceful exit, then kills.
 func (p *proc) stop() error {
 	select {
@@ -159,6 +179,7 @@ func (p *proc) stop() error {
 		return nil
 	default:
 	}
+	p.resume() // a stopped process would hold SIGTERM until continued
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:

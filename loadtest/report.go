@@ -56,6 +56,9 @@ func LoadSection(in ReportInput) string {
 		w("each such run is cut into %d slices of %v, the targets taking turns slice by slice so that a slow spell of the shared machine falls on every target alike, each slice after %d untimed calls one after another (a target's caches are cold after the others' turns), and a round's percentiles are read from its slices' pooled latency histograms; ",
 			s.Slices, time.Duration(s.Duration)/time.Duration(s.Slices), s.SliceWarmup)
 	}
+	if s.PauseOthers {
+		w("while a target is measured, the other proxies and gateways are stopped (SIGSTOP) and continued for their own turn, so that their idle wake-ups do not land on the measured calls' cores (the upstream always runs); ")
+	}
 	w("%v warm-up per target at c=16; ", time.Duration(s.Warmup))
 	w("request body %d bytes (a chat completion), answer served from memory; figures are medians over rounds, and added latency and ratios are paired within a round. ", s.BodyBytes)
 	w("Streams: %d sequential streams per target and round for time to first byte; then %d concurrent streams per target, each %d events %v apart.",

@@ -44,6 +44,7 @@ type Settings struct {
 	Nice          int      `json:"nice,omitempty"`
 	Slices        int      `json:"slices,omitempty"`       // a round's run of a target, cut into this many interleaved slices
 	SliceWarmup   int      `json:"slice_warmup,omitempty"` // untimed calls before each slice
+	PauseOthers   bool     `json:"pause_others,omitempty"` // the other proxies and gateways stopped during a target's turn
 }
 
 // Target kinds.
