@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/jsonscan"
+	"github.com/tollgate-dev/tollgate/pipeline"
 )
 
 // ReadFile reads the keys file, auth.keys_file: an exported JSON array of
@@ -46,10 +47,10 @@ func parseFile(data []byte) ([]Key, error) {
 	ks := make([]Key, len(entries))
 	for i, raw := range entries {
 		k := &ks[i]
-		// encoding/json first, as fast as it is; decode only to say where a
-		// value is wrong
+		// encoding/json first, as fast as it is; DecodeJSON only to say
+		// where a value is wrong
 		if err := json.Unmarshal(raw, k); err != nil {
-			if derr := decode(raw, k, false); derr != nil {
+			if derr := pipeline.DecodeJSON(raw, k); derr != nil {
 				err = derr
 			}
 			return nil, fmt.Errorf("entry %d: %w", i, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/pipeline"
 )
 
 // Spec is what a new key is created with.
@@ -94,7 +95,7 @@ type specJSON struct {
 // unknown key "rpm" (known: …)`, then what Check finds.
 func ParseSpec(data []byte) (Spec, error) {
 	var in specJSON
-	if err := decode(data, &in, true); err != nil {
+	if err := pipeline.DecodeJSON(data, &in); err != nil {
 		return Spec{}, fmt.Errorf("a key spec: %w", err)
 	}
 	s := Spec{Name: in.Name, Customer: in.Customer, Team: in.Team, Models: in.Models, Limits: in.Limits, Metadata: in.Metadata}
