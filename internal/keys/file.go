@@ -17,9 +17,14 @@ import (
 )
 
 // ReadFile reads the keys file, auth.keys_file: an exported JSON array of
-// keys (see `tollgate keys export`). Its errors start with the setting and
-// the file and say where the file is wrong: `auth.keys_file kf.json:
-// entry 0: id: want a string, got 5`.
+// keys (see `tollgate keys export`). An entry's key that no field of a key
+// takes is refused, as POST /admin/keys refuses it: a typo such as
+// "revokd" must not leave a key valid that the file means to revoke. Its
+// errors start with the setting and the file and say where the file is
+// wrong, naming the entry by its place and, when it has one, its id:
+// `auth.keys_file kf.json: entry 0: id: want a string, got 5`,
+// `auth.keys_file kf.json: entry 3 (key_3f9a1c2b7d4e): unknown key "revokd"
+// (known: …)`.
 func ReadFile(path string) ([]Key, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -46,15 +51,14 @@ func parseFile(data []byte) ([]Key, error) {
 	}
 	ks := make([]Key, len(entries))
 	for i, raw := range entries {
-		k := &ks[i]
-		// encoding/json first, as fast as it is; DecodeJSON only to say
-		// where a value is wrong
-		if err := json.Unmarshal(raw, k); err != nil {
-			if derr := pipeline.DecodeJSON(raw, k); derr != nil {
-				err = derr
-			}
-			return nil, fmt.Errorf("entry %d: %w", i, err)
+		// as Loaded, so that the output of `tollgate keys list --json`,
+		// which adds each key's source, reads back; the source is ignored
+		var l Loaded
+		if err := pipeline.DecodeJSON(raw, &l); err != nil {
+			return nil, fmt.Errorf("%s: %w", entryName(i, raw), err)
 		}
+		k := &ks[i]
+		*k = l.Key
 		if k.ID == "" {
 			return nil, fmt.Errorf("entry %d: id: missing (want the key's id, such as key_3f9a1c2b7d4e)", i)
 		}
@@ -64,6 +68,19 @@ func parseFile(data []byte) ([]Key, error) {
 		k.Hash = strings.ToLower(k.Hash)
 	}
 	return ks, nil
+}
+
+// entryName names entry i of the file, raw, in an error: "entry 3", with
+// its id when it has one that reads ("entry 3 (key_3f9a1c2b7d4e)"), which
+// finds it in a long file.
+func entryName(i int, raw []byte) string {
+	var e struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.ID != "" {
+		return fmt.Sprintf("entry %d (%s)", i, e.ID)
+	}
+	return fmt.Sprintf("entry %d", i)
 }
 
 // Sources of a loaded key: the store, keys.db; the keys file,

@@ -142,15 +142,15 @@ func TestReadFileSaysWhereItIsWrong(t *testing.T) {
 		{"an entry not an object", `[` + good + `, 5]`, "entry 1: want an object, got 5"},
 		{"an id not a string", `[{"id": 5}]`, "entry 0: id: want a string, got 5"},
 		{"a limit not a number", `[{"id": "key_1", "limits": {"tokens_per_minute": "many"}}]`,
-			`entry 0: limits.tokens_per_minute: want a whole number, got "many"`},
+			`entry 0 (key_1): limits.tokens_per_minute: want a whole number, got "many"`},
 		{"a limit too large", `[{"id": "key_1", "limits": {"tokens_per_minute": 9223372036854775808}}]`,
-			`entry 0: limits.tokens_per_minute: want a whole number, got 9223372036854775808`},
+			`entry 0 (key_1): limits.tokens_per_minute: want a whole number, got 9223372036854775808`},
 		{"a budget", `[{"id": "key_1", "limits": {"monthly_budget": "lots"}}]`,
-			`entry 0: limits.monthly_budget: not a dollar amount: "lots"`},
-		{"a model", `[{"id": "key_1", "models": ["gpt-4o", 4]}]`, "entry 0: models[1]: want a string, got 4"},
-		{"a metadata value", `[{"id": "key_1", "metadata": {"env": ["prod"]}}]`, `entry 0: metadata.env: want a string, got ["prod"]`},
+			`entry 0 (key_1): limits.monthly_budget: not a dollar amount: "lots"`},
+		{"a model", `[{"id": "key_1", "models": ["gpt-4o", 4]}]`, "entry 0 (key_1): models[1]: want a string, got 4"},
+		{"a metadata value", `[{"id": "key_1", "metadata": {"env": ["prod"]}}]`, `entry 0 (key_1): metadata.env: want a string, got ["prod"]`},
 		{"a time", `[{"id": "key_1", "revoked": "yesterday"}]`,
-			`entry 0: revoked: want a time such as 2026-01-02T15:04:05Z, got "yesterday"`},
+			`entry 0 (key_1): revoked: want a time such as 2026-01-02T15:04:05Z, got "yesterday"`},
 		{"no id", `[{"hash": "` + strings.Repeat("ab", 32) + `"}]`, "entry 0: id: missing"},
 		{"a short hash", `[{"id": "key_1", "hash": "abc"}]`, `entry 0 (key_1): hash: want 64 hex digits (the key's SHA-256), got "abc"`},
 		{"a hash not hex", `[{"id": "key_1", "hash": "` + strings.Repeat("zz", 32) + `"}]`,
@@ -171,12 +171,61 @@ func TestReadFileSaysWhereItIsWrong(t *testing.T) {
 	if _, err := keys.ReadFile(filepath.Join(dir, "nope.json")); err == nil || !strings.HasPrefix(err.Error(), "auth.keys_file: open ") {
 		t.Errorf("ReadFile of a missing file = %v", err)
 	}
-	// What export writes reads back, with unknown keys (a newer export)
-	// ignored.
-	file := filepath.Join(dir, "ok.json")
-	os.WriteFile(file, []byte(`[`+strings.Replace(good, `"limits"`, `"new_field":1,"limits"`, 1)+`]`), 0o600)
-	if ks, err := keys.ReadFile(file); err != nil || len(ks) != 1 || ks[0].ID != "key_1" {
-		t.Errorf("ReadFile = %+v, %v", ks, err)
+}
+
+// TestReadFileRefusesAnUnknownKey: a typo in an entry ("revokd") is an
+// error naming the file, the entry and the key, as POST /admin/keys
+// refuses it: ignored, it left valid a key the file meant to revoke.
+func TestReadFileRefusesAnUnknownKey(t *testing.T) {
+	const known = "(known: created, customer, expires, hash, hint, id, limits, metadata, models, name, revoked, source, team)"
+	hash := `"hash":"` + strings.Repeat("ab", 32) + `"`
+	tests := []struct{ name, data, want string }{
+		{"revoked, misspelt", `[{"id":"key_1",` + hash + `},{"id":"key_2",` + hash + `,"revokd":"2026-01-02T00:00:00Z"}]`,
+			`entry 1 (key_2): unknown key "revokd" ` + known},
+		{"expires, misspelt", `[{"id":"key_1",` + hash + `,"expires_att":"2026-01-02T00:00:00Z"}]`,
+			`entry 0 (key_1): unknown key "expires_att" ` + known},
+		{"in limits", `[{"id":"key_1",` + hash + `,"limits":{"rpm":5}}]`,
+			`entry 0 (key_1): limits: unknown key "rpm" (known: monthly_budget, requests_per_minute, tokens_per_minute)`},
+		{"no id to name the entry by", `[{"revokd":true}]`, `entry 0: unknown key "revokd" ` + known},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(dir, "kf.json")
+			os.WriteFile(file, []byte(tt.data), 0o600)
+			_, err := keys.ReadFile(file)
+			if want := "auth.keys_file " + file + ": " + tt.want; err == nil || err.Error() != want {
+				t.Errorf("ReadFile = %v\nwant %s", err, want)
+			}
+		})
+	}
+	// The admin API refuses the same mistake the same way.
+	if _, err := keys.ParseSpec([]byte(`{"customer":"a","limits":{"rpm":5}}`)); err == nil ||
+		!strings.HasSuffix(err.Error(), `limits: unknown key "rpm" (known: monthly_budget, requests_per_minute, tokens_per_minute)`) {
+		t.Errorf("ParseSpec = %v", err)
+	}
+}
+
+// TestReadFileReadsWhatTheCommandsWrite: what `tollgate keys export`
+// writes reads back, and so does `keys list --json`, which adds each key's
+// source.
+func TestReadFileReadsWhatTheCommandsWrite(t *testing.T) {
+	st := keys.NewStore(t.TempDir())
+	_, k, err := st.Create(keys.Spec{Name: "ci", Customer: "acme", Models: []string{"gpt-4o*"}, Limits: core.Limits{RequestsPerMinute: 5},
+		Metadata: map[string]string{"env": "prod"}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := exportTo(t, st)
+	if ks, err := keys.ReadFile(file); err != nil || len(ks) != 1 || ks[0].ID != k.ID || ks[0].Expires == nil {
+		t.Errorf("ReadFile of an export = %+v, %v", ks, err)
+	}
+	list, _ := st.List()
+	all, _ := keys.Merge(list, nil)
+	data, _ := json.Marshal(all)
+	os.WriteFile(file, data, 0o600)
+	if ks, err := keys.ReadFile(file); err != nil || len(ks) != 1 || ks[0].ID != k.ID {
+		t.Errorf("ReadFile of keys list --json = %+v, %v", ks, err)
 	}
 }
 
