@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"os"
 	"sync"
@@ -28,9 +27,23 @@ type Authenticator struct {
 	log      *slog.Logger
 	now      func() time.Time
 	snap     atomic.Pointer[snapshot]
-	mu       sync.Mutex // serializes Refresh
+	mu       sync.Mutex // serializes Refresh; guards what follows
 	modStore fileStamp
 	modFile  fileStamp
+	// fileKeys are the keys file's as it last read; fileErr is why it
+	// does not read now, nil when it does.
+	fileKeys []Key
+	fileErr  error
+	// warned is the problem Watch last warned about, so that it warns
+	// once, not at every tick.
+	warned problem
+}
+
+// problem is a refresh's error with the keys file's stamp when it was
+// found: a new error, or the same in a file that changed, is a new problem.
+type problem struct {
+	msg  string
+	file fileStamp
 }
 
 type snapshot struct {
@@ -74,8 +87,12 @@ func (a *Authenticator) Count() int { return a.snap.Load().count }
 func (a *Authenticator) Limited() int { return a.snap.Load().limited }
 
 // Refresh re-reads the store and the keys file if either changed since the
-// last read (or always, with force), and reports whether it did. On error
-// the keys already loaded stay in force.
+// last read (or always, with force), and reports whether it did. A store
+// that does not read leaves the keys loaded in force. A keys file that does
+// not read leaves the keys it held when it last read in force, merged with
+// the store's as they are now, so that a revocation in the store takes
+// effect while the file is broken; its error is returned by every Refresh
+// until the file reads again (the file is re-read only when it changes).
 func (a *Authenticator) Refresh(force bool) (bool, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -83,20 +100,22 @@ func (a *Authenticator) Refresh(force bool) (bool, error) {
 	if a.file != "" {
 		fs = stamp(a.file)
 	}
-	if !force && ss == a.modStore && fs == a.modFile {
-		return false, nil
+	fileChanged := a.file != "" && (force || fs != a.modFile)
+	if !force && ss == a.modStore && !fileChanged {
+		return false, a.fileErr
 	}
 	fromStore, err := a.store.List()
 	if err != nil {
 		return false, err
 	}
-	var fromFile []Key
-	if a.file != "" {
-		if fromFile, err = ReadFile(a.file); err != nil {
-			return false, err
+	if fileChanged {
+		if ks, err := ReadFile(a.file); err != nil {
+			a.fileErr = err
+		} else {
+			a.fileKeys, a.fileErr = ks, nil
 		}
 	}
-	all, stale := Merge(fromStore, fromFile)
+	all, stale := Merge(fromStore, a.fileKeys)
 	for _, id := range stale {
 		a.log.Warn("auth.keys_file still lists a key that keys.db has revoked; the key stays revoked: export the keys again (tollgate keys export) to update the file",
 			"key_id", id, "keys_file", a.file)
@@ -115,7 +134,7 @@ func (a *Authenticator) Refresh(force bool) (bool, error) {
 	}
 	a.snap.Store(s)
 	a.modStore, a.modFile = ss, fs
-	return true, nil
+	return true, a.fileErr
 }
 
 func stamp(path string) fileStamp {
@@ -145,7 +164,10 @@ func (a *Authenticator) Authenticate(_ context.Context, credential string) (*cor
 	return e.p, nil
 }
 
-// Watch refreshes every interval until ctx is done, logging failures.
+// Watch refreshes every interval until ctx is done. It warns of a
+// problem once, when it appears and again only when it changes (another
+// error, or the keys file rewritten and still wrong), and says when the
+// keys read again. Call it once per Authenticator.
 func (a *Authenticator) Watch(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		return
@@ -157,14 +179,32 @@ func (a *Authenticator) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			changed, err := a.Refresh(false)
-			switch {
-			case err != nil && !errors.Is(err, context.Canceled):
-				a.log.Warn("cannot re-read the virtual keys; the keys already loaded stay in force", "err", err)
-			case changed:
-				a.log.Info("virtual keys reloaded", "keys", a.Count())
-			}
+			a.tick()
 		}
+	}
+}
+
+// tick is one refresh of Watch, and what it logs.
+func (a *Authenticator) tick() {
+	changed, err := a.Refresh(false)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case err != nil:
+		p := problem{msg: err.Error(), file: a.modFile}
+		switch {
+		case p == a.warned:
+		case err == a.fileErr:
+			a.log.Warn("auth.keys_file does not read: the keys it held when it last read stay in force, with keys.db's as they are now (warned again when the file or the error changes)", "err", err)
+		default:
+			a.log.Warn("cannot re-read the virtual keys: the keys already loaded stay in force (warned again when the error changes)", "err", err)
+		}
+		a.warned = p
+	case a.warned != problem{}:
+		a.warned = problem{}
+		a.log.Info("the virtual keys read again; all of them are in force", "keys", a.Count())
+	case changed:
+		a.log.Info("virtual keys reloaded", "keys", a.Count())
 	}
 }
 

@@ -1,0 +1,4 @@
+package keys
+
+// Tick is one refresh of Watch, for tests that count what it logs.
+func (a *Authenticator) Tick() { a.tick() }
