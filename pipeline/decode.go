@@ -24,12 +24,14 @@ func DecodeConfig(path string, config map[string]any, dst any, extra ...string) 
 	if len(config) == 0 {
 		return nil
 	}
-	raw, err := json.Marshal(config)
-	if err != nil {
+	var raw bytes.Buffer
+	enc := json.NewEncoder(&raw)
+	enc.SetEscapeHTML(false) // a value an error shows is shown as written: "<", not "\u003c"
+	if err := enc.Encode(config); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	d := decoder{words: configWords, extra: extra}
-	if err := d.decode(raw, dst); err != nil {
+	if err := d.decode(bytes.TrimSpace(raw.Bytes()), dst); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil

@@ -221,6 +221,7 @@ func TestDecodeConfigNamesListItemsAndMapValues(t *testing.T) {
 		"a list of booleans":     {map[string]any{"flags": "yes"}, `c: flags: want a list of true or false, got "yes"`},
 		"a list in a map":        {map[string]any{"nested": map[string]any{"a": []any{map[string]any{"model": false}}}}, `c: nested.a[0].model: want a string, got false`},
 		"a big number, exactly":  {map[string]any{"limit": uint64(1 << 63)}, `c: limit: want a whole number, got 9223372036854775808`},
+		"a value as written":     {map[string]any{"limit": "<5 & >1"}, `c: limit: want a whole number, got "<5 & >1"`},
 		"a quoted number":        {map[string]any{"port": "80x"}, `c: port: want a whole number in a string, got "80x"`},
 		"a promoted key":         {map[string]any{"zone": 5}, `c: zone: want a string, got 5`},
 		"a duration in a map":    {map[string]any{"windows": map[string]any{"a": "1s", "b": "soon"}}, `c: windows.b: want a duration like "30s", got "soon"`},
