@@ -306,10 +306,13 @@ func (o *ops) warnKeyLimits() {
 
 // refreshKeys makes a change through the admin API take effect at once.
 func (o *ops) refreshKeys() {
-	if o.keys != nil {
-		if _, err := o.keys.Refresh(true); err != nil {
-			o.log.Warn("cannot re-read the virtual keys", "err", err)
-		}
+	if o.keys == nil {
+		return
+	}
+	// Applied with an error: the change is in force and the error is the
+	// keys file's, which the periodic refresh reports once.
+	if applied, err := o.keys.Refresh(true); err != nil && !applied {
+		o.log.Warn("cannot re-read the virtual keys: the change is saved in keys.db and takes effect once they read", "err", err)
 	}
 }
 

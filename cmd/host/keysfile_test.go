@@ -99,6 +99,20 @@ func TestKeysFileAndStore(t *testing.T) {
 	if err != nil || !strings.Contains(stderr, "warning: auth.keys_file "+file+": entry 0: id: want a string, got 5") || !lineHas(out, id, "store") {
 		t.Errorf("keys list with a broken keys file: %v\n%s\n%s", err, out, stderr)
 	}
+	// A key made through the admin API meanwhile works at once, and the
+	// log does not say the change failed: the file's standing error is
+	// the refresh's to report, once.
+	code, body = opsCall(t, h.admin+"/admin/keys", `{"customer":"initech"}`)
+	var made struct{ Key string }
+	if code != 201 || json.Unmarshal([]byte(body), &made) != nil || made.Key == "" {
+		t.Fatalf("POST /admin/keys while the keys file is broken: %d %s", code, body)
+	}
+	if code, body := opsCall(t, url, chat, "Authorization", "Bearer "+made.Key); code != 200 {
+		t.Errorf("a key made while the keys file is broken: %d %s", code, body)
+	}
+	if strings.Contains(h.stderr.String(), "cannot re-read the virtual keys") {
+		t.Errorf("the log says an admin change was not applied, though it was:\n%s", h.stderr.String())
+	}
 }
 
 // TestKeysAPIStorageFailure: a keys.db that does not open is the server's
