@@ -508,6 +508,11 @@ func TestCorruptFileIsRefusedAndRecovered(t *testing.T) {
 	if n := rep.Copied["queues/down"]; n < 150 || n >= 200 || rep.Copied["ledger"] != 1 || len(rep.Problems) == 0 {
 		t.Errorf("recover report %+v", rep)
 	}
+	// The queue's keys are consecutive: those either side of the damaged
+	// page count what it held.
+	if n := rep.Copied["queues/down"] + rep.Lost["queues/down"]; n != 200 || rep.Complete() {
+		t.Errorf("copied %d and lost %d of 200 events", rep.Copied["queues/down"], rep.Lost["queues/down"])
+	}
 	db2 := open(t, dir) // starts again
 	if st := db2.Stats(); st.Sinks[0].Queued != int64(rep.Copied["queues/down"]) {
 		t.Errorf("after recover %+v", st.Sinks)

@@ -1,19 +1,16 @@
 package tracking
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
-
-	"github.com/tollgate-dev/tollgate/core"
 )
 
 // RecoverReport says what [Recover] did.
@@ -29,8 +26,50 @@ type RecoverReport struct {
 	// Copied counts the entries copied, by bucket ("queues/tracker",
 	// "ledger", …).
 	Copied map[string]int `json:"copied"`
-	// Problems lists what could not be read.
+	// Lost counts, by bucket, the entries that were on pages that could
+	// not be read: at most that many, as the keys either side of a damaged
+	// page tell (queue and dead-letter keys are sequence numbers; keys
+	// deleted before the damage, by a replay or a purge, count too).
+	// -1 means their number cannot be told: the ledger's keys are not
+	// numbers, and a damaged list of sinks hides whole queues.
+	Lost map[string]int `json:"lost,omitempty"`
+	// Problems lists what could not be read, where, and why.
 	Problems []string `json:"problems,omitempty"`
+	// Unreadable, when set, says why nothing at all could be read from the
+	// file (both of its meta pages are damaged, say): nothing was copied,
+	// and the new file is empty.
+	Unreadable string `json:"unreadable,omitempty"`
+}
+
+// Complete reports whether every entry of the file was copied.
+func (r *RecoverReport) Complete() bool { return r.Unreadable == "" && len(r.Problems) == 0 }
+
+// Events sums the entries of the sinks' queues and dead letters — usage
+// events, and payloads such as decision logs — that were copied, and those
+// that could not be read: at most lost, or an unknown number when lost is -1.
+func (r *RecoverReport) Events() (copied, lost int) {
+	for label, n := range r.Copied {
+		if isSinkBucket(label) {
+			copied += n
+		}
+	}
+	for label, n := range r.Lost {
+		switch {
+		case !isSinkBucket(label):
+		case n < 0 || lost < 0:
+			lost = -1
+		default:
+			lost += n
+		}
+	}
+	return copied, lost
+}
+
+// isSinkBucket reports whether a report's label names sinks' queues or
+// dead letters ("queues/tracker", or "dead" when their list was damaged).
+func isSinkBucket(label string) bool {
+	top, _, _ := strings.Cut(label, "/")
+	return top == string(bucketQueues) || top == string(bucketDead)
 }
 
 // ErrNoDatabase means a data directory holds no usage database.
@@ -71,10 +110,14 @@ func stat(dir string) (path string, size int64, err error) {
 
 // Recover moves the usage database in dir aside (to usage.db.damaged-TIME)
 // and copies every entry that can still be read — queued events, dead
-// letters, ledger rows, counters, the Deliverer's URLs — into a new file. It refuses while
-// another process has the file open. On a healthy file it is a compaction;
-// an empty file becomes a new database where it is. It touches nothing
-// where there is no usage database file (see [Find]).
+// letters, ledger rows, counters, the Deliverer's URLs — into a new file.
+// It refuses while another process has the file open. On a healthy file it
+// is a compaction; an empty file becomes a new database where it is. It
+// touches nothing where there is no usage database file (see [Find]).
+//
+// The error is nil once the file is moved aside, even when not everything
+// could be read: the report's [RecoverReport.Complete] says whether it
+// was, Lost and Problems what was not, and Unreadable why nothing was.
 func Recover(dir string) (*RecoverReport, error) {
 	path, size, err := stat(dir)
 	if err != nil {
@@ -83,7 +126,7 @@ func Recover(dir string) (*RecoverReport, error) {
 	if _, ok := lookup(dir); ok {
 		return nil, fmt.Errorf("%w: %s is open in this process", ErrLocked, path)
 	}
-	rep := &RecoverReport{Path: path, Copied: map[string]int{}}
+	rep := &RecoverReport{Path: path, Copied: map[string]int{}, Lost: map[string]int{}}
 	if size == 0 {
 		// bbolt writes a new database into an empty file; its lock
 		// keeps a gateway starting on it out meanwhile.
@@ -118,7 +161,7 @@ func Recover(dir string) (*RecoverReport, error) {
 	defer dst.Close()
 	src, err := openDamaged(rep.MovedTo)
 	if err != nil {
-		rep.Problems = append(rep.Problems, "nothing could be read: "+err.Error())
+		rep.Unreadable = unreadable(err)
 	} else {
 		defer src.Close()
 		salvage(src, dst, rep)
@@ -139,6 +182,15 @@ func createTop(dst *bolt.DB) error {
 	})
 }
 
+// unreadable says why bbolt could not open a file at all.
+func unreadable(err error) string {
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrVersionMismatch) {
+		// bbolt reads everything else from where a meta page points.
+		return fmt.Sprintf("both of its meta pages, the first two pages of the file, which say where everything else is, are damaged (or it is not a bbolt file at all): %v", err)
+	}
+	return err.Error()
+}
+
 func openDamaged(path string) (db *bolt.DB, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -146,155 +198,4 @@ func openDamaged(path string) (db *bolt.DB, err error) {
 		}
 	}()
 	return bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-}
-
-// salvage copies what it can, one bucket at a time; a panic while reading
-// a damaged page ends that bucket's copy, not the whole recovery.
-func salvage(src, dst *bolt.DB, rep *RecoverReport) {
-	type entry struct{ k, v []byte }
-	copyBucket := func(label string, path ...[]byte) {
-		var entries []entry
-		var seq uint64
-		// readFrom reads from start (nil: the first key) to the end; a
-		// panic on a damaged page stops it and reports where.
-		readFrom := func(start []byte) (done bool) {
-			defer func() {
-				if r := recover(); r != nil {
-					msg := fmt.Sprintf("%s: a damaged page after entry %d: %v", label, len(entries), r)
-					if n := len(rep.Problems); n == 0 || rep.Problems[n-1] != msg {
-						rep.Problems = append(rep.Problems, msg)
-					}
-				}
-			}()
-			err := src.View(func(tx *bolt.Tx) error {
-				b := tx.Bucket(path[0])
-				for _, p := range path[1:] {
-					if b == nil {
-						break
-					}
-					b = b.Bucket(p)
-				}
-				if b == nil {
-					return nil
-				}
-				seq = b.Sequence()
-				c := b.Cursor()
-				k, v := c.First()
-				if start != nil {
-					k, v = c.Seek(start)
-				}
-				for ; k != nil; k, v = c.Next() {
-					if v == nil {
-						continue // a nested bucket
-					}
-					entries = append(entries, entry{clone(k), clone(v)})
-				}
-				return nil
-			})
-			if err != nil {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %v", label, err))
-			}
-			return true
-		}
-		// Queue and dead-letter keys are sequence numbers: past a damaged
-		// page, seek ever further ahead for the next readable one.
-		var start []byte
-		for skip := 0; !readFrom(start) && skip < 48; skip++ {
-			last := start
-			if len(entries) > 0 {
-				last = entries[len(entries)-1].k
-			}
-			if len(last) != 8 && last != nil {
-				break // not a sequence key: nothing to skip to
-			}
-			start = u64(beUint64(last) + 1<<skip)
-		}
-		err := dst.Update(func(tx *bolt.Tx) error {
-			b, err := tx.CreateBucketIfNotExists(path[0])
-			if err != nil {
-				return err
-			}
-			for _, p := range path[1:] {
-				if b, err = b.CreateBucketIfNotExists(p); err != nil {
-					return err
-				}
-			}
-			if err := b.SetSequence(seq); err != nil {
-				return err
-			}
-			for _, e := range entries {
-				if err := b.Put(e.k, e.v); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: writing: %v", label, err))
-			return
-		}
-		rep.Copied[label] = len(entries)
-	}
-	for _, parent := range [][]byte{bucketQueues, bucketDead} {
-		var names [][]byte
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					rep.Problems = append(rep.Problems, fmt.Sprintf("%s: listing sinks: %v", parent, r))
-				}
-			}()
-			src.View(func(tx *bolt.Tx) error {
-				if b := tx.Bucket(parent); b != nil {
-					b.ForEachBucket(func(k []byte) error {
-						names = append(names, clone(k))
-						return nil
-					})
-				}
-				return nil
-			})
-		}()
-		for _, n := range names {
-			copyBucket(string(parent)+"/"+string(n), parent, n)
-		}
-	}
-	copyBucket(string(bucketLedger), bucketLedger)
-	copyBucket(string(bucketLedgerAside), bucketLedgerAside)
-	setAsideUnreadable(dst, rep)
-	copyBucket(string(bucketDropped), bucketDropped)
-	copyBucket(string(bucketMeta), bucketMeta) // the URL each deliver: queue is for
-}
-
-// setAsideUnreadable sets aside the copied ledger rows whose totals cannot
-// be read (setAside), so that reports and budgets over them work again.
-func setAsideUnreadable(dst *bolt.DB, rep *RecoverReport) {
-	err := dst.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucketLedgerAside); err != nil {
-			return err
-		}
-		b := tx.Bucket(bucketLedger)
-		if b == nil {
-			return nil
-		}
-		var bad [][]byte
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var t core.UsageTotals
-			if err := json.Unmarshal(v, &t); err != nil {
-				if err := setAside(tx, k, v); err != nil {
-					return err
-				}
-				rep.Problems = append(rep.Problems, fmt.Sprintf("ledger: row %s could not be read (%v): set aside in ledger_damaged", rowName(k), err))
-				bad = append(bad, bytes.Clone(k))
-			}
-		}
-		for _, k := range bad {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("ledger: setting aside unreadable rows: %v", err))
-	}
 }

@@ -30,12 +30,14 @@ Usage:
   tollgate usage dead-letters  [--config FILE] [--sink NAME] [--id ID]... [--limit N] [--json]
   tollgate usage replay        [--config FILE] [--sink NAME] [--id ID]...
   tollgate usage purge         [--config FILE] [--sink NAME] [--id ID]... --yes
-  tollgate usage recover       [--config FILE]
+  tollgate usage recover       [--config FILE] [--json]
 
 Each command reads the usage database in the config's data_dir. While a
 gateway runs it holds that file; the command then asks the gateway through
 its admin listener (admin_listen) instead. recover needs the gateway stopped.
 DAY is 2026-03-01 (UTC) or an RFC 3339 time; from and to are inclusive.
+recover exits 0 when it copied every entry, 3 when it copied some and lists
+what it could not read (the gateway can start), 1 when it read nothing.
 `
 
 // usageCmd runs `tollgate usage SUBCOMMAND`.
@@ -75,7 +77,7 @@ func usageCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	asJSON, _ := fs.GetBool("json")
 	if sub == "recover" {
-		return recoverCmd(cfg, stdout, stderr)
+		return recoverCmd(cfg, asJSON, stdout, stderr)
 	}
 	if sub == "purge" {
 		if yes, _ := fs.GetBool("yes"); !yes {
@@ -358,34 +360,4 @@ func cell(v any) string {
 		return "-"
 	}
 	return fmt.Sprint(v)
-}
-
-// recoverCmd moves a damaged usage database aside and salvages it. It
-// fails (exit 1) when it did neither: no file, or not a file, to recover.
-func recoverCmd(cfg *config.Config, stdout, stderr io.Writer) int {
-	rep, err := tracking.Recover(cfg.DataDir)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate usage recover: %v\n", err)
-		return 1
-	}
-	if rep.Empty {
-		fmt.Fprintf(stdout, "tollgate usage recover: %s was empty: nothing was in it, and it is now a new usage database\n", rep.Path)
-		return 0
-	}
-	fmt.Fprintf(stdout, "tollgate usage recover: the old file is kept at %s\n", rep.MovedTo)
-	keys := make([]string, 0, len(rep.Copied))
-	for k := range rep.Copied {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(stdout, "  copied %-28s %d entries\n", k, rep.Copied[k])
-	}
-	for _, p := range rep.Problems {
-		fmt.Fprintf(stdout, "  lost: %s\n", p)
-	}
-	if len(rep.Problems) == 0 {
-		fmt.Fprintln(stdout, "  nothing was lost")
-	}
-	return 0
 }

@@ -192,14 +192,17 @@ func TestCorruptOutboxRefusesToStartAndRecovers(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "corrupt") || !strings.Contains(string(out), "tollgate usage recover --config") {
 		t.Fatalf("serve on a damaged outbox: %v\n%s", err, out)
 	}
+	// Nothing can be read past both meta pages: recover fails (exit 1)
+	// and says so, rather than pass the moved file for a recovered one.
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"usage", "recover", "--config", u.config}, &stdout, &stderr); code != 0 {
-		t.Fatalf("recover exit %d: %s%s", code, stdout.String(), stderr.String())
+	if code := run([]string{"usage", "recover", "--config", u.config}, &stdout, &stderr); code != 1 {
+		t.Fatalf("recover exit %d: %s%s; want 1", code, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "the old file is kept at") {
-		t.Errorf("recover said: %s", stdout.String())
+	if !strings.Contains(stdout.String(), "the old file is kept at") || !strings.Contains(stderr.String(), "nothing could be read from ") ||
+		!strings.Contains(stderr.String(), "both of its meta pages") {
+		t.Errorf("recover said: %s%s", stdout.String(), stderr.String())
 	}
-	u.host = startUsageHost(t, u) // starts again
+	u.host = startUsageHost(t, u) // starts again, on the new, empty file
 	u.stop(t)
 }
 
