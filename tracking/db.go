@@ -1,6 +1,7 @@
 package tracking
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -57,6 +58,9 @@ type DB struct {
 	log  *slog.Logger
 	refs int // guarded by registryMu
 
+	// readOnly: opened with [ReadOnly], outside the registry.
+	readOnly bool
+
 	mu          sync.Mutex
 	sinks       map[string]*sinkState // by sink name
 	ledgerOwner string                // the stage that feeds the ledger
@@ -75,6 +79,7 @@ type openOptions struct {
 	log         *slog.Logger
 	lockTimeout time.Duration
 	verify      bool
+	readOnly    bool
 }
 
 // WithLogger sets the logger for delivery warnings and errors.
@@ -87,6 +92,15 @@ func WithLockTimeout(d time.Duration) Option { return func(o *openOptions) { o.l
 // WithoutVerify skips the full consistency check Open runs on the file
 // (its cost grows with the file: about a second per GB).
 func WithoutVerify() Option { return func(o *openOptions) { o.verify = false } }
+
+// ReadOnly opens an existing file only to read it, under a shared lock:
+// Open neither creates nor changes the file, and [DB.Replay], [DB.Purge]
+// and [DB.NewOutbox] fail. Read-only opens share the file with each other;
+// while a process has it open to write (a running gateway), they fail with
+// [ErrLocked] after the lock timeout, and a gateway starting meanwhile
+// waits for them. In a process that has the file open to write, Open
+// returns that DB.
+func ReadOnly() Option { return func(o *openOptions) { o.readOnly = true } }
 
 // Open opens (creating it if needed) the usage database in dir. It checks
 // the whole file and returns an error wrapping [ErrCorrupt] if any part of
@@ -109,6 +123,9 @@ func Open(dir string, opts ...Option) (*DB, error) {
 		db.refs++
 		return db, nil
 	}
+	if o.readOnly {
+		return openReadOnly(path, o)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("tracking: data_dir: %w", err)
 	}
@@ -125,6 +142,21 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	return db, nil
 }
 
+// openReadOnly opens the file at path under a shared lock, outside the
+// registry: a DB there would be handed to a caller that means to write.
+func openReadOnly(path string, o openOptions) (*DB, error) {
+	b, err := openBolt(path, o)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{path: path, bolt: b, log: o.log, refs: 1, readOnly: true, sinks: map[string]*sinkState{}, outboxes: map[*Outbox]struct{}{}}
+	if err := db.check(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 // openBolt opens and checks the file, turning bbolt's errors and panics on
 // a damaged file into ErrCorrupt.
 func openBolt(path string, o openOptions) (b *bolt.DB, err error) {
@@ -136,7 +168,11 @@ func openBolt(path string, o openOptions) (b *bolt.DB, err error) {
 			b, err = nil, corrupt(path, fmt.Errorf("%v", r))
 		}
 	}()
-	b, err = bolt.Open(path, 0o600, boltOptions(o.lockTimeout))
+	bo := boltOptions(o.lockTimeout)
+	if o.readOnly {
+		bo.ReadOnly, bo.InitialMmapSize = true, 0 // the large mapping is for a file that grows
+	}
+	b, err = bolt.Open(path, 0o600, bo)
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s is locked; is another tollgate running with this data_dir? "+
@@ -209,17 +245,45 @@ func (db *DB) init() (err error) {
 		}
 		meta := tx.Bucket(bucketMeta)
 		v := meta.Get(keyVersion)
-		switch {
-		case v == nil:
+		if v == nil {
 			return meta.Put(keyVersion, u64(schemaVersion))
-		case len(v) != 8:
-			return corrupt(db.path, fmt.Errorf("schema version is %d bytes", len(v)))
-		case binary.BigEndian.Uint64(v) != schemaVersion:
-			return fmt.Errorf("tracking: %s has schema version %d; this tollgate reads version %d: run the tollgate that wrote it, or recover",
-				db.path, binary.BigEndian.Uint64(v), schemaVersion)
 		}
-		return nil
+		return db.checkVersion(v)
 	})
+}
+
+// check is init for a file opened read-only: it creates nothing, so a file
+// without the buckets and the schema version is refused.
+func (db *DB) check() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = corrupt(db.path, fmt.Errorf("%v", r))
+		}
+	}()
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		for _, name := range topBuckets {
+			if tx.Bucket(name) == nil && !bytes.Equal(name, bucketLedgerAside) { // ledger_damaged came later; readers do without
+				return fmt.Errorf("tracking: %s has no %s bucket: it is not a usage database tollgate has opened (is data_dir right?)", db.path, name)
+			}
+		}
+		v := tx.Bucket(bucketMeta).Get(keyVersion)
+		if v == nil {
+			return fmt.Errorf("tracking: %s has no schema version: it is not a usage database tollgate has opened (is data_dir right?)", db.path)
+		}
+		return db.checkVersion(v)
+	})
+}
+
+// checkVersion refuses a schema version this tollgate cannot read.
+func (db *DB) checkVersion(v []byte) error {
+	switch {
+	case len(v) != 8:
+		return corrupt(db.path, fmt.Errorf("schema version is %d bytes", len(v)))
+	case binary.BigEndian.Uint64(v) != schemaVersion:
+		return fmt.Errorf("tracking: %s has schema version %d; this tollgate reads version %d: run the tollgate that wrote it, or recover",
+			db.path, binary.BigEndian.Uint64(v), schemaVersion)
+	}
+	return nil
 }
 
 // Path is the database file's absolute path.
@@ -227,6 +291,9 @@ func (db *DB) Path() string { return db.path }
 
 // Close releases this reference; the last one closes the file.
 func (db *DB) Close() error {
+	if db.readOnly {
+		return db.bolt.Close()
+	}
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	db.refs--

@@ -32,9 +32,10 @@ Usage:
   tollgate usage purge         [--config FILE] [--sink NAME] [--id ID]... --yes
   tollgate usage recover       [--config FILE] [--json]
 
-Each command reads the usage database in the config's data_dir. While a
-gateway runs it holds that file; the command then asks the gateway through
-its admin listener (admin_listen) instead. recover needs the gateway stopped.
+Each command reads the usage database in the config's data_dir (status,
+report and dead-letters read-only). While a gateway runs it holds that
+file; the command then asks the gateway through its admin listener
+(admin_listen) instead. recover needs the gateway stopped.
 DAY is 2026-03-01 (UTC) or an RFC 3339 time; from and to are inclusive.
 recover exits 0 when it copied every entry, 3 when it copied some and lists
 what it could not read (the gateway can start), 1 when it read nothing.
@@ -180,8 +181,14 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 	if _, err := tracking.Find(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	db, err := tracking.Open(cfg.DataDir, tracking.WithLockTimeout(300*time.Millisecond), tracking.WithoutVerify(),
-		tracking.WithLogger(slog.New(slog.DiscardHandler)))
+	opts := []tracking.Option{tracking.WithLockTimeout(300 * time.Millisecond), tracking.WithoutVerify(),
+		tracking.WithLogger(slog.New(slog.DiscardHandler))}
+	if a.method == http.MethodGet {
+		// Reading neither changes nor grows the file, and shares it with
+		// other readers; a gateway holding it still keeps it (ErrLocked).
+		opts = append(opts, tracking.ReadOnly())
+	}
+	db, err := tracking.Open(cfg.DataDir, opts...)
 	if errors.Is(err, tracking.ErrLocked) {
 		if cfg.AdminListen == "" {
 			return nil, fmt.Errorf("%w; and admin_listen is off, so there is no way to ask it", err)

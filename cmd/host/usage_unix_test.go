@@ -130,3 +130,77 @@ func TestUsageCommandOnAnAdminListenThatIsNoURL(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
 	}
 }
+
+// lockDatabase takes bbolt's flock on dir's usage database, on a
+// descriptor of the test's own, as another process would hold it: how
+// (syscall.LOCK_SH) a reader, (syscall.LOCK_EX) a running gateway.
+func lockDatabase(t *testing.T, dir string, how int) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, tracking.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The commands that only read open the file read-only: they leave it as
+// it was, byte for byte, and share it with another reader; replay, which
+// writes, still waits for that reader and asks the gateway instead.
+func TestUsageReadCommandsOpenTheFileReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	queuedEvents(t, dir, 20)
+	path := filepath.Join(dir, tracking.FileName)
+	before, _ := os.ReadFile(path)
+	read := func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"status"}, "down"},
+			{[]string{"report", "--group-by", "customer"}, "acme"},
+			{[]string{"dead-letters", "--sink", "down"}, "0 dead letters shown"},
+		} {
+			code, stdout, stderr := usageRun(append(tc.args, "--data-dir", dir, "--admin-listen", "")...)
+			if code != 0 || !strings.Contains(stdout, tc.want) {
+				t.Errorf("%s: exit %d, %s%s; want 0 saying %q", tc.args[0], code, stdout, stderr, tc.want)
+			}
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+			t.Errorf("reading changed the file (%d bytes, then %d)", len(before), len(after))
+		}
+	}
+	t.Run("alone", read)
+	lockDatabase(t, dir, syscall.LOCK_SH) // another reader
+	t.Run("beside another reader", read)
+	code, _, stderr := usageRun("replay", "--data-dir", dir, "--admin-listen", "")
+	if want := "the usage database is in use by another process"; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("replay beside a reader: exit %d, %s; want 1 saying %q", code, stderr, want)
+	}
+}
+
+// While a gateway holds the file, the read-only commands ask it through
+// its admin listener, as before.
+func TestUsageReadCommandsAskTheGatewayThatHoldsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	queuedEvents(t, dir, 1)
+	lockDatabase(t, dir, syscall.LOCK_EX)
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.Method+" "+r.URL.Path)
+		writeJSON(w, http.StatusOK, map[string]any{"stats": map[string]any{}, "health": "ok from the gateway",
+			"total": map[string]any{}, "dead_letters": []any{}})
+	}))
+	defer srv.Close()
+	for _, sub := range []string{"status", "report", "dead-letters"} {
+		if code, stdout, stderr := usageRun(sub, "--data-dir", dir, "--admin-listen", srv.Listener.Addr().String()); code != 0 {
+			t.Errorf("%s: exit %d, %s%s", sub, code, stdout, stderr)
+		}
+	}
+	want := "GET /admin/usage/outbox,GET /admin/usage,GET /admin/usage/dead-letters"
+	if got := strings.Join(asked, ","); got != want {
+		t.Errorf("the gateway was asked %s; want %s", got, want)
+	}
+}
