@@ -36,7 +36,9 @@ type DeadLetter struct {
 //
 // The zero Selector picks every dead letter, so a caller that fills one
 // from what a person typed must refuse an empty sink or id rather than pass
-// it on: the admin API and `tollgate usage` do.
+// it on; and a Sink that names no sink picks none, so such a caller should
+// check it against [DB.SinkNames] rather than report nothing found for a
+// typo. The admin API and `tollgate usage` do both.
 type Selector struct {
 	Sink string   `json:"sink,omitempty"`
 	IDs  []string `json:"ids,omitempty"`

@@ -40,6 +40,9 @@ func TestReadOnlyOpenChangesNothing(t *testing.T) {
 	if st := ro.Stats(); len(st.Sinks) != 1 || st.Sinks[0].Queued != 10 {
 		t.Errorf("stats %+v", st.Sinks)
 	}
+	if names, err := ro.SinkNames(); err != nil || strings.Join(names, ",") != "down" {
+		t.Errorf("SinkNames() = %q, %v; want [down]", names, err)
+	}
 	if rep, err := ro.Usage(context.Background(), tracking.Query{}); err != nil || rep.Total.Requests != 10 {
 		t.Errorf("usage %+v, %v", rep, err)
 	}

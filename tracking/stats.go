@@ -74,18 +74,9 @@ func (db *DB) Stats() Stats {
 		if b := tx.Bucket(bucketLedgerAside); b != nil {
 			s.LedgerRowsSetAside = b.Stats().KeyN
 		}
-		tx.Bucket(bucketQueues).ForEachBucket(func(name []byte) error {
-			names = append(names, string(name))
-			return nil
-		})
-		return tx.Bucket(bucketDead).ForEachBucket(func(name []byte) error {
-			if !slices.Contains(names, string(name)) {
-				names = append(names, string(name))
-			}
-			return nil
-		})
+		names = storedSinks(tx)
+		return nil
 	})
-	slices.Sort(names)
 	for _, name := range names {
 		st, ok := live[name]
 		if !ok {
@@ -109,6 +100,37 @@ func (db *DB) Stats() Stats {
 		s.Sinks = append(s.Sinks, ss)
 	}
 	return s
+}
+
+// SinkNames lists, sorted, the sinks the file holds a queue or dead
+// letters for: every sink delivered here since the file began, those
+// removed from the config since included, and each [Deliverer] URL's
+// ("deliver:HOST-HASH"). A [Selector] naming another sink picks nothing.
+func (db *DB) SinkNames() ([]string, error) {
+	var names []string
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		names = storedSinks(tx)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tracking: %w", err)
+	}
+	return names, nil
+}
+
+// storedSinks lists, sorted, the sinks with a queue or dead letters in tx.
+func storedSinks(tx *bolt.Tx) []string {
+	var names []string
+	for _, parent := range [][]byte{bucketQueues, bucketDead} {
+		tx.Bucket(parent).ForEachBucket(func(name []byte) error {
+			if !slices.Contains(names, string(name)) {
+				names = append(names, string(name))
+			}
+			return nil
+		})
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Health is the outbox's part of /readyz.

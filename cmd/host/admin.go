@@ -45,7 +45,7 @@ func adminHandler(eng *core.Engine, usage *tracking.DB, op *ops) http.Handler {
 		writeJSON(w, code, map[string]any{"status": status, "checks": checks})
 	})
 	if usage != nil {
-		usageRoutes(mux, usage)
+		usageRoutes(mux, usage, nil) // the gateway has registered its config's sinks in usage
 	}
 	mux.HandleFunc("GET /admin/policies", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"policies": rego.Statuses()})

@@ -17,7 +17,10 @@ import (
 // usageRoutes serves the usage ledger, the outbox's state and its dead
 // letters on the admin listener. The admin listener is unauthenticated:
 // keep it on loopback or a private network (replay and purge change state).
-func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
+// A sink filter must name a sink db holds events for, or one of
+// configured: the config's sinks, which a gateway has registered in db
+// but a stopped one has not.
+func usageRoutes(mux *http.ServeMux, db *tracking.DB, configured []string) {
 	mux.HandleFunc("GET /admin/usage", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
 		if !knownParams(w, r.URL.Path, v, "customer", "from", "to", "group_by") {
@@ -44,7 +47,7 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 	})
 	mux.HandleFunc("GET /admin/usage/dead-letters", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
-		if !knownParams(w, r.URL.Path, v, "sink", "id", "limit") {
+		if !knownParams(w, r.URL.Path, v, "sink", "id", "limit") || !knownSink(w, v, db, configured) {
 			return
 		}
 		limit := 0
@@ -68,7 +71,7 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 	})
 	mux.HandleFunc("POST /admin/usage/dead-letters/replay", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
-		if !knownParams(w, r.URL.Path, v, "sink", "id") {
+		if !knownParams(w, r.URL.Path, v, "sink", "id") || !knownSink(w, v, db, configured) {
 			return
 		}
 		n, err := db.Replay(selector(v))
@@ -80,7 +83,7 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB) {
 	})
 	mux.HandleFunc("POST /admin/usage/dead-letters/purge", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
-		if !knownParams(w, r.URL.Path, v, "sink", "id") {
+		if !knownParams(w, r.URL.Path, v, "sink", "id") || !knownSink(w, v, db, configured) {
 			return
 		}
 		n, err := db.Purge(selector(v))
@@ -111,6 +114,27 @@ func knownParams(w http.ResponseWriter, route string, v url.Values, known ...str
 			continue
 		}
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": msg})
+		return false
+	}
+	return true
+}
+
+// knownSink answers 400 and returns false when the query's sink names no
+// sink: a typo must not list, replay or purge nothing and answer 0. The
+// answer names the sinks there are, in "sinks" too, for the command to
+// say them its own way.
+func knownSink(w http.ResponseWriter, v url.Values, db *tracking.DB, configured []string) bool {
+	sink := v.Get("sink")
+	if sink == "" {
+		return true
+	}
+	stored, err := db.SinkNames()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return false
+	}
+	if u := checkSink(sink, stored, configured); u != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": u.says("sink"), "unknown_sink": u.value, "sinks": u.sinks})
 		return false
 	}
 	return true

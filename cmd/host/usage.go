@@ -89,6 +89,9 @@ func usageCmd(args []string, stdout, stderr io.Writer) int {
 	result, err := usageCall(cfg, sub, fs)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate usage %s: %v\n", sub, err)
+		if errors.As(err, new(refusedQuery)) {
+			return 2 // a flag's value was wrong, as with one pflag refuses
+		}
 		return 1
 	}
 	if asJSON {
@@ -207,7 +210,7 @@ func usageCall(cfg *config.Config, sub string, fs flagSet) (map[string]any, erro
 	}
 	defer db.Close()
 	mux := http.NewServeMux()
-	usageRoutes(mux, db)
+	usageRoutes(mux, db, configuredSinks(cfg))
 	req, _ := http.NewRequest(a.method, a.path+"?"+v.Encode(), nil)
 	rec := &recorder{header: http.Header{}}
 	mux.ServeHTTP(rec, req)
@@ -258,6 +261,9 @@ func decodeAnswer(from string, a ask, status int, body []byte) (map[string]any, 
 	dec.UseNumber() // costs keep every digit
 	if dec.Decode(&out) == nil {
 		if msg, ok := out["error"].(string); ok && status != http.StatusOK {
+			if status == http.StatusBadRequest {
+				return nil, refusal(msg, out)
+			}
 			return nil, errors.New(msg)
 		}
 		if _, ok := out[a.key]; ok && status == http.StatusOK {
@@ -266,6 +272,25 @@ func decodeAnswer(from string, a ask, status int, body []byte) (map[string]any, 
 	}
 	return nil, fmt.Errorf("%s answered %d to %s %s with something that is not tollgate's admin API: %s",
 		from, status, a.method, a.path, excerpt(body, 200))
+}
+
+// refusedQuery is the admin API's 400: a filter the command passed on from
+// its flags was wrong.
+type refusedQuery struct{ error }
+
+// refusal is the error a 400 answer says; an unknown sink is said with
+// the flag's name.
+func refusal(msg string, answer map[string]any) refusedQuery {
+	value, ok := answer["unknown_sink"].(string)
+	if !ok {
+		return refusedQuery{errors.New(msg)}
+	}
+	u := &unknownSink{value: value}
+	sinks, _ := answer["sinks"].([]any)
+	for _, s := range sinks {
+		u.sinks = append(u.sinks, fmt.Sprint(s))
+	}
+	return refusedQuery{u}
 }
 
 // excerpt is the start of body, at most n bytes, on one line.

@@ -272,6 +272,9 @@ func TestUsageCommandsAndAdminEndpoints(t *testing.T) {
 		{http.MethodGet, "/admin/usage?from=2020-01-01&from=2030-01-01", `parameter \"from\" is given 2 times`},
 		{http.MethodGet, "/admin/usage/dead-letters?limit=ten", `limit: want a count of 0 or more (0: all), got \"ten\"`},
 		{http.MethodGet, "/admin/usage/dead-letters?limit=1&limit=2", `parameter \"limit\" is given 2 times (1, 2): it takes one value`},
+		// A sink that is not: a typo, not "0 purged".
+		{http.MethodPost, "/admin/usage/dead-letters/purge?sink=trackr", `sink \"trackr\": no such sink; the sinks are tracker (`},
+		{http.MethodGet, "/admin/usage/dead-letters?sink=trackr", `sink \"trackr\": no such sink; the sinks are tracker (`},
 	} {
 		req, _ := http.NewRequest(bad.method, u.admin+bad.path, nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -297,6 +300,9 @@ func TestUsageCommandsAndAdminEndpoints(t *testing.T) {
 		{[]string{"dead-letters", "--limit", "1", "--limit", "2"}, `for "--limit" flag: given twice (first "1")`},
 		{[]string{"report", "--customer", ""}, `for "--customer" flag: empty`},
 		{[]string{"report", "--group-by", "model", "--group-by", "day"}, `for "--group-by" flag: given twice`},
+		// The gateway refuses this one; the command says it with the flag.
+		{[]string{"purge", "--sink", "trackr", "--yes"}, `tollgate usage purge: --sink "trackr": no such sink; the sinks are tracker (`},
+		{[]string{"report", "--from", "yesterday"}, `tollgate usage report: from: want a day like 2026-03-01, got "yesterday"`},
 	} {
 		if code, out := usage(bad.args...); code != 2 || !strings.Contains(out, bad.want) {
 			t.Errorf("usage %q: exit %d, %s; want 2 saying %s", bad.args, code, out, bad.want)
