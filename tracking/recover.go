@@ -36,8 +36,9 @@ type RecoverReport struct {
 	// Problems lists what could not be read, where, and why.
 	Problems []string `json:"problems,omitempty"`
 	// Unreadable, when set, says why nothing at all could be read from the
-	// file (both of its meta pages are damaged, say): nothing was copied,
-	// and the new file is empty.
+	// file (both of its meta pages are damaged, say, or the page every
+	// bucket is reached through): nothing was copied, and the new file is
+	// empty.
 	Unreadable string `json:"unreadable,omitempty"`
 }
 
@@ -165,8 +166,23 @@ func Recover(dir string) (*RecoverReport, error) {
 	} else {
 		defer src.Close()
 		salvage(src, dst, rep)
+		if len(rep.Problems) > 0 && copiedNothing(rep) {
+			// A healthy file has its schema version at least: the pages
+			// every bucket is reached through are damaged.
+			rep.Unreadable = "not one entry could be read; the first problem: " + rep.Problems[0]
+		}
 	}
 	return rep, createTop(dst)
+}
+
+// copiedNothing reports whether no entry at all was copied.
+func copiedNothing(rep *RecoverReport) bool {
+	for _, n := range rep.Copied {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // createTop creates the top-level buckets and the schema version, as Open

@@ -248,3 +248,27 @@ func TestRecoverOfAFileWithBothMetaPagesDamaged(t *testing.T) {
 		t.Errorf("the new file holds %+v", st.Sinks)
 	}
 }
+
+// A file whose root page — the one every bucket is reached through — is
+// damaged opens, but not one entry can be read: that is no partial
+// recovery either.
+func TestRecoverOfAFileWithItsRootPageDamaged(t *testing.T) {
+	dir := t.TempDir()
+	path := smallQueue(t, dir, 10)
+	data, _ := os.ReadFile(path)
+	for _, meta := range []int{0, 4096} { // the root each meta page points to
+		root := int(binary.LittleEndian.Uint64(data[meta+32:]))
+		copy(data[root*4096+2:], "garbage-garbage-garbage")
+	}
+	os.WriteFile(path, data, 0o600)
+	rep, err := tracking.Recover(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "not one entry could be read; the first problem: queues: "; rep.Complete() || !strings.HasPrefix(rep.Unreadable, want) {
+		t.Fatalf("report %+v; want Unreadable saying %q", rep, want)
+	}
+	if _, lost := rep.Events(); lost != -1 {
+		t.Errorf("Events() lost %d; want -1 (unknown)", lost)
+	}
+}

@@ -72,14 +72,16 @@ func printRecovered(w io.Writer, rep *tracking.RecoverReport) {
 		return
 	}
 	fmt.Fprintf(w, "tollgate usage recover: the old file is kept at %s\n", rep.MovedTo)
-	if rep.Unreadable != "" {
-		return // said on stderr, with what to do
-	}
-	for _, k := range slices.Sorted(maps.Keys(rep.Copied)) {
-		fmt.Fprintf(w, "  copied %-28s %d entries\n", k, rep.Copied[k])
+	if rep.Unreadable == "" {
+		for _, k := range slices.Sorted(maps.Keys(rep.Copied)) {
+			fmt.Fprintf(w, "  copied %-28s %d entries\n", k, rep.Copied[k])
+		}
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  lost: %s\n", p)
+	}
+	if rep.Unreadable != "" {
+		return // said on stderr, with what to do
 	}
 	copied, lost := rep.Events()
 	if rep.Complete() {
@@ -93,7 +95,7 @@ func printRecovered(w io.Writer, rep *tracking.RecoverReport) {
 func countText(n int) string {
 	switch {
 	case n < 0:
-		return "an unknown number of"
+		return "an unknown number"
 	case n == 0:
 		return "0"
 	}

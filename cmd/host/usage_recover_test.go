@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	binenc "encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -101,6 +102,15 @@ func TestUsageRecoverSaysWhatItCouldNotRead(t *testing.T) {
 				": both of its meta pages, the first two pages of the file, which say where everything else is, are damaged",
 				"None of its queued events, dead letters or ledger rows is in the new, empty ",
 				"With a backup of usage.db: stop tollgate, copy the backup over "}},
+		{name: "the root page damaged", code: 1,
+			damage: func([]string) func([]byte) []int {
+				return func(data []byte) []int { // the root each meta page points to
+					return []int{int(binenc.LittleEndian.Uint64(data[32:]))*4096 + 2, int(binenc.LittleEndian.Uint64(data[4096+32:]))*4096 + 2}
+				}
+			},
+			stdout: []string{"the old file is kept at ", "  lost: queues: the list of sinks could not be read"},
+			stderr: []string{"tollgate usage recover: nothing could be read from ", ": not one entry could be read; the first problem: queues: ",
+				"None of its queued events, dead letters or ledger rows is in the new, empty "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
