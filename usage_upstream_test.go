@@ -133,6 +133,13 @@ func TestStreamEndingEarlyOrFailingIsAnUpstreamError(t *testing.T) {
 	}{
 		{"openai chat without [DONE]", chatPath, scriptChatStream, chatChunk + chatChunk, "before its last event"},
 		{"openai chat error chunk", chatPath, scriptChatStream, chatChunk + "data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n", "server_error: overloaded"},
+		{"vllm's error then [DONE]", chatPath, scriptChatStream, chatChunk + "data: {\"object\":\"error\",\"message\":\"boom\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}\n\ndata: [DONE]\n\n",
+			"BadRequestError: boom"},
+		{"an error message then [DONE]", chatPath, scriptChatStream, chatChunk + "data: {\"error\":\"CUDA out of memory\",\"error_type\":\"generation\"}\n\ndata: [DONE]\n\n",
+			"generation: CUDA out of memory"},
+		{"openrouter's error beside the choices", chatPath, scriptChatStream, chatChunk +
+			"data: {\"id\":\"gen-1\",\"error\":{\"code\":502,\"message\":\"Provider disconnected\"},\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"error\"}]}\n\ndata: [DONE]\n\n",
+			"502: Provider disconnected"},
 		{"openai responses error event", responsesPath, responsesBody, "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n" +
 			"event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"boom\"}\n\n", "server_error: boom"},
 		{"openai responses error without a name", responsesPath, responsesBody, "data: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"boom\"}\n\n", "server_error: boom"},
@@ -154,6 +161,9 @@ func TestStreamEndingEarlyOrFailingIsAnUpstreamError(t *testing.T) {
 			ev := g.onlyEvent(t)
 			if ev.Status != core.StatusUpstreamError || !strings.Contains(ev.Error, tt.wantInError) || !ev.Stream {
 				t.Errorf("event %+v; want an upstream error saying %q", ev, tt.wantInError)
+			}
+			if n := int64(strings.Count(tt.stream, chatChunk)); tt.path == chatPath && (ev.OutputTokens != n || !ev.UsageEstimated) {
+				t.Errorf("event %+v; want the %d content chunks counted, estimated", ev, n)
 			}
 		})
 	}
@@ -193,6 +203,36 @@ func TestAnswerWithoutUsageIsEstimated(t *testing.T) {
 			if n := strings.Count(logs.String(), tt.wantInLog); len(evs) != 2 || n != 1 {
 				t.Errorf("%d events, %d warnings saying %q; want 2 events, 1 warning (the second within its period):\n%s",
 					len(evs), n, tt.wantInLog, logs.String())
+			}
+		})
+	}
+}
+
+// TestAnswerThatIsAnErrorIsAnUpstreamError: a 200 answer that is an
+// OpenAI-compatible server's error in place of the answer is recorded as
+// the upstream's error, with its message, and estimated like any answer
+// without usage; the client gets it as it came.
+func TestAnswerThatIsAnErrorIsAnUpstreamError(t *testing.T) {
+	tests := []struct {
+		name, answer, wantInError string
+	}{
+		{"vllm", `{"object":"error","message":"boom","type":"BadRequestError","param":null,"code":400}`, "BadRequestError: boom"},
+		{"openai's shape", `{"error":{"message":"boom","type":"server_error","param":null,"code":null}}`, "server_error: boom"},
+		{"beside the choices", `{"id":"gen-1","error":{"code":502,"message":"Provider disconnected"},"choices":[]}`, "502: Provider disconnected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, logs := newScriptedGateway(t, "application/json", tt.answer)
+			resp := post(t, serveGateway(t, g)+chatPath, scriptChat)
+			if got := string(readAll(t, resp.Body)); resp.StatusCode != http.StatusOK || got != tt.answer {
+				t.Errorf("the client got %d %q, want 200 and the upstream's answer as it was", resp.StatusCode, got)
+			}
+			ev := g.onlyEvent(t)
+			if ev.Status != core.StatusUpstreamError || ev.HTTPStatus != http.StatusOK || !strings.Contains(ev.Error, tt.wantInError) {
+				t.Errorf("event %+v; want an upstream error, 200, saying %q", ev, tt.wantInError)
+			}
+			if !ev.UsageEstimated || ev.TotalTokens != 0 || !strings.Contains(logs.String(), "the answer is the upstream's error") {
+				t.Errorf("event %+v, log %s; want 0 tokens, estimated, and a warning that says the answer was an error", ev, logs.String())
 			}
 		})
 	}

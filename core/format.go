@@ -48,3 +48,15 @@ type StreamObserver interface {
 type StreamFailer interface {
 	Failure() string
 }
+
+// AnswerFailer is an optional interface of a [Format] whose upstreams may
+// answer 200 with an error in place of the answer: servers that copy
+// OpenAI's API (vLLM's {"object":"error",…}; OpenRouter, when the model
+// fails after it began). AnswerFailure returns what went wrong, or "" for
+// an answer. The call stage asks it of an answer whose usage could not be
+// read (an error has none; an answer that has usage costs nothing more)
+// and then fails the call as the upstream's error, which passes the body
+// and status on to the client as they came.
+type AnswerFailer interface {
+	AnswerFailure(req *Request, body []byte) string
+}

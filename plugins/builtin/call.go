@@ -199,6 +199,15 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 	}
 	out := &core.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
 	out.Usage, out.UsageKnown = req.Format.Usage(req, body)
+	if f, ok := req.Format.(core.AnswerFailer); ok && !out.UsageKnown {
+		if msg := f.AnswerFailure(req, body); msg != "" {
+			// The answer with the error: the outcome keeps its usage, the
+			// client gets the body and status as they came.
+			return out, &core.Error{Kind: core.KindUpstream, Status: resp.StatusCode, Code: "upstream_error",
+				Header: resp.Header, Body: body,
+				Message: fmt.Sprintf("upstream %q answered %d with an error in place of the answer: %s", up.Name, resp.StatusCode, msg)}
+		}
+	}
 	return out, nil
 }
 

@@ -39,14 +39,14 @@ func parseResponsesUsage(r gjson.Result, estimate core.Usage) (core.Usage, bool)
 }
 
 // responsesUsage reads the usage of a whole response object.
-func responsesUsage(body []byte) (core.Usage, bool) {
+func responsesUsage(req *core.Request, body []byte) (core.Usage, bool) {
 	r := gjson.Get(str(body), "usage")
 	if !r.IsObject() {
 		switch gjson.Get(str(body), "status").Str {
 		case "queued", "in_progress":
 			return core.Usage{}, false // background mode: the usage comes later, with the response
 		}
-		return core.AnswerWithoutUsage(body), false
+		return answerWithoutUsage(req, body), false
 	}
 	return parseResponsesUsage(r, core.Usage{})
 }

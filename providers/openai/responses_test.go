@@ -173,6 +173,21 @@ func BenchmarkChatStream(b *testing.B) {
 	}
 }
 
+// BenchmarkChatToolStream decodes a 200-chunk stream of a tool call's
+// arguments, chunks without text, and reads its usage.
+func BenchmarkChatToolStream(b *testing.B) {
+	raw := bytes.ReplaceAll(chatStream(200), []byte(`"delta":{"content":" word"}`),
+		[]byte(`"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":"}}]}`))
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	defer benchcpu.Start(b)()
+	for b.Loop() {
+		if u, _ := observe(b, openai.OpChatCompletions, raw, 1<<20); u != wantResponses {
+			b.Fatal(u)
+		}
+	}
+}
+
 func TestResponsesFailedIsAFailure(t *testing.T) {
 	raw := []byte("event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"boom\"},\"usage\":" + responsesUsage + "}}\n\n")
 	obs := openai.New().ObserveStream(&core.Request{Operation: openai.OpResponses})

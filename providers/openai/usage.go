@@ -3,7 +3,6 @@ package openai
 import (
 	"bytes"
 	"cmp"
-	"strings"
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/jsonscan"
@@ -47,13 +46,13 @@ var usageKey = []byte(`"usage"`)
 func (Format) Usage(req *core.Request, body []byte) (core.Usage, bool) {
 	switch {
 	case req.Operation == OpResponses:
-		return responsesUsage(body)
+		return responsesUsage(req, body)
 	case !metered(req.Operation):
 		return core.Usage{}, false
 	}
 	obj, ok := jsonscan.LastField(str(body), "usage")
 	if !ok || jsonscan.KindOf(obj) != jsonscan.Object {
-		return core.AnswerWithoutUsage(body), false
+		return answerWithoutUsage(req, body), false
 	}
 	return parseUsage(obj, core.Usage{})
 }
@@ -78,22 +77,6 @@ func objectAfterKey(b, key []byte) []byte {
 		return nil
 	}
 	return b[j : end+1]
-}
-
-// mayLeadWithError is streamError's first filter, inlined: false, in
-// three byte comparisons, for a chunk whose first key does not start with
-// e ({"id":…, as OpenAI's chunks do).
-func mayLeadWithError(d []byte) bool {
-	return len(d) > 2 && d[0] == '{' && (d[1] != '"' || d[2] == 'e')
-}
-
-// leadsWith reports whether the object data's first key is key.
-func leadsWith(data, key []byte) bool {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return false
-	}
-	return bytes.HasPrefix(data[skipSpace(data, i+1):], key)
 }
 
 func skipSpace(b []byte, i int) int {
@@ -167,11 +150,19 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 		o.failure = streamError(ev)
 	}
 	if !readStreamUsage(ev.Data, u) {
-		if bytes.Equal(ev.Data, doneData) {
+		switch {
+		case bytes.Equal(ev.Data, doneData):
 			o.done = true
-		} else if !o.reported && hasContent(ev.Data) {
-			u.OutputTokens++
-			u.Estimated = true
+		case hasContent(ev.Data):
+			if !o.reported {
+				u.OutputTokens++
+				u.Estimated = true
+			}
+		case o.failure == "" && hasErrorKey(ev.Data):
+			// A chunk without text may carry its error beside the choices
+			// (OpenRouter's, mid-answer); chunks with text, nearly all of
+			// them, are not searched.
+			o.failure = errorField(str(ev.Data))
 		}
 		return true
 	}
@@ -181,64 +172,6 @@ func (o *observer) Observe(ev *core.Event, u *core.Usage) bool {
 
 // Failure is the error the stream carried in place of a chunk, if any.
 func (o *observer) Failure() string { return o.failure }
-
-var errorKey = []byte(`"error"`)
-
-// streamError describes an error an OpenAI stream carries in place of a
-// chunk — data: {"error":{"message","type",…}}, or an event named error —
-// or returns "". Only a chunk whose first key is "error" is read, as
-// OpenAI sends it: a chunk costs a few byte comparisons, not a search.
-func streamError(ev *core.Event) string {
-	if ev.Name != "error" && !leadsWith(ev.Data, errorKey) {
-		return ""
-	}
-	obj, found := jsonscan.Field(str(ev.Data), "error")
-	switch {
-	case found && jsonscan.KindOf(obj) == jsonscan.Object:
-		return describeError(obj)
-	case ev.Name == "error":
-		return describeError(str(ev.Data))
-	}
-	return ""
-}
-
-// describeError is "type: message" of an OpenAI error object (the code when
-// it has no type), or its raw text cut short when it has neither.
-func describeError(obj string) string {
-	var kind, code, msg, inner string
-	jsonscan.Fields(obj, func(k, v string) {
-		if k == "error" && jsonscan.KindOf(v) == jsonscan.Object {
-			inner = v // {"type":"error","error":{…}}
-		}
-		s, ok := jsonscan.Unquote(v)
-		if !ok && jsonscan.KindOf(v) == jsonscan.Number {
-			s = v
-		}
-		switch k {
-		case "type":
-			kind = s
-		case "code":
-			code = s
-		case "message":
-			msg = s
-		}
-	})
-	if inner != "" && msg == "" {
-		return describeError(inner)
-	}
-	if kind == "" || kind == "error" { // the Responses API's event type
-		kind = code
-	}
-	switch {
-	case msg != "" && kind != "":
-		return kind + ": " + msg
-	case msg != "":
-		return msg
-	case kind != "":
-		return kind
-	}
-	return "error: " + strings.ToValidUTF8(obj[:min(len(obj), 200)], "")
-}
 
 var _ core.StreamFailer = (*observer)(nil)
 

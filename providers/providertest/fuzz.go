@@ -29,6 +29,9 @@ func ExerciseFormat(t *testing.T, format core.Format, endpoints []string, body [
 		format.Parse(req)
 		format.Validate(req)
 		format.Usage(req, body)
+		if af, ok := format.(core.AnswerFailer); ok {
+			af.AnswerFailure(req, body)
+		}
 		obs := format.ObserveStream(req)
 		s := sse.NewReader(bytes.NewReader(body))
 		var u core.Usage
@@ -46,6 +49,9 @@ func ExerciseFormat(t *testing.T, format core.Format, endpoints []string, body [
 		}
 		if obs != nil {
 			obs.Finished()
+		}
+		if f, ok := obs.(core.StreamFailer); ok {
+			f.Failure()
 		}
 		format.ErrorBody(&core.Error{Kind: core.KindValidation, Message: string(body)})
 	}
