@@ -75,6 +75,27 @@ func TestRateLimitTokensReconcileWithUsage(t *testing.T) {
 	}
 }
 
+// TestRateLimitStreamCutShortReconcilesToItsUsage: a stream the upstream
+// cuts short is reconciled to the usage its event records (the chunks
+// that passed), not left at the estimate taken before it.
+func TestRateLimitStreamCutShortReconcilesToItsUsage(t *testing.T) {
+	up := providertest.NewServer(t)
+	s := newStack(t, limited(up.URL, "{tokens_per_minute: 1500}"))
+	up.Inject(providertest.Fault{CutAfter: 4})
+	// Estimated at ~1030 (its body, plus max_tokens 1000).
+	if r := s.do(t, chat("one two three", `,"stream":true,"max_tokens":1000`)); r.status != 200 || !r.aborted {
+		t.Fatalf("stream: %d aborted %v %s", r.status, r.aborted, r.body)
+	}
+	// 1500 less the 4 tokens recorded leaves room for another ~1030; the
+	// estimate kept would leave ~470.
+	if r := s.do(t, chat("again", `,"max_tokens":1000`)); r.status != 200 {
+		t.Fatalf("the call after the cut stream: %d %s", r.status, r.body)
+	}
+	if evs := s.events(t); len(evs) != 2 || evs[0].Status != core.StatusUpstreamError || evs[0].TotalTokens != 4 || !evs[0].UsageEstimated {
+		t.Errorf("events %+v; want the cut stream's first, an upstream error of 4 estimated tokens", evs)
+	}
+}
+
 func TestRateLimitConcurrentStreams(t *testing.T) {
 	up := providertest.NewServer(t, providertest.WithChunkDelay(80*time.Millisecond))
 	s := newStack(t, limited(up.URL, "{concurrent: 1}"))

@@ -256,11 +256,11 @@ func TestChargeStartsClean(t *testing.T) {
 	big := keyCall("big", nil, `{"max_tokens":5000}`)
 	big.Customer = "big"
 	c := rl.charge(big)
-	rl.finish(context.Background(), big, c, 10, true)
+	rl.finish(context.Background(), big, c, 10)
 	small := keyCall("small", nil, `{}`)
 	small.Customer = "small"
 	c = rl.charge(small)
-	defer rl.finish(context.Background(), small, c, 0, false)
+	defer rl.finish(context.Background(), small, c, 0)
 	if want := estimate(small, rl.defaultOutput); c.estimate != want {
 		t.Errorf("estimate %d, want %d", c.estimate, want)
 	}

@@ -8,7 +8,6 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -28,9 +27,11 @@ import (
 //
 // Tokens are charged before the call from an estimate (the prompt, and the
 // max_tokens it asks for) and reconciled after it with the usage the
-// provider reported — for a stream, when the stream ends. A failed call or a
-// cache hit is refunded its tokens. All the limits of a call are checked
-// and charged in one atomic step: a refused call costs nothing.
+// engine records for the call, the usage events' and the ledger's — for a
+// stream, when the stream ends, however it ends. A call that failed before
+// an answer, or a cache hit, records none and is refunded. All the limits
+// of a call are checked and charged in one atomic step: a refused call
+// costs nothing.
 //
 // A call made with a virtual key (core.Request.Principal) is also held to
 // the key's own requests and tokens per minute, counted per key, and is
@@ -104,18 +105,40 @@ func (r *RateLimit) Handle(ctx context.Context, req *core.Request, next core.Han
 	}
 	resp, err := next(ctx, req)
 	switch {
-	case err != nil || req.CacheHit:
-		r.finish(ctx, req, c, 0, true)
-	case resp.Stream != nil:
-		resp.Stream = &finishingStream{Stream: resp.Stream, done: func(clean bool) {
-			used := resp.Usage.InputTokens + resp.Usage.OutputTokens
-			r.finish(ctx, req, c, used, clean || used > c.estimate)
+	case resp == nil || req.CacheHit:
+		r.finish(ctx, req, c, 0)
+	case resp.Stream != nil && err == nil:
+		// The engine reads the stream's usage as it passes, into
+		// resp.Usage; when the stream ends, early or not, that is what it
+		// records.
+		resp.Stream = &finishingStream{Stream: resp.Stream, done: func() {
+			r.finish(ctx, req, c, recordedTokens(resp.Usage))
 		}}
-		return resp, err
 	default:
-		r.finish(ctx, req, c, resp.Usage.InputTokens+resp.Usage.OutputTokens, resp.UsageKnown)
+		// A whole answer, or one a stage refused after it was spent.
+		r.finish(ctx, req, c, answerTokens(req, resp))
 	}
 	return resp, err
+}
+
+// answerTokens is the tokens the engine records for a whole answer: its
+// usage, read from its body as the engine reads it when no stage did (an
+// answer without usage is estimated at none).
+func answerTokens(req *core.Request, resp *core.Response) int64 {
+	if resp.UsageKnown || resp.Stream != nil || req.Format == nil {
+		return recordedTokens(resp.Usage)
+	}
+	u, _ := req.Format.Usage(req, resp.Body)
+	return recordedTokens(u)
+}
+
+// recordedTokens is input + output of u as the engine records it: none
+// when u cannot be true (a stage's or a plugin's), as core.CheckUsage says.
+func recordedTokens(u core.Usage) int64 {
+	if core.CheckUsage(u) != nil {
+		return 0
+	}
+	return u.InputTokens + u.OutputTokens
 }
 
 // charges recycles charges: one lives from a call's check to its
@@ -220,19 +243,19 @@ func keyValue(key string, req *core.Request) (string, bool) {
 	return v, ok
 }
 
-// finish reconciles the token buckets with used (when known), releases
-// the leases and gives the charge back to the pool. It runs after the
-// answer, so it never refuses anything; a Redis failure here is only
-// logged.
-func (r *RateLimit) finish(ctx context.Context, req *core.Request, c *charge, used int64, known bool) {
+// finish reconciles the token buckets with used, releases the leases and
+// gives the charge back to the pool. It runs after the answer, so it never
+// refuses anything; a Redis failure here is only logged.
+func (r *RateLimit) finish(ctx context.Context, req *core.Request, c *charge, used int64) {
 	defer charges.Put(c) // the call's last use of its charge
 	adjust := c.adjustArr[:0]
-	if known && c.estimate >= 0 && used != c.estimate {
-		for i, b := range c.buckets {
-			if c.dimOf[i] == dimTokens {
-				b.Cost = used - c.estimate
-				adjust = append(adjust, b)
-			}
+	for i, b := range c.buckets {
+		// A bucket was charged at most its whole limit (Take): the
+		// difference to the estimate was never taken, so it is not
+		// given back either.
+		if charged := min(c.estimate, b.Limit); c.dimOf[i] == dimTokens && used != charged {
+			b.Cost = used - charged
+			adjust = append(adjust, b)
 		}
 	}
 	if len(adjust) == 0 && len(c.leases) == 0 {
@@ -313,24 +336,24 @@ func (r *RateLimit) Close(context.Context) error {
 	return nil
 }
 
-// finishingStream calls done once when the stream ends: clean is true at
-// its last event, false when it fails or is closed early.
+// finishingStream calls done once when the stream ends: at its end, when
+// it fails, or when it is closed early.
 type finishingStream struct {
 	core.Stream
 	once sync.Once
-	done func(clean bool)
+	done func()
 }
 
 func (s *finishingStream) Next() (*core.Event, error) {
 	ev, err := s.Stream.Next()
 	if err != nil {
-		s.once.Do(func() { s.done(err == io.EOF) })
+		s.once.Do(s.done)
 	}
 	return ev, err
 }
 
 func (s *finishingStream) Close() error {
-	s.once.Do(func() { s.done(false) })
+	s.once.Do(s.done)
 	return s.Stream.Close()
 }
 
