@@ -19,9 +19,10 @@ const (
 )
 
 // CheckCustomerID says what is wrong with a customer id, or returns nil:
-// too long, or a control character (a NUL would split the ledger's key).
-// The error reads after the id's source: "the X-Tollgate-Customer header
-// is 300 bytes long; …".
+// too long, a control character (a NUL would split the ledger's key), or
+// bytes that are not UTF-8 (usage events are JSON, which writes each as
+// U+FFFD: two customers would read as one). The error reads after the
+// id's source: "the X-Tollgate-Customer header is 300 bytes long; …".
 func CheckCustomerID(id string) error { return checkName(id, "a customer id", MaxCustomerIDBytes) }
 
 // checkModelName is CheckCustomerID for a model name.
@@ -31,8 +32,36 @@ func checkName(s, what string, limit int) error {
 	if len(s) > limit {
 		return fmt.Errorf("is %d bytes long; %s is at most %d", len(s), what, limit)
 	}
+	if printableASCII(s) {
+		return nil
+	}
 	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
 		return fmt.Errorf("has a control character (%U) at byte %d; %s may not", []rune(s[i:])[0], i, what)
+	}
+	return checkUTF8(s, what)
+}
+
+// printableASCII reports whether every byte of s is printable ASCII, as
+// in nearly every id and name: then s is UTF-8 and has no control
+// character, which one pass over its bytes tells faster than decoding.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// checkUTF8 says where s has a byte that is not UTF-8, or returns nil.
+func checkUTF8(s, what string) error {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	for i, r := range s {
+		if r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD") {
+			return fmt.Errorf("has a byte that is not UTF-8 (%#02x) at byte %d; %s must be UTF-8 text", s[i], i, what)
+		}
 	}
 	return nil
 }
@@ -86,7 +115,8 @@ func checkMetadata(m map[string]string, headerOf func(name, value string) string
 func badTag(m map[string]string) (name string, inName bool, err error) {
 	found := false
 	for k, v := range m {
-		if len(v) > MaxMetadataValueBytes || len(k) > MaxMetadataNameBytes || hasControl(k) {
+		if len(v) > MaxMetadataValueBytes || len(k) > MaxMetadataNameBytes ||
+			!printableASCII(k) && (hasControl(k) || !utf8.ValidString(k)) || !utf8.ValidString(v) {
 			if !found || k < name {
 				name, found = k, true
 			}
@@ -98,7 +128,10 @@ func badTag(m map[string]string) (name string, inName bool, err error) {
 	if err := checkName(name, "a metadata name", MaxMetadataNameBytes); err != nil {
 		return name, true, err
 	}
-	return name, false, fmt.Errorf("is %d bytes long; a metadata value is at most %d", len(m[name]), MaxMetadataValueBytes)
+	if v := m[name]; len(v) > MaxMetadataValueBytes {
+		return name, false, fmt.Errorf("is %d bytes long; a metadata value is at most %d", len(v), MaxMetadataValueBytes)
+	}
+	return name, false, checkUTF8(m[name], "a metadata value")
 }
 
 func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }

@@ -44,6 +44,12 @@ func TestCustomerIDAndModelAreBounded(t *testing.T) {
 			"the model is 40004 bytes long; a model name is at most 256"},
 		{"control character in the model", "acme", "gpt-4o\x00x", "invalid_model",
 			"the model has a control character (U+0000) at byte 6; a model name may not"},
+		{"customer not UTF-8", "acme\xff", "m", "invalid_customer",
+			"the X-Customer header has a byte that is not UTF-8 (0xff) at byte 4; a customer id must be UTF-8 text"},
+		{"customer in Latin-1", "M\xfcller", "m", "invalid_customer",
+			"the X-Customer header has a byte that is not UTF-8 (0xfc) at byte 1; a customer id must be UTF-8 text"},
+		{"customer with U+FFFD itself", "acme\uFFFD", "m", "", ""},
+		{"customer in UTF-8", "Müller GmbH", "m", "", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &outcomes{}
@@ -66,6 +72,9 @@ func TestCustomerIDAndModelAreBounded(t *testing.T) {
 						resp.StatusCode, len(o.Request.Customer), len(o.Request.Model))
 				}
 				return
+			}
+			if o.Err == nil {
+				t.Fatalf("status %d, no error; want 400 %q %q", resp.StatusCode, tt.code, tt.msg)
 			}
 			ae := core.AsError(o.Err)
 			if resp.StatusCode != 400 || ae.Code != tt.code || ae.Message != tt.msg {
@@ -119,6 +128,8 @@ func TestMetadataIsBounded(t *testing.T) {
 		{"name over the limit", one(longName, "x"),
 			"the tag name of the " + http.CanonicalHeaderKey(longName)[:48] + "… header is 65 bytes long; a metadata name is at most 64"},
 		{"too many tags", tags(core.MaxMetadataTags + 1), "the call carries 33 metadata tags; at most 32"},
+		{"value not UTF-8", one("X-Tollgate-Meta-Team", "ml\tops\xfe"),
+			"the X-Tollgate-Meta-Team header has a byte that is not UTF-8 (0xfe) at byte 6; a metadata value must be UTF-8 text"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &outcomes{}
@@ -140,6 +151,9 @@ func TestMetadataIsBounded(t *testing.T) {
 				}
 				return
 			}
+			if o.Err == nil {
+				t.Fatalf("status %d, no error; want 400 invalid_metadata %q", resp.StatusCode, tt.msg)
+			}
 			ae := core.AsError(o.Err)
 			if resp.StatusCode != 400 || ae.Code != "invalid_metadata" || ae.Message != tt.msg {
 				t.Fatalf("status %d, error %q %q; want 400 invalid_metadata %q", resp.StatusCode, ae.Code, ae.Message, tt.msg)
@@ -157,12 +171,14 @@ func TestMetadataFromTheLibraryIsChecked(t *testing.T) {
 	for _, tt := range []struct{ name, value, msg string }{
 		{"note", strings.Repeat("ü", 300), `the value of metadata tag "note" is 600 bytes long; a metadata value is at most 512`},
 		{"a\x00b", "x", `the metadata name "a\x00b" has a control character (U+0000) at byte 1; a metadata name may not`},
+		{"team\xff", "x", `the metadata name "team\xff" has a byte that is not UTF-8 (0xff) at byte 4; a metadata name must be UTF-8 text`},
+		{"team", "\xffx", `the value of metadata tag "team" has a byte that is not UTF-8 (0xff) at byte 0; a metadata value must be UTF-8 text`},
 		{strings.Repeat("n", 70), "x", `the metadata name "` + strings.Repeat("n", 32) + `"… is 70 bytes long; a metadata name is at most 64`},
 	} {
 		rec := &outcomes{}
 		ctx := core.WithMetadata(context.Background(), tt.name, tt.value)
 		_, err := boundsEngine(rec).Do(ctx, &core.Request{Path: "/op", Body: []byte("m")})
-		if ae := core.AsError(err); !errors.Is(err, core.ErrValidation) || ae.Code != "invalid_metadata" || ae.Message != tt.msg {
+		if !errors.Is(err, core.ErrValidation) || core.AsError(err).Code != "invalid_metadata" || core.AsError(err).Message != tt.msg {
 			t.Errorf("got %v, want invalid_metadata %q", err, tt.msg)
 		}
 	}
