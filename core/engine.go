@@ -266,6 +266,12 @@ func (e *Engine) prepare(ctx context.Context, req *Request, h http.Header) error
 	}
 	if req.Customer == "" {
 		req.Customer = a.customer
+		if a.customerTwice != "" {
+			req.Customer = ""
+			return Errorf(KindValidation, "invalid_customer",
+				"the %s header is sent more than once with different values (%q and %q): a call is billed to one customer",
+				e.customerHeader, clip(a.customer, 64), clip(a.customerTwice, 64))
+		}
 	}
 	if err := CheckCustomerID(req.Customer); err != nil {
 		source := "the customer id"

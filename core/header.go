@@ -36,8 +36,11 @@ var dropHeaders = map[string]bool{
 // attribution is what the client's headers say about who is calling.
 type attribution struct {
 	customer string
-	upstream string
-	metadata map[string]string
+	// customerTwice is a second, different value of the customer header:
+	// which of the two to bill is the client's to say, not the gateway's.
+	customerTwice string
+	upstream      string
+	metadata      map[string]string
 	// credentials are the first values of the credential headers, in
 	// credentialHeaders' order: an array, not a header map, so that
 	// keeping them costs the call nothing.
@@ -59,6 +62,12 @@ func (e *Engine) splitHeader(in http.Header) (http.Header, attribution) {
 		case k == e.customerHeader:
 			if len(v) > 0 {
 				a.customer = v[0]
+			}
+			for _, other := range v[1:] {
+				if other != v[0] {
+					a.customerTwice = other
+					break
+				}
 			}
 		case k == e.upstreamHeader:
 			if len(v) > 0 {

@@ -87,6 +87,50 @@ func TestCustomerIDAndModelAreBounded(t *testing.T) {
 	}
 }
 
+// TestCustomerHeaderSentTwice: two different values of the customer
+// header are refused, naming both (which one to bill is the client's to
+// say); the same value twice is one customer.
+func TestCustomerHeaderSentTwice(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		values []string
+		want   string // the refusal's message; "" for a 200
+	}{
+		{"different", []string{"acme", "globex"},
+			`the X-Customer header is sent more than once with different values ("acme" and "globex"): a call is billed to one customer`},
+		{"different third", []string{"acme", "acme", "globex"},
+			`the X-Customer header is sent more than once with different values ("acme" and "globex"): a call is billed to one customer`},
+		{"the same twice", []string{"acme", "acme"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &outcomes{}
+			srv := httptest.NewServer(boundsEngine(rec).Handler())
+			defer srv.Close()
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/op", strings.NewReader("m"))
+			req.Header["X-Customer"] = tt.values
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			o := rec.all[0]
+			if tt.want == "" {
+				if resp.StatusCode != 200 || o.Request.Customer != "acme" {
+					t.Fatalf("status %d, customer %q: want 200 billed to acme", resp.StatusCode, o.Request.Customer)
+				}
+				return
+			}
+			ae := core.AsError(o.Err)
+			if resp.StatusCode != 400 || ae == nil || ae.Code != "invalid_customer" || ae.Message != tt.want {
+				t.Fatalf("status %d, error %v; want 400 invalid_customer %q", resp.StatusCode, o.Err, tt.want)
+			}
+			if o.Request.Customer != "" {
+				t.Errorf("the refusal's event is billed to %q", o.Request.Customer)
+			}
+		})
+	}
+}
+
 // TestCustomerIDFromTheLibraryIsChecked: core.WithCustomer's id is checked
 // as the header's is, and the error says where it came from.
 func TestCustomerIDFromTheLibraryIsChecked(t *testing.T) {
