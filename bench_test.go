@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/benchcpu"
 	"github.com/tollgate-dev/tollgate/plugins/builtin"
 	"github.com/tollgate-dev/tollgate/providers/openai"
 	"github.com/tollgate-dev/tollgate/providers/providertest"
@@ -83,14 +84,13 @@ func BenchmarkUpstreamDirect(b *testing.B) {
 
 // newBenchEngine is the default pipeline (validate, call, track) over the
 // in-memory upstream, tracking to a discarding sink.
-func newBenchEngine(b *testing.B) *core.Engine {
+func newBenchEngine(b *testing.B, between ...core.Stage) *core.Engine {
 	up := inMemory{newCanned()}
 	base, _ := url.Parse("http://upstream/v1")
 	track := builtin.NewTrack([]core.Sink{builtin.NewWriterSink(io.Discard)}, []string{"discard"}, 256, nil)
 	validate, _ := builtin.NewValidate(builtin.ValidateConfig{MaxBodyBytes: 1 << 20})
-	p := core.NewPipeline(
-		[]core.Stage{validate, builtin.NewCall(builtin.DefaultCallConfig(), up)},
-		[]core.Completer{track}, track.Close)
+	stages := append(append([]core.Stage{validate}, between...), builtin.NewCall(builtin.DefaultCallConfig(), up))
+	p := core.NewPipeline(stages, []core.Completer{track}, track.Close)
 	eng := core.New(core.WithPipeline(p), core.WithFormats(openai.New()),
 		core.WithUpstream(core.NewUpstream("openai", "openai", base, "sk-bench", "OPENAI_API_KEY")))
 	b.Cleanup(func() { eng.Close(context.Background()) })
@@ -119,6 +119,7 @@ func BenchmarkPipelineStream(b *testing.B) {
 	h := newBenchEngine(b).Handler()
 	body := strings.Replace(benchBody, `"temperature"`, `"stream":true,"temperature"`, 1)
 	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
 		req.Header.Set("X-Stream", "1")
@@ -129,3 +130,33 @@ func BenchmarkPipelineStream(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPipelineStreamWrapped is BenchmarkPipelineStream with a stage
+// between validate and call that wraps the stream and passes each event on,
+// as a plugin's stream_event hook that changes nothing does without the
+// plugin's own cost: what the engine pays for a stream that a stage wraps.
+func BenchmarkPipelineStreamWrapped(b *testing.B) {
+	pass := core.StageFunc(func(ctx context.Context, req *core.Request, next core.HandlerFunc) (*core.Response, error) {
+		resp, err := next(ctx, req)
+		if err == nil && resp.Stream != nil {
+			resp.Stream = passStream{resp.Stream}
+		}
+		return resp, err
+	})
+	h := newBenchEngine(b, pass).Handler()
+	body := strings.Replace(benchBody, `"temperature"`, `"stream":true,"temperature"`, 1)
+	b.ReportAllocs()
+	defer benchcpu.Start(b)()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("X-Stream", "1")
+		w := &discard{header: http.Header{}}
+		h.ServeHTTP(w, req)
+		if w.code != 200 {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
+
+// passStream passes a stream's events on unchanged.
+type passStream struct{ core.Stream }
