@@ -544,28 +544,29 @@ func (s *meteredStream) Close() error {
 	return s.inner.Close()
 }
 
+// end reports the outcome once. The stream's status line has reached the
+// client, so that is the event's http_status whatever then happens to
+// the stream, but for a client that went away (499).
 func (s *meteredStream) end(err error, status string) {
 	s.once.Do(func() {
 		o := &Outcome{Request: s.req, Response: s.resp, Usage: s.resp.Usage, TimeToFirstToken: s.ttft, Status: status,
 			Context: s.ctx}
 		if err != nil {
-			o.Err = err
+			o.Err, o.HTTPStatus = err, s.resp.Status
 			switch {
-			case status == StatusError:
-				o.HTTPStatus = http.StatusInternalServerError
-			case status == StatusClientAborted:
-				o.Status, o.HTTPStatus = StatusClientAborted, 499
-			case status == StatusUpstreamError:
-				o.HTTPStatus = http.StatusBadGateway
+			case status != "":
 			case errors.Is(err, ErrDenied):
 				// A stage cut the stream short on purpose, after writing its
 				// own closing event — which the client may have read and
 				// hung up on before this runs: still a denial.
-				o.Status, o.HTTPStatus = StatusDenied, s.resp.Status
+				o.Status = StatusDenied
 			case s.ctx.Err() != nil:
-				o.Status, o.HTTPStatus = StatusClientAborted, 499
+				o.Status = StatusClientAborted
 			default:
-				o.Status, o.HTTPStatus = StatusUpstreamError, http.StatusBadGateway
+				o.Status = StatusUpstreamError
+			}
+			if o.Status == StatusClientAborted {
+				o.HTTPStatus = 499
 			}
 		}
 		s.e.finish(s.p, o)

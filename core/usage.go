@@ -58,8 +58,11 @@ type Outcome struct {
 	Err error
 	// Status is one of the Status… constants.
 	Status string
-	// HTTPStatus is what the client was (or would have been) answered with;
-	// 499 when the client went away.
+	// HTTPStatus is the status the client was (or would have been)
+	// answered with; 499 when the client went away. A stream's status line
+	// leaves before its first event, so a stream that then fails — the
+	// upstream breaking or reporting an error, a stage failing or cutting
+	// it — keeps that status (200); Status and Err say how it ended.
 	HTTPStatus int
 	Usage      Usage
 	// Latency runs from Received to the end of the answer (last stream event).
