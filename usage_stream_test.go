@@ -1,6 +1,9 @@
 package tollgate_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,12 +11,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/pipeline"
 )
 
 // newUpstreamGateway is a gateway of the three providers over one fake
@@ -73,6 +78,123 @@ var meteredStreams = []struct {
 			`data: {"candidates":[{"content":{"parts":[{"text":" there"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":30,"candidatesTokenCount":12,"totalTokenCount":42}}` + "\r\n\r\n"},
 }
 
+// usageEvent reports whether a provider's event carries usage.
+func usageEvent(ev *core.Event) bool {
+	return ev.Name == "message_start" || ev.Name == "message_delta" ||
+		strings.Contains(string(ev.Data), `"usageMetadata"`) || strings.Contains(string(ev.Data), `"usage":{`)
+}
+
+var countRE = regexp.MustCompile(`("(?:prompt_tokens|completion_tokens|total_tokens|input_tokens|output_tokens|promptTokenCount|candidatesTokenCount|totalTokenCount)":)\d+`)
+
+// The test stage "usage-tamper" does to a stream what a plugin's
+// stream_event hook can: drop the events that carry usage, rewrite their
+// counts to 1, or (a Go stage can) end the stream after the first event.
+func init() {
+	pipeline.RegisterBuiltin("usage-tamper", func(s pipeline.Spec, _ pipeline.Env) (any, error) {
+		var cfg struct {
+			Action string `json:"action"`
+		}
+		if err := s.Decode(&cfg); err != nil {
+			return nil, err
+		}
+		return core.StageFunc(func(ctx context.Context, req *core.Request, next core.HandlerFunc) (*core.Response, error) {
+			resp, err := next(ctx, req)
+			if err != nil || resp.Stream == nil {
+				return resp, err
+			}
+			inner, ended := resp.Stream, false
+			resp.Stream = core.StreamFunc{CloseFunc: inner.Close, NextFunc: func() (*core.Event, error) {
+				for {
+					if ended {
+						return nil, io.EOF
+					}
+					ev, err := inner.Next()
+					if err != nil {
+						return nil, err
+					}
+					switch {
+					case cfg.Action == "stop":
+						ended = true
+					case !usageEvent(ev):
+					case cfg.Action == "drop":
+						continue
+					case cfg.Action == "lower":
+						ev.Data = countRE.ReplaceAll(ev.Data, []byte("${1}1"))
+						ev.Raw = countRE.ReplaceAll(ev.Raw, []byte("${1}1"))
+					}
+					return ev, nil
+				}
+			}}
+			return resp, nil
+		}), nil
+	})
+}
+
+// A stage between the call stage and the client — a plugin's stream_event
+// hook — that drops the events carrying the usage, or rewrites their
+// counts lower, changes what the client gets, not the usage recorded: the
+// call stage meters the stream as the upstream sent it, on every provider.
+func TestStreamUsageSurvivesAStageHidingIt(t *testing.T) {
+	for _, s := range meteredStreams {
+		for _, action := range []string{"drop", "lower"} {
+			t.Run(s.name+" "+action, func(t *testing.T) {
+				g, _ := newUpstreamGateway(t, func(w http.ResponseWriter, r *http.Request) {
+					io.Copy(io.Discard, r.Body)
+					eventStream(w, s.stream)
+				}, "  - {name: usage-tamper, kind: builtin, config: {action: "+action+"}}\n")
+				resp := post(t, serveGateway(t, g)+s.path, s.req)
+				got := string(readAll(t, resp.Body))
+				switch {
+				case resp.StatusCode != 200:
+					t.Fatalf("status %d: %s", resp.StatusCode, got)
+				case action == "drop" && (strings.Contains(got, "_tokens\":") || strings.Contains(got, "usageMetadata")):
+					t.Errorf("the client got the usage the stage dropped: %s", got)
+				case action == "lower" && (strings.Contains(got, "30") || strings.Contains(got, "12")):
+					t.Errorf("the client got the counts the stage rewrote: %s", got)
+				}
+				ev := g.onlyEvent(t)
+				if ev.Status != core.StatusOK || ev.InputTokens != 30 || ev.OutputTokens != 12 || ev.TotalTokens != 42 || ev.UsageEstimated {
+					t.Errorf("event %s %d in %d out (estimated %v), want ok with the upstream's 30 and 12", ev.Status, ev.InputTokens, ev.OutputTokens, ev.UsageEstimated)
+				}
+			})
+		}
+	}
+}
+
+// A stage that ends the stream after its first event gives the client less
+// than the upstream made. The upstream bills what it made, of which the
+// gateway knows what it read: the counts the upstream had reported by
+// then, else its estimate, flagged — never less than the events the client
+// got show. The call is the stage's error; the client got a 200 and a
+// clean end.
+func TestStreamEndedEarlyByAStage(t *testing.T) {
+	want := map[string][2]int64{ // what the call stage read by the end of the first event
+		"openai":    {0, 1},  // one content chunk, no report yet
+		"anthropic": {30, 1}, // message_start's report, its output a placeholder
+		"gemini":    {30, 2}, // the counts of the first chunk, not yet the last
+	}
+	for _, s := range meteredStreams {
+		t.Run(s.name, func(t *testing.T) {
+			g, _ := newUpstreamGateway(t, func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				eventStream(w, s.stream)
+			}, "  - {name: usage-tamper, kind: builtin, config: {action: stop}}\n")
+			resp := post(t, serveGateway(t, g)+s.path, s.req)
+			got, err := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || err != nil || strings.Count(string(got), "data: ") != 1 {
+				t.Fatalf("%d %q, %v: want a 200 with one event, ended cleanly", resp.StatusCode, got, err)
+			}
+			ev := g.onlyEvent(t)
+			if ev.Status != core.StatusError || ev.HTTPStatus != 200 || !strings.Contains(ev.Error, "a stage ended the stream before the upstream's last event") {
+				t.Errorf("event %s %d %q; want the stage's error with the client's 200", ev.Status, ev.HTTPStatus, ev.Error)
+			}
+			if w := want[s.name]; ev.InputTokens != w[0] || ev.OutputTokens != w[1] || !ev.UsageEstimated {
+				t.Errorf("event %d in %d out (estimated %v), want %d and %d estimated", ev.InputTokens, ev.OutputTokens, ev.UsageEstimated, w[0], w[1])
+			}
+		})
+	}
+}
+
 // A stream whose upstream answered 200 and broke mid-way is an upstream
 // error, with the error and the usage estimated from what arrived; its
 // http_status is the 200 the client got, as the client got it, not the 502
@@ -122,5 +244,33 @@ func checkBroken(t *testing.T, ev core.UsageEvent) {
 	if ev.Status != core.StatusUpstreamError || ev.HTTPStatus != 200 || ev.Error == "" || !ev.UsageEstimated || ev.OutputTokens == 0 {
 		t.Errorf("event %s %d %q, %d out (estimated %v); want an upstream error with the 200 the client got, the error, and the estimate",
 			ev.Status, ev.HTTPStatus, ev.Error, ev.OutputTokens, ev.UsageEstimated)
+	}
+}
+
+// A real plugin: the ABI conformance module (WebAssembly text, built by
+// `make plugins`) drops every stream event that says "conf-drop". The
+// upstream's usage chunk says it: the client never gets the chunk, and
+// the usage recorded is still the upstream's.
+func TestWasmStreamEventHookCannotHideUsage(t *testing.T) {
+	const module = "plugins/wasm/testdata/conformance-wat.wasm"
+	b, err := os.ReadFile(module)
+	if err != nil {
+		t.Skipf("%s is missing: run `make plugins` (make test does)", module)
+	}
+	sum := sha256.Sum256(b)
+	stream := strings.Replace(meteredStreams[0].stream, `{"id":"c1","choices":[],"usage"`, `{"id":"conf-drop","choices":[],"usage"`, 1)
+	// The grants are those the module's imports need; it uses none here.
+	g, _ := newUpstreamGateway(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		eventStream(w, stream)
+	}, "  - {name: conf, kind: wasm, config: {path: "+module+", sha256: \""+hex.EncodeToString(sum[:])+"\", deliver_to: [\"https://allowed.example/\"], emit_to: [jsonl]}}\n")
+	resp := post(t, serveGateway(t, g)+chatPath, meteredStreams[0].req)
+	got := string(readAll(t, resp.Body))
+	if resp.StatusCode != 200 || strings.Contains(got, "conf-drop") || !strings.HasSuffix(got, "data: [DONE]\n\n") {
+		t.Fatalf("%d %q: want the stream without the usage chunk the plugin dropped", resp.StatusCode, got)
+	}
+	ev := g.onlyEvent(t)
+	if ev.Status != core.StatusOK || ev.InputTokens != 30 || ev.OutputTokens != 12 || ev.UsageEstimated {
+		t.Errorf("event %s %d in %d out (estimated %v), want ok with the upstream's 30 and 12", ev.Status, ev.InputTokens, ev.OutputTokens, ev.UsageEstimated)
 	}
 }

@@ -347,7 +347,9 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 		if r := recover(); r != nil {
 			e.log.Error("a stage panicked; failing the call", "id", req.ID, "panic", r, "stack", string(debug.Stack()))
 			resp, err = nil, &Error{Kind: KindInternal, Code: "internal_error", Message: "internal error: a stage failed unexpectedly"}
-			e.finish(p, &Outcome{Request: req, Err: err, Context: ctx})
+			o := &Outcome{Request: req, Err: err, Context: ctx}
+			spentOnStream(req, o)
+			e.finish(p, o)
 		}
 	}()
 	for _, o := range e.observers {
@@ -359,7 +361,9 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 			err = &Error{Kind: KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
 		}
 		o := req.setOutcome(Outcome{Request: req, Err: err, Context: ctx})
-		if resp != nil {
+		switch {
+		case spentOnStream(req, o):
+		case resp != nil:
 			// A stage refused an answer the upstream gave (an output
 			// guardrail): the tokens were spent, so the outcome counts them.
 			if !resp.UsageKnown && resp.Stream == nil {
@@ -367,12 +371,14 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 			}
 			o.Usage, o.UpstreamRequestID = resp.Usage, requestID(resp.Header)
 		}
+		if resp != nil && resp.Stream != nil {
+			resp.Stream.Close() // no one will read it
+		}
 		e.finish(p, o)
 		return nil, err
 	}
 	if resp.Stream != nil {
-		resp.Stream = &meteredStream{e: e, p: p, ctx: ctx, req: req, resp: resp,
-			inner: resp.Stream, obs: req.Format.ObserveStream(req)}
+		resp.Stream = e.meter(p, ctx, req, resp)
 		return resp, nil
 	}
 	if !resp.UsageKnown {
@@ -380,6 +386,35 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 	}
 	e.finish(p, req.setOutcome(Outcome{Request: req, Response: resp, Usage: resp.Usage, Context: ctx}))
 	return resp, nil
+}
+
+// spentOnStream counts in o, the outcome of a call that failed, what the
+// upstream's stream had spent when a stage failed or refused the answer
+// (an output guardrail holding the stream; a stage failing closed on it),
+// and closes that stream. It reports whether the upstream answered with a
+// stream.
+func spentOnStream(req *Request, o *Outcome) bool {
+	up := req.metered
+	if up == nil {
+		return false
+	}
+	up.Close()
+	o.Usage, o.UpstreamRequestID = up.resp.Usage, requestID(up.resp.Header)
+	return true
+}
+
+// meter returns resp's stream wrapped to report the call's outcome when it
+// ends. A stream the call stage metered as the upstream sent it
+// ([MeterStream]) keeps that usage and is judged by the upstream's events;
+// another is metered here, as the client gets it.
+func (e *Engine) meter(p *Pipeline, ctx context.Context, req *Request, resp *Response) *meteredStream {
+	up := req.metered
+	if up == nil {
+		return &meteredStream{e: e, p: p, ctx: ctx, req: req, resp: resp, inner: resp.Stream, obs: req.Format.ObserveStream(req)}
+	}
+	s := &up.exit
+	*s = meteredStream{e: e, p: p, ctx: ctx, req: req, resp: resp, inner: resp.Stream, obs: up.obs, up: up}
+	return s
 }
 
 // finishEarly reports an ingress failure of a parsed request.
@@ -458,8 +493,11 @@ func requestID(h http.Header) string {
 	return h.Get("Request-Id")
 }
 
-// meteredStream reads usage from each event as it passes and reports the
-// outcome when the stream ends, fails, or is closed early.
+// meteredStream reports the outcome of a streamed call when the stream
+// ends, fails, or is closed early. Without up it reads usage from each
+// event as it leaves the pipeline; with up, the usage and the stream's end
+// are the upstream's, read where the call stage made the stream, and here
+// it only hides from the client the events the gateway asked for.
 type meteredStream struct {
 	e     *Engine
 	p     *Pipeline
@@ -467,9 +505,19 @@ type meteredStream struct {
 	req   *Request
 	resp  *Response
 	inner Stream
-	obs   StreamObserver
+	obs   StreamObserver  // up's observer when up is set
+	up    *upstreamStream // the stream as the upstream sent it, or nil
 	ttft  time.Duration
 	once  sync.Once
+	hider *hider // with up: judges the events a stage made, from the first one
+}
+
+// hider is an observer of the events a stage made in a stream the call
+// stage metered: it tells the ones the gateway asked for, and what it
+// counts of them counts nothing.
+type hider struct {
+	obs   StreamObserver
+	usage Usage
 }
 
 func (s *meteredStream) Next() (ev *Event, err error) {
@@ -488,10 +536,28 @@ func (s *meteredStream) Next() (ev *Event, err error) {
 		if s.ttft == 0 && (ev.Data != nil || ev.Name != "") { // not a keep-alive comment
 			s.ttft = time.Since(s.req.Received)
 		}
-		if s.obs == nil || s.obs.Observe(ev, &s.resp.Usage) {
+		if s.keep(ev) {
 			return ev, nil
 		}
 	}
+}
+
+// keep reports whether the client gets ev, and without up meters it.
+func (s *meteredStream) keep(ev *Event) bool {
+	switch up := s.up; {
+	case up == nil:
+		return s.obs == nil || s.obs.Observe(ev, &s.resp.Usage)
+	case ev == up.last:
+		// The event the upstream sent last, passed on (perhaps rewritten
+		// in place): its observer has said whether the client sees it.
+		return up.keep
+	}
+	// An event a stage made (a replay, its own closing event): nothing of
+	// the upstream's to meter, but it may be one the gateway asked for.
+	if s.hider == nil {
+		s.hider = &hider{obs: s.req.Format.ObserveStream(s.req)}
+	}
+	return s.hider.obs == nil || s.hider.obs.Observe(ev, &s.hider.usage)
 }
 
 // ended records the outcome of a stream whose inner stream returned err,
@@ -499,14 +565,26 @@ func (s *meteredStream) Next() (ev *Event, err error) {
 func (s *meteredStream) ended(err error) error {
 	finished := s.obs == nil || s.obs.Finished()
 	broken := err != io.EOF && !finished // the client's Next gets err, else io.EOF
+	up := s.up
 	switch failure := streamFailure(s.obs); {
 	case failure != nil && !errors.Is(err, ErrDenied):
 		// The provider said what went wrong (an error event, then the end
 		// or a broken connection): that is the call's error, even if the
 		// client hung up on it.
 		s.end(failure, StatusUpstreamError)
+	case up != nil && up.broke() && !finished && !errors.Is(err, ErrDenied):
+		// The upstream's stream broke, whatever a stage made of it.
+		s.end(up.end, "")
+	case broken && up != nil && !errors.Is(err, ErrDenied) && s.ctx.Err() == nil:
+		// A stage failed on a stream the upstream was still sending well.
+		s.end(err, statusOf(err))
 	case broken:
 		s.end(err, "")
+	case !finished && up != nil && up.end == nil:
+		// A stage ended the stream while the upstream was still sending:
+		// the client got less than the upstream made, and the upstream
+		// bills what it made.
+		s.end(errStageCutShort, StatusError)
 	case !finished:
 		// A clean end before the format's last event: the answer is cut
 		// short as surely as by a broken connection.
@@ -516,7 +594,6 @@ func (s *meteredStream) ended(err error) error {
 		// whatever then ends the connection (the client hanging up as soon
 		// as it read it, which cancels the upstream read; the upstream
 		// closing): the stream ends cleanly.
-		s.resp.UsageKnown = true
 		s.end(nil, "")
 	}
 	if broken {
@@ -530,15 +607,23 @@ func (s *meteredStream) ended(err error) error {
 var errCutShort = &Error{Kind: KindUpstream, Code: "stream_cut_short",
 	Message: "the upstream ended the stream before its last event"}
 
+// errStageCutShort is the error of a stream that a stage ended cleanly
+// while the upstream was still sending, before its last event. A stage
+// that means to (an output guardrail) ends it with [ErrDenied] instead.
+var errStageCutShort = &Error{Kind: KindInternal, Code: "stream_cut_short_by_stage",
+	Message: "a stage ended the stream before the upstream's last event"}
+
 // Close ends the stream; before the last event, that means the client went
 // away.
 func (s *meteredStream) Close() error {
-	if err := streamFailure(s.obs); err != nil {
-		s.end(err, StatusUpstreamError) // the client hung up on the provider's error event
-	} else if s.obs != nil && s.obs.Finished() {
-		s.resp.UsageKnown = true
+	switch failure := streamFailure(s.obs); {
+	case failure != nil:
+		s.end(failure, StatusUpstreamError) // the client hung up on the provider's error event
+	case s.obs != nil && s.obs.Finished():
 		s.end(nil, "")
-	} else {
+	case s.up != nil && s.up.broke():
+		s.end(s.up.end, "") // broken before the client left, unless its leaving broke it
+	default:
 		s.end(ErrClientGone, StatusClientAborted)
 	}
 	return s.inner.Close()
@@ -549,6 +634,15 @@ func (s *meteredStream) Close() error {
 // the stream, but for a client that went away (499).
 func (s *meteredStream) end(err error, status string) {
 	s.once.Do(func() {
+		if up := s.up; up != nil {
+			s.resp.Usage = up.resp.Usage
+		}
+		if err == nil {
+			s.resp.UsageKnown = true
+			if s.up != nil {
+				s.up.resp.UsageKnown = true
+			}
+		}
 		o := &Outcome{Request: s.req, Response: s.resp, Usage: s.resp.Usage, TimeToFirstToken: s.ttft, Status: status,
 			Context: s.ctx}
 		if err != nil {

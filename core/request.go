@@ -63,6 +63,10 @@ type Request struct {
 	// this stream, hide it from the client").
 	state any
 
+	// metered is the stream the call's upstream answered with, metered
+	// where the call stage made it ([MeterStream]); nil when there is none.
+	metered *upstreamStream
+
 	// outcome and answerHeader live in the request so that finishing a call
 	// and writing its answer's headers allocate nothing of their own.
 	outcome      Outcome

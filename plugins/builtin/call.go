@@ -186,7 +186,10 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		return nil, e
 	}
 	if isEventStream(resp.Header) {
-		return &core.Response{Status: resp.StatusCode, Header: resp.Header, Stream: sse.NewStream(resp.Body, sse.MaxEventBytes(c.maxBody))}, nil
+		// Metered here, as the upstream sends it: what the stages after
+		// make of the events changes what the client gets, not the usage.
+		return core.MeterStream(req, &core.Response{Status: resp.StatusCode, Header: resp.Header,
+			Stream: sse.NewStream(resp.Body, sse.MaxEventBytes(c.maxBody))}), nil
 	}
 	body, err := readAll(resp, c.maxBody, c.maxNamed)
 	resp.Body.Close()
