@@ -44,7 +44,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long each target runs at each concurrency in a round")
 	fs.IntVar(&o.Slices, "slices", o.Slices, "cut each --duration into this many wrk runs of whole seconds, the targets taking turns slice by slice (1: one run each)")
 	fs.IntVar(&o.SliceWarmup, "slice-warmup", o.SliceWarmup, "untimed `calls`, one after another, before each slice (with --slices above 1)")
-	fs.BoolVar(&o.PauseOthers, "pause-others", o.PauseOthers, "stop (SIGSTOP) the other proxies and gateways while a target is measured, so their idle wake-ups do not share its cores (--pause-others=false: all run throughout)")
+	fs.BoolVar(&o.PauseOthers, "pause-others", o.PauseOthers, "stop (SIGSTOP) the other proxies and gateways while a target is measured, so their idle wake-ups do not share its cores (off: all run throughout, as in the runs in docs/benchmarks.md)")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "warm-up per target")
 	fs.IntVar(&o.TTFBStreams, "ttfb-streams", o.TTFBStreams, "sequential streams per target and round (time to first byte)")
 	fs.IntVar(&o.Streams, "streams", o.Streams, "concurrent streams per target (memory); 0 skips")
