@@ -25,7 +25,7 @@ var (
 // defaultOutput when it set no cap. Embeddings produce no output. After
 // the call the charge is reconciled with the usage the provider reported.
 func estimate(req *core.Request, defaultOutput int64) int64 {
-	prompt := int64(len(req.Body)+3) / 4
+	prompt := promptEstimate(req)
 	if req.Operation == "embeddings" || req.Operation == "embedContent" || req.Operation == "batchEmbedContents" {
 		return prompt
 	}
@@ -40,3 +40,7 @@ func estimate(req *core.Request, defaultOutput int64) int64 {
 	}
 	return prompt + defaultOutput
 }
+
+// promptEstimate is a quarter of the request body's bytes: the prompt's
+// tokens, erring high.
+func promptEstimate(req *core.Request) int64 { return int64(len(req.Body)+3) / 4 }

@@ -112,7 +112,7 @@ func (r *RateLimit) Handle(ctx context.Context, req *core.Request, next core.Han
 		// resp.Usage; when the stream ends, early or not, that is what it
 		// records.
 		resp.Stream = &finishingStream{Stream: resp.Stream, done: func() {
-			r.finish(ctx, req, c, recordedTokens(resp.Usage))
+			r.finish(ctx, req, c, chargedTokens(req, resp.Usage))
 		}}
 	default:
 		// A whole answer, or one a stage refused after it was spent.
@@ -121,22 +121,28 @@ func (r *RateLimit) Handle(ctx context.Context, req *core.Request, next core.Han
 	return resp, err
 }
 
-// answerTokens is the tokens the engine records for a whole answer: its
-// usage, read from its body as the engine reads it when no stage did (an
-// answer without usage is estimated at none).
+// answerTokens is what a whole answer is charged: its usage, read from its
+// body as the engine reads it when no stage did.
 func answerTokens(req *core.Request, resp *core.Response) int64 {
 	if resp.UsageKnown || resp.Stream != nil || req.Format == nil {
-		return recordedTokens(resp.Usage)
+		return chargedTokens(req, resp.Usage)
 	}
 	u, _ := req.Format.Usage(req, resp.Body)
-	return recordedTokens(u)
+	return chargedTokens(req, u)
 }
 
-// recordedTokens is input + output of u as the engine records it: none
-// when u cannot be true (a stage's or a plugin's), as core.CheckUsage says.
-func recordedTokens(u core.Usage) int64 {
+// chargedTokens is input + output of u, the usage the engine records.
+// Where the provider's count is unknown (u is estimated, or cannot be
+// true and the engine records an estimate), the engine counts no prompt
+// tokens; the limits count the prompt's estimate instead, as before the
+// call: a client that hangs up before a stream's usage chunk must not
+// spend none of its token limit on its prompt.
+func chargedTokens(req *core.Request, u core.Usage) int64 {
 	if core.CheckUsage(u) != nil {
-		return 0
+		u = core.Usage{Estimated: true}
+	}
+	if u.Estimated {
+		u.InputTokens = max(u.InputTokens, promptEstimate(req))
 	}
 	return u.InputTokens + u.OutputTokens
 }

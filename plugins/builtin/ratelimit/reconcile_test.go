@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/core"
@@ -111,5 +112,31 @@ func readToEnd(r *core.Response) {
 		if _, err := r.Stream.Next(); err != nil {
 			return
 		}
+	}
+}
+
+// TestAnEstimatedUsageIsChargedItsPrompt: a stream cut short before the
+// provider's usage chunk records the output it counted and no prompt
+// tokens (the provider's count is unknown); the limits count the prompt's
+// estimate, so a client cannot spend a long prompt outside its token limit
+// by hanging up before the last chunk. On both backends.
+func TestAnEstimatedUsageIsChargedItsPrompt(t *testing.T) {
+	long := keyCall("long", nil, `{"model":"gpt-4o-mini","max_tokens":10,"messages":[{"role":"user","content":"`+
+		strings.Repeat("word ", 500)+`"}]}`) // ~640 tokens estimated for its prompt
+	cut := func(context.Context, *core.Request) (*core.Response, error) {
+		return &core.Response{Status: 200, Usage: core.Usage{OutputTokens: 3, Estimated: true}, Stream: brokenStream{io.EOF}}, nil
+	}
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			rl := newLimiter(t, map[string]any{"tokens_per_minute": 1000}, be.env(t), "")
+			resp, err := rl.Handle(context.Background(), long, cut)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Stream.Close() // the client hangs up
+			if fits(t, rl) {
+				t.Error("a second call of ~615 tokens fits in 1000 after a ~640-token prompt: the prompt was not charged")
+			}
+		})
 	}
 }
