@@ -49,14 +49,23 @@ pipeline:
   - {name: track, kind: builtin, config: {sinks: [{type: jsonl, path: ` + usage + `}]}}
 `
 	}
+	eng := engineFor(t, dir, up.URL, "log: {level: debug, format: json}\n"+pipelineYAML, slog.New(slog.DiscardHandler))
+	g := &gateway{eng: eng, upstream: up, usage: usage}
+	t.Cleanup(func() { g.close(t) })
+	return g
+}
+
+// engineFor builds an engine from a config in dir whose three providers
+// are served at upURL, with rest (YAML: the pipeline, and more) after them.
+func engineFor(t *testing.T, dir, upURL, rest string, log *slog.Logger) *core.Engine {
+	t.Helper()
 	cfgYAML := fmt.Sprintf(`
 data_dir: %s
-log: {level: debug, format: json}
 providers:
   openai: {base_url: %s/v1, api_key_env: TEST_OPENAI_KEY}
   anthropic: {base_url: %[2]s, api_key_env: TEST_ANTHROPIC_KEY}
   gemini: {base_url: %[2]s, api_key_env: TEST_GEMINI_KEY}
-%[3]s`, dir, up.URL, pipelineYAML)
+%[3]s`, dir, upURL, rest)
 	path := filepath.Join(dir, "tollgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatal(err)
@@ -66,13 +75,11 @@ providers:
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	eng, err := tollgate.New(cfg, slog.New(slog.DiscardHandler))
+	eng, err := tollgate.New(cfg, log)
 	if err != nil {
 		t.Fatalf("engine: %v", err)
 	}
-	g := &gateway{eng: eng, upstream: up, usage: usage}
-	t.Cleanup(func() { g.close(t) })
-	return g
+	return eng
 }
 
 // close flushes the engine's usage events.

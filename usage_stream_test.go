@@ -15,8 +15,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate"
-	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/pipeline"
 )
@@ -26,33 +24,20 @@ import (
 // line) before call and track. It returns the upstream's URL too.
 func newUpstreamGateway(t *testing.T, h http.HandlerFunc, stagesYAML string) (*gateway, string) {
 	t.Helper()
+	return upstreamGateway(t, h, stagesYAML, slog.New(slog.DiscardHandler))
+}
+
+// upstreamGateway is newUpstreamGateway logging to log.
+func upstreamGateway(t *testing.T, h http.HandlerFunc, stagesYAML string, log *slog.Logger) (*gateway, string) {
+	t.Helper()
 	up := httptest.NewServer(h)
 	t.Cleanup(up.Close)
 	dir := t.TempDir()
 	usage := filepath.Join(dir, "usage.jsonl")
-	cfgYAML := fmt.Sprintf(`
-data_dir: %s
-providers:
-  openai: {base_url: %s/v1, api_key_env: TEST_OPENAI_KEY}
-  anthropic: {base_url: %[2]s, api_key_env: TEST_ANTHROPIC_KEY}
-  gemini: {base_url: %[2]s, api_key_env: TEST_GEMINI_KEY}
-pipeline:
+	eng := engineFor(t, dir, up.URL, fmt.Sprintf(`pipeline:
 %s  - {name: call, kind: builtin}
   - {name: track, kind: builtin, config: {sinks: [{type: jsonl, path: %s}]}}
-`, dir, up.URL, stagesYAML, usage)
-	path := filepath.Join(dir, "tollgate.yaml")
-	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(config.Options{Path: path, Environ: []string{"TEST_OPENAI_KEY=" + testKey,
-		"TEST_ANTHROPIC_KEY=" + testAnthropicKey, "TEST_GEMINI_KEY=" + testGeminiKey}})
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	eng, err := tollgate.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("engine: %v", err)
-	}
+`, stagesYAML, usage), log)
 	g := &gateway{eng: eng, usage: usage}
 	t.Cleanup(func() { g.close(t) })
 	return g, up.URL

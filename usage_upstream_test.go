@@ -1,18 +1,12 @@
 package tollgate_test
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate"
-	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/logbuf"
 )
@@ -22,40 +16,12 @@ import (
 // returns the gateway and its log.
 func newScriptedGateway(t *testing.T, ctype, body string) (*gateway, *logbuf.Buffer) {
 	t.Helper()
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	logs := &logbuf.Buffer{}
+	g, _ := upstreamGateway(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", ctype)
 		io.WriteString(w, body)
-	}))
-	t.Cleanup(up.Close)
-	dir := t.TempDir()
-	usage := filepath.Join(dir, "usage.jsonl")
-	cfgYAML := fmt.Sprintf(`
-data_dir: %s
-providers:
-  openai: {base_url: %s/v1, api_key_env: TEST_OPENAI_KEY}
-  anthropic: {base_url: %[2]s, api_key_env: TEST_ANTHROPIC_KEY}
-  gemini: {base_url: %[2]s, api_key_env: TEST_GEMINI_KEY}
-pipeline:
-  - {name: call, kind: builtin}
-  - {name: track, kind: builtin, config: {sinks: [{type: jsonl, path: %s}]}}
-`, dir, up.URL, usage)
-	path := filepath.Join(dir, "tollgate.yaml")
-	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(config.Options{Path: path, Environ: []string{"TEST_OPENAI_KEY=" + testKey,
-		"TEST_ANTHROPIC_KEY=" + testAnthropicKey, "TEST_GEMINI_KEY=" + testGeminiKey}})
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	logs := &logbuf.Buffer{}
-	eng, err := tollgate.New(cfg, slog.New(slog.NewJSONHandler(logs, nil)))
-	if err != nil {
-		t.Fatalf("engine: %v", err)
-	}
-	g := &gateway{eng: eng, usage: usage}
-	t.Cleanup(func() { g.close(t) })
+	}, "", slog.New(slog.NewJSONHandler(logs, nil)))
 	return g, logs
 }
 
