@@ -116,7 +116,11 @@ func BenchmarkPipeline(b *testing.B) {
 
 // BenchmarkPipelineStream is a streamed call through the handler.
 func BenchmarkPipelineStream(b *testing.B) {
-	h := newBenchEngine(b).Handler()
+	benchStream(b, newBenchEngine(b).Handler())
+}
+
+// benchStream makes streamed calls through h.
+func benchStream(b *testing.B, h http.Handler) {
 	body := strings.Replace(benchBody, `"temperature"`, `"stream":true,"temperature"`, 1)
 	b.ReportAllocs()
 	defer benchcpu.Start(b)()
@@ -143,19 +147,7 @@ func BenchmarkPipelineStreamWrapped(b *testing.B) {
 		}
 		return resp, err
 	})
-	h := newBenchEngine(b, pass).Handler()
-	body := strings.Replace(benchBody, `"temperature"`, `"stream":true,"temperature"`, 1)
-	b.ReportAllocs()
-	defer benchcpu.Start(b)()
-	for b.Loop() {
-		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
-		req.Header.Set("X-Stream", "1")
-		w := &discard{header: http.Header{}}
-		h.ServeHTTP(w, req)
-		if w.code != 200 {
-			b.Fatalf("status %d", w.code)
-		}
-	}
+	benchStream(b, newBenchEngine(b, pass).Handler())
 }
 
 // passStream passes a stream's events on unchanged.
