@@ -3,8 +3,11 @@ package tracking
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -107,11 +110,16 @@ func (db *DB) Purge(sel Selector) (int, error) {
 	return db.moveDead(sel, false)
 }
 
+// ErrNoDeadLetter means a [Selector] named an event id that no dead letter
+// it picks has: a replay or purge naming ids moves all of them or none.
+var ErrNoDeadLetter = errors.New("tracking: no such dead letter")
+
 func (db *DB) moveDead(sel Selector, requeue bool) (int, error) {
 	type change struct{ n, queued, backlog int64 }
 	changes := map[string]*change{}
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		clear(changes)
+		found := map[string]bool{}
 		dead := tx.Bucket(bucketDead)
 		var names [][]byte
 		dead.ForEachBucket(func(name []byte) error {
@@ -140,6 +148,7 @@ func (db *DB) moveDead(sel Selector, requeue bool) (int, error) {
 					continue
 				}
 				keys = append(keys, clone(k))
+				found[dl.ID] = true
 				ch.n++
 				ch.backlog -= int64(len(v))
 				if requeue {
@@ -163,8 +172,11 @@ func (db *DB) moveDead(sel Selector, requeue bool) (int, error) {
 				changes[sink] = ch
 			}
 		}
-		return nil
+		return missingIDs(sel, found)
 	})
+	if errors.Is(err, ErrNoDeadLetter) {
+		return 0, err
+	}
 	if err != nil {
 		return 0, fmt.Errorf("tracking: %w", err)
 	}
@@ -181,6 +193,29 @@ func (db *DB) moveDead(sel Selector, requeue bool) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// missingIDs is ErrNoDeadLetter naming the ids of sel not found, or nil.
+func missingIDs(sel Selector, found map[string]bool) error {
+	var missing []string
+	for _, id := range sel.IDs {
+		if !found[id] && !slices.Contains(missing, id) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	quoted := make([]string, len(missing))
+	for i, id := range missing {
+		quoted[i] = strconv.Quote(id)
+	}
+	where := ""
+	if sel.Sink != "" {
+		where = " of sink " + strconv.Quote(sel.Sink)
+	}
+	return fmt.Errorf("%w%s: %s; nothing was changed (tollgate usage dead-letters lists them)",
+		ErrNoDeadLetter, where, strings.Join(quoted, ", "))
 }
 
 func beUint64(b []byte) uint64 {

@@ -243,6 +243,18 @@ func TestRejectedBatchGoesToDeadLettersAndReplays(t *testing.T) {
 			t.Errorf("dead letter %s: reason %q attempts %d", dl.ID, dl.Reason, dl.Attempts)
 		}
 	}
+	// An id that is no dead letter (a typo, or replayed already) fails
+	// the whole replay or purge, naming it: nothing moves.
+	for _, move := range []func(tracking.Selector) (int, error){db.Replay, db.Purge} {
+		n, err := move(tracking.Selector{Sink: "tracker", IDs: []string{ids[0], "evt_typo", "evt_typo"}})
+		if !errors.Is(err, tracking.ErrNoDeadLetter) || n != 0 ||
+			!strings.Contains(err.Error(), `of sink "tracker": "evt_typo"; nothing was changed`) {
+			t.Fatalf("a replay or purge naming an id that is no dead letter = %d, %v", n, err)
+		}
+	}
+	if st := db.Stats().Sinks[0]; st.DeadLetters != 4 {
+		t.Fatalf("after a refused replay: %d dead letters, want all 4", st.DeadLetters)
+	}
 	tr.Up()
 	n, err := db.Replay(tracking.Selector{Sink: "tracker", IDs: ids[:2]})
 	if err != nil || n != 2 {

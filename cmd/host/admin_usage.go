@@ -76,7 +76,7 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB, configured []string) {
 		}
 		n, err := db.Replay(selector(v))
 		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			writeJSON(w, deadLetterStatus(err), map[string]any{"error": err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"replayed": n})
@@ -88,11 +88,20 @@ func usageRoutes(mux *http.ServeMux, db *tracking.DB, configured []string) {
 		}
 		n, err := db.Purge(selector(v))
 		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			writeJSON(w, deadLetterStatus(err), map[string]any{"error": err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"purged": n})
 	})
+}
+
+// deadLetterStatus is the answer's status for a replay's or purge's err:
+// an id that is no dead letter is 404.
+func deadLetterStatus(err error) int {
+	if errors.Is(err, tracking.ErrNoDeadLetter) {
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
 }
 
 // knownParams answers 400 and returns false when the query has a parameter

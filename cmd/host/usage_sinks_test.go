@@ -43,6 +43,9 @@ pipeline:
 		{[]string{"dead-letters", "--sink", "tracker"}, 0, "0 dead letters shown"},
 		{[]string{"purge", "--sink", "jsonl", "--yes"}, 0, "0 dead letters deleted"},
 		{[]string{"replay", "--sink", "down"}, 0, "0 dead letters moved back"},
+		// An id that is no dead letter is a mistake too, and nothing moves.
+		{[]string{"replay", "--id", "evt_typo"}, 1, `no such dead letter: "evt_typo"; nothing was changed`},
+		{[]string{"purge", "--sink", "down", "--id", "evt_typo", "--yes"}, 1, `no such dead letter of sink "down": "evt_typo"; nothing was changed`},
 	} {
 		code, stdout, stderr := usageRun(append(tc.args, "--config", cfg)...)
 		if code != tc.code || !strings.Contains(stdout+stderr, tc.want) {
@@ -75,6 +78,14 @@ func TestAdminUsageRefusesASinkThatIsNot(t *testing.T) {
 		want := `sink "trackr": no such sink; the sinks are down (the config's, and those the usage database holds events for)`
 		if rec.Code != http.StatusBadRequest || body.Error != want || strings.Join(body.Sinks, ",") != "down" {
 			t.Errorf("%s: %d %s; want 400 saying %q", route, rec.Code, rec.Body, want)
+		}
+	}
+	// An id that is no dead letter: 404, naming it.
+	for _, path := range []string{"/admin/usage/dead-letters/replay", "/admin/usage/dead-letters/purge"} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path+"?id=evt_typo", nil))
+		if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), `no such dead letter: \"evt_typo\"`) {
+			t.Errorf("POST %s?id=evt_typo: %d %s; want 404 naming the id", path, rec.Code, rec.Body)
 		}
 	}
 }
