@@ -565,17 +565,18 @@ func (s *meteredStream) keep(ev *Event) bool {
 func (s *meteredStream) ended(err error) error {
 	finished := s.obs == nil || s.obs.Finished()
 	broken := err != io.EOF && !finished // the client's Next gets err, else io.EOF
+	denied := errors.Is(err, ErrDenied)  // a stage refused the answer: its error stands
 	up := s.up
 	switch failure := streamFailure(s.obs); {
-	case failure != nil && !errors.Is(err, ErrDenied):
+	case failure != nil && !denied:
 		// The provider said what went wrong (an error event, then the end
 		// or a broken connection): that is the call's error, even if the
 		// client hung up on it.
 		s.end(failure, StatusUpstreamError)
-	case up != nil && up.broke() && !finished && !errors.Is(err, ErrDenied):
+	case up != nil && up.broke() && !finished && !denied:
 		// The upstream's stream broke, whatever a stage made of it.
 		s.end(up.end, "")
-	case broken && up != nil && !errors.Is(err, ErrDenied) && s.ctx.Err() == nil:
+	case broken && up != nil && !denied && s.ctx.Err() == nil:
 		// A stage failed on a stream the upstream was still sending well.
 		s.end(err, statusOf(err))
 	case broken:
