@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"text/template"
 	"time"
 )
@@ -108,9 +108,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, "loadtest: "+format+"\n", a...) }
 	if o.Nice != 0 {
 		// Children inherit it: wrk, the upstream, the proxies.
-		if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, o.Nice); err != nil {
+		if err := setNice(o.Nice); err != nil {
 			return nil, fmt.Errorf("setting the priority to %d: %v", o.Nice, err)
 		}
+	}
+	if o.PauseOthers && !canPause {
+		return nil, errors.New("pause-others: stopping a process needs a Unix system")
 	}
 	nSlices, slice := cut(o.Duration, o.Slices)
 	work, err := os.MkdirTemp("", "tollgate-loadtest")

@@ -159,7 +159,7 @@ func servingAddr(logPath string) (string, bool) {
 // sockets and connections, and runs nothing, its timers included.
 func (p *proc) pause() {
 	if p.alive() && !p.paused {
-		p.cmd.Process.Signal(syscall.SIGSTOP)
+		stopProcess(p.cmd.Process)
 		p.paused = true
 	}
 }
@@ -167,7 +167,7 @@ func (p *proc) pause() {
 // resume lets a paused process run again (SIGCONT).
 func (p *proc) resume() {
 	if p.alive() && p.paused {
-		p.cmd.Process.Signal(syscall.SIGCONT)
+		continueProcess(p.cmd.Process)
 		p.paused = false
 	}
 }

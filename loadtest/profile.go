@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -36,7 +35,7 @@ type Allocs struct {
 func Profile(ctx context.Context, o ProfileOptions) (Sample, Allocs, error) {
 	var a Allocs
 	if o.Nice != 0 {
-		if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, o.Nice); err != nil {
+		if err := setNice(o.Nice); err != nil {
 			return Sample{}, a, fmt.Errorf("setting the priority to %d: %v", o.Nice, err)
 		}
 	}

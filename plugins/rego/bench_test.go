@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/benchcpu"
 	"github.com/tollgate-dev/tollgate/pipeline"
 	"github.com/tollgate-dev/tollgate/providers/openai"
 )
@@ -86,8 +87,7 @@ func BenchmarkStage(b *testing.B) {
 	body := []byte(benchBody)
 	req := chatRequest(benchBody)
 	b.ReportAllocs()
-	m := startCPU()
-	defer m.report(b)
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		req.Body = body
 		if _, err := s.Handle(ctx, req, answer); err != nil {
@@ -130,8 +130,7 @@ func BenchmarkNaive(b *testing.B) {
 	req := chatRequest(benchBody)
 	spend := fixedSpend{}
 	b.ReportAllocs()
-	m := startCPU()
-	defer m.report(b)
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		var body map[string]any
 		if err := json.Unmarshal(req.Body, &body); err != nil {
@@ -175,8 +174,7 @@ func BenchmarkStageTrivial(b *testing.B) {
 	ctx := context.Background()
 	req := chatRequest(benchBody)
 	b.ReportAllocs()
-	m := startCPU()
-	defer m.report(b)
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if _, err := s.Handle(ctx, req, answer); err != nil {
 			b.Fatal(err)
@@ -201,8 +199,7 @@ func BenchmarkResponseEvent(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	m := startCPU()
-	defer m.report(b)
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if _, err := resp.Stream.Next(); err != nil {
 			b.Fatal(err)

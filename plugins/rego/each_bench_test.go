@@ -4,6 +4,8 @@ import (
 	"context"
 	"maps"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/internal/benchcpu"
 )
 
 // BenchmarkGuardrail measures each shipped request guardrail alone: input
@@ -34,8 +36,7 @@ func benchGuardrail(b *testing.B, q string, cache bool) {
 	body := []byte(benchBody)
 	req := chatRequest(benchBody)
 	b.ReportAllocs()
-	m := startCPU()
-	defer m.report(b)
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		req.Body = body
 		if _, err := s.Handle(ctx, req, answer); err != nil {
@@ -51,8 +52,7 @@ func BenchmarkInput(b *testing.B) {
 	ctx := context.Background()
 	req := chatRequest(benchBody)
 	b.ReportAllocs()
-	m := startCPU()
-	defer m.report(b)
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		items, err := s.requestItems(ctx, req, p.needs, nil)
 		if err != nil {
