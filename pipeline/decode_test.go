@@ -290,6 +290,10 @@ func TestDecodeJSON(t *testing.T) {
 		{"an escaped key", `{"metadata":{"a\"b":5}}`, `metadata.a"b: want a string, got 5`},
 		{"an unknown key", `{"limits":{"rpm":5}}`, `limits: unknown key "rpm" (known: per_minute)`},
 		{"not JSON", `{"name":`, `not valid JSON: unexpected end of JSON input, at byte 8`},
+		{"a key twice", `{"limits":{"per_minute":5,"per_minute":500}}`, `limits.per_minute: given twice`},
+		{"a key twice, in another case", `{"name":"a","Name":"b"}`, `Name: given twice (first as "name")`},
+		{"a map's key twice", `{"metadata":{"k":"v","k":"w"}}`, `metadata.k: given twice`},
+		{"a map's keys in two cases", `{"metadata":{"k":"v","K":"w"}}`, ""},
 		{"space around", " \n{\"name\" : \"a\" , \"models\" : [ \"x\" , 5 ] }\n", `models[1]: want a string, got 5`},
 	}
 	for _, tt := range tests {
@@ -308,7 +312,8 @@ func TestDecodeJSON(t *testing.T) {
 
 // FuzzDecodeJSON: whatever the JSON, DecodeJSON decodes what encoding/json
 // decodes, or refuses it when encoding/json does (or for the null as a
-// map's value and the unknown key that it refuses on purpose).
+// map's value, the unknown key and the key given twice that it refuses on
+// purpose).
 func FuzzDecodeJSON(f *testing.F) {
 	type item struct {
 		N int     `json:"n"`
@@ -337,7 +342,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		gotErr := pipeline.DecodeJSON([]byte(data), &got)
 		if gotErr != nil {
-			if wantErr == nil && !strings.Contains(gotErr.Error(), "got null") {
+			if wantErr == nil && !strings.Contains(gotErr.Error(), "got null") && !strings.Contains(gotErr.Error(), "given twice") {
 				t.Fatalf("%s: DecodeJSON refused it (%v); encoding/json did not", data, gotErr)
 			}
 			return

@@ -95,16 +95,17 @@ func fieldsOf(t reflect.Type) *fieldSet {
 }
 
 // lookup finds key as encoding/json does: exactly, or else ignoring case.
-func (fs *fieldSet) lookup(key string) (field, bool) {
+// It returns the field's own name too.
+func (fs *fieldSet) lookup(key string) (field, string, bool) {
 	if f, ok := fs.byKey[key]; ok {
-		return f, true
+		return f, key, true
 	}
 	for _, name := range fs.names {
 		if strings.EqualFold(name, key) {
-			return fs.byKey[name], true
+			return fs.byKey[name], name, true
 		}
 	}
-	return field{}, false
+	return field{}, "", false
 }
 
 // fieldAt is v's field at index, making the embedded structs on the way

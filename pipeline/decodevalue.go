@@ -127,8 +127,15 @@ func (d *decoder) object(raw []byte, v reflect.Value, top bool) error {
 		return d.wrongKind(raw, v.Type())
 	}
 	fields := fieldsOf(v.Type())
+	given := map[string]string{} // a field's name -> its key as written
 	return members(raw, func(key string, val []byte) error {
-		f, ok := fields.lookup(key)
+		f, name, ok := fields.lookup(key)
+		if first, twice := given[name]; twice {
+			return under(key, givenTwice(key, first))
+		}
+		if ok {
+			given[name] = key
+		}
 		switch {
 		case !ok && top && slices.Contains(d.extra, key):
 			return nil
@@ -180,7 +187,12 @@ func (d *decoder) mapOf(raw []byte, v reflect.Value) error {
 	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
 		nullable = true
 	}
+	given := map[string]bool{}
 	return members(raw, func(key string, val []byte) error {
+		if given[key] {
+			return under(key, givenTwice(key, key))
+		}
+		given[key] = true
 		if val[0] == 'n' && !nullable { // encoding/json would store "" or 0: say so instead
 			return under(key, d.wrongKind(val, elem))
 		}
@@ -213,6 +225,18 @@ func (d *decoder) list(raw []byte, v reflect.Value) error {
 		v.Set(l)
 	}
 	return err
+}
+
+// givenTwice refuses a key written twice in one object, which
+// encoding/json takes silently, the last value winning: in a keys file
+// `"revoked": true, ..., "revoked": false` would leave the key valid. The
+// keys of a struct match ignoring case, so "TTL" after "ttl" is the same
+// key twice.
+func givenTwice(key, first string) error {
+	if key != first {
+		return &placeError{msg: fmt.Sprintf("given twice (first as %q)", first)}
+	}
+	return &placeError{msg: "given twice"}
 }
 
 // fromJSON reports whether err is encoding/json's about a value of the

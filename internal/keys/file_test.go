@@ -175,7 +175,8 @@ func TestReadFileSaysWhereItIsWrong(t *testing.T) {
 
 // TestReadFileRefusesAnUnknownKey: a typo in an entry ("revokd") is an
 // error naming the file, the entry and the key, as POST /admin/keys
-// refuses it: ignored, it left valid a key the file meant to revoke.
+// refuses it: ignored, it left valid a key the file meant to revoke. So is
+// a key given twice.
 func TestReadFileRefusesAnUnknownKey(t *testing.T) {
 	const known = "(known: created, customer, expires, hash, hint, id, limits, metadata, models, name, revoked, source, team)"
 	hash := `"hash":"` + strings.Repeat("ab", 32) + `"`
@@ -187,6 +188,9 @@ func TestReadFileRefusesAnUnknownKey(t *testing.T) {
 		{"in limits", `[{"id":"key_1",` + hash + `,"limits":{"rpm":5}}]`,
 			`entry 0 (key_1): limits: unknown key "rpm" (known: monthly_budget, requests_per_minute, tokens_per_minute)`},
 		{"no id to name the entry by", `[{"revokd":true}]`, `entry 0: unknown key "revokd" ` + known},
+		// encoding/json took the last: the key was left valid.
+		{"revoked, then not", `[{"id":"key_1",` + hash + `,"revoked":"2026-01-02T00:00:00Z","revoked":null}]`,
+			`entry 0 (key_1): revoked: given twice`},
 	}
 	dir := t.TempDir()
 	for _, tt := range tests {
