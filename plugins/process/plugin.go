@@ -124,7 +124,8 @@ func (p *Plugin) start(ctx context.Context) (*conn, int, error) {
 		StartTimeout:     time.Duration(p.cfg.StartTimeout),
 		Logger:           hclogger(p.log),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage))},
+			grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)),
+			grpc.WithStaticStreamWindowSize(window), grpc.WithStaticConnWindowSize(window)},
 	})
 	fail := func(err error) (*conn, int, error) {
 		client.Kill()

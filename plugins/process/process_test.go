@@ -184,17 +184,21 @@ func TestLoadFailures(t *testing.T) {
 	}
 }
 
+// BenchmarkCall is one call through a stage whose plugin serves the request
+// and response hooks: two round trips to the plugin process.
 func BenchmarkCall(b *testing.B) {
 	p := start(b, nil, nil)
 	stage := NewStage(p, "proc", nil)
 	req := request("gpt-4o")
 	ctx := context.Background()
 	b.ReportAllocs()
+	cpu := startCPU(p)
 	for b.Loop() {
 		if _, err := stage.Handle(ctx, req, echo); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }
 
 // TestDownMessage checks the error of a call while the plugin is down

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -90,4 +91,15 @@ func (handler) Call(doc []byte) ([]byte, error) {
 
 // Serve runs the plugin as a process plugin until the gateway stops it.
 // Call it from main after registering hooks.
-func Serve() { process.Serve(handler{}) }
+//
+// The process runs on one Go processor (GOMAXPROCS 1) unless a GOMAXPROCS
+// environment variable (granted with env) says otherwise: hooks run one at
+// a time, and with more processors each call was handed between threads
+// (gRPC's reader, the hook, gRPC's writer) at a thread wake-up each. The
+// gateway runs several processes for calls in parallel (processes).
+func Serve() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+	process.Serve(handler{})
+}
