@@ -31,6 +31,10 @@ type Config struct {
 	// MaxRestartBackoff (default 30s).
 	RestartBackoff    pipeline.Duration `json:"restart_backoff"`
 	MaxRestartBackoff pipeline.Duration `json:"max_restart_backoff"`
+	// Processes is how many processes of the plugin run side by side
+	// (default 1, at most maxProcesses). Each serves one call at a time
+	// and is restarted on its own; a sink runs one.
+	Processes int `json:"processes"`
 	// Env names the host environment variables the plugin gets; it gets
 	// none other.
 	Env []string `json:"env"`
@@ -40,7 +44,13 @@ type Config struct {
 	EmitTo    []string `json:"emit_to"`
 }
 
+// maxProcesses bounds processes: each is a whole program's memory.
+const maxProcesses = 64
+
 func (c *Config) defaults(sink bool) {
+	if c.Processes == 0 {
+		c.Processes = 1
+	}
 	if c.CallTimeout == 0 {
 		c.CallTimeout = pipeline.Duration(time.Second)
 		if sink {
@@ -58,10 +68,14 @@ func (c *Config) defaults(sink bool) {
 	}
 }
 
-func (c *Config) check() error {
+func (c *Config) check(sink bool) error {
 	switch {
 	case c.Path == "":
 		return fmt.Errorf("path: required: the plugin executable")
+	case c.Processes < 1 || c.Processes > maxProcesses:
+		return fmt.Errorf("processes: want 1 to %d, got %d", maxProcesses, c.Processes)
+	case sink && c.Processes > 1:
+		return fmt.Errorf("processes: a sink runs one process (got %d): tracking hands a sink one batch at a time, in order, so more would sit idle", c.Processes)
 	case c.CallTimeout <= 0:
 		return fmt.Errorf("call_timeout: must be positive")
 	case c.RestartBackoff <= 0 || c.MaxRestartBackoff < c.RestartBackoff:

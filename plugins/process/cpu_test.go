@@ -31,11 +31,11 @@ func hostCPU() time.Duration {
 func pluginCPU(p *Plugin) (t time.Duration, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, c := range []*conn{p.cur} {
-		if c == nil {
+	for _, s := range p.slots {
+		if s.cur == nil {
 			return 0, false
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.client.ReattachConfig().Pid))
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cur.client.ReattachConfig().Pid))
 		if err != nil {
 			return 0, false
 		}

@@ -50,7 +50,7 @@ func (l *logRecords) count(substr string) int {
 
 // openSelf starts the test binary as a process plugin (selfplugin_test.go)
 // in the given mode.
-func openSelf(t *testing.T, mode string, edit func(*process.Config), log slog.Handler) (*process.Plugin, error) {
+func openSelf(t testing.TB, mode string, edit func(*process.Config), log slog.Handler) (*process.Plugin, error) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {

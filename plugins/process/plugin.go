@@ -1,6 +1,7 @@
 package process
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +24,9 @@ import (
 	"github.com/tollgate-dev/tollgate/plugins/internal/pluginhost"
 )
 
-// Plugin is a running process plugin, restarted when it crashes. It is
-// safe for concurrent use.
+// Plugin is a running process plugin: one or more processes (config
+// processes), each restarted on its own when it crashes, each serving one
+// call at a time. It is safe for concurrent use.
 type Plugin struct {
 	name    string
 	cfg     Config
@@ -34,16 +37,14 @@ type Plugin struct {
 	sum     []byte
 	timeout time.Duration
 	hooks   int
+	slots   []*slot
+	free    chan *slot // the processes that are up and not in a call
 
-	mu         sync.Mutex
-	cur        *conn // nil while the plugin is down
-	lastErr    error
-	backoff    time.Duration
-	nextStart  time.Time
-	restarting bool
-	closed     bool
-	stop       chan struct{}
-	restarts   int
+	mu     sync.Mutex
+	up     int           // processes up
+	noneUp chan struct{} // closed while no process is up
+	closed bool
+	stop   chan struct{}
 }
 
 // conn is one started plugin process.
@@ -52,7 +53,7 @@ type conn struct {
 	rpc     *rpcClient
 	started time.Time
 	// down says why the process was taken out of service, once it was
-	// (guarded by Plugin.mu): calls still in flight on it fail with it.
+	// (guarded by Plugin.mu): a call still in flight on it fails with it.
 	down string
 }
 
@@ -81,7 +82,7 @@ func Open(ctx context.Context, name string, cfg Config, opts ...Option) (*Plugin
 		opt(&o)
 	}
 	cfg.defaults(o.sink)
-	if err := cfg.check(); err != nil {
+	if err := cfg.check(o.sink); err != nil {
 		return nil, err
 	}
 	prep, err := pluginhost.Prepare(name, o.log, o.deliver, cfg.Config)
@@ -95,14 +96,44 @@ func Open(ctx context.Context, name string, cfg Config, opts ...Option) (*Plugin
 	}
 	p := &Plugin{name: name, cfg: cfg, log: log, deliver: prep.Deliver, config: prep.Config, sum: h[:],
 		grants: abi.Grants{DeliverTo: cfg.DeliverTo, EmitTo: cfg.EmitTo}, timeout: time.Duration(cfg.CallTimeout),
-		backoff: time.Duration(cfg.RestartBackoff), stop: make(chan struct{})}
-	c, hooks, err := p.start(ctx)
-	if err != nil {
+		free: make(chan *slot, cfg.Processes), noneUp: make(chan struct{}), stop: make(chan struct{})}
+	if err := p.startAll(ctx); err != nil {
 		return nil, err
 	}
-	p.cur, p.hooks = c, hooks
-	log.Info("process plugin started", "path", cfg.Path, "hooks", abi.HookList(hooks), "protocol", c.client.NegotiatedVersion())
+	c := p.slots[0].cur
+	log.Info("process plugin started", "path", cfg.Path, "hooks", abi.HookList(p.hooks), "processes", len(p.slots), "protocol", c.client.NegotiatedVersion())
 	return p, nil
+}
+
+// startAll starts the plugin's processes side by side; if one fails, the
+// others are killed and the plugin is not loaded.
+func (p *Plugin) startAll(ctx context.Context) error {
+	n := p.cfg.Processes
+	conns, hooks, errs := make([]*conn, n), make([]int, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { conns[i], hooks[i], errs[i] = p.start(ctx) })
+	}
+	wg.Wait()
+	err := cmp.Or(errs...) // the same start failing n times says no more
+	if err == nil && slices.ContainsFunc(hooks, func(h int) bool { return h != hooks[0] }) {
+		err = fmt.Errorf("the plugin's processes serve different hooks: %v", hooks)
+	}
+	if err != nil {
+		for _, c := range conns {
+			if c != nil {
+				c.client.Kill()
+			}
+		}
+		return err
+	}
+	p.hooks, p.up = hooks[0], n
+	for i, c := range conns {
+		s := &slot{n: i + 1, cur: c, backoff: time.Duration(p.cfg.RestartBackoff)}
+		p.slots = append(p.slots, s)
+		p.free <- s
+	}
+	return nil
 }
 
 // start starts the executable, completes the handshake and calls Init.
@@ -182,27 +213,9 @@ func firstLine(s string) string {
 // Hooks names the hooks the plugin serves.
 func (p *Plugin) Hooks() []string { return abi.HookList(p.hooks) }
 
-// get returns the running plugin, or an error saying it is down.
-func (p *Plugin) get() (*conn, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cur != nil {
-		return p.cur, nil
-	}
-	if p.closed {
-		return nil, &core.Error{Kind: core.KindInternal, Code: "plugin_closed", Stage: p.name, Message: "plugin " + p.name + " is closed"}
-	}
-	return nil, &core.Error{Kind: core.KindInternal, Code: "plugin_down", Stage: p.name, Err: p.lastErr,
-		Message: fmt.Sprintf("process plugin %s is down (%v); %s", p.name, p.lastErr, p.restartIn())}
-}
-
 // Call runs one hook in the plugin process, then hands its deliveries to
 // the deliverer after checking them against the allow-lists.
 func (p *Plugin) Call(ctx context.Context, hook int, in *abi.Input) (abi.Action, error) {
-	c, err := p.get()
-	if err != nil {
-		return abi.Action{}, err
-	}
 	doc, err := in.Encode(nil, hook)
 	if err != nil {
 		return abi.Action{}, err
@@ -211,11 +224,19 @@ func (p *Plugin) Call(ctx context.Context, hook int, in *abi.Input) (abi.Action,
 		return abi.Action{}, &core.Error{Kind: core.KindInternal, Code: "plugin_document_too_large", Stage: p.name,
 			Message: fmt.Sprintf("the %s document for process plugin %s is %d bytes, over the %d bytes a process plugin takes", abi.HookList(hook)[0], p.name, len(doc), maxMessage)}
 	}
+	s, c, err := p.acquire(ctx)
+	if err != nil {
+		return abi.Action{}, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, p.timeout)
 	out, err := c.rpc.call(cctx, doc)
 	cancel()
 	if err != nil {
-		return abi.Action{}, p.callError(ctx, c, err)
+		err = p.callError(ctx, s, c, err)
+	}
+	p.release(s, c)
+	if err != nil {
+		return abi.Action{}, err
 	}
 	a, err := abi.ParseAction(out)
 	if err != nil {
@@ -239,7 +260,7 @@ func (p *Plugin) Call(ctx context.Context, hook int, in *abi.Input) (abi.Action,
 
 // callError classifies a failed call: a crash or a timeout (the process
 // is killed and restarted), or an error the plugin returned.
-func (p *Plugin) callError(ctx context.Context, c *conn, err error) error {
+func (p *Plugin) callError(ctx context.Context, s *slot, c *conn, err error) error {
 	st := status.Convert(err)
 	p.mu.Lock()
 	down := c.down
@@ -250,15 +271,15 @@ func (p *Plugin) callError(ctx context.Context, c *conn, err error) error {
 		return &core.Error{Kind: core.KindInternal, Code: "plugin_down", Stage: p.name, Err: err,
 			Message: fmt.Sprintf("process plugin %s was taken down during the call (%s)", p.name, down)}
 	case c.client.Exited() || st.Code() == codes.Unavailable:
-		in := p.takeDown(c, "its process exited: "+st.Message(), "process plugin crashed; its stage follows on_error until it is restarted", err)
+		in := p.takeDown(s, c, "its process exited: "+st.Message(), "process plugin crashed; its stage follows on_error until it is restarted", err)
 		return &core.Error{Kind: core.KindInternal, Code: "plugin_crashed", Stage: p.name, Err: err,
 			Message: fmt.Sprintf("process plugin %s crashed during the call (%s); %s", p.name, st.Message(), in)}
 	case st.Code() == codes.DeadlineExceeded && ctx.Err() == nil:
-		// A call that hangs would hold the plugin (the SDK runs hooks one
-		// at a time) and time out every call after it: a process that
-		// misses its deadline is unhealthy, and replaced as a crashed one.
+		// A process runs one hook at a time: a call that hangs would hold
+		// it for good. A process that misses its deadline is unhealthy,
+		// and replaced as a crashed one.
 		why := fmt.Sprintf("it did not answer a call within its call_timeout of %s", p.timeout)
-		in := p.takeDown(c, why, "process plugin did not answer within its call_timeout: killed it; its stage follows on_error until it is restarted", err)
+		in := p.takeDown(s, c, why, "process plugin did not answer within its call_timeout: killed it; its stage follows on_error until it is restarted", err)
 		return &core.Error{Kind: core.KindTimeout, Code: "plugin_timeout", Stage: p.name, Err: err,
 			Message: fmt.Sprintf("process plugin %s did not answer within its call_timeout of %s; it was killed, %s", p.name, p.timeout, in)}
 	case st.Code() == codes.ResourceExhausted:
@@ -269,7 +290,7 @@ func (p *Plugin) callError(ctx context.Context, c *conn, err error) error {
 		Message: fmt.Sprintf("process plugin %s: %s", p.name, st.Message())}
 }
 
-// Close stops the plugin process.
+// Close stops the plugin's processes.
 func (p *Plugin) Close(context.Context) error {
 	p.mu.Lock()
 	if p.closed {
@@ -277,15 +298,24 @@ func (p *Plugin) Close(context.Context) error {
 		return nil
 	}
 	p.closed = true
-	c := p.cur
-	p.cur = nil
-	if c != nil {
-		c.down = "the plugin was closed"
+	var conns []*conn
+	for _, s := range p.slots {
+		if c := s.cur; c != nil {
+			c.down = "the plugin was closed"
+			conns = append(conns, c)
+		}
+		s.cur = nil
 	}
+	if p.up > 0 {
+		close(p.noneUp) // calls waiting for a free process fail now
+	}
+	p.up = 0
 	close(p.stop)
 	p.mu.Unlock()
-	if c != nil {
-		c.client.Kill()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(c.client.Kill) // each may wait up to 2 s for its process to exit
 	}
+	wg.Wait()
 	return nil
 }

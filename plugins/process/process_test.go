@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,7 +152,7 @@ func TestCrashRestart(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	p.mu.Lock()
-	restarts := p.restarts
+	restarts := p.slots[0].restarts
 	p.mu.Unlock()
 	if restarts != 1 {
 		t.Fatalf("restarts = %d", restarts)
@@ -159,24 +160,91 @@ func TestCrashRestart(t *testing.T) {
 	_ = sawDown // whether a call saw the plugin down depends on timing
 }
 
+// TestPoolRestart kills one of two processes, between calls and then
+// during one: the other serves every call meanwhile, and the killed one
+// is restarted.
+func TestPoolRestart(t *testing.T) {
+	p := start(t, func(c *Config) { c.Processes = 2 }, nil)
+	stage := NewStage(p, "proc", nil)
+	serve := func(when string) {
+		t.Helper()
+		for range 4 {
+			resp, err := stage.Handle(context.Background(), request("conf-model"), echo)
+			if err != nil || !strings.Contains(string(resp.Body), "conf-rewritten") {
+				t.Fatalf("%s: %v", when, err)
+			}
+		}
+	}
+	restarted := func(n int) func() bool {
+		return func() bool {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return p.slots[0].restarts+p.slots[1].restarts == n && p.up == 2
+		}
+	}
+
+	p.mu.Lock()
+	victim := p.slots[0].cur
+	p.mu.Unlock()
+	if err := syscall.Kill(victim.client.ReattachConfig().Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the killed process to exit", victim.client.Exited)
+	serve("after a process was killed between calls")
+	waitFor(t, "the killed process to be restarted", restarted(1))
+
+	_, err := stage.Handle(context.Background(), request("conf-trap"), echo)
+	if codeOf(err) != "plugin_crashed" {
+		t.Fatalf("the crashing call: %v", err)
+	}
+	serve("after a process crashed during a call")
+	waitFor(t, "the crashed process to be restarted", restarted(2))
+	serve("after the restarts")
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+	}
+}
+
+func codeOf(err error) string {
+	var e *core.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
 func TestLoadFailures(t *testing.T) {
 	s := sum(t, binary)
 	tests := []struct {
 		name string
 		cfg  Config
+		sink bool
 		want string
 	}{
-		{"bad hash", Config{Path: binary, SHA256: strings.Repeat("0", 64)}, "sha256: mismatch: the config pins 0000"},
-		{"missing hash", Config{Path: binary}, "sha256: required: pin the executable; testdata/conformance-proc has sha256 " + s},
-		{"not a plugin", Config{Path: "/bin/true"}, "is not a tollgate process plugin, or it failed at start"},
-		{"grant", Config{Path: binary, SHA256: s, DeliverTo: []string{"nope"}}, `deliver_to[0]: "nope" is not an http(s) URL`},
+		{"bad hash", Config{Path: binary, SHA256: strings.Repeat("0", 64)}, false, "sha256: mismatch: the config pins 0000"},
+		{"missing hash", Config{Path: binary}, false, "sha256: required: pin the executable; testdata/conformance-proc has sha256 " + s},
+		{"not a plugin", Config{Path: "/bin/true"}, false, "is not a tollgate process plugin, or it failed at start"},
+		{"grant", Config{Path: binary, SHA256: s, DeliverTo: []string{"nope"}}, false, `deliver_to[0]: "nope" is not an http(s) URL`},
+		{"negative processes", Config{Path: binary, SHA256: s, Processes: -1}, false, "processes: want 1 to 64, got -1"},
+		{"too many processes", Config{Path: binary, SHA256: s, Processes: 65}, false, "processes: want 1 to 64, got 65"},
+		{"sink processes", Config{Path: binary, SHA256: s, Processes: 2}, true, "processes: a sink runs one process (got 2): tracking hands a sink one batch at a time, in order, so more would sit idle"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "not a plugin" {
 				tt.cfg.SHA256 = sum(t, "/bin/true")
 			}
-			_, err := Open(context.Background(), "proc", tt.cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			opts := []Option{WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
+			if tt.sink {
+				opts = append(opts, asSink())
+			}
+			_, err := Open(context.Background(), "proc", tt.cfg, opts...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v\nwant %q", err, tt.want)
 			}
@@ -205,8 +273,8 @@ func BenchmarkCall(b *testing.B) {
 // once its restart time has passed (a start is under way): it said
 // "restarting in -109ms".
 func TestDownMessage(t *testing.T) {
-	p := &Plugin{name: "proc", lastErr: errors.New("its process exited: boom"), nextStart: time.Now().Add(-time.Second)}
-	_, err := p.get()
+	p := &Plugin{name: "proc", slots: []*slot{{lastErr: errors.New("its process exited: boom"), nextStart: time.Now().Add(-time.Second)}}}
+	_, _, err := p.acquire(context.Background())
 	want := "stage proc: process plugin proc is down (its process exited: boom); restarting now"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)

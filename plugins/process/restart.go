@@ -12,7 +12,7 @@ import (
 // takeDown takes a failed process out of service, kills it and schedules
 // its restart; only the first call to see it fail logs (msg). It returns
 // when the restart comes, in words.
-func (p *Plugin) takeDown(c *conn, why, msg string, cause error) string {
+func (p *Plugin) takeDown(s *slot, c *conn, why, msg string, cause error) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c.down == "" {
@@ -21,29 +21,32 @@ func (p *Plugin) takeDown(c *conn, why, msg string, cause error) string {
 		// failed call does not wait for that.
 		go c.client.Kill()
 	}
-	if p.cur != c {
-		return p.restartIn() // already handled, or closed
+	if s.cur != c {
+		return s.restartIn() // already handled, or closed
 	}
-	p.cur = nil
-	p.lastErr = errors.New(why)
+	s.cur = nil
+	if p.up--; p.up == 0 {
+		close(p.noneUp) // calls waiting for a free process fail now
+	}
+	s.lastErr = errors.New(why)
 	if time.Since(c.started) > time.Minute {
-		p.backoff = time.Duration(p.cfg.RestartBackoff) // it had been healthy
+		s.backoff = time.Duration(p.cfg.RestartBackoff) // it had been healthy
 	}
-	p.nextStart = time.Now().Add(p.backoff)
-	p.log.Error(msg, "err", cause, "restart_in", p.backoff)
-	if !p.restarting {
-		p.restarting = true
-		go p.restartLoop()
+	s.nextStart = time.Now().Add(s.backoff)
+	p.log.Error(msg, "err", cause, "process", s.n, "restart_in", s.backoff)
+	if !s.restarting {
+		s.restarting = true
+		go p.restartLoop(s)
 	}
-	return p.restartIn()
+	return s.restartIn()
 }
 
-// restartLoop restarts the plugin with exponential backoff until it is up
+// restartLoop restarts a process with exponential backoff until it is up
 // or the plugin is closed.
-func (p *Plugin) restartLoop() {
+func (p *Plugin) restartLoop(s *slot) {
 	for {
 		p.mu.Lock()
-		wait := time.Until(p.nextStart)
+		wait := time.Until(s.nextStart)
 		p.mu.Unlock()
 		select {
 		case <-time.After(wait):
@@ -64,24 +67,28 @@ func (p *Plugin) restartLoop() {
 			err = fmt.Errorf("the restarted plugin serves hooks %v, not %v as at load", abi.HookList(hooks), abi.HookList(p.hooks))
 		}
 		if err == nil {
-			p.cur, p.restarting = c, false
-			p.restarts++
+			s.cur, s.restarting = c, false
+			s.restarts++
+			if p.up++; p.up == 1 {
+				p.noneUp = make(chan struct{})
+			}
 			p.mu.Unlock()
-			p.log.Info("process plugin restarted")
+			p.free <- s
+			p.log.Info("process plugin restarted", "process", s.n)
 			return
 		}
-		p.lastErr = err
-		p.backoff = min(p.backoff*2, time.Duration(p.cfg.MaxRestartBackoff))
-		p.nextStart = time.Now().Add(p.backoff)
+		s.lastErr = err
+		s.backoff = min(s.backoff*2, time.Duration(p.cfg.MaxRestartBackoff))
+		s.nextStart = time.Now().Add(s.backoff)
 		p.mu.Unlock()
-		p.log.Error("restarting the process plugin failed", "err", err, "retry_in", p.backoff)
+		p.log.Error("restarting the process plugin failed", "err", err, "process", s.n, "retry_in", s.backoff)
 	}
 }
 
-// restartIn says when the plugin restarts; once that time has passed, a
-// start is under way. Call with p.mu held.
-func (p *Plugin) restartIn() string {
-	if d := time.Until(p.nextStart).Round(time.Millisecond); d > 0 {
+// restartIn says when the process restarts; once that time has passed, a
+// start is under way. Call with Plugin.mu held.
+func (s *slot) restartIn() string {
+	if d := time.Until(s.nextStart).Round(time.Millisecond); d > 0 {
 		return "restarting in " + d.String()
 	}
 	return "restarting now"

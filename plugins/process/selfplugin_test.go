@@ -2,7 +2,10 @@ package process_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +36,10 @@ func selfHook(r *sdk.Request) sdk.Action {
 	switch r.Model {
 	case "hang":
 		time.Sleep(time.Hour)
+	case "hold":
+		return hold()
+	case "sleep-1ms":
+		time.Sleep(time.Millisecond)
 	case "status-7":
 		return sdk.Respond(7, []byte(`{"x":1}`))
 	case "status-600":
@@ -46,6 +53,45 @@ func selfHook(r *sdk.Request) sdk.Action {
 		return sdk.Respond(200, bytes.Join([][]byte{[]byte(`{"a":`), b, []byte(`,"b":`), b, []byte(`}`)}, nil))
 	}
 	return sdk.Continue()
+}
+
+// hold is the pool tests' barrier. It marks its arrival in the directory
+// the plugin's config names ("dir"), waits until the test creates
+// "release" there, marks its departure, and answers how many calls were in
+// the plugin's processes when it arrived, itself included.
+func hold() sdk.Action {
+	var cfg struct {
+		Dir string `json:"dir"`
+	}
+	if err := json.Unmarshal(sdk.Config(), &cfg); err != nil || cfg.Dir == "" {
+		return sdk.Fail("hold: the plugin's config names no dir")
+	}
+	mark := func(prefix string) int {
+		if f, err := os.CreateTemp(cfg.Dir, prefix+"*"); err == nil {
+			f.Close()
+		}
+		return countFiles(cfg.Dir, prefix)
+	}
+	inside := mark("arrived-") - countFiles(cfg.Dir, "left-")
+	for deadline := time.Now().Add(time.Minute); countFiles(cfg.Dir, "release") == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			return sdk.Fail("hold: not released within a minute")
+		}
+	}
+	mark("left-")
+	return sdk.Respond(200, fmt.Appendf(nil, `{"inside":%d}`, inside))
+}
+
+// countFiles counts the files in dir whose names start with prefix.
+func countFiles(dir, prefix string) int {
+	entries, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			n++
+		}
+	}
+	return n
 }
 
 // rawHandler serves the process protocol without the SDK, to answer what
