@@ -109,8 +109,9 @@ func TestHungCallRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	stage := process.NewStage(p, "self", nil)
-	// Four calls hang together: the SDK runs them one at a time, so three
-	// wait behind the first.
+	// Four calls hang together: the plugin's one process takes one call at
+	// a time, so three wait in the gateway behind the first, and fail when
+	// it is killed.
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {

@@ -102,6 +102,31 @@ func TestProcessesSerial(t *testing.T) {
 	}
 }
 
+// TestProcessesQueue sends 30 calls at once to one process whose hook takes
+// 100 ms, with a call_timeout of 2 s: the calls queue in the gateway, whose
+// wait the call_timeout does not count, so none times out and the process
+// is not killed. (When they queued in the plugin, the call_timeout ran
+// from the send: the calls past the first twenty timed out, and the
+// healthy process was killed as hung.)
+func TestProcessesQueue(t *testing.T) {
+	p, err := openSelf(t, "sdk", func(c *process.Config) { c.CallTimeout = pipeline.Duration(2 * time.Second) }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage := process.NewStage(p, "self", nil)
+	var wg sync.WaitGroup
+	errs := make([]error, 30)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = stage.Handle(context.Background(), selfRequest("sleep-100ms", nil), next) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+}
+
 // TestProcessesHungCall holds a call past its call_timeout in one of two
 // processes: the other serves the calls meanwhile, and after the hung one
 // is killed.
@@ -142,7 +167,7 @@ func TestProcessesHungCall(t *testing.T) {
 // sleeping a millisecond (a hook waiting on I/O).
 func BenchmarkCallParallel(b *testing.B) {
 	for _, model := range []string{"fine", "sleep-1ms"} {
-		for _, n := range []int{1, 4} {
+		for _, n := range []int{1, 2, 4} {
 			b.Run(fmt.Sprintf("hook=%s/processes=%d", model, n), func(b *testing.B) {
 				p, err := openSelf(b, "sdk", func(c *process.Config) { c.Processes = n }, nil)
 				if err != nil {

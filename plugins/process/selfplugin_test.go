@@ -40,6 +40,8 @@ func selfHook(r *sdk.Request) sdk.Action {
 		return hold()
 	case "sleep-1ms":
 		time.Sleep(time.Millisecond)
+	case "sleep-100ms":
+		time.Sleep(100 * time.Millisecond)
 	case "status-7":
 		return sdk.Respond(7, []byte(`{"x":1}`))
 	case "status-600":

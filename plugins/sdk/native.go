@@ -16,6 +16,9 @@ import (
 
 // A process plugin runs hooks one at a time, like a WebAssembly instance:
 // the SDK's package state (config, pending deliveries) is then per call.
+// The gateway sends a process one call at a time and runs several
+// processes for calls in parallel (config processes); the lock keeps the
+// state per call whatever the host does.
 var (
 	callMu  sync.Mutex
 	cfgJSON = []byte("{}")
