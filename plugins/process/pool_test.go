@@ -176,6 +176,7 @@ func BenchmarkCallParallel(b *testing.B) {
 				stage := process.NewStage(p, "self", nil)
 				b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
 				b.ReportAllocs()
+				report := process.StartCPU(p)
 				b.RunParallel(func(pb *testing.PB) {
 					req := selfRequest(model, nil)
 					for pb.Next() {
@@ -185,6 +186,7 @@ func BenchmarkCallParallel(b *testing.B) {
 						}
 					}
 				})
+				report(b)
 			})
 		}
 	}
