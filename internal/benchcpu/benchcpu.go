@@ -10,9 +10,9 @@ import "testing"
 // Start begins measuring; call the returned function when the loop is done
 // (it reports cpu-ns/op where the system can tell a process's CPU time).
 func Start(b *testing.B) func() {
-	before, ok := used()
+	before, ok := Used()
 	return func() {
-		after, ok2 := used()
+		after, ok2 := Used()
 		if ok && ok2 && b.N > 0 {
 			b.ReportMetric(float64(after-before)/float64(b.N), "cpu-ns/op")
 		}

@@ -4,5 +4,5 @@ package benchcpu
 
 import "time"
 
-// used: no getrusage here, so benchmarks report wall time only.
-func used() (time.Duration, bool) { return 0, false }
+// Used: no getrusage here, so benchmarks report wall time only.
+func Used() (time.Duration, bool) { return 0, false }

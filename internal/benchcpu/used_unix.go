@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// used is the CPU time this process has spent, all threads.
-func used() (time.Duration, bool) {
+// Used is the CPU time this process has spent, all threads; ok is false
+// where the system cannot tell.
+func Used() (time.Duration, bool) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0, false

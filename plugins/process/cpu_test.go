@@ -5,9 +5,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/benchcpu"
 )
 
 // cpuMeter reports the CPU time per op of the host (this process: user +
@@ -20,9 +21,8 @@ type cpuMeter struct {
 }
 
 func hostCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	t, _ := benchcpu.Used()
+	return t
 }
 
 // pluginCPU sums the CPU time of p's running processes from /proc (Linux;

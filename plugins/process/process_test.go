@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -186,8 +185,8 @@ func TestPoolRestart(t *testing.T) {
 	p.mu.Lock()
 	victim := p.slots[0].cur
 	p.mu.Unlock()
-	if err := syscall.Kill(victim.client.ReattachConfig().Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	if proc, err := os.FindProcess(victim.client.ReattachConfig().Pid); err != nil || proc.Kill() != nil {
+		t.Fatal("cannot kill the plugin's process", err)
 	}
 	waitFor(t, "the killed process to exit", victim.client.Exited)
 	serve("after a process was killed between calls")
