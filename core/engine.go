@@ -366,9 +366,7 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 		case resp != nil:
 			// A stage refused an answer the upstream gave (an output
 			// guardrail): the tokens were spent, so the outcome counts them.
-			if !resp.UsageKnown && resp.Stream == nil {
-				resp.Usage, resp.UsageKnown = req.Format.Usage(req, resp.Body)
-			}
+			resp.ReadUsage(req)
 			o.Usage, o.UpstreamRequestID = resp.Usage, requestID(resp.Header)
 		}
 		if resp != nil && resp.Stream != nil {
@@ -381,9 +379,7 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 		resp.Stream = e.meter(p, ctx, req, resp)
 		return resp, nil
 	}
-	if !resp.UsageKnown {
-		resp.Usage, resp.UsageKnown = req.Format.Usage(req, resp.Body)
-	}
+	resp.ReadUsage(req)
 	e.finish(p, req.setOutcome(Outcome{Request: req, Response: resp, Usage: resp.Usage, Context: ctx}))
 	return resp, nil
 }

@@ -8,7 +8,10 @@ type Response struct {
 	Status int
 	// Header holds the response headers passed to the client.
 	Header http.Header
-	// Body is the whole body of a non-streamed response.
+	// Body is the whole body of a non-streamed response. A stage that
+	// changes it assigns a new slice and does not write into this one: it
+	// may be shared (a cache's entry), and the usage read from it is kept
+	// for as long as Body is the same slice ([Response.ReadUsage]).
 	Body []byte
 	// Stream is set for a streamed response; Body is then nil. Whoever
 	// receives the Response must drain or Close the stream.
@@ -18,6 +21,38 @@ type Response struct {
 	Usage Usage
 	// UsageKnown reports whether Usage has been read from the answer.
 	UsageKnown bool
+
+	// usageOf is the Body that Usage was read from by ReadUsage, when
+	// usageRead is set: an answer with no usage to read is read once.
+	usageRead bool
+	usageOf   []byte
+}
+
+// ReadUsage fills in Usage and UsageKnown from Body, as req's format reads
+// them, and reports UsageKnown. It reads nothing when the usage is known
+// already, the answer is a stream (whose usage fills in as its events
+// pass), or Body is the slice it read before: an answer with no usage to
+// read (an error body, a body that is not JSON, a model that omits usage)
+// is scanned once, not again by every stage that wants its usage. Whoever
+// wants a whole answer's usage reads it so.
+//
+// What it read is kept keyed to the Body slice itself rather than by a
+// flag: a stage that assigns Body a new body — a plugin's rewrite, a
+// policy's patch, a new Response — has it read anew without having to
+// say so, as a flag left set would lose the new body's usage.
+func (r *Response) ReadUsage(req *Request) bool {
+	if r.UsageKnown || r.Stream != nil || req.Format == nil || r.usageRead && sameSlice(r.usageOf, r.Body) {
+		return r.UsageKnown
+	}
+	r.Usage, r.UsageKnown = req.Format.Usage(req, r.Body)
+	r.usageRead, r.usageOf = true, r.Body
+	return r.UsageKnown
+}
+
+// sameSlice reports whether a and b are the same bytes in memory (two
+// empty slices read alike whatever they point at).
+func sameSlice(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // Stream is a sequence of provider events, read one at a time.

@@ -201,8 +201,8 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 			Message: fmt.Sprintf("reading the answer of upstream %q: %v", up.Name, err), Err: err}
 	}
 	out := &core.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
-	out.Usage, out.UsageKnown = req.Format.Usage(req, body)
-	if f, ok := req.Format.(core.AnswerFailer); ok && !out.UsageKnown {
+	known := out.ReadUsage(req) // the one read of its usage: the stages after see what it found
+	if f, ok := req.Format.(core.AnswerFailer); ok && !known {
 		if msg := f.AnswerFailure(req, body); msg != "" {
 			// The answer with the error: the outcome keeps its usage, the
 			// client gets the body and status as they came.

@@ -26,9 +26,7 @@ func (s *Stage) checkResponse(ctx context.Context, p *policy, req *core.Request,
 		return resp, nil
 	}
 	provider := formatName(req)
-	if !resp.UsageKnown {
-		resp.Usage, resp.UsageKnown = req.Format.Usage(req, resp.Body)
-	}
+	resp.ReadUsage(req)
 	var text *ast.Term
 	if p.needs.respText {
 		text = ast.StringTerm(answerText(provider, req.Operation, resp.Body))

@@ -122,13 +122,10 @@ func (r *RateLimit) Handle(ctx context.Context, req *core.Request, next core.Han
 }
 
 // answerTokens is what a whole answer is charged: its usage, read from its
-// body as the engine reads it when no stage did.
+// body as the engine reads it (once, whoever reads it first).
 func answerTokens(req *core.Request, resp *core.Response) int64 {
-	if resp.UsageKnown || resp.Stream != nil || req.Format == nil {
-		return chargedTokens(req, resp.Usage)
-	}
-	u, _ := req.Format.Usage(req, resp.Body)
-	return chargedTokens(req, u)
+	resp.ReadUsage(req)
+	return chargedTokens(req, resp.Usage)
 }
 
 // chargedTokens is input + output of u, the usage the engine records.

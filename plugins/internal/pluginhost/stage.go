@@ -60,9 +60,7 @@ func (s *Stage) Handle(ctx context.Context, req *core.Request, next core.Handler
 	// answer beside the error for the engine to meter (it is not sent), a
 	// new or rewritten answer carries the upstream's usage, not what its
 	// own body would read as.
-	if !resp.UsageKnown && req.Format != nil {
-		resp.Usage, resp.UsageKnown = req.Format.Usage(req, resp.Body)
-	}
+	resp.ReadUsage(req)
 	a, err := s.Caller.Call(ctx, abi.HookResponse, &abi.Input{Req: req, Resp: resp})
 	if err != nil {
 		return resp, err
