@@ -348,7 +348,7 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 			e.log.Error("a stage panicked; failing the call", "id", req.ID, "panic", r, "stack", string(debug.Stack()))
 			resp, err = nil, &Error{Kind: KindInternal, Code: "internal_error", Message: "internal error: a stage failed unexpectedly"}
 			o := &Outcome{Request: req, Err: err, Context: ctx}
-			spentOnStream(req, o)
+			spent(req, nil, o)
 			e.finish(p, o)
 		}
 	}()
@@ -361,17 +361,7 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 			err = &Error{Kind: KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
 		}
 		o := req.setOutcome(Outcome{Request: req, Err: err, Context: ctx})
-		switch {
-		case spentOnStream(req, o):
-		case resp != nil:
-			// A stage refused an answer the upstream gave (an output
-			// guardrail): the tokens were spent, so the outcome counts them.
-			resp.ReadUsage(req)
-			o.Usage, o.UpstreamRequestID = resp.Usage, requestID(resp.Header)
-		}
-		if resp != nil && resp.Stream != nil {
-			resp.Stream.Close() // no one will read it
-		}
+		spent(req, resp, o)
 		e.finish(p, o)
 		return nil, err
 	}
@@ -384,19 +374,31 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 	return resp, nil
 }
 
-// spentOnStream counts in o, the outcome of a call that failed, what the
-// upstream's stream had spent when a stage failed or refused the answer
-// (an output guardrail holding the stream; a stage failing closed on it),
-// and closes that stream. It reports whether the upstream answered with a
-// stream.
-func spentOnStream(req *Request, o *Outcome) bool {
-	up := req.metered
-	if up == nil {
-		return false
+// spent counts in o, the outcome of a call that failed, the tokens the
+// upstream spent on an answer a stage then failed or refused (an output
+// guardrail; a stage failing closed, whose guard passes the answer on
+// beside its error), and closes the streams no one will read.
+//
+// The engine is the one owner of those streams: resp's, which a stage
+// passed on beside its error, and the stream the call stage metered
+// ([MeterStream]) when a stage let it go without closing it (a panic, a
+// stage that dropped it). A stage that closed the stream itself has
+// closed it: it is not closed again.
+func spent(req *Request, resp *Response, o *Outcome) {
+	if resp != nil && resp.Stream != nil {
+		resp.Stream.Close()
 	}
-	up.Close()
-	o.Usage, o.UpstreamRequestID = up.resp.Usage, requestID(up.resp.Header)
-	return true
+	if up := req.metered; up != nil {
+		if !up.closed {
+			up.Close()
+		}
+		o.Usage, o.UpstreamRequestID = up.resp.Usage, requestID(up.resp.Header)
+		return
+	}
+	if resp != nil {
+		resp.ReadUsage(req)
+		o.Usage, o.UpstreamRequestID = resp.Usage, requestID(resp.Header)
+	}
 }
 
 // meter returns resp's stream wrapped to report the call's outcome when it

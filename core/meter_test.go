@@ -50,17 +50,18 @@ func (o *meterObserver) Failure() string { return o.failure }
 
 // upstream is a stream as an upstream sends it: the events, then end
 // (io.EOF when nil). It reuses one event, as the sse reader does, and
-// counts what was read of it and whether it was closed.
+// counts what was read of it and how often it was closed: once, by one
+// owner, whichever way the call ends.
 type upstream struct {
 	data   []string
 	end    error
 	ev     core.Event
 	read   int
-	closed bool
+	closes int
 }
 
 func (u *upstream) Next() (*core.Event, error) {
-	if u.closed {
+	if u.closes > 0 {
 		return nil, io.ErrClosedPipe
 	}
 	if u.read == len(u.data) {
@@ -75,7 +76,7 @@ func (u *upstream) Next() (*core.Event, error) {
 	return &u.ev, nil
 }
 
-func (u *upstream) Close() error { u.closed = true; return nil }
+func (u *upstream) Close() error { u.closes++; return nil }
 
 // callStage answers with up as the call stage does: metered where it is
 // made.
@@ -253,8 +254,8 @@ func TestStreamIsMeteredAsTheUpstreamSentIt(t *testing.T) {
 			if o.Usage.OutputTokens == 7 && (o.Usage.InputTokens != 3 || o.Usage.TotalTokens != 10) {
 				t.Errorf("usage %+v, want the upstream's report whole", o.Usage)
 			}
-			if !tt.up.closed {
-				t.Error("the upstream's stream was not closed")
+			if tt.up.closes != 1 {
+				t.Errorf("the upstream's stream was closed %d times, want once", tt.up.closes)
 			}
 		})
 	}
@@ -308,8 +309,8 @@ func TestStageEndingAStreamEarly(t *testing.T) {
 			if o.Usage.OutputTokens != tt.wantOut || o.Usage.Estimated != tt.wantEstimated {
 				t.Errorf("usage %+v, want %d output tokens, estimated %v", o.Usage, tt.wantOut, tt.wantEstimated)
 			}
-			if !up.closed {
-				t.Error("the upstream's stream was not closed")
+			if up.closes != 1 {
+				t.Errorf("the upstream's stream was closed %d times, want once", up.closes)
 			}
 		})
 	}
@@ -369,8 +370,8 @@ func TestStreamWithoutAnUpstreamIsMeteredAtTheExit(t *testing.T) {
 func TestClientLeavingAMeteredStream(t *testing.T) {
 	up := &upstream{data: []string{"x", "u=6", "x", "end"}}
 	r := runStream(t, 2, streamStage(dropData("none")), callStage(up))
-	if o := r.o; o.Status != core.StatusClientAborted || o.HTTPStatus != 499 || o.Usage.OutputTokens != 6 || !up.closed {
-		t.Errorf("outcome %s %d %+v, closed %v; want a client abort with the 6 tokens reported", o.Status, o.HTTPStatus, o.Usage, up.closed)
+	if o := r.o; o.Status != core.StatusClientAborted || o.HTTPStatus != 499 || o.Usage.OutputTokens != 6 || up.closes != 1 {
+		t.Errorf("outcome %s %d %+v, closed %d times; want a client abort with the 6 tokens reported, closed once", o.Status, o.HTTPStatus, o.Usage, up.closes)
 	}
 	// A stage holding back the last event: the upstream finished.
 	hold := func(s core.Stream) core.Stream {
@@ -384,9 +385,10 @@ func TestClientLeavingAMeteredStream(t *testing.T) {
 			return ev, err
 		}, CloseFunc: s.Close}
 	}
-	r = runStream(t, 1, streamStage(hold), callStage(&upstream{data: []string{"x", "u=6", "x", "end"}}))
-	if o := r.o; o.Status != core.StatusOK || o.Usage.OutputTokens != 6 {
-		t.Errorf("outcome %s %+v; want ok with the 6 tokens reported", o.Status, o.Usage)
+	up = &upstream{data: []string{"x", "u=6", "x", "end"}}
+	r = runStream(t, 1, streamStage(hold), callStage(up))
+	if o := r.o; o.Status != core.StatusOK || o.Usage.OutputTokens != 6 || up.closes != 1 {
+		t.Errorf("outcome %s %+v, closed %d times; want ok with the 6 tokens reported, closed once", o.Status, o.Usage, up.closes)
 	}
 }
 
@@ -421,8 +423,8 @@ func TestFailingOnAStreamKeepsWhatTheUpstreamSpent(t *testing.T) {
 			if len(rec.all) != 1 || rec.all[0].Usage.OutputTokens != 9 || rec.all[0].Usage.InputTokens != 3 {
 				t.Fatalf("outcomes %+v, want one with the upstream's 3 and 9 tokens", rec.all)
 			}
-			if !up.closed {
-				t.Error("the upstream's stream was not closed")
+			if up.closes != 1 {
+				t.Errorf("the upstream's stream was closed %d times, want once", up.closes)
 			}
 		})
 	}

@@ -112,13 +112,10 @@ func (g *guarded) failed(ctx context.Context, req *core.Request, next core.Handl
 
 // spent is the answer the upstream gave before the stage failed on it, for
 // the engine to meter beside the error (the tokens were spent; the answer
-// is not sent), or nil. A stream is closed instead: no one would read it.
+// is not sent), or nil. A stream is passed on too, not closed here: the
+// engine closes the streams of a failed call, once.
 func spent(entered bool, downResp *core.Response, downErr error) *core.Response {
-	if !entered || downErr != nil || downResp == nil {
-		return nil
-	}
-	if downResp.Stream != nil {
-		downResp.Stream.Close()
+	if !entered || downErr != nil {
 		return nil
 	}
 	return downResp

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -216,5 +217,65 @@ func TestAFailureAfterTheAnswerKeepsItsUsage(t *testing.T) {
 		if got.InputTokens != 8 || got.OutputTokens != 7 {
 			t.Errorf("%s: metered %+v, want the 8 and 7 tokens the upstream spent", fail, got)
 		}
+	}
+}
+
+// streamFormat is testFormat whose streams are metered: "end" is the last
+// event.
+type streamFormat struct{ testFormat }
+
+func (streamFormat) ObserveStream(*core.Request) core.StreamObserver { return &endObserver{} }
+
+type endObserver struct{ done bool }
+
+func (o *endObserver) Observe(ev *core.Event, _ *core.Usage) bool {
+	o.done = o.done || string(ev.Data) == "end"
+	return true
+}
+func (o *endObserver) Finished() bool { return o.done }
+
+// A stage that fails closed on a streamed answer fails the call, and the
+// upstream's stream is closed once: the guard passes it on beside the
+// failure, and the engine closes it. One that fails open passes the
+// stream to the client, who closes it.
+func TestAFailureOnAStreamClosesItOnce(t *testing.T) {
+	var closes int
+	pipeline.RegisterBuiltin("stream", func(pipeline.Spec, pipeline.Env) (any, error) {
+		return core.StageFunc(func(_ context.Context, req *core.Request, _ core.HandlerFunc) (*core.Response, error) {
+			i := 0
+			s := core.StreamFunc{NextFunc: func() (*core.Event, error) {
+				if i++; i > 1 {
+					return nil, io.EOF
+				}
+				return &core.Event{Raw: []byte("data: end\n\n"), Data: []byte("end")}, nil
+			}, CloseFunc: func() error { closes++; return nil }}
+			return core.MeterStream(req, &core.Response{Status: 200, Stream: s}), nil
+		}), nil
+	})
+	for _, tt := range []struct{ fail, onError string }{
+		{"error after", pipeline.FailClosed}, {"panic after", pipeline.FailClosed},
+		{"error after", pipeline.FailOpen}, {"panic after", pipeline.FailOpen},
+	} {
+		t.Run(tt.fail+", "+tt.onError, func(t *testing.T) {
+			closes = 0
+			p, err := pipeline.Build([]pipeline.Spec{{Name: "s", Kind: "test", OnError: tt.onError, Config: map[string]any{"fail": tt.fail}},
+				{Name: "stream", Kind: "builtin"}}, pipeline.Env{Log: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng := core.New(core.WithPipeline(p), core.WithFormats(streamFormat{}), core.WithUpstream(core.NewUpstream("t", "test", nil, "", "")))
+			resp, err := eng.Do(context.Background(), &core.Request{Path: "/test"})
+			if (err == nil) != (tt.onError == pipeline.FailOpen) {
+				t.Fatalf("call error %v with %s", err, tt.onError)
+			}
+			if resp != nil {
+				for _, err := resp.Stream.Next(); err == nil; _, err = resp.Stream.Next() {
+				}
+				resp.Stream.Close()
+			}
+			if closes != 1 {
+				t.Errorf("the upstream's stream was closed %d times, want once", closes)
+			}
+		})
 	}
 }

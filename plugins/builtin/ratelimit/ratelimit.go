@@ -115,7 +115,8 @@ func (r *RateLimit) Handle(ctx context.Context, req *core.Request, next core.Han
 			r.finish(ctx, req, c, chargedTokens(req, resp.Usage))
 		}}
 	default:
-		// A whole answer, or one a stage refused after it was spent.
+		// A whole answer, or one a stage refused or failed on after it
+		// was spent (a stream too: the engine closes it).
 		r.finish(ctx, req, c, answerTokens(req, resp))
 	}
 	return resp, err

@@ -66,6 +66,12 @@ func TestReconciledToWhatTheLedgerRecords(t *testing.T) {
 			return &core.Response{Status: 200, Body: []byte(`{"choices":[],"usage":{"prompt_tokens":300,"completion_tokens":500}}`)},
 				&core.Error{Kind: core.KindDenied, Message: "the answer broke a policy"}
 		}, nil, false},
+		// A stage failing closed passes the stream on beside its error
+		// (pipeline's guard), the engine records what it had spent.
+		{"a stream a stage failed on after it was spent", func(context.Context, *core.Request) (*core.Response, error) {
+			return &core.Response{Status: 200, Usage: core.Usage{InputTokens: 300, OutputTokens: 500}, Stream: brokenStream{io.EOF}},
+				&core.Error{Kind: core.KindInternal, Stage: "policy", Message: "the stage failed"}
+		}, nil, false},
 		{"usage that cannot be true", func(context.Context, *core.Request) (*core.Response, error) {
 			// A plugin's: cached input beyond the input. The engine records 0.
 			return &core.Response{Status: 200, Usage: core.Usage{InputTokens: 5000, CachedInputTokens: 9000}, UsageKnown: true}, nil
