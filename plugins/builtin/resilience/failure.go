@@ -100,3 +100,12 @@ func sortStrings(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// drop lets go of an answer a stage returned beside a failure, before the
+// call is tried again or given up: a stream's owner is whoever holds it
+// last, and an attempt that is not passed on is not held by anyone else.
+func drop(resp *core.Response) {
+	if resp != nil && resp.Stream != nil {
+		resp.Stream.Close()
+	}
+}

@@ -105,6 +105,7 @@ func (f *Fallback) Handle(ctx context.Context, req *core.Request, next core.Hand
 	if err == nil || !f.failover(ctx, err) {
 		return resp, err
 	}
+	drop(resp)
 	first, firstModel, firstBody, firstPath := req.Upstream, req.Model, req.Body, req.Path
 	for _, t := range f.targets {
 		if t.up.Format != req.Format.Name() || t.up == first && (t.model == "" || t.model == firstModel) {
@@ -124,6 +125,7 @@ func (f *Fallback) Handle(ctx context.Context, req *core.Request, next core.Hand
 		if err == nil || !f.failover(ctx, err) {
 			return resp, err
 		}
+		drop(resp)
 	}
 	return nil, err
 }

@@ -107,6 +107,7 @@ func (r *Retry) Handle(ctx context.Context, req *core.Request, next core.Handler
 	if err == nil || r.cfg.MaxAttempts == 1 || !upstreamFailure(err, r.cfg.RetryOn) {
 		return resp, err
 	}
+	drop(resp)
 	start := time.Now()
 	b := &backoff.ExponentialBackOff{InitialInterval: time.Duration(r.cfg.InitialInterval), RandomizationFactor: *r.cfg.Jitter,
 		Multiplier: r.cfg.Multiplier, MaxInterval: time.Duration(r.cfg.MaxInterval)}
@@ -139,6 +140,7 @@ func (r *Retry) Handle(ctx context.Context, req *core.Request, next core.Handler
 		if err == nil || !upstreamFailure(err, r.cfg.RetryOn) {
 			return resp, err
 		}
+		drop(resp)
 	}
 }
 
