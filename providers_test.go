@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 	"google.golang.org/genai"
 
@@ -299,4 +301,44 @@ func TestTransportProviderErrorsAreTheSDKsErrors(t *testing.T) {
 			t.Errorf("event %d status %s, want %s", i, ev.Status, want[i])
 		}
 	}
+}
+
+// An OpenAI SDK pointed at Gemini's OpenAI-compatible endpoint
+// (https://generativelanguage.googleapis.com/v1beta/openai/) is metered as
+// the OpenAI call it is, streamed or not, through the transport or the
+// host, not passed through as a Gemini operation without tokens.
+func TestTransportGeminiOpenAICompatibleEndpoint(t *testing.T) {
+	g := newGateway(t, "")
+	// Google's endpoint: the fake's OpenAI answers under /v1beta/openai/.
+	compat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = "/v1/" + strings.TrimPrefix(r.URL.Path, "/v1beta/openai/")
+		g.upstream.ServeHTTP(w, r)
+	}))
+	defer compat.Close()
+	c := openai.NewClient(option.WithBaseURL(compat.URL+"/v1beta/openai/"), option.WithAPIKey("AIza-client-own-key"),
+		option.WithHTTPClient(&http.Client{Transport: g.eng.Transport()}), option.WithMaxRetries(0))
+	ctx := core.WithCustomer(context.Background(), "acme")
+	params := chatParams
+	params.Model = "gemini-2.5-flash"
+	if _, err := c.Chat.Completions.New(ctx, params); err != nil {
+		t.Fatal(err)
+	}
+	stream := c.Chat.Completions.NewStreaming(ctx, params)
+	for stream.Next() {
+		if len(stream.Current().Choices) == 0 {
+			t.Error("the client got the usage chunk it did not ask for")
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Through the host it is an OpenAI call, routed to an OpenAI upstream.
+	resp := post(t, serveGateway(t, g)+"/v1beta/openai/chat/completions",
+		`{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}]}`, "X-Tollgate-Customer", "acme")
+	if resp.StatusCode != 200 {
+		t.Fatalf("host: %d %s", resp.StatusCode, readAll(t, resp.Body))
+	}
+	resp.Body.Close()
+	checkEvents(t, g, "openai", "gemini-2.5-flash", []string{"chat.completions", "chat.completions", "chat.completions"},
+		[]bool{false, true, false})
 }

@@ -45,12 +45,13 @@ var versions = []string{"/v1beta/", "/v1alpha/", "/v1/", "/upload/v1beta/"}
 
 // Match recognizes /v1beta/models/{model}:{method} (and v1, v1alpha, tuned
 // models), and, as passed-through operations, any other /v1beta/ or
-// /v1alpha/ path. Plain /v1/ paths other than model methods are OpenAI's
-// unless the client sends x-goog-api-key ([Format.MatchHeader]).
+// /v1alpha/ path but /v1beta/openai/, Google's OpenAI-compatible endpoint,
+// whose calls are OpenAI's. Plain /v1/ paths other than model methods are
+// OpenAI's unless the client sends x-goog-api-key ([Format.MatchHeader]).
 func (Format) Match(method, path string) (string, bool) {
 	rest, version := cutVersion(path)
-	if version == "" {
-		return "", false
+	if version == "" || version == "/v1beta/" && strings.HasPrefix(rest, "openai/") {
+		return "", false // no Gemini call, or Gemini in OpenAI's format (openai.GeminiCompatiblePrefix)
 	}
 	if _, m, ok := modelMethod(rest); ok {
 		return m, true

@@ -104,6 +104,9 @@ func TestMatchAndParse(t *testing.T) {
 		{"POST", "/upload/v1beta/files", nil, "files", "", true, false},
 		{"GET", "/v1/models", nil, "", "", false, false},
 		{"GET", "/v1/files", http.Header{"X-Goog-Api-Key": {"k"}}, "files", "", true, false},
+		// Google's OpenAI-compatible endpoint speaks OpenAI's format.
+		{"POST", "/v1beta/openai/chat/completions", nil, "", "", false, false},
+		{"POST", "/v1beta/openai/chat/completions", http.Header{"X-Goog-Api-Key": {"k"}}, "", "", false, false},
 	}
 	for _, tt := range tests {
 		op, ok := f.MatchHeader(tt.method, tt.path, tt.header)

@@ -74,3 +74,26 @@ func TestAzureClientPaths(t *testing.T) {
 		t.Errorf("an Azure client's call to an Azure upstream: %s", got)
 	}
 }
+
+// Google's OpenAI-compatible endpoint for Gemini (an OpenAI SDK with base
+// URL .../v1beta/openai/) speaks OpenAI's wire format: its calls are
+// OpenAI's operations, metered and checked as such, not Gemini's.
+func TestGeminiOpenAICompatiblePaths(t *testing.T) {
+	f := openai.New()
+	tests := []struct{ method, path, op, upstream string }{
+		{http.MethodPost, "/v1beta/openai/chat/completions", openai.OpChatCompletions, "/chat/completions"},
+		{http.MethodPost, "/v1beta/openai/embeddings", openai.OpEmbeddings, "/embeddings"},
+		{http.MethodGet, "/v1beta/openai/models", openai.OpModelsList, "/models"},
+	}
+	for _, tt := range tests {
+		op, ok := f.Match(tt.method, tt.path)
+		if !ok || op != tt.op {
+			t.Errorf("%s %s: %q %v, want %q", tt.method, tt.path, op, ok, tt.op)
+			continue
+		}
+		req := &core.Request{Method: tt.method, Path: tt.path, Operation: op}
+		if got := f.UpstreamPath(req); got != tt.upstream {
+			t.Errorf("%s: upstream path %q, want %q", tt.path, got, tt.upstream)
+		}
+	}
+}

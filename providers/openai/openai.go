@@ -31,12 +31,13 @@ func New() Format { return Format{} }
 func (Format) Name() string { return "openai" }
 
 // Match recognizes the OpenAI endpoints tollgate meters, GET /v1/models,
-// and any other /v1/ path as a passed-through operation.
+// and any other /v1/ path as a passed-through operation; an Azure client's
+// paths and those of Gemini's OpenAI-compatible endpoint are OpenAI's too.
 func (Format) Match(method, path string) (string, bool) {
-	if p, _, ok := azureClientPath(path); ok {
-		path = p
-	}
 	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
+		rest, ok = strings.CutPrefix(canonicalPath(path), "/v1/")
+	}
 	if !ok || rest == "" {
 		return "", false
 	}
@@ -81,14 +82,23 @@ func (Format) UpstreamPath(req *core.Request) string {
 	return strings.TrimPrefix(canonicalPath(req.Path), "/v1")
 }
 
-// canonicalPath is path as OpenAI serves it: an Azure client's path mapped
-// onto OpenAI's.
+// canonicalPath is path as OpenAI serves it: an Azure client's path, or
+// one under Gemini's OpenAI-compatible endpoint, mapped onto OpenAI's.
 func canonicalPath(path string) string {
 	if p, _, ok := azureClientPath(path); ok {
 		return p
 	}
+	if rest, ok := strings.CutPrefix(path, GeminiCompatiblePrefix); ok {
+		return "/v1/" + rest
+	}
 	return path
 }
+
+// GeminiCompatiblePrefix is where Google serves Gemini in OpenAI's wire
+// format (an OpenAI SDK whose base URL is
+// https://generativelanguage.googleapis.com/v1beta/openai/): its paths are
+// OpenAI's under this prefix, /v1beta/openai/chat/completions.
+const GeminiCompatiblePrefix = "/v1beta/openai/"
 
 // azureClientPath maps a path an Azure OpenAI client sends onto OpenAI's:
 // /openai/deployments/{deployment}/chat/completions and
