@@ -1,10 +1,14 @@
 package tollgate_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,5 +149,53 @@ func TestTransportValidationErrorInOpenAIShape(t *testing.T) {
 	}
 	if ev := g.onlyEvent(t); ev.Status != core.StatusInvalid || ev.HTTPStatus != 400 {
 		t.Errorf("event = %+v", ev)
+	}
+}
+
+// logBuffer collects log lines written from any goroutine.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A call the transport cannot track (an OpenAI-compatible server whose
+// base URL does not end in /v1, such as OpenRouter's /api/v1) reaches the
+// upstream untracked; that must not go unnoticed: the first such call to a
+// host is logged as a warning naming it.
+func TestTransportWarnsOfUntrackedCalls(t *testing.T) {
+	up := providertest.NewServer(t)
+	var logs logBuffer
+	dir := t.TempDir()
+	eng := engineFor(t, dir, up.URL, "pipeline:\n  - {name: call, kind: builtin}\n", slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	hc := &http.Client{Transport: eng.Transport()}
+	for _, path := range []string{"/v1/models", "/api/v1/chat/completions", "/api/v1/models", "/v1/chat/completions"} {
+		resp, err := hc.Post(up.URL+path, "application/json", strings.NewReader(`{"model":"gpt-4o-mini","messages":[]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var warnings []string
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "untracked") {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "level=WARN") ||
+		!strings.Contains(warnings[0], "path=/api/v1/chat/completions") || !strings.Contains(warnings[0], strings.TrimPrefix(up.URL, "http://")) {
+		t.Errorf("want one warning naming the host and the first untracked path, got %q", warnings)
 	}
 }

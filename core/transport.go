@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 )
 
 // Transport returns an http.RoundTripper that runs each provider call made
@@ -15,17 +16,22 @@ import (
 // passing it as the SDK's HTTP client transport. The request still goes to
 // the URL the SDK chose, with the SDK's own credentials; the customer and
 // metadata come from the request's context ([WithCustomer], [WithMetadata]).
-// Requests for paths the engine does not know are passed through untracked.
+// Requests for paths the engine does not know are passed through untracked,
+// and the first such request to each host is logged as a warning.
 // A key the client sends in the query (Gemini's ?key=) goes only to the
 // upstream, never to stages or usage events.
-func (e *Engine) Transport() http.RoundTripper { return transport{e} }
+func (e *Engine) Transport() http.RoundTripper { return &transport{e: e} }
 
-type transport struct{ e *Engine }
+type transport struct {
+	e      *Engine
+	warned sync.Map // hosts an untracked request was logged for
+}
 
-func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	e := t.e
 	f, op, ok := e.match(r.Method, r.URL.Path, r.Header)
 	if !ok {
+		t.warnUntracked(r)
 		return e.passthrough.RoundTrip(r)
 	}
 	body, err := readBody(r, e.maxBodyBytes)
@@ -55,6 +61,19 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		hr.ContentLength = int64(len(resp.Body))
 	}
 	return hr, nil
+}
+
+// warnUntracked logs the first request to a host that passes through
+// untracked: an SDK whose base URL puts the provider's paths under another
+// prefix (OpenRouter's /api/v1) or speaks a format tollgate does not (Vertex
+// AI) would otherwise make calls nobody meters, without a word.
+func (t *transport) warnUntracked(r *http.Request) {
+	if _, seen := t.warned.LoadOrStore(r.URL.Host, true); seen {
+		return
+	}
+	t.e.log.Warn("a request through tollgate's transport is passed on untracked: no wire format tollgate speaks serves its path, "+
+		"so no stage sees it and no usage is recorded (later ones to this host are not logged)",
+		"method", clip(r.Method, 32), "host", clip(r.URL.Host, 256), "path", clip(r.URL.Path, 256))
 }
 
 // prepareDirect prepares a transport request: it goes to the URL the client
