@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -197,5 +198,35 @@ func TestTransportWarnsOfUntrackedCalls(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "level=WARN") ||
 		!strings.Contains(warnings[0], "path=/api/v1/chat/completions") || !strings.Contains(warnings[0], strings.TrimPrefix(up.URL, "http://")) {
 		t.Errorf("want one warning naming the host and the first untracked path, got %q", warnings)
+	}
+}
+
+// TestHeadPassesThrough: a HEAD answer has no body, whatever its
+// Content-Length says; the call stage read one and answered 502
+// upstream_read_failed ("EOF"), or for an error "its error body could not
+// be passed on: EOF".
+func TestHeadPassesThrough(t *testing.T) {
+	for _, status := range []int{http.StatusOK, http.StatusMethodNotAllowed} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			g := newGateway(t, "")
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				w.Write([]byte(`{"object":"list","data":[]}`))
+			}))
+			defer srv.Close()
+			req, _ := http.NewRequest(http.MethodHead, srv.URL+"/v1/models", nil)
+			resp, err := (&http.Client{Transport: g.eng.Transport()}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != status {
+				t.Errorf("HEAD /v1/models: %d, want the upstream's %d", resp.StatusCode, status)
+			}
+			if ev := g.onlyEvent(t); ev.HTTPStatus != status || strings.Contains(ev.Error, "EOF") {
+				t.Errorf("event: http_status %d, error %q; want %d and no EOF", ev.HTTPStatus, ev.Error, status)
+			}
+		})
 	}
 }

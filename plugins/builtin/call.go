@@ -240,6 +240,11 @@ const maxErrorBody = 1 << 20
 // readAll reads a whole body, sized by Content-Length when known, up to
 // limit bytes, which named says in an error.
 func readAll(resp *http.Response, limit int64, named string) ([]byte, error) {
+	if resp.Body == http.NoBody {
+		// An answer that has none by its status or the request's method
+		// (HEAD), whatever its Content-Length says.
+		return nil, nil
+	}
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("the answer is %d bytes, over %s", resp.ContentLength, named)
 	}
