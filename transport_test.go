@@ -230,3 +230,19 @@ func TestHeadPassesThrough(t *testing.T) {
 		})
 	}
 }
+
+// TestCallAfterCloseIsRefused: a call made after Engine.Close is refused
+// with a 503, rather than sent upstream by the retired pipeline, whose
+// closed outbox then dropped its usage event.
+func TestCallAfterCloseIsRefused(t *testing.T) {
+	g := newGateway(t, "")
+	g.close(t)
+	_, err := sdk(g).Chat.Completions.New(core.WithCustomer(context.Background(), "acme"), chatParams)
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusServiceUnavailable || !strings.Contains(apiErr.Message, "closed") {
+		t.Errorf("a call after Close got %v; want a 503 saying the gateway is closed", err)
+	}
+	if n := len(g.upstream.Requests()); n != 0 {
+		t.Errorf("a call after Close reached the upstream %d times", n)
+	}
+}

@@ -102,16 +102,29 @@ func (p *Pipeline) release() {
 }
 
 // acquire returns the engine's current pipeline with a call counted on it,
-// so that a swap cannot retire it under the call.
+// so that a swap cannot retire it under the call; nil once the engine is
+// closed (its pipeline retired and not replaced), whose stages, usage
+// tracking included, serve no more calls.
 func (e *Engine) acquire() *Pipeline {
 	for {
 		p := e.pipeline.Load()
 		p.refs.Add(1)
 		if e.pipeline.Load() == p {
+			if p.retired.Load() {
+				p.release()
+				return nil
+			}
 			return p
 		}
 		p.release() // swapped meanwhile: count the call on the new one
 	}
+}
+
+// errClosed answers a call made after [Engine.Close]: it would reach the
+// upstream with no stage left to record its usage.
+func errClosed() *Error {
+	return &Error{Kind: KindInternal, Status: http.StatusServiceUnavailable, Code: "engine_closed",
+		Message: "the gateway is closed and serves no more calls (Engine.Close was called)"}
 }
 
 // Option configures an [Engine].
@@ -202,7 +215,8 @@ func (e *Engine) Swap(p *Pipeline) *Pipeline { return e.pipeline.Swap(p) }
 func (e *Engine) Pipeline() *Pipeline { return e.pipeline.Load() }
 
 // Close retires the current pipeline: it waits for calls in flight, then
-// flushes pending usage events, within ctx's deadline.
+// flushes pending usage events, within ctx's deadline. A call made after
+// Close is refused (503 engine_closed) and reaches no upstream.
 func (e *Engine) Close(ctx context.Context) error { return e.pipeline.Load().Close(ctx) }
 
 // Do runs one call. req needs at least Method, Path and Body; the engine
@@ -343,6 +357,9 @@ func mergeMetadata(ms ...map[string]string) map[string]string {
 // in a stage fails this call alone, with a 500.
 func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err error) {
 	p := e.acquire()
+	if p == nil {
+		return nil, errClosed()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.Error("a stage panicked; failing the call", "id", req.ID, "panic", r, "stack", string(debug.Stack()))
@@ -417,8 +434,8 @@ func (e *Engine) meter(p *Pipeline, ctx context.Context, req *Request, resp *Res
 
 // finishEarly reports an ingress failure of a parsed request.
 func (e *Engine) finishEarly(ctx context.Context, req *Request, err error) {
-	if req.Format != nil {
-		e.finish(e.acquire(), &Outcome{Request: req, Err: err, Context: ctx})
+	if p := e.acquire(); p != nil && req.Format != nil {
+		e.finish(p, &Outcome{Request: req, Err: err, Context: ctx})
 	}
 }
 
