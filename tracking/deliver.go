@@ -197,6 +197,10 @@ type worker struct {
 
 	bo       *backoff.ExponentialBackOff
 	attempts int
+	// limit, when not 0, caps the next batch: a batch the sink refused is
+	// sent again in halves, down to single events, so that only the events
+	// it refuses go to dead letters; each batch taken doubles it back.
+	limit int
 	// next is where the next read starts: past what was delivered or
 	// dead-lettered, whose removal may still wait for the writer.
 	next []byte
@@ -255,7 +259,11 @@ func (w *worker) run() {
 			w.st.notify() // the wake-up this worker took may have been the new one's
 			return
 		}
-		batch, err := w.read(w.cfg.MaxEvents)
+		size := w.cfg.MaxEvents
+		if w.limit > 0 {
+			size = w.limit
+		}
+		batch, err := w.read(size)
 		if err != nil {
 			w.o.log.Error("usage outbox: cannot read a sink's queue", "sink", w.st.name, "err", err)
 			if !w.sleep(time.Second) {
@@ -277,7 +285,7 @@ func (w *worker) run() {
 			}
 			continue
 		}
-		if !closing && len(batch) < w.cfg.MaxEvents && w.cfg.MaxAge > 0 {
+		if !closing && len(batch) < size && w.cfg.MaxAge > 0 {
 			if waitingSince.IsZero() {
 				waitingSince = time.Now()
 			}
@@ -326,40 +334,47 @@ func (w *worker) deliver(batch []stored) bool {
 	var err error
 	good := batch
 	if raw, ok := w.sink.(RawSink); ok {
+		// Queues also hold plugins' payloads, any JSON value: JSON is all
+		// a stored value can be checked for here.
+		good = w.setAsideDamaged(batch, func(s stored) bool { return json.Valid(s.value) })
 		values := w.values[:0]
-		for _, s := range batch {
+		for _, s := range good {
 			values = append(values, s.value)
 		}
 		w.values = values
-		err = w.call(func() error { return raw.WriteJSON(w.ctx, values) })
+		if len(good) > 0 {
+			err = w.call(func() error { return raw.WriteJSON(w.ctx, values) })
+		}
 	} else {
 		events := make([]*core.UsageEvent, 0, len(batch))
-		good = batch[:0:0]
-		var bad []stored
-		for _, s := range batch {
+		good = w.setAsideDamaged(batch, func(s stored) bool {
 			ev := new(core.UsageEvent)
 			if err := json.Unmarshal(s.value, ev); err != nil || ev.ID == "" {
-				bad = append(bad, s)
-				continue
+				return false
 			}
 			events = append(events, ev)
-			good = append(good, s)
-		}
-		if len(bad) > 0 {
-			w.deadLetter(bad, "the stored event cannot be decoded (damaged on disk)", 0)
-		}
-		if len(good) == 0 {
-			settled()
 			return true
+		})
+		if len(good) > 0 {
+			err = w.call(func() error { return w.sink.Write(w.ctx, events) })
 		}
-		err = w.call(func() error { return w.sink.Write(w.ctx, events) })
 	}
+	if len(good) == 0 {
+		settled()
+		return true
+	}
+	var whole interface{ BatchRefused() bool }
 	switch {
 	case err == nil:
 		w.o.addAcks(w.st, good)
 		settled()
 		w.attempts = 0
 		w.bo.Reset()
+		if w.limit > 0 {
+			if w.limit *= 2; w.limit >= w.cfg.MaxEvents {
+				w.limit = 0
+			}
+		}
 		if w.st.failing.Swap(false) {
 			w.o.log.Info("usage sink recovered", "sink", w.st.name,
 				"failed_for", time.Since(time.Unix(0, w.st.failingSince.Load())).Round(time.Millisecond))
@@ -367,6 +382,16 @@ func (w *worker) deliver(batch []stored) bool {
 		return true
 	case w.ctx.Err() != nil:
 		return false // cut off by Close's deadline: not an attempt
+	case errors.Is(err, core.ErrSinkRejected) && len(good) > 1 && !(errors.As(err, &whole) && whole.BatchRefused()):
+		// Some event of the batch may be one the sink will never take:
+		// send the batch again in halves, so that the others still go.
+		if w.limit == 0 {
+			w.o.log.Warn("usage sink refused a batch; sending it again in halves to set aside only the events it refuses",
+				"sink", w.st.name, "events", len(good), "err", err)
+		}
+		w.limit = len(good) / 2
+		w.fail(err)
+		return true
 	case errors.Is(err, core.ErrSinkRejected):
 		w.attempts = 0
 		w.fail(err)
@@ -392,6 +417,29 @@ func (w *worker) deliver(batch []stored) bool {
 	}
 	w.logFailure(err, len(good), d)
 	return w.sleep(d)
+}
+
+// setAsideDamaged moves the events of batch that readable refuses to dead
+// letters, and returns the others: batch itself when all are readable.
+func (w *worker) setAsideDamaged(batch []stored, readable func(stored) bool) []stored {
+	var good, bad []stored
+	for i, s := range batch {
+		if readable(s) {
+			if bad != nil {
+				good = append(good, s)
+			}
+			continue
+		}
+		if bad == nil {
+			good = append([]stored(nil), batch[:i]...)
+		}
+		bad = append(bad, s)
+	}
+	if bad == nil {
+		return batch
+	}
+	w.deadLetter(bad, "the stored event cannot be decoded (damaged on disk)", 0)
+	return good
 }
 
 // call runs a sink write, turning a panic into an error.

@@ -42,7 +42,9 @@ type HTTPConfig struct {
 // 5xx and network errors are retried by the outbox (a Retry-After header is
 // honoured); any other status means the tracker refused the batch, which
 // goes to dead letters with the status and the start of the answer as the
-// reason. The tracker must accept an event it already has (same id) with a
+// reason — after the outbox has sent it again in halves to set aside only
+// the events refused, when the status can be about some events (400, 409,
+// 413, 422). The tracker must accept an event it already has (same id) with a
 // 2xx: delivery is at least once.
 type HTTP struct {
 	url     string
@@ -155,7 +157,31 @@ func (s *HTTP) post(ctx context.Context, n int) error {
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 		return &retryError{status: code, body: oneLine(snippet), after: retryAfter(resp.Header.Get("Retry-After"))}
 	}
-	return fmt.Errorf("%w: the tracker answered %d: %s", core.ErrSinkRejected, code, oneLine(snippet))
+	return &refusal{status: code, body: oneLine(snippet)}
+}
+
+// refusal is an answer that refuses the batch for good (a 4xx other than
+// 408 and 429); it is a [core.ErrSinkRejected].
+type refusal struct {
+	status int
+	body   string
+}
+
+func (e *refusal) Error() string {
+	return fmt.Sprintf("%v: the tracker answered %d: %s", core.ErrSinkRejected, e.status, e.body)
+}
+
+func (e *refusal) Is(target error) bool { return target == core.ErrSinkRejected }
+
+// BatchRefused reports whether the tracker refused the request as a whole
+// (a bad token, a wrong URL) rather than some events in it (400, 409, 413,
+// 422): the outbox then does not send the batch again in parts.
+func (e *refusal) BatchRefused() bool {
+	switch e.status {
+	case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return false
+	}
+	return true
 }
 
 // Close releases idle connections.

@@ -25,6 +25,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	script   func(post int) int
+	refused  map[string]bool
 	posts    int
 	received int
 	byID     map[string]core.UsageEvent
@@ -52,6 +53,20 @@ func (s *Server) Script(f func(post int) int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.script, s.posts = f, 0
+}
+
+// Refuse makes the tracker answer 400 to any batch holding an event with
+// one of ids, storing none of its events, as a tracker does with an event
+// it will never take (a malformed one, say).
+func (s *Server) Refuse(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refused == nil {
+		s.refused = map[string]bool{}
+	}
+	for _, id := range ids {
+		s.refused[id] = true
+	}
 }
 
 // Down makes every POST answer status; Up makes them succeed.
@@ -88,6 +103,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"bad json"}`, http.StatusBadRequest)
 		return
 	}
+	for _, ev := range batch.Events {
+		if s.refused[ev.ID] {
+			s.mu.Unlock()
+			http.Error(w, `{"error":"refused event `+ev.ID+`"}`, http.StatusBadRequest)
+			return
+		}
+	}
 	s.batches = append(s.batches, len(batch.Events))
 	for _, ev := range batch.Events {
 		s.received++
@@ -108,6 +130,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// Posts is how many POSTs arrived since the last Script, Down or Up,
+// refused ones included.
+func (s *Server) Posts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.posts
+}
 
 // Distinct is how many distinct event ids arrived.
 func (s *Server) Distinct() int {

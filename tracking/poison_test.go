@@ -1,0 +1,210 @@
+package tracking_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tollgate-dev/tollgate/tracking"
+	"github.com/tollgate-dev/tollgate/tracking/sinks"
+	"github.com/tollgate-dev/tollgate/tracking/trackertest"
+)
+
+// queueWhileDown stores n events for the sink "tracker" while tr is down,
+// so that they wait in one queue, and returns their ids.
+func queueWhileDown(t *testing.T, dir string, tr *trackertest.Server, n int) []string {
+	t.Helper()
+	tr.Down(http.StatusServiceUnavailable)
+	db, err := tracking.Open(dir, tracking.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, Sinks: []tracking.SinkConfig{httpSink(t, tr, 100, fastRetry)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := enqueue(ob, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ob.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tr.Up()
+	return ids
+}
+
+// TestPoisonEventIsSetAsideAlone: a tracker that refuses one event (400)
+// refuses every batch holding it. The refused event goes to dead letters
+// by itself; the events batched with it, before and after, are delivered,
+// in order.
+func TestPoisonEventIsSetAsideAlone(t *testing.T) {
+	dir := t.TempDir()
+	tr := trackertest.NewServer(t)
+	ids := queueWhileDown(t, dir, tr, 40)
+	poison := ids[13]
+	tr.Refuse(poison)
+	db := open(t, dir)
+	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{httpSink(t, tr, 100, fastRetry)}})
+	waitFor(t, func() bool { st := db.Stats().Sinks[0]; return st.Queued == 0 })
+
+	dls, err := db.DeadLetters(tracking.Selector{Sink: "tracker"}, 0)
+	if err != nil || len(dls) != 1 || dls[0].ID != poison {
+		t.Fatalf("dead letters = %v, %v; want the refused event %s alone", deadIDs(dls), err, poison)
+	}
+	if !strings.Contains(dls[0].Reason, "400") || !strings.Contains(dls[0].Reason, "refused event "+poison) {
+		t.Errorf("dead letter reason %q: want the tracker's answer", dls[0].Reason)
+	}
+	var got []string
+	for _, ev := range tr.Events() {
+		got = append(got, ev.ID)
+	}
+	want := slices.Delete(slices.Clone(ids), 13, 14)
+	if !slices.Equal(got, want) {
+		t.Errorf("tracker got %d events %v\nwant the other %d in order %v", len(got), got, len(want), want)
+	}
+}
+
+// TestRefusingTrackerDeadLettersEveryEvent: a tracker that refuses every
+// batch (a bad token) sends every event to dead letters, each with the
+// tracker's answer, in one request.
+func TestRefusingTrackerDeadLettersEveryEvent(t *testing.T) {
+	dir := t.TempDir()
+	tr := trackertest.NewServer(t)
+	ids := queueWhileDown(t, dir, tr, 20)
+	tr.Down(http.StatusForbidden)
+	db := open(t, dir)
+	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{httpSink(t, tr, 100, fastRetry)}})
+	waitFor(t, func() bool { return db.Stats().Sinks[0].DeadLetters == int64(len(ids)) })
+	if tr.Distinct() != 0 {
+		t.Errorf("the refusing tracker stored %d events", tr.Distinct())
+	}
+	// A 403 refuses the request, not an event in it: splitting the batch
+	// could not help, and would send the tracker one request per event.
+	if tr.Posts() != 1 {
+		t.Errorf("the tracker got %d POSTs, want the one batch", tr.Posts())
+	}
+	dls, _ := db.DeadLetters(tracking.Selector{}, 0)
+	for _, dl := range dls {
+		if !strings.Contains(dl.Reason, "403") {
+			t.Errorf("dead letter %s: reason %q", dl.ID, dl.Reason)
+		}
+	}
+}
+
+// damageQueued overwrites the stored bytes of the i-th event queued for
+// sink with v, as a damaged disk or a cut-short write would leave them.
+func damageQueued(t *testing.T, dir, sink string, i int, v string) {
+	t.Helper()
+	b, err := bolt.Open(filepath.Join(dir, "usage.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.Update(func(tx *bolt.Tx) error {
+		q := tx.Bucket([]byte("queues")).Bucket([]byte(sink))
+		c := q.Cursor()
+		k, _ := c.First()
+		for range i {
+			k, _ = c.Next()
+		}
+		return q.Put(k, []byte(v))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamagedStoredEventIsDeadLettered: an event whose stored bytes are
+// not an event any more goes to dead letters, named as damaged, with the
+// bytes as they were; the events around it are delivered as they are,
+// to a sink that takes stored JSON (http, jsonl) as to one that does not.
+func TestDamagedStoredEventIsDeadLettered(t *testing.T) {
+	for _, damage := range []string{`{"id":"ev-cut","input_tok`, "\x00\x01garbage"} {
+		t.Run("http "+damage, func(t *testing.T) {
+			dir := t.TempDir()
+			tr := trackertest.NewServer(t)
+			ids := queueWhileDown(t, dir, tr, 5)
+			damageQueued(t, dir, "tracker", 2, damage)
+			db := open(t, dir)
+			newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{httpSink(t, tr, 100, fastRetry)}})
+			waitFor(t, func() bool { return db.Stats().Sinks[0].Queued == 0 })
+			checkDamagedSetAside(t, db, damage)
+			if tr.Distinct() != 4 || tr.Has(ids[2]) {
+				t.Errorf("tracker got %d events, want the 4 undamaged ones", tr.Distinct())
+			}
+		})
+	}
+	t.Run("sink taking decoded events", func(t *testing.T) {
+		dir := t.TempDir()
+		tr := trackertest.NewServer(t)
+		queueWhileDown(t, dir, tr, 5)
+		damageQueued(t, dir, "tracker", 2, `{"model":"no id"}`)
+		rec := &recorder{}
+		db := open(t, dir)
+		newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{{Name: "tracker", Sink: rec.sink(), Retry: fastRetry}}})
+		waitFor(t, func() bool { return db.Stats().Sinks[0].Queued == 0 })
+		checkDamagedSetAside(t, db, `{"model":"no id"}`)
+		if rec.count() != 4 {
+			t.Errorf("the sink got %d events, want the 4 undamaged ones", rec.count())
+		}
+	})
+	t.Run("jsonl", func(t *testing.T) {
+		dir := t.TempDir()
+		tr := trackertest.NewServer(t)
+		queueWhileDown(t, dir, tr, 5)
+		damage := `{"id":"ev-cut","input_tok`
+		damageQueued(t, dir, "tracker", 2, damage)
+		path := filepath.Join(dir, "usage.jsonl")
+		js, err := sinks.OpenJSONL(sinks.JSONLConfig{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := open(t, dir)
+		newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{{Name: "tracker", Sink: js, Retry: fastRetry}}})
+		waitFor(t, func() bool { return db.Stats().Sinks[0].Queued == 0 })
+		checkDamagedSetAside(t, db, damage)
+		data, _ := os.ReadFile(path)
+		if lines := strings.Split(strings.TrimSpace(string(data)), "\n"); len(lines) != 4 || strings.Contains(string(data), "ev-cut") {
+			t.Errorf("usage.jsonl has %d lines, want the 4 undamaged events:\n%s", len(lines), data)
+		}
+	})
+}
+
+func checkDamagedSetAside(t *testing.T, db *tracking.DB, damage string) {
+	t.Helper()
+	dls, err := db.DeadLetters(tracking.Selector{Sink: "tracker"}, 0)
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("dead letters = %v, %v; want the damaged event alone", deadIDs(dls), err)
+	}
+	if !strings.Contains(dls[0].Reason, "cannot be decoded") {
+		t.Errorf("dead letter reason %q: want it named as damaged", dls[0].Reason)
+	}
+	var kept string
+	if json.Unmarshal(dls[0].Event, &kept) != nil {
+		kept = string(dls[0].Event)
+	}
+	if kept != damage {
+		t.Errorf("dead letter keeps %s, want the stored bytes %q", dls[0].Event, damage)
+	}
+}
+
+// deadIDs lists dead letters' ids, for a failure's message.
+func deadIDs(dls []tracking.DeadLetter) []string {
+	var ids []string
+	for _, dl := range dls {
+		ids = append(ids, fmt.Sprintf("%q (%s)", dl.ID, dl.Reason))
+	}
+	return ids
+}
