@@ -168,6 +168,9 @@ func openBolt(path string, o openOptions) (b *bolt.DB, err error) {
 			b, err = nil, corrupt(path, fmt.Errorf("%v", r))
 		}
 	}()
+	if err := cutShort(path); err != nil {
+		return nil, err
+	}
 	bo := boltOptions(o.lockTimeout)
 	if o.readOnly {
 		bo.ReadOnly, bo.InitialMmapSize = true, 0 // the large mapping is for a file that grows

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -143,5 +144,40 @@ func TestUsageRecoverJSON(t *testing.T) {
 	code, stdout, stderr := usageRun("recover", "--data-dir", dir, "--json")
 	if code != 0 || !strings.Contains(stdout, `"queues/down": 20`) || !strings.Contains(stdout, `"moved_to": `) || stderr != "" {
 		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// A usage database cut short (a copy or a restore that did not finish, a
+// disk that filled) is refused with the recovery command like any other
+// damage, by the gateway and by the commands that open it to write. bbolt
+// maps the file: a page read past its end would kill the process with
+// SIGBUS, which no recover() catches.
+func TestCutShortOutboxIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	queuedEvents(t, dir, 200)
+	if err := os.Truncate(filepath.Join(dir, tracking.FileName), 3*4096); err != nil {
+		t.Fatal(err)
+	}
+	config := writeConfig(t, dir, fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: ""
+data_dir: %s
+pipeline:
+  - {name: call, kind: builtin}
+`, dir))
+	for _, args := range [][]string{
+		{"serve", "--config", config},
+		{"usage", "purge", "--yes", "--data-dir", dir},
+		{"usage", "status", "--data-dir", dir},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
+		cancel()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "is cut short") ||
+			!strings.Contains(string(out), "tollgate usage recover") {
+			t.Errorf("tollgate %s on a cut-short usage.db: %v, want exit 1 naming the damage and the recovery command:\n%.2000s",
+				strings.Join(args, " "), err, out)
+		}
 	}
 }
