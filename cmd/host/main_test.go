@@ -604,6 +604,35 @@ pipeline:
 	}
 }
 
+// validate finds every problem of the track stage's config that serve
+// would refuse at start, or take silently for its default: it said valid
+// to a jsonl rotate_bytes of -1 and an on_full of "banana", which serve
+// then refused, and to a negative outbox bound, which serve ignored.
+func TestValidateReportsTrackConfigProblems(t *testing.T) {
+	for _, tc := range []struct{ track, want string }{
+		{`{sinks: [{type: jsonl, path: u.jsonl, rotate_bytes: -1}]}`, "config: sinks[0]: rotate_bytes and keep_files: must not be negative"},
+		{`{sinks: [{type: jsonl, path: u.jsonl, keep_files: -2}]}`, "config: sinks[0]: rotate_bytes and keep_files: must not be negative"},
+		{`{outbox: {on_full: banana}, sinks: [{type: jsonl, path: u.jsonl}]}`, `config: outbox.on_full: want drop or unready, got "banana"`},
+		{`{outbox: {max_backlog_bytes: -1}, sinks: [{type: jsonl, path: u.jsonl}]}`, "config: outbox.max_backlog_bytes: must not be negative, got -1"},
+		{`{outbox: {max_memory_events: -5}, sinks: [{type: jsonl, path: u.jsonl}]}`, "config: outbox.max_memory_events: must not be negative, got -5"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			p := writeConfig(t, t.TempDir(), fmt.Sprintf(`
+providers:
+  openai: {base_url: http://127.0.0.1:1/v1}
+pipeline:
+  - {name: call, kind: builtin}
+  - {name: track, kind: builtin, config: %s}
+`, tc.track))
+			var out, errOut bytes.Buffer
+			if code := run([]string{"validate", "--config", p}, &out, &errOut); code != 1 ||
+				!strings.Contains(errOut.String(), "tollgate.yaml:6: pipeline[1] (track): "+tc.want) {
+				t.Errorf("exit %d, want 1 with %q:\n%s%s", code, tc.want, out.String(), errOut.String())
+			}
+		})
+	}
+}
+
 func TestMockCommand(t *testing.T) {
 	addr, _ := freeAddrs(t)
 	cmd := exec.Command(binary, "mock", "--listen", addr)

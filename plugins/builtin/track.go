@@ -48,6 +48,20 @@ type OutboxConfig struct {
 	CommitInterval pipeline.Duration `json:"commit_interval"`
 }
 
+// check reports what the outbox would refuse at start, or take for its
+// default without a word: validate must find both.
+func (c OutboxConfig) check() error {
+	switch {
+	case c.MaxBacklogBytes < 0:
+		return fmt.Errorf("max_backlog_bytes: must not be negative, got %d", c.MaxBacklogBytes)
+	case c.MaxMemoryEvents < 0:
+		return fmt.Errorf("max_memory_events: must not be negative, got %d", c.MaxMemoryEvents)
+	case c.OnFull != "" && c.OnFull != tracking.OnFullDrop && c.OnFull != tracking.OnFullUnready:
+		return fmt.Errorf("on_full: want %s or %s, got %q", tracking.OnFullDrop, tracking.OnFullUnready, c.OnFull)
+	}
+	return nil
+}
+
 // sharedSinkKeys are the keys every sink entry takes besides its type's own:
 // type, and SinkDelivery's.
 var sharedSinkKeys = []string{"batch", "name", "retry", "type", "usage_events"}
@@ -102,6 +116,9 @@ func newTrack(s pipeline.Spec, env pipeline.Env) (any, error) {
 	}
 	if len(cfg.Sinks) == 0 {
 		return nil, fmt.Errorf("%s: config: sinks: at least one sink is required, e.g. {type: jsonl, path: data/usage.jsonl}", s.Path())
+	}
+	if err := cfg.Outbox.check(); err != nil {
+		return nil, fmt.Errorf("%s: config: outbox.%w", s.Path(), err)
 	}
 	log := env.Log
 	if log == nil {

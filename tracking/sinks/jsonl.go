@@ -49,8 +49,8 @@ func OpenJSONL(cfg JSONLConfig) (*JSONL, error) {
 	if cfg.Path == "" {
 		return nil, fmt.Errorf("path: required for a jsonl sink")
 	}
-	if cfg.RotateBytes < 0 || cfg.KeepFiles < 0 {
-		return nil, fmt.Errorf("rotate_bytes and keep_files: must not be negative")
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	s := &JSONL{cfg: cfg, sync: cfg.Sync == nil || *cfg.Sync, now: time.Now}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
@@ -60,6 +60,14 @@ func OpenJSONL(cfg JSONLConfig) (*JSONL, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// check reports what in cfg, besides the path, OpenJSONL refuses.
+func (cfg JSONLConfig) check() error {
+	if cfg.RotateBytes < 0 || cfg.KeepFiles < 0 {
+		return fmt.Errorf("rotate_bytes and keep_files: must not be negative")
+	}
+	return nil
 }
 
 func (s *JSONL) open() error {

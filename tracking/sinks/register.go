@@ -22,6 +22,9 @@ func newJSONL(s pipeline.SinkSpec, env pipeline.Env) (core.Sink, error) {
 	if cfg.Path == "" {
 		return nil, fmt.Errorf("%s: path: required for a jsonl sink, e.g. data/usage.jsonl", s.Path)
 	}
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Path, err)
+	}
 	if env.CheckOnly {
 		return NewWriter(nil), nil
 	}
