@@ -537,7 +537,8 @@ func (o *Outbox) Close(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("tracking: %s: %d usage events could not be persisted before the shutdown deadline", o.cfg.Stage, lost))
 	}
 	for _, w := range o.workers {
-		if n := w.st.queued.Load(); n > 0 {
+		// A reload's outbox took the queue over and delivers it now.
+		if n := w.st.queued.Load(); n > 0 && !isClosed(w.superseded) {
 			o.log.Info("usage events kept in the outbox for the next start", "stage", o.cfg.Stage, "sink", w.st.name, "events", n)
 		}
 		if err := w.sink.Close(); err != nil {

@@ -1,9 +1,11 @@
 package tracking_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -207,4 +209,32 @@ func deadIDs(dls []tracking.DeadLetter) []string {
 		ids = append(ids, fmt.Sprintf("%q (%s)", dl.ID, dl.Reason))
 	}
 	return ids
+}
+
+// TestReloadDoesNotSayEventsWaitForTheNextStart: closing the outbox a
+// reload replaced hands its queues to the new one, which delivers them
+// now; its log must not tell an operator they wait for a restart.
+func TestReloadDoesNotSayEventsWaitForTheNextStart(t *testing.T) {
+	tr := trackertest.NewServer(t)
+	tr.Down(http.StatusServiceUnavailable)
+	db := open(t, t.TempDir())
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	ob1, err := db.NewOutbox(tracking.Config{Stage: "track", Log: log, Sinks: []tracking.SinkConfig{httpSink(t, tr, 100, fastRetry)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(ob1, 5)
+	waitPersisted(t, ob1)
+	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{httpSink(t, tr, 100, fastRetry)}})
+	if err := ob1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logged.String(), "next start") {
+		t.Errorf("the replaced outbox's close logged:\n%s", logged.String())
+	}
+	tr.Up()
+	if !tr.WaitDistinct(5, 10*time.Second) {
+		t.Fatalf("the new outbox delivered %d of 5", tr.Distinct())
+	}
 }
