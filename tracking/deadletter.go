@@ -156,11 +156,15 @@ func (db *DB) moveDead(sel Selector, requeue bool) (int, error) {
 					if err != nil {
 						return err
 					}
-					if err := q.Put(u64(seq), dl.Event); err != nil {
+					ev := dl.Event
+					if dl.Reason == damagedReason {
+						ev = storedBytes(ev) // set aside again, not sent as a JSON string
+					}
+					if err := q.Put(u64(seq), ev); err != nil {
 						return err
 					}
 					ch.queued++
-					ch.backlog += int64(len(dl.Event))
+					ch.backlog += int64(len(ev))
 				}
 			}
 			for _, k := range keys {
@@ -193,6 +197,15 @@ func (db *DB) moveDead(sel Selector, requeue bool) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// storedBytes undoes rawEvent: the bytes a dead letter's event was stored as.
+func storedBytes(ev json.RawMessage) []byte {
+	var s string
+	if json.Unmarshal(ev, &s) == nil {
+		return []byte(s)
+	}
+	return ev
 }
 
 // missingIDs is ErrNoDeadLetter naming the ids of sel not found, or nil.

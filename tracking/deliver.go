@@ -438,7 +438,7 @@ func (w *worker) setAsideDamaged(batch []stored, readable func(stored) bool) []s
 	if bad == nil {
 		return batch
 	}
-	w.deadLetter(bad, "the stored event cannot be decoded (damaged on disk)", 0)
+	w.deadLetter(bad, damagedReason, 0)
 	return good
 }
 
@@ -562,6 +562,10 @@ func (w *worker) deadLetter(batch []stored, reason string, attempts int) {
 	w.o.log.Error("usage events moved to dead letters; list them with `tollgate usage dead-letters`, resend with `tollgate usage replay`",
 		"sink", w.st.name, "events", moved, "reason", reason)
 }
+
+// damagedReason is the reason of a dead letter whose stored bytes are no
+// event: Replay puts those bytes back as they were.
+const damagedReason = "the stored event cannot be decoded (damaged on disk)"
 
 // rawEvent keeps a stored event as JSON if it is JSON, else as a string.
 func rawEvent(v []byte) json.RawMessage {

@@ -238,3 +238,36 @@ func TestReloadDoesNotSayEventsWaitForTheNextStart(t *testing.T) {
 		t.Fatalf("the new outbox delivered %d of 5", tr.Distinct())
 	}
 }
+
+// TestReplayedDamagedEventIsSetAsideAgain: a dead letter of a damaged
+// event keeps its bytes as a JSON string; replaying every dead letter
+// (after an incident, say) must not deliver that string as if it were an
+// event — a line of a jsonl file that is no usage event — but set it
+// aside again, as damaged.
+func TestReplayedDamagedEventIsSetAsideAgain(t *testing.T) {
+	dir := t.TempDir()
+	tr := trackertest.NewServer(t)
+	queueWhileDown(t, dir, tr, 3)
+	damage := `{"id":"ev-cut","input_tok`
+	damageQueued(t, dir, "tracker", 1, damage)
+	path := filepath.Join(dir, "usage.jsonl")
+	js, err := sinks.OpenJSONL(sinks.JSONLConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := open(t, dir)
+	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{{Name: "tracker", Sink: js, Retry: fastRetry}}})
+	waitFor(t, func() bool { st := db.Stats().Sinks[0]; return st.Queued == 0 && st.DeadLetters == 1 })
+	if n, err := db.Replay(tracking.Selector{Sink: "tracker"}); n != 1 || err != nil {
+		t.Fatalf("replay = %d, %v", n, err)
+	}
+	waitFor(t, func() bool { st := db.Stats().Sinks[0]; return st.Queued == 0 && st.DeadLetters == 1 })
+	checkDamagedSetAside(t, db, damage)
+	data, _ := os.ReadFile(path)
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var ev struct{ ID string }
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.ID == "" {
+			t.Errorf("usage.jsonl has a line that is no usage event: %s", line)
+		}
+	}
+}
