@@ -14,7 +14,7 @@ import (
 type closings struct{ n int }
 
 func (c *closings) Next() (*core.Event, error) { return nil, io.EOF }
-func (c *closings) Close() error                { c.n++; return nil }
+func (c *closings) Close() error               { c.n++; return nil }
 
 // fakeFormat is a wire format by name only: all that fallback asks of one
 // whose targets keep the model.
