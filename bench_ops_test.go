@@ -3,7 +3,6 @@ package tollgate_test
 import (
 	"context"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -63,15 +62,6 @@ func benchOps(b *testing.B, withKeys bool) {
 	h := eng.Handler()
 	b.ReportAllocs()
 	for b.Loop() {
-		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(benchBody))
-		req.Header.Set("X-Tollgate-Customer", "acme")
-		if secret != "" {
-			req.Header.Set("Authorization", "Bearer "+secret)
-		}
-		w := &discard{header: http.Header{}}
-		h.ServeHTTP(w, req)
-		if w.code != 200 {
-			b.Fatalf("status %d", w.code)
-		}
+		serveChat(b, h, strings.NewReader(benchBody), "acme", secret)
 	}
 }

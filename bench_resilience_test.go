@@ -74,14 +74,8 @@ func runUnique(b *testing.B, h http.Handler) {
 		if i > 0 && i%len(bodies) == 0 {
 			customer = "acme-" + strconv.Itoa(i/len(bodies))
 		}
-		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", bytes.NewReader(bodies[i%len(bodies)]))
+		serveChat(b, h, bytes.NewReader(bodies[i%len(bodies)]), customer, "")
 		i++
-		req.Header.Set("X-Tollgate-Customer", customer)
-		w := &discard{header: http.Header{}}
-		h.ServeHTTP(w, req)
-		if w.code != 200 {
-			b.Fatalf("status %d", w.code)
-		}
 	}
 }
 
@@ -117,13 +111,7 @@ func BenchmarkResilientPipelineHit(b *testing.B) {
 	b.ReportAllocs()
 	defer benchcpu.Start(b)()
 	for b.Loop() {
-		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(benchBody))
-		req.Header.Set("X-Tollgate-Customer", "acme")
-		w := &discard{header: http.Header{}}
-		h.ServeHTTP(w, req)
-		if w.code != 200 {
-			b.Fatalf("status %d", w.code)
-		}
+		serveChat(b, h, strings.NewReader(benchBody), "acme", "")
 	}
 }
 

@@ -54,6 +54,21 @@ func (c canned) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(c.body)
 }
 
+// serveChat sends h a chat call with body for customer, with a bearer
+// token unless it is "", and fails b unless it is answered 200.
+func serveChat(b *testing.B, h http.Handler, body io.Reader, customer, bearer string) {
+	req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", body)
+	req.Header.Set("X-Tollgate-Customer", customer)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	w := &discard{header: http.Header{}}
+	h.ServeHTTP(w, req)
+	if w.code != 200 {
+		b.Fatalf("status %d", w.code)
+	}
+}
+
 // discard is the client side of a benchmark: a ResponseWriter that drops
 // the body, as a socket write would cost next to nothing here.
 type discard struct {
@@ -110,13 +125,7 @@ func BenchmarkPipeline(b *testing.B) {
 	h := newBenchEngine(b).Handler()
 	b.ReportAllocs()
 	for b.Loop() {
-		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(benchBody))
-		req.Header.Set("X-Tollgate-Customer", "acme")
-		w := &discard{header: http.Header{}}
-		h.ServeHTTP(w, req)
-		if w.code != 200 {
-			b.Fatalf("status %d", w.code)
-		}
+		serveChat(b, h, strings.NewReader(benchBody), "acme", "")
 	}
 }
 
@@ -135,13 +144,7 @@ func BenchmarkPipelineNoUsage(b *testing.B) {
 	h := newBenchEngineOver(b, c).Handler()
 	b.ReportAllocs()
 	for b.Loop() {
-		req, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(benchBody))
-		req.Header.Set("X-Tollgate-Customer", "acme")
-		w := &discard{header: http.Header{}}
-		h.ServeHTTP(w, req)
-		if w.code != 200 {
-			b.Fatalf("status %d", w.code)
-		}
+		serveChat(b, h, strings.NewReader(benchBody), "acme", "")
 	}
 }
 

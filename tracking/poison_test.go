@@ -168,13 +168,7 @@ func TestDamagedStoredEventIsDeadLettered(t *testing.T) {
 		queueWhileDown(t, dir, tr, 5)
 		damage := `{"id":"ev-cut","input_tok`
 		damageQueued(t, dir, "tracker", 2, damage)
-		path := filepath.Join(dir, "usage.jsonl")
-		js, err := sinks.OpenJSONL(sinks.JSONLConfig{Path: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		db := open(t, dir)
-		newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{{Name: "tracker", Sink: js, Retry: fastRetry}}})
+		db, path := jsonlOutbox(t, dir)
 		waitFor(t, func() bool { return db.Stats().Sinks[0].Queued == 0 })
 		checkDamagedSetAside(t, db, damage)
 		data, _ := os.ReadFile(path)
@@ -250,13 +244,7 @@ func TestReplayedDamagedEventIsSetAsideAgain(t *testing.T) {
 	queueWhileDown(t, dir, tr, 3)
 	damage := `{"id":"ev-cut","input_tok`
 	damageQueued(t, dir, "tracker", 1, damage)
-	path := filepath.Join(dir, "usage.jsonl")
-	js, err := sinks.OpenJSONL(sinks.JSONLConfig{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := open(t, dir)
-	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{{Name: "tracker", Sink: js, Retry: fastRetry}}})
+	db, path := jsonlOutbox(t, dir)
 	waitFor(t, func() bool { st := db.Stats().Sinks[0]; return st.Queued == 0 && st.DeadLetters == 1 })
 	if n, err := db.Replay(tracking.Selector{Sink: "tracker"}); n != 1 || err != nil {
 		t.Fatalf("replay = %d, %v", n, err)
@@ -270,4 +258,18 @@ func TestReplayedDamagedEventIsSetAsideAgain(t *testing.T) {
 			t.Errorf("usage.jsonl has a line that is no usage event: %s", line)
 		}
 	}
+}
+
+// jsonlOutbox opens the outbox in dir with its queue "tracker" delivered
+// to a jsonl file, and returns the file's path.
+func jsonlOutbox(t *testing.T, dir string) (*tracking.DB, string) {
+	t.Helper()
+	path := filepath.Join(dir, "usage.jsonl")
+	js, err := sinks.OpenJSONL(sinks.JSONLConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := open(t, dir)
+	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{{Name: "tracker", Sink: js, Retry: fastRetry}}})
+	return db, path
 }
