@@ -112,12 +112,7 @@ func TestHungCallRestarts(t *testing.T) {
 	// Four calls hang together: the plugin's one process takes one call at
 	// a time, so three wait in the gateway behind the first, and fail when
 	// it is killed.
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	for i := range errs {
-		wg.Go(func() { _, errs[i] = stage.Handle(context.Background(), selfRequest("hang", nil), next) })
-	}
-	wg.Wait()
+	errs := handleAtOnce(stage, 4, "hang")
 	timedOut := 0
 	for _, err := range errs {
 		switch codeOf(err) {

@@ -114,12 +114,7 @@ func TestProcessesQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	stage := process.NewStage(p, "self", nil)
-	var wg sync.WaitGroup
-	errs := make([]error, 30)
-	for i := range errs {
-		wg.Go(func() { _, errs[i] = stage.Handle(context.Background(), selfRequest("sleep-100ms", nil), next) })
-	}
-	wg.Wait()
+	errs := handleAtOnce(stage, 30, "sleep-100ms")
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("call %d: %v", i, err)
@@ -190,4 +185,16 @@ func BenchmarkCallParallel(b *testing.B) {
 			})
 		}
 	}
+}
+
+// handleAtOnce makes n calls of the self plugin's hook through stage at
+// once and returns their errors.
+func handleAtOnce(stage core.Stage, n int, hook string) []error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = stage.Handle(context.Background(), selfRequest(hook, nil), next) })
+	}
+	wg.Wait()
+	return errs
 }
