@@ -375,7 +375,7 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 	resp, err = p.handler(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrClientGone) {
-			err = &Error{Kind: KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
+			err = clientGone(err)
 		}
 		o := req.setOutcome(Outcome{Request: req, Err: err, Context: ctx})
 		spent(req, resp, o)
@@ -618,6 +618,12 @@ func (s *meteredStream) ended(err error) error {
 	return io.EOF
 }
 
+// clientGone is the error of a call whose client went away; err is what
+// the call was doing then, if anything.
+func clientGone(err error) *Error {
+	return &Error{Kind: KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
+}
+
 // errCutShort is the error of a stream that ended cleanly before its
 // format's last event.
 var errCutShort = &Error{Kind: KindUpstream, Code: "stream_cut_short",
@@ -640,7 +646,7 @@ func (s *meteredStream) Close() error {
 	case s.up != nil && s.up.broke():
 		s.end(s.up.end, "") // broken before the client left, unless its leaving broke it
 	default:
-		s.end(ErrClientGone, StatusClientAborted)
+		s.end(clientGone(nil), StatusClientAborted)
 	}
 	return s.inner.Close()
 }
@@ -671,7 +677,9 @@ func (s *meteredStream) end(err error, status string) {
 				// hung up on before this runs: still a denial.
 				o.Status = StatusDenied
 			case s.ctx.Err() != nil:
-				o.Status = StatusClientAborted
+				// What the read then failed with (a closed connection, naming
+				// the upstream) is the cancellation's doing, not the cause.
+				o.Status, o.Err = StatusClientAborted, clientGone(err)
 			default:
 				o.Status = StatusUpstreamError
 			}

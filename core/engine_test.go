@@ -364,3 +364,50 @@ func TestTimeToFirstTokenSkipsKeepAlives(t *testing.T) {
 		t.Errorf("time to first token %v: measured at the keep-alive comment, not at the first data", got)
 	}
 }
+
+// TestClientGoneMidStreamSaysSo: a client that goes away mid-stream cancels
+// the upstream read, whose error is then an artefact of that ("use of
+// closed network connection", naming the upstream's address): the event
+// says the client went away, as when the client closes the stream.
+func TestClientGoneMidStreamSaysSo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	inner := events(5)
+	rec := &outcomes{}
+	eng := newEngine(func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+		return &core.Response{Status: 200, Stream: core.StreamFunc{NextFunc: func() (*core.Event, error) {
+			if ctx.Err() != nil {
+				return nil, &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed}
+			}
+			return inner.Next()
+		}}}, nil
+	}, rec)
+	resp, err := eng.Do(ctx, &core.Request{Path: "/op"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Stream.Next()
+	cancel()
+	readToEnd(resp.Stream)
+	resp.Stream.Close()
+	if len(rec.all) != 1 {
+		t.Fatalf("%d outcomes, want 1", len(rec.all))
+	}
+	o := rec.all[0]
+	if o.Status != core.StatusClientAborted || o.HTTPStatus != 499 || o.Err == nil || o.Err.Error() != "the client went away" {
+		t.Errorf("outcome %s %d, error %v; want client_aborted, 499, the client went away", o.Status, o.HTTPStatus, o.Err)
+	}
+	// A client closing the stream mid-way is recorded alike (it said
+	// "client_gone", the kind's name).
+	rec = &outcomes{}
+	eng = newEngine(func(context.Context, *core.Request, core.HandlerFunc) (*core.Response, error) {
+		return &core.Response{Status: 200, Stream: events(5)}, nil
+	}, rec)
+	if resp, err = eng.Do(context.Background(), &core.Request{Path: "/op"}); err != nil {
+		t.Fatal(err)
+	}
+	resp.Stream.Next()
+	resp.Stream.Close()
+	if o := rec.all[0]; o.Status != core.StatusClientAborted || o.Err == nil || o.Err.Error() != "the client went away" {
+		t.Errorf("closed mid-stream: outcome %s, error %v; want client_aborted, the client went away", o.Status, o.Err)
+	}
+}
