@@ -1,7 +1,6 @@
 package tollgate_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/logbuf"
 	"github.com/tollgate-dev/tollgate/providers/providertest"
 )
 
@@ -153,31 +152,13 @@ func TestTransportValidationErrorInOpenAIShape(t *testing.T) {
 	}
 }
 
-// logBuffer collects log lines written from any goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A call the transport cannot track (an OpenAI-compatible server whose
 // base URL does not end in /v1, such as OpenRouter's /api/v1) reaches the
 // upstream untracked; that must not go unnoticed: the first such call to a
 // host is logged as a warning naming it.
 func TestTransportWarnsOfUntrackedCalls(t *testing.T) {
 	up := providertest.NewServer(t)
-	var logs logBuffer
+	var logs logbuf.Buffer
 	dir := t.TempDir()
 	eng := engineFor(t, dir, up.URL, "pipeline:\n  - {name: call, kind: builtin}\n", slog.New(slog.NewTextHandler(&logs, nil)))
 	t.Cleanup(func() { eng.Close(context.Background()) })

@@ -168,12 +168,11 @@ func (db *DB) NewOutbox(cfg Config) (*Outbox, error) {
 	if cfg.CommitInterval == 0 {
 		cfg.CommitInterval = DefaultCommitInterval
 	}
-	switch cfg.OnFull {
-	case "":
+	if err := CheckOnFull(cfg.OnFull); err != nil {
+		return nil, fmt.Errorf("tracking: %w", err)
+	}
+	if cfg.OnFull == "" {
 		cfg.OnFull = OnFullDrop
-	case OnFullDrop, OnFullUnready:
-	default:
-		return nil, fmt.Errorf("tracking: on_full: want %s or %s, got %q", OnFullDrop, OnFullUnready, cfg.OnFull)
 	}
 	o := &Outbox{db: db, cfg: cfg, log: cfg.Log,
 		wake: make(chan struct{}, 1), enough: make(chan struct{}, 1), stop: make(chan struct{}), abandon: make(chan struct{}),
@@ -186,6 +185,16 @@ func (db *DB) NewOutbox(cfg Config) (*Outbox, error) {
 		go w.run()
 	}
 	return o, nil
+}
+
+// CheckOnFull refuses an on_full that is neither OnFullDrop, OnFullUnready
+// nor "" (the default, OnFullDrop).
+func CheckOnFull(v string) error {
+	switch v {
+	case "", OnFullDrop, OnFullUnready:
+		return nil
+	}
+	return fmt.Errorf("on_full: want %s or %s, got %q", OnFullDrop, OnFullUnready, v)
 }
 
 // Enqueue hands an event off for persistence and delivery. It appends to

@@ -56,10 +56,8 @@ func (c OutboxConfig) check() error {
 		return fmt.Errorf("max_backlog_bytes: must not be negative, got %d", c.MaxBacklogBytes)
 	case c.MaxMemoryEvents < 0:
 		return fmt.Errorf("max_memory_events: must not be negative, got %d", c.MaxMemoryEvents)
-	case c.OnFull != "" && c.OnFull != tracking.OnFullDrop && c.OnFull != tracking.OnFullUnready:
-		return fmt.Errorf("on_full: want %s or %s, got %q", tracking.OnFullDrop, tracking.OnFullUnready, c.OnFull)
 	}
-	return nil
+	return tracking.CheckOnFull(c.OnFull)
 }
 
 // sharedSinkKeys are the keys every sink entry takes besides its type's own:
