@@ -80,6 +80,9 @@ type openOptions struct {
 	lockTimeout time.Duration
 	verify      bool
 	readOnly    bool
+	// fdatasync replaces datasync.Fdatasync when not nil: the tests' way
+	// to make the disk fail, as a full one does.
+	fdatasync func(*os.File) error
 }
 
 // WithLogger sets the logger for delivery warnings and errors.
@@ -172,6 +175,9 @@ func openBolt(path string, o openOptions) (b *bolt.DB, err error) {
 		return nil, err
 	}
 	bo := boltOptions(o.lockTimeout)
+	if o.fdatasync != nil {
+		bo.Fdatasync = o.fdatasync
+	}
 	if o.readOnly {
 		bo.ReadOnly, bo.InitialMmapSize = true, 0 // the large mapping is for a file that grows
 	}

@@ -326,17 +326,30 @@ func (o *Outbox) endLinger() {
 // gives up. It reports whether it persisted everything.
 func (o *Outbox) persist(batch []*core.UsageEvent, acks []ack) bool {
 	delay := 50 * time.Millisecond
+	var failingSince time.Time
 	for first := true; first || len(batch) > 0; first = false {
 		n := min(len(batch), maxTxEvents)
 		for {
 			err := o.commit(batch[:n], acks)
 			if err == nil {
+				if !failingSince.IsZero() {
+					o.log.Info("usage outbox writes to disk again: the events that waited in memory are being persisted",
+						"stage", o.cfg.Stage, "failed_for", time.Since(failingSince).Round(time.Millisecond),
+						"events_in_memory", o.accepted.Load()-o.persisted.Load())
+					failingSince = time.Time{}
+				}
 				break
+			}
+			if failingSince.IsZero() {
+				failingSince = time.Now()
 			}
 			msg := err.Error()
 			o.persistErr.Store(&msg)
+			// All the events accepted and not yet on disk wait, not only
+			// this transaction's: the memory queue fills behind it.
 			o.log.Error("usage outbox cannot write to disk; events wait in memory and are retried",
-				"stage", o.cfg.Stage, "events", len(batch), "retry_in", delay, "err", err)
+				"stage", o.cfg.Stage, "events_in_memory", o.accepted.Load()-o.persisted.Load(),
+				"failing_for", time.Since(failingSince).Round(time.Millisecond), "retry_in", delay, "err", err)
 			select {
 			case <-time.After(delay):
 				delay = min(delay*2, 5*time.Second)
