@@ -231,6 +231,12 @@ func newWorker(o *Outbox, st *sinkState, sc SinkConfig) *worker {
 		closing: make(chan struct{}), done: make(chan struct{}), superseded: make(chan struct{}), bo: bo}
 }
 
+// splitAfterFailures is how many failed attempts in a row a batch gets
+// before it is sent in halves: enough that a passing failure (a restart,
+// a timeout) does not shrink batches, few enough that an event the receiver
+// fails on is found well within the default max_attempts.
+const splitAfterFailures = 3
+
 // stored is one queued event as read from the database.
 type stored struct {
 	key   []byte
@@ -406,6 +412,18 @@ func (w *worker) deliver(batch []stored) bool {
 		settled()
 		w.attempts = 0
 		return true
+	}
+	if w.attempts >= splitAfterFailures && len(good) > 1 {
+		// A receiver failing a batch again and again may be failing on one
+		// of its events (a tracker's 500 on an event it cannot handle):
+		// the next attempts send it in halves, so that the events around
+		// that one are delivered and, at max_attempts, only it goes to dead
+		// letters. In an outage, the batch set aside is as small.
+		if w.limit == 0 {
+			w.o.log.Warn("usage sink keeps failing a batch; sending it in halves so that one event it cannot take does not hold back the others",
+				"sink", w.st.name, "events", len(good), "attempts", w.attempts, "err", err)
+		}
+		w.limit = len(good) / 2
 	}
 	if isClosed(w.closing) {
 		return false

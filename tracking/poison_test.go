@@ -78,6 +78,62 @@ func TestPoisonEventIsSetAsideAlone(t *testing.T) {
 	}
 }
 
+// TestEventATrackerFailsOnIsSetAsideAlone: a tracker that answers 500 to
+// every batch holding one event (it breaks on it) is retried; after a few
+// failures the batch is sent in halves, so the events around that one are
+// delivered in order and, at max_attempts, only it goes to dead letters.
+func TestEventATrackerFailsOnIsSetAsideAlone(t *testing.T) {
+	dir := t.TempDir()
+	tr := trackertest.NewServer(t)
+	ids := queueWhileDown(t, dir, tr, 40)
+	poison := ids[29]
+	tr.FailOn(http.StatusInternalServerError, poison)
+	db := open(t, dir)
+	retry := tracking.RetryPolicy{Initial: time.Millisecond, Max: 5 * time.Millisecond, MaxAttempts: 20}
+	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{httpSink(t, tr, 100, retry)}})
+	waitFor(t, func() bool { st := db.Stats().Sinks[0]; return st.Queued == 0 })
+
+	dls, err := db.DeadLetters(tracking.Selector{Sink: "tracker"}, 0)
+	if err != nil || len(dls) != 1 || dls[0].ID != poison {
+		t.Fatalf("dead letters = %v, %v; want the event the tracker fails on, %s, alone", deadIDs(dls), err, poison)
+	}
+	if !strings.Contains(dls[0].Reason, "gave up after 20 attempts") || !strings.Contains(dls[0].Reason, "500") {
+		t.Errorf("dead letter reason %q: want the attempts and the tracker's answer", dls[0].Reason)
+	}
+	var got []string
+	for _, ev := range tr.Events() {
+		got = append(got, ev.ID)
+	}
+	want := slices.Delete(slices.Clone(ids), 29, 30)
+	if !slices.Equal(got, want) {
+		t.Errorf("tracker got %d events %v\nwant the other %d in order %v", len(got), got, len(want), want)
+	}
+}
+
+// TestOutageSetsAsideOneEventAtATime: while a tracker is down, a batch
+// that reaches max_attempts has been halved down to one event: an outage
+// longer than the attempts moves events to dead letters one by one, not a
+// hundred at a time, and once the tracker is back the batches grow again.
+func TestOutageSetsAsideOneEventAtATime(t *testing.T) {
+	dir := t.TempDir()
+	tr := trackertest.NewServer(t)
+	queueWhileDown(t, dir, tr, 40)
+	tr.Down(http.StatusServiceUnavailable)
+	db := open(t, dir)
+	retry := tracking.RetryPolicy{Initial: time.Millisecond, Max: 5 * time.Millisecond, MaxAttempts: 12}
+	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{httpSink(t, tr, 100, retry)}})
+	waitFor(t, func() bool { return db.Stats().Sinks[0].DeadLetters >= 1 })
+	tr.Up()
+	waitFor(t, func() bool { st := db.Stats().Sinks[0]; return st.Queued == 0 })
+	if dead := db.Stats().Sinks[0].DeadLetters; dead > 2 {
+		t.Fatalf("%d events went to dead letters in the outage; want one (two if the tracker came back between)", dead)
+	}
+	batches := tr.Batches()
+	if len(batches) < 2 || batches[len(batches)-1] <= batches[0] {
+		t.Errorf("batches after the outage %v: want them to grow back", batches)
+	}
+}
+
 // TestRefusingTrackerDeadLettersEveryEvent: a tracker that refuses every
 // batch (a bad token) sends every event to dead letters, each with the
 // tracker's answer, in one request.

@@ -25,7 +25,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	script   func(post int) int
-	refused  map[string]bool
+	refused  map[string]int // event id -> the status its batches get
 	posts    int
 	received int
 	byID     map[string]core.UsageEvent
@@ -58,14 +58,19 @@ func (s *Server) Script(f func(post int) int) {
 // Refuse makes the tracker answer 400 to any batch holding an event with
 // one of ids, storing none of its events, as a tracker does with an event
 // it will never take (a malformed one, say).
-func (s *Server) Refuse(ids ...string) {
+func (s *Server) Refuse(ids ...string) { s.FailOn(http.StatusBadRequest, ids...) }
+
+// FailOn makes the tracker answer status to any batch holding an event
+// with one of ids, storing none of its events: with a 5xx, a tracker that
+// breaks on an event it cannot handle.
+func (s *Server) FailOn(status int, ids ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.refused == nil {
-		s.refused = map[string]bool{}
+		s.refused = map[string]int{}
 	}
 	for _, id := range ids {
-		s.refused[id] = true
+		s.refused[id] = status
 	}
 }
 
@@ -104,9 +109,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, ev := range batch.Events {
-		if s.refused[ev.ID] {
+		if status := s.refused[ev.ID]; status != 0 {
 			s.mu.Unlock()
-			http.Error(w, `{"error":"refused event `+ev.ID+`"}`, http.StatusBadRequest)
+			http.Error(w, `{"error":"refused event `+ev.ID+`"}`, status)
 			return
 		}
 	}
