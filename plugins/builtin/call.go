@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -34,10 +36,14 @@ type CallConfig struct {
 	// streamed one (default 64 MiB).
 	MaxResponseBytes int64 `json:"max_response_bytes"`
 	// Transport picks the client: "inline" (default) does each call's
-	// HTTP/1.1 I/O on the calling goroutine and hands HTTP/2-only cases,
-	// CONNECT and SOCKS proxies to net/http; "standard" is net/http's
-	// Transport for everything (HTTP/2 to upstreams that offer it).
+	// HTTP/1.1 I/O on the calling goroutine, speaks HTTP/1.1 to TLS
+	// upstreams too, and hands CONNECT and SOCKS proxies and Expect:
+	// 100-continue to net/http; "standard" is net/http's Transport for
+	// everything (HTTP/2 to upstreams that offer it by ALPN).
 	Transport string `json:"transport"`
+	// CAFile is a PEM file of certificates trusted for https upstreams
+	// besides the system's roots: a private CA, a TLS-inspecting proxy.
+	CAFile string `json:"ca_file"`
 }
 
 // Call stage transports (CallConfig.Transport).
@@ -80,7 +86,32 @@ func newCall(s pipeline.Spec, _ pipeline.Env) (any, error) {
 	if cfg.Transport != TransportInline && cfg.Transport != TransportStandard {
 		return nil, fmt.Errorf("%s: config: transport %q: want %q or %q", s.Path(), cfg.Transport, TransportInline, TransportStandard)
 	}
-	return NewCall(cfg, nil), nil
+	var tlsConfig *tls.Config
+	if cfg.CAFile != "" {
+		roots, err := trustCAFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: config: ca_file: %w", s.Path(), err)
+		}
+		tlsConfig = &tls.Config{RootCAs: roots}
+	}
+	return NewCall(cfg, NewCallTransport(cfg, tlsConfig)), nil
+}
+
+// trustCAFile returns the system's roots with the certificates of the PEM
+// file at path added.
+func trustCAFile(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool() // no system roots here: the file's alone
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return roots, nil
 }
 
 // NewCall returns a call stage. With a nil rt it uses its own transport
