@@ -183,3 +183,39 @@ func TestCallStageCAFile(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPSStreamResetMidway: a stream the upstream breaks off after its
+// first event — over HTTP/2 a reset of the stream, over HTTP/1.1 a closed
+// connection — reaches the client cut short, not ended cleanly, and the
+// event records an upstream error with the gateway's estimate of the
+// tokens that passed.
+func TestHTTPSStreamResetMidway(t *testing.T) {
+	for _, transport := range []string{"inline", "standard"} {
+		t.Run(transport, func(t *testing.T) {
+			g, upURL := httpsGateway(t, transport, func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, tlsFirst)
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler)
+			}, slog.New(slog.DiscardHandler))
+			client := chatClient(t, g, "library", upURL)
+			params := chatParams
+			params.StreamOptions.IncludeUsage = openai.Bool(true)
+			s := client.Chat.Completions.NewStreaming(context.Background(), params)
+			var text string
+			for s.Next() {
+				if c := s.Current(); len(c.Choices) > 0 {
+					text += c.Choices[0].Delta.Content
+				}
+			}
+			if s.Err() == nil || text != "Hello" {
+				t.Errorf("stream ended with %v after %q; want an error after %q", s.Err(), text, "Hello")
+			}
+			ev := g.onlyEvent(t)
+			if ev.Status != core.StatusUpstreamError || !ev.UsageEstimated || ev.OutputTokens == 0 {
+				t.Errorf("event %+v; want an upstream error with the estimated output that passed", ev)
+			}
+		})
+	}
+}

@@ -16,8 +16,9 @@ var credentialHeaders = map[string]int{
 }
 
 // dropHeaders are hop-by-hop or recomputed for the upstream request.
-// Accept-Encoding is dropped so usage can be read from the answer; the
-// upstream transport negotiates compression itself.
+// Accept-Encoding is dropped so usage can be read from the answer: the
+// call stage asks upstreams for identity and decodes an answer compressed
+// anyway (plugins/builtin/encoding.go).
 var dropHeaders = map[string]bool{
 	"Connection":          true,
 	"Keep-Alive":          true,

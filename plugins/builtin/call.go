@@ -195,6 +195,9 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		// curl -d sends a form type with a JSON body; providers want JSON.
 		hr.Header["Content-Type"] = jsonContentType
 	}
+	if _, ok := hr.Header["Accept-Encoding"]; !ok {
+		hr.Header["Accept-Encoding"] = identity // see encoding.go
+	}
 	core.InjectHeaders(ctx, hr.Header) // trace context, when tracing is on
 	if err := up.Authorize(req.Format, hr.Header); err != nil {
 		return nil, err
@@ -202,6 +205,10 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 	resp, err := c.transport.RoundTrip(hr)
 	if err != nil {
 		return nil, c.transportError(ctx, up, err)
+	}
+	if err := decodeAnswer(resp); err != nil {
+		resp.Body.Close()
+		return undecodable(up, resp, err)
 	}
 	if resp.StatusCode >= 400 {
 		body, err := readAll(resp, maxErrorBody, "the 1 MiB kept of an error body")
@@ -228,7 +235,11 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		if ctx.Err() != nil {
 			return nil, c.transportError(ctx, up, err)
 		}
-		return nil, &core.Error{Kind: core.KindUpstream, Status: http.StatusBadGateway, Code: "upstream_read_failed",
+		// Reached, and it may have billed the call: recorded as estimated,
+		// never as a free call.
+		out := &core.Response{Status: resp.StatusCode, Header: resp.Header, UsageKnown: true,
+			Usage: core.EstimatedUsage(core.Usage{}, "its answer could not be read: "+err.Error())}
+		return out, &core.Error{Kind: core.KindUpstream, Status: http.StatusBadGateway, Code: "upstream_read_failed",
 			Message: fmt.Sprintf("reading the answer of upstream %q: %v", up.Name, err), Err: err}
 	}
 	out := &core.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
@@ -243,6 +254,19 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		}
 	}
 	return out, nil
+}
+
+// undecodable is the outcome of an answer in a content coding the gateway
+// does not decode: a 502 naming the coding, and, for an answer that is not
+// an error, the call recorded as estimated (the upstream may bill it).
+func undecodable(up *core.Upstream, resp *http.Response, err error) (*core.Response, error) {
+	e := &core.Error{Kind: core.KindUpstream, Status: http.StatusBadGateway, Code: "upstream_bad_answer",
+		Message: fmt.Sprintf("upstream %q answered %d with %v", up.Name, resp.StatusCode, err)}
+	if resp.StatusCode >= 400 {
+		return nil, e
+	}
+	return &core.Response{Status: resp.StatusCode, Header: resp.Header, UsageKnown: true,
+		Usage: core.EstimatedUsage(core.Usage{}, "its answer came with "+err.Error())}, e
 }
 
 // jsonContentType is shared by every call that needs it: a header value
