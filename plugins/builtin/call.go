@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/h1transport"
+	"github.com/tollgate-dev/tollgate/internal/tlsroots"
 	"github.com/tollgate-dev/tollgate/pipeline"
 	"github.com/tollgate-dev/tollgate/providers/sse"
 )
@@ -88,30 +87,13 @@ func newCall(s pipeline.Spec, _ pipeline.Env) (any, error) {
 	}
 	var tlsConfig *tls.Config
 	if cfg.CAFile != "" {
-		roots, err := trustCAFile(cfg.CAFile)
+		roots, err := tlsroots.FromFile(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: config: ca_file: %w", s.Path(), err)
 		}
 		tlsConfig = &tls.Config{RootCAs: roots}
 	}
 	return NewCall(cfg, NewCallTransport(cfg, tlsConfig)), nil
-}
-
-// trustCAFile returns the system's roots with the certificates of the PEM
-// file at path added.
-func trustCAFile(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	roots, err := x509.SystemCertPool()
-	if err != nil {
-		roots = x509.NewCertPool() // no system roots here: the file's alone
-	}
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", path)
-	}
-	return roots, nil
 }
 
 // NewCall returns a call stage. With a nil rt it uses its own transport

@@ -3,6 +3,7 @@ package sinks
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/core"
+	"github.com/tollgate-dev/tollgate/internal/tlsroots"
 	"github.com/tollgate-dev/tollgate/pipeline"
 )
 
@@ -28,6 +30,9 @@ type HTTPConfig struct {
 	Timeout pipeline.Duration `json:"timeout"`
 	// Headers are extra request headers, e.g. a tenant id.
 	Headers map[string]string `json:"headers"`
+	// CAFile is a PEM file of certificates trusted for an https url
+	// besides the system's roots: a private CA, a TLS-inspecting proxy.
+	CAFile string `json:"ca_file"`
 }
 
 // HTTP posts batches of usage events to a tracker endpoint as
@@ -77,7 +82,16 @@ func NewHTTP(cfg HTTPConfig, token string) (*HTTP, error) {
 	for k, v := range cfg.Headers {
 		h.Set(k, v)
 	}
+	var tlsConfig *tls.Config
+	if cfg.CAFile != "" {
+		roots, err := tlsroots.FromFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		tlsConfig = &tls.Config{RootCAs: roots}
+	}
 	tr := &http.Transport{
+		TLSClientConfig:       tlsConfig,
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,

@@ -2,6 +2,7 @@ package sinks_test
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
@@ -101,6 +102,32 @@ func TestHTTPSink(t *testing.T) {
 	}
 }
 
+// TestHTTPSinkTrustsCAFile: a tracker behind a private CA is reached
+// once ca_file names its certificate, and refused by the system's roots
+// without it.
+func TestHTTPSinkTrustsCAFile(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	trusting, err := sinks.NewHTTP(sinks.HTTPConfig{URL: srv.URL, CAFile: ca}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := trusting.Write(context.Background(), events(1)); err != nil {
+		t.Errorf("with ca_file: %v", err)
+	}
+	plain, err := sinks.NewHTTP(sinks.HTTPConfig{URL: srv.URL}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Write(context.Background(), events(1)); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("without ca_file: %v, want the certificate refused", err)
+	}
+}
+
 func TestSinkConfigErrors(t *testing.T) {
 	env := pipeline.Env{Lookup: func(name string) (string, bool) {
 		if name == "TRACKER_TOKEN" {
@@ -117,6 +144,7 @@ func TestSinkConfigErrors(t *testing.T) {
 		{"token variable unset", pipeline.SinkSpec{Type: "http", Config: map[string]any{"url": "https://t.example/e", "token_env": "NOPE"}}, "the variable NOPE is not set"},
 		{"relative url", pipeline.SinkSpec{Type: "http", Config: map[string]any{"url": "/events"}}, "absolute http(s) URL"},
 		{"credentials in url", pipeline.SinkSpec{Type: "http", Config: map[string]any{"url": "https://u:p@t.example/"}}, "must not hold credentials"},
+		{"ca_file missing", pipeline.SinkSpec{Type: "http", Config: map[string]any{"url": "https://t.example/e", "ca_file": "/nonexistent/ca.pem"}}, "ca_file: open /nonexistent/ca.pem"},
 		{"jsonl without path", pipeline.SinkSpec{Type: "jsonl"}, "path: required"},
 		{"unknown key", pipeline.SinkSpec{Type: "stdout", Config: map[string]any{"path": "x"}}, `unknown key "path"`},
 	}
