@@ -94,12 +94,17 @@ func TestHandlerBadInputInEachProvidersShape(t *testing.T) {
 func TestHandlerStreamCutMidwayPerProvider(t *testing.T) {
 	tests := []struct {
 		name, path, body, cut string
-		wantOutput            int64
+		wantInput, wantOutput int64
 	}{
-		{"anthropic", "/v1/messages", `{"model":"claude-x","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"one two three"}]}`, "cut_after=5", 2},
-		{"gemini", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", `{"contents":[{"parts":[{"text":"one two three"}]}]}`, "cut_after=3", 3},
-		{"openai responses", "/v1/responses", `{"model":"gpt-4o","stream":true,"input":"one two three"}`, "cut_after=6", 2},
-		{"openai chat", "/v1/chat/completions", `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"one two three"}]}`, "cut_after=4", 4},
+		// Anthropic and Gemini report the prompt's count before the cut
+		// (message_start; usageMetadata in every chunk): the fake's rule
+		// gives "one two three" 3 + 4 + 3 = 10 tokens.
+		{"anthropic", "/v1/messages", `{"model":"claude-x","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"one two three"}]}`, "cut_after=5", 10, 2},
+		{"gemini", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", `{"contents":[{"parts":[{"text":"one two three"}]}]}`, "cut_after=3", 10, 3},
+		// OpenAI reports it only at the end: the gateway's estimate, 13
+		// bytes of text is 4 tokens, its message 3 more, the reply 3.
+		{"openai responses", "/v1/responses", `{"model":"gpt-4o","stream":true,"input":"one two three"}`, "cut_after=6", 10, 2},
+		{"openai chat", "/v1/chat/completions", `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"one two three"}]}`, "cut_after=4", 10, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,8 +117,8 @@ func TestHandlerStreamCutMidwayPerProvider(t *testing.T) {
 				t.Error("the client must see the stream cut, not a clean end")
 			}
 			ev := g.onlyEvent(t)
-			if ev.Status != core.StatusUpstreamError || !ev.UsageEstimated || ev.OutputTokens != tt.wantOutput || !ev.Stream {
-				t.Errorf("event %+v, want an upstream error with %d estimated output tokens", ev, tt.wantOutput)
+			if ev.Status != core.StatusUpstreamError || !ev.UsageEstimated || ev.InputTokens != tt.wantInput || ev.OutputTokens != tt.wantOutput || !ev.Stream {
+				t.Errorf("event %+v, want an upstream error with %d input and %d estimated output tokens", ev, tt.wantInput, tt.wantOutput)
 			}
 		})
 	}

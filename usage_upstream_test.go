@@ -40,6 +40,13 @@ const (
 	geminiBody       = `{"contents":[{"parts":[{"text":"hi"}]}]}`
 )
 
+// scriptPrompt is the gateway's estimate of the prompt of scriptChat,
+// scriptChatStream and responsesBody (docs/usage-events.md, "The prompt's
+// estimate"): "hi" is 1 token, its message 3 more, the reply 3. OpenAI
+// reports usage only with the whole answer, so a call without the report
+// records this estimate as its input.
+const scriptPrompt = 7
+
 // TestUpstreamUsageThatCannotBeTrue: counts an upstream reports that are
 // negative, overflow or have parts larger than their whole are recorded
 // as the gateway's estimate, flagged, with a warning naming the upstream
@@ -52,10 +59,10 @@ func TestUpstreamUsageThatCannotBeTrue(t *testing.T) {
 		wantEstimated           bool
 		wantInLog               string
 	}{
-		{"openai negative", chatPath, scriptChat, `{"choices":[],"usage":{"prompt_tokens":-5000000,"completion_tokens":-3000000}}`, 0, 0, true, "prompt_tokens is -5000000, a negative count"},
-		{"openai both int64 max", chatPath, scriptChat, `{"choices":[],"usage":{"prompt_tokens":` + max + `,"completion_tokens":` + max + `}}`, 0, 0, true, "is more than an int64 holds"},
-		{"openai cached beyond the prompt", chatPath, scriptChat, `{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":5000000}}}`, 0, 0, true, "cached input 5000000"},
-		{"openai a count beyond int64", chatPath, scriptChat, `{"choices":[],"usage":{"prompt_tokens":99999999999999999999,"completion_tokens":2}}`, 0, 0, true, "prompt_tokens is 99999999999999999999, more than an int64 holds"},
+		{"openai negative", chatPath, scriptChat, `{"choices":[],"usage":{"prompt_tokens":-5000000,"completion_tokens":-3000000}}`, scriptPrompt, 0, true, "prompt_tokens is -5000000, a negative count"},
+		{"openai both int64 max", chatPath, scriptChat, `{"choices":[],"usage":{"prompt_tokens":` + max + `,"completion_tokens":` + max + `}}`, scriptPrompt, 0, true, "is more than an int64 holds"},
+		{"openai cached beyond the prompt", chatPath, scriptChat, `{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":5000000}}}`, scriptPrompt, 0, true, "cached input 5000000"},
+		{"openai a count beyond int64", chatPath, scriptChat, `{"choices":[],"usage":{"prompt_tokens":99999999999999999999,"completion_tokens":2}}`, scriptPrompt, 0, true, "prompt_tokens is 99999999999999999999, more than an int64 holds"},
 		{"openai a quoted count", chatPath, scriptChat, `{"choices":[],"usage":{"prompt_tokens":"10","completion_tokens":2}}`, 10, 2, false, ""},
 		{"anthropic int64 max plus cache reads", messagesPath, messagesBody, `{"type":"message","content":[],"usage":{"input_tokens":` + max + `,"cache_read_input_tokens":10,"output_tokens":1}}`, 0, 0, true, "a negative count"},
 		{"anthropic a quoted count", messagesPath, messagesBody, `{"type":"message","content":[],"usage":{"input_tokens":"12","output_tokens":3}}`, 12, 3, false, ""},
@@ -131,6 +138,9 @@ func TestStreamEndingEarlyOrFailingIsAnUpstreamError(t *testing.T) {
 			if n := int64(strings.Count(tt.stream, chatChunk)); tt.path == chatPath && (ev.OutputTokens != n || !ev.UsageEstimated) {
 				t.Errorf("event %+v; want the %d content chunks counted, estimated", ev, n)
 			}
+			if (tt.path == chatPath || tt.path == responsesPath) && (ev.InputTokens != scriptPrompt || !ev.UsageEstimated) {
+				t.Errorf("event %+v; want the prompt's estimate, %d tokens, as its input", ev, scriptPrompt)
+			}
 		})
 	}
 }
@@ -144,9 +154,9 @@ func TestAnswerWithoutUsageIsEstimated(t *testing.T) {
 		name, path, req, ctype, answer, wantInLog string
 		wantIn, wantOut                           int64
 	}{
-		{"html", chatPath, scriptChat, "text/html", "<html><body>502 Bad Gateway</body></html>", "the answer is not JSON", 0, 0},
+		{"html", chatPath, scriptChat, "text/html", "<html><body>502 Bad Gateway</body></html>", "the answer is not JSON", scriptPrompt, 0},
 		{"empty", messagesPath, messagesBody, "application/json", "", "the answer is empty", 0, 0},
-		{"gzip", chatPath, scriptChat, "application/json", "\x1f\x8b\x08\x00\x00\x00\x00\x00", "gzip-compressed", 0, 0},
+		{"gzip", chatPath, scriptChat, "application/json", "\x1f\x8b\x08\x00\x00\x00\x00\x00", "gzip-compressed", scriptPrompt, 0},
 		{"malformed", geminiPath, geminiBody, "application/json", `{"candidates":[{"content":`, "the answer is not JSON", 0, 0},
 		{"gemini array cut off", geminiArray, geminiBody, "application/json",
 			`[{"candidates":[],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":1}},{"candidates":[{"content":{"parts":[{"te`,
@@ -197,8 +207,8 @@ func TestAnswerThatIsAnErrorIsAnUpstreamError(t *testing.T) {
 			if ev.Status != core.StatusUpstreamError || ev.HTTPStatus != http.StatusOK || !strings.Contains(ev.Error, tt.wantInError) {
 				t.Errorf("event %+v; want an upstream error, 200, saying %q", ev, tt.wantInError)
 			}
-			if !ev.UsageEstimated || ev.TotalTokens != 0 || !strings.Contains(logs.String(), "the answer is the upstream's error") {
-				t.Errorf("event %+v, log %s; want 0 tokens, estimated, and a warning that says the answer was an error", ev, logs.String())
+			if !ev.UsageEstimated || ev.InputTokens != scriptPrompt || ev.TotalTokens != scriptPrompt || !strings.Contains(logs.String(), "the answer is the upstream's error") {
+				t.Errorf("event %+v, log %s; want the prompt's estimate, estimated, and a warning that says the answer was an error", ev, logs.String())
 			}
 		})
 	}

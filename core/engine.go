@@ -409,6 +409,7 @@ func spent(req *Request, resp *Response, o *Outcome) {
 		if !up.closed {
 			up.Close()
 		}
+		up.settle()
 		o.Usage, o.UpstreamRequestID = up.resp.Usage, requestID(up.resp.Header)
 		return
 	}
@@ -657,6 +658,7 @@ func (s *meteredStream) Close() error {
 func (s *meteredStream) end(err error, status string) {
 	s.once.Do(func() {
 		if up := s.up; up != nil {
+			up.settle() // before the client's leaving closes it
 			s.resp.Usage = up.resp.Usage
 		}
 		if err == nil {

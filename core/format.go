@@ -60,3 +60,14 @@ type StreamFailer interface {
 type AnswerFailer interface {
 	AnswerFailure(req *Request, body []byte) string
 }
+
+// PromptEstimator is an optional interface of a [Format] whose upstreams
+// report a call's usage only at its end (OpenAI's last stream chunk): a
+// call cut short before then has no count of its prompt, which the
+// upstream bills all the same. PromptTokens estimates that count from
+// req's body, or returns 0 when it cannot. The engine asks for it only
+// for a call that reached the upstream and ended with no usable report of
+// its usage ([EstimatePrompt]), never on every call.
+type PromptEstimator interface {
+	PromptTokens(req *Request) int64
+}

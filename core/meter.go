@@ -37,7 +37,7 @@ func MeterStream(req *Request, resp *Response) *Response {
 		req.metered = nil // nothing to meter: the engine's exit sees the same
 		return resp
 	}
-	u := &upstreamStream{inner: resp.Stream, resp: resp, obs: obs}
+	u := &upstreamStream{inner: resp.Stream, req: req, resp: resp, obs: obs}
 	req.metered, resp.Stream = u, u
 	return resp
 }
@@ -48,6 +48,7 @@ func MeterStream(req *Request, resp *Response) *Response {
 // upstream again moved on to the new answer.
 type upstreamStream struct {
 	inner Stream
+	req   *Request
 	resp  *Response // the upstream's answer: its Usage fills in as events pass
 	obs   StreamObserver
 	// last is the event Next returned last (nil once the stream ended) and
@@ -62,6 +63,8 @@ type upstreamStream struct {
 	// closed has no end of the upstream's.
 	end    error
 	closed bool
+	// settled: the usage is complete, the stream having ended (settle).
+	settled bool
 	// exit is the engine's wrapper at the pipeline's exit for this stream,
 	// allocated with it (a stream costs the allocations it cost when the
 	// engine metered it at the exit alone).
@@ -75,6 +78,7 @@ func (u *upstreamStream) Next() (*Event, error) {
 			u.end = err
 		}
 		u.last = nil
+		u.settle()
 		return nil, err
 	}
 	u.last, u.keep = ev, u.obs.Observe(ev, &u.resp.Usage)
@@ -83,7 +87,23 @@ func (u *upstreamStream) Next() (*Event, error) {
 
 func (u *upstreamStream) Close() error {
 	u.closed = true
+	u.settle()
 	return u.inner.Close()
+}
+
+// settle completes the usage once the upstream's stream is over, ended,
+// broken or closed: a stream that ended with no usable report of its
+// usage — an estimate, or nothing at all — adds the prompt's estimate
+// ([EstimatePrompt]), which a format that reports usage only in its last
+// event never gave. The upstream was sent the prompt, and bills it.
+func (u *upstreamStream) settle() {
+	if u.settled {
+		return
+	}
+	u.settled = true
+	if us := &u.resp.Usage; us.Estimated || us.IsZero() {
+		*us = EstimatePrompt(u.req, *us)
+	}
 }
 
 // broke reports whether the upstream's stream broke (not a clean end).

@@ -226,6 +226,12 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 	}
 	out := &core.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
 	known := out.ReadUsage(req) // the one read of its usage: the stages after see what it found
+	if !known && out.Usage.Estimated {
+		// No usage to read (an error in place of the answer, a report
+		// that cannot be true): the upstream had the prompt, and may
+		// bill it.
+		out.Usage = core.EstimatePrompt(req, out.Usage)
+	}
 	if f, ok := req.Format.(core.AnswerFailer); ok && !known {
 		if msg := f.AnswerFailure(req, body); msg != "" {
 			// The answer with the error: the outcome keeps its usage, the

@@ -13,8 +13,9 @@ import (
 
 // ExerciseFormat feeds body to every part of format that reads what a
 // client or a provider sent, for each endpoint it matches: the request
-// parser and validator, the usage reader of a whole answer, the stream
-// observer over the SSE decoder, and the error renderer. Endpoints are
+// parser and validator, the usage reader of a whole answer, the prompt's
+// estimate, the stream observer over the SSE decoder, and the error
+// renderer. Endpoints are
 // "METHOD /path". A provider's fuzz target calls it with the fuzzer's
 // bytes: none of them may panic.
 func ExerciseFormat(t *testing.T, format core.Format, endpoints []string, body []byte) {
@@ -31,6 +32,11 @@ func ExerciseFormat(t *testing.T, format core.Format, endpoints []string, body [
 		format.Usage(req, body)
 		if af, ok := format.(core.AnswerFailer); ok {
 			af.AnswerFailure(req, body)
+		}
+		if pe, ok := format.(core.PromptEstimator); ok {
+			if n := pe.PromptTokens(req); n < 0 {
+				t.Fatalf("a prompt estimated at %d tokens", n)
+			}
 		}
 		obs := format.ObserveStream(req)
 		s := sse.NewReader(bytes.NewReader(body))
