@@ -102,9 +102,9 @@ func TestHandlerStreamCutMidwayPerProvider(t *testing.T) {
 		{"anthropic", "/v1/messages", `{"model":"claude-x","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"one two three"}]}`, "cut_after=5", 10, 2},
 		{"gemini", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", `{"contents":[{"parts":[{"text":"one two three"}]}]}`, "cut_after=3", 10, 3},
 		// OpenAI reports it only at the end: the gateway's estimate, 13
-		// bytes of text is 4 tokens, its message 3 more, the reply 3.
-		{"openai responses", "/v1/responses", `{"model":"gpt-4o","stream":true,"input":"one two three"}`, "cut_after=6", 10, 2},
-		{"openai chat", "/v1/chat/completions", `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"one two three"}]}`, "cut_after=4", 10, 4},
+		// bytes of text is 4 tokens, its message 4 more, the reply 3.
+		{"openai responses", "/v1/responses", `{"model":"gpt-4o","stream":true,"input":"one two three"}`, "cut_after=6", 11, 2},
+		{"openai chat", "/v1/chat/completions", `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"one two three"}]}`, "cut_after=4", 11, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -91,10 +91,10 @@ func TestRateLimitStreamCutShortReconcilesToItsUsage(t *testing.T) {
 	if r := s.do(t, chat("again", `,"max_tokens":1000`)); r.status != 200 {
 		t.Fatalf("the call after the cut stream: %d %s", r.status, r.body)
 	}
-	// The event records the 4 chunks and the prompt's estimate, 10 tokens
-	// ("one two three", 13 bytes: 4, its message 3, the reply 3).
-	if evs := s.events(t); len(evs) != 2 || evs[0].Status != core.StatusUpstreamError || evs[0].InputTokens != 10 || evs[0].TotalTokens != 14 || !evs[0].UsageEstimated {
-		t.Errorf("events %+v; want the cut stream's first, an upstream error of 14 estimated tokens", evs)
+	// The event records the 4 chunks and the prompt's estimate, 11 tokens
+	// ("one two three", 13 bytes: 4, its message 4, the reply 3).
+	if evs := s.events(t); len(evs) != 2 || evs[0].Status != core.StatusUpstreamError || evs[0].InputTokens != 11 || evs[0].TotalTokens != 15 || !evs[0].UsageEstimated {
+		t.Errorf("events %+v; want the cut stream's first, an upstream error of 15 estimated tokens", evs)
 	}
 }
 

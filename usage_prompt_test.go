@@ -42,12 +42,12 @@ func waitGone(t *testing.T, gone chan struct{}) {
 }
 
 // The prompt both tests send — "You are terse." and "Say hello to the
-// gateway", 38 bytes of text in two messages — is estimated at 19 tokens:
-// 38/4 rounded up, 3 a message and 3 for the reply.
+// gateway", 38 bytes of text in two messages — is estimated at 21 tokens:
+// 38/4 rounded up, 4 a message and 3 for the reply.
 const (
 	terse         = "You are terse."
 	sayHello      = "Say hello to the gateway"
-	helloEstimate = 19
+	helloEstimate = 21
 	chatHello     = `{"model":"gpt-4o","stream":true,"messages":[{"role":"system","content":"` + terse + `"},{"role":"user","content":"` + sayHello + `"}]}`
 	firstChunk    = `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":"Hello"},"finish_reason":null}]}` + "\n\n"
 )

@@ -154,7 +154,7 @@ func TestStreamUsageSurvivesAStageHidingIt(t *testing.T) {
 // clean end.
 func TestStreamEndedEarlyByAStage(t *testing.T) {
 	want := map[string][2]int64{ // what the call stage read by the end of the first event
-		"openai":    {7, 1},  // one content chunk, no report yet: the prompt's estimate
+		"openai":    {8, 1},  // one content chunk, no report yet: the prompt's estimate
 		"anthropic": {30, 1}, // message_start's report, its output a placeholder
 		"gemini":    {30, 2}, // the counts of the first chunk, not yet the last
 	}

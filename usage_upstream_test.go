@@ -42,10 +42,10 @@ const (
 
 // scriptPrompt is the gateway's estimate of the prompt of scriptChat,
 // scriptChatStream and responsesBody (docs/usage-events.md, "The prompt's
-// estimate"): "hi" is 1 token, its message 3 more, the reply 3. OpenAI
-// reports usage only with the whole answer, so a call without the report
-// records this estimate as its input.
-const scriptPrompt = 7
+// estimate"): "hi" is 1 token, its message 4 more, the reply 3, as OpenAI
+// counts it. OpenAI reports usage only with the whole answer, so a call
+// without the report records this estimate as its input.
+const scriptPrompt = 8
 
 // TestUpstreamUsageThatCannotBeTrue: counts an upstream reports that are
 // negative, overflow or have parts larger than their whole are recorded

@@ -11,11 +11,11 @@ import (
 // OpenAI reports a call's usage only at its end, so a call cut short
 // before then has no count of the prompt the upstream bills. The estimate
 // counts the prompt's text at OpenAI's rule of thumb, about 4 bytes of
-// UTF-8 text a token, plus the framing OpenAI's cookbook counts around
-// each message and the reply.
+// UTF-8 text a token, plus what OpenAI's cookbook counts around each
+// message (its markers and role) and the reply.
 const (
 	bytesPerToken   = 4
-	messageOverhead = 3 // <|start|>{role}<|message|> … <|end|>
+	messageOverhead = 4 // <|start|>{role}<|message|> … <|end|>: 3 markers and the role
 	replyOverhead   = 3 // every reply is primed with <|start|>assistant<|message|>
 	// maxPromptDepth bounds how deep into a message the text is looked
 	// for: the deepest text is a tool call's arguments (message, tool_calls,

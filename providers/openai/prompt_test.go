@@ -11,7 +11,7 @@ import (
 
 // tokens is the estimate of text bytes of text in messages messages.
 func tokens(bytes, messages int64) int64 {
-	return (bytes+3)/4 + 3*messages + 3
+	return (bytes+3)/4 + 4*messages + 3
 }
 
 // image is a base64 image as clients inline it: 40 KB that must not count.
@@ -123,4 +123,27 @@ func FuzzPromptTokens(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkPromptTokens is what the estimate costs a call that needs it
+// (none other makes it): a chat of ten messages and a tool, about 4 KB,
+// and a long-context prompt of about 400 KB with an image.
+func BenchmarkPromptTokens(b *testing.B) {
+	turn := `{"role":"user","content":"` + strings.Repeat("Summarize the quarterly report for me. ", 8) + `"},` +
+		`{"role":"assistant","content":"` + strings.Repeat("Revenue grew and costs fell. ", 8) + `"},`
+	tool := `{"type":"function","function":{"name":"lookup","description":"Find a report","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}`
+	chat := `{"model":"gpt-4o","stream":true,"messages":[{"role":"system","content":"You are terse."},` + strings.Repeat(turn, 5) +
+		`{"role":"user","content":"and now?"}],"tools":[` + tool + `]}`
+	long := `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"` +
+		strings.Repeat("A long document, page after page. ", 12000) + `"},{"type":"image_url","image_url":{"url":"` + image + `"}}]}]}`
+	for _, bb := range []struct{ name, body string }{{"chat 4KB", chat}, {"long 400KB", long}} {
+		req := &core.Request{Operation: OpChatCompletions, Body: []byte(bb.body)}
+		b.Run(bb.name, func(b *testing.B) {
+			b.SetBytes(int64(len(req.Body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				New().PromptTokens(req)
+			}
+		})
+	}
 }

@@ -131,10 +131,11 @@ func answerTokens(req *core.Request, resp *core.Response) int64 {
 
 // chargedTokens is input + output of u, the usage the engine records.
 // Where the provider's count is unknown (u is estimated, or cannot be
-// true and the engine records an estimate), the engine counts no prompt
-// tokens; the limits count the prompt's estimate instead, as before the
-// call: a client that hangs up before a stream's usage chunk must not
-// spend none of its token limit on its prompt.
+// true and the engine records an estimate), the engine's count of the
+// prompt is an estimate from its text, or none; the limits count at least
+// the prompt's estimate made before the call: a client that hangs up
+// before a stream's usage chunk must not spend none of its token limit on
+// its prompt.
 func chargedTokens(req *core.Request, u core.Usage) int64 {
 	if core.CheckUsage(u) != nil {
 		u = core.Usage{Estimated: true}
