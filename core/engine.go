@@ -65,10 +65,13 @@ func NewPipeline(stages []Stage, completers []Completer, close func(context.Cont
 func (p *Pipeline) Parts() []Part { return p.parts }
 
 // Close retires the pipeline: it waits until the calls in flight on it have
-// finished (a stream, until it is drained or closed) or ctx is done, then
-// releases the stages' resources, flushing what they hold. Calls that start
-// after Close are not served by p; the engine serves them on the pipeline
-// that replaced it. Close is safe to call more than once.
+// finished (a stream, until it is drained or closed) or [PersistContext]
+// of ctx is done, then releases the stages' resources, flushing what they
+// hold. The calls are waited for as long as usage may be saved, since each
+// hands its usage event off as it ends; Close does not cut them (a server's
+// Close does, and they then end at once). Calls that start after Close are
+// not served by p; the engine serves them on the pipeline that replaced it.
+// Close is safe to call more than once.
 func (p *Pipeline) Close(ctx context.Context) error {
 	if p == nil {
 		return nil
@@ -79,7 +82,7 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	}
 	select {
 	case <-p.drained:
-	case <-ctx.Done():
+	case <-PersistContext(ctx).Done():
 	}
 	p.closeOnce.Do(func() {
 		if p.close != nil {
@@ -215,8 +218,13 @@ func (e *Engine) Swap(p *Pipeline) *Pipeline { return e.pipeline.Swap(p) }
 func (e *Engine) Pipeline() *Pipeline { return e.pipeline.Load() }
 
 // Close retires the current pipeline: it waits for calls in flight, then
-// flushes pending usage events, within ctx's deadline. A call made after
-// Close is refused (503 engine_closed) and reaches no upstream.
+// persists pending usage events and lets the sinks deliver, within ctx's
+// deadline. To end a shutdown early without losing usage, pass a ctx that
+// carries the original deadline with [WithPersistContext] and cancel ctx:
+// delivery stops at once, what is undelivered stays queued for the next
+// start, and calls in flight (cut them with their server's Close) and
+// events in memory are still saved. A call made after Close is refused
+// (503 engine_closed) and reaches no upstream.
 func (e *Engine) Close(ctx context.Context) error { return e.pipeline.Load().Close(ctx) }
 
 // Do runs one call. req needs at least Method, Path and Body; the engine

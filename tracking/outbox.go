@@ -518,9 +518,14 @@ func (o *Outbox) WaitPersisted(ctx context.Context) error {
 // Close stops accepting events, persists every event still in memory, lets
 // each sink deliver what it can until ctx is done (a sink that is failing
 // stops at once), and closes the sinks. What is not delivered stays in the
-// queues for the next start. It does not close the database. It returns an error only if events could not
-// be persisted before ctx was done.
+// queues for the next start. It does not close the database.
+//
+// Persisting is bounded by [core.PersistContext] of ctx, delivering by ctx:
+// a ctx cancelled early (a second SIGTERM) stops the sinks at once, and the
+// events in memory are still persisted. Close returns an error only if
+// events could not be persisted in time.
 func (o *Outbox) Close(ctx context.Context) error {
+	persist := core.PersistContext(ctx)
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
@@ -532,7 +537,7 @@ func (o *Outbox) Close(ctx context.Context) error {
 	var errs []error
 	// 1. Everything handed off reaches the disk; 2. each sink delivers
 	// what it can; 3. the writer commits their last acks and stops.
-	if err := o.WaitPersisted(ctx); err != nil {
+	if err := o.WaitPersisted(persist); err != nil {
 		close(o.abandon)
 	}
 	for _, w := range o.workers {
@@ -549,7 +554,7 @@ func (o *Outbox) Close(ctx context.Context) error {
 	close(o.stop)
 	select {
 	case <-o.writerDone:
-	case <-ctx.Done():
+	case <-persist.Done():
 		if !isClosed(o.abandon) {
 			close(o.abandon)
 		}

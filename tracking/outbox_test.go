@@ -400,6 +400,60 @@ func TestCloseDeliversWhatIsQueued(t *testing.T) {
 	}
 }
 
+// hangingSink holds every write until its context is done, as a tracker
+// that never answers does.
+type hangingSink struct{ writing chan struct{} }
+
+func (s hangingSink) Write(ctx context.Context, _ []*core.UsageEvent) error {
+	select {
+	case s.writing <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (hangingSink) Close() error { return nil }
+
+// A Close cut short — its ctx cancelled, the persist context alive —
+// stops a sink that hangs at once, and still persists every event held
+// in memory; all stay queued for the next start.
+func TestCloseCutShortPersistsAndKeepsTheRest(t *testing.T) {
+	dir := t.TempDir()
+	db, err := tracking.Open(dir, tracking.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := hangingSink{writing: make(chan struct{}, 1)}
+	ob, err := db.NewOutbox(tracking.Config{Stage: "track", Log: quiet, CommitInterval: time.Hour,
+		Sinks: []tracking.SinkConfig{{Name: "tracker", Sink: sink}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(ob, 1)
+	waitPersisted(t, ob)
+	<-sink.writing // being delivered; the writer now lingers an hour
+	enqueue(ob, 20)
+	if st := db.Stats(); st.InMemory != 20 {
+		t.Fatalf("%d events in memory before Close, want 20", st.InMemory)
+	}
+
+	wait, cutShort := context.WithCancel(context.Background())
+	cutShort()
+	persist, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard, not a timing
+	defer cancel()
+	if err := ob.Close(core.WithPersistContext(wait, persist)); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if persist.Err() != nil {
+		t.Fatal("Close waited for the hanging sink")
+	}
+	db.Close()
+	db = open(t, dir)
+	if st := db.Stats(); st.Sinks[0].Queued != 21 {
+		t.Errorf("after Close %d events queued, want all 21", st.Sinks[0].Queued)
+	}
+}
+
 func TestBatchingByCountAndAge(t *testing.T) {
 	var mu sync.Mutex
 	var sizes []int

@@ -174,7 +174,8 @@ func mask(input any, paths []string) []string {
 	return erased
 }
 
-// close delivers what is queued, within ctx.
+// close hands what is queued to its file or sink, within
+// [core.PersistContext] of ctx.
 func (l *decisionLog) close(ctx context.Context) error {
 	l.mu.Lock()
 	l.closed = true
@@ -186,7 +187,7 @@ func (l *decisionLog) close(ctx context.Context) error {
 			return l.file.Close()
 		}
 		return nil
-	case <-ctx.Done():
+	case <-core.PersistContext(ctx).Done(): // a hand-off to a file or an outbox: saving, not delivering
 		return fmt.Errorf("decision log: %d decisions not delivered before the deadline", len(l.queue))
 	}
 }
