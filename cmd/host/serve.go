@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/internal/gcfloor"
 	"github.com/tollgate-dev/tollgate/internal/h1server"
 	"github.com/tollgate-dev/tollgate/internal/sysmon"
@@ -22,13 +23,20 @@ import (
 
 // serve runs the gateway until ctx is cancelled (SIGINT or SIGTERM), then
 // shuts down gracefully: listeners close, calls in flight finish, and
-// pending usage events are flushed, all within server.shutdown_timeout.
+// pending usage events are flushed, all within server.shutdown_timeout. A
+// second SIGINT or SIGTERM cuts the shutdown short (shortenOnSignal). It
+// returns 0 when every usage event was persisted, cut short or not.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// SIGHUP's default is to end the process: caught from the start, one
 	// that comes while the gateway starts is a reload once it serves.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// Every SIGINT and SIGTERM from the start, so that none is missed
+	// between the one that begins the shutdown and the watch for the next.
+	stops := make(chan os.Signal, 2)
+	signal.Notify(stops, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(stops)
 	cfg, fs, err := loadConfig("serve", args, stdout, stderr)
 	if err != nil {
 		return loadFailed(stderr, err)
@@ -101,28 +109,64 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}()
 	}
 	code := 0
+	signalled := false
 	select {
 	case <-ctx.Done():
-		log.Info("shutting down: finishing calls in flight and flushing usage", "deadline", cfg.Server.ShutdownTimeout)
+		signalled = true
+		log.Info("shutting down: finishing calls in flight and flushing usage (a second SIGINT or SIGTERM cuts this short)",
+			"deadline", cfg.Server.ShutdownTimeout)
 	case err := <-failed:
 		log.Error("server failed", "err", err)
 		code = 1
 	}
-	sctx, cancel := shutdownContext(cfg.Server.ShutdownTimeout)
+	// Two bounds (core.WithPersistContext): persist bounds saving usage,
+	// server.shutdown_timeout; wait bounds waiting for calls and sinks,
+	// and a second signal ends it early.
+	persist, cancel := shutdownContext(cfg.Server.ShutdownTimeout)
 	defer cancel()
+	wait, cutShort := context.WithCancelCause(persist)
+	defer cutShort(nil)
+	defer shortenOnSignal(stops, signalled, log, func() { cutShort(errSecondSignal) })()
 	for _, s := range servers {
-		if err := s.srv.Shutdown(sctx); err != nil {
-			log.Warn("calls still in flight at the shutdown deadline were cut", "addr", s.ln.Addr().String(), "err", err)
+		if err := s.srv.Shutdown(wait); err != nil {
+			log.Warn("calls still in flight were cut", "addr", s.ln.Addr().String(), "cause", context.Cause(wait))
 			s.srv.Close()
 		}
 	}
-	if err := eng.Close(sctx); err != nil {
+	if err := eng.Close(core.WithPersistContext(wait, persist)); err != nil {
 		log.Error("usage not fully flushed at shutdown", "err", err)
 		code = 1
 	}
-	op.shutdown(sctx)
+	op.shutdown(wait)
 	log.Info("tollgate stopped")
 	return code
+}
+
+// errSecondSignal is why a shutdown cut short stopped waiting.
+var errSecondSignal = errors.New("a second SIGINT or SIGTERM")
+
+// shortenOnSignal calls cutShort on the first SIGINT or SIGTERM from
+// stops after the one that began the shutdown (already sent to stops when
+// signalled). It returns a func that stops the watch.
+func shortenOnSignal(stops <-chan os.Signal, signalled bool, log *slog.Logger, cutShort func()) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		if signalled {
+			select {
+			case <-stops:
+			case <-done:
+				return
+			}
+		}
+		select {
+		case sig := <-stops:
+			log.Warn("second signal: cutting the shutdown short; calls in flight are cut and sinks stop delivering, "+
+				"usage in memory is saved, undelivered events stay queued for the next start", "signal", sig.String())
+			cutShort()
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
 }
 
 // cannotListen logs a listener that did not open, naming the setting and

@@ -1,0 +1,129 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/providers/providertest"
+	"github.com/tollgate-dev/tollgate/tracking"
+)
+
+// A second SIGTERM cuts a shutdown short that a call in flight and a
+// tracker that never answers would hold for all of server.shutdown_timeout
+// (10 minutes here): tollgate exits at once, with 0, and every usage
+// event — the cut call's too — is in usage.db, queued for the next start.
+// The second signal used to be ignored.
+func TestSecondSignalCutsTheShutdownShort(t *testing.T) {
+	for _, engine := range []string{config.EngineInline, config.EngineStandard} {
+		t.Run(engine, func(t *testing.T) { secondSignalCutsTheShutdownShort(t, engine) })
+	}
+}
+
+func secondSignalCutsTheShutdownShort(t *testing.T, engine string) {
+	posted := make(chan struct{}, 1)
+	release := make(chan struct{})
+	tracker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case posted <- struct{}{}:
+		default:
+		}
+		select { // never answers: a tracker that hangs
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(tracker.Close)
+	t.Cleanup(func() { close(release) }) // runs first: lets the tracker close
+	up := providertest.NewServer(t)
+
+	dir := t.TempDir()
+	h := &host{}
+	h.start(t, []string{"E2E_OPENAI_KEY=" + plantedKey}, func(listen, admin string) string {
+		return writeConfig(t, dir, fmt.Sprintf(`
+listen: %s
+admin_listen: %s
+data_dir: %s
+log: {level: info, format: json}
+server: {shutdown_timeout: 10m, engine: %s}
+providers:
+  openai: {base_url: %s/v1, api_key_env: E2E_OPENAI_KEY}
+pipeline:
+  - {name: call, kind: builtin}
+  - name: track
+    kind: builtin
+    config:
+      sinks:
+        - {type: http, name: tracker, url: %s, timeout: 10m, batch: {max_age: 0s}}
+`, listen, admin, dir, engine, up.URL, tracker.URL))
+	})
+	const done = 3
+	for range done {
+		call(t, h, "acme")
+	}
+	select {
+	case <-posted: // the tracker holds the first batch
+	case <-time.After(20 * time.Second):
+		t.Fatal("the track stage never posted to the tracker")
+	}
+	// A call the upstream holds for ten minutes, in flight at the shutdown.
+	slow := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/chat/completions", strings.NewReader(chat))
+		req.Header.Set(providertest.FaultHeader, "latency=10m")
+		req.Header.Set("X-Tollgate-Customer", "acme")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	opsWait(t, 10*time.Second, "the upstream to get the slow call", func() bool { return len(up.Requests()) == done+1 })
+
+	h.cmd.Process.Signal(syscall.SIGTERM)
+	opsWait(t, 10*time.Second, "the shutdown to begin", func() bool { return strings.Contains(h.stderr.String(), "shutting down") })
+	h.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-h.done:
+		h.done <- err
+		if err != nil {
+			t.Errorf("tollgate exited with %v after a shutdown cut short, want 0:\n%s", err, h.stderr)
+		}
+	case <-time.After(60 * time.Second): // a hang guard, not a timing
+		t.Fatalf("a second SIGTERM did not cut the shutdown short:\n%s", h.stderr)
+	}
+	<-slow // cut: the client sees its connection close
+	for _, want := range []string{"second signal: cutting the shutdown short", "usage events kept in the outbox for the next start"} {
+		if !strings.Contains(h.stderr.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, h.stderr)
+		}
+	}
+
+	db, err := tracking.Open(dir, tracking.ReadOnly(), tracking.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if st := db.Stats(); len(st.Sinks) != 1 || st.Sinks[0].Queued != done+1 {
+		t.Errorf("usage.db after the shutdown: %+v; want the %d calls' events queued for the tracker", st.Sinks, done+1)
+	}
+	// The ledger counts the cut call too, as an error (client_aborted).
+	report, err := db.Usage(context.Background(), tracking.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := report.Total; got.Requests != done+1 || got.Errors != 1 {
+		t.Errorf("the ledger counts %d requests, %d errors; want %d and the cut call's 1", got.Requests, got.Errors, done+1)
+	}
+}
