@@ -120,12 +120,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code = 1
 	}
 	// Two bounds (core.WithPersistContext): persist bounds saving usage,
-	// server.shutdown_timeout; wait bounds waiting for calls and sinks,
-	// and a second signal ends it early.
+	// server.shutdown_timeout; wait bounds waiting for calls and sinks. It
+	// ends a little earlier, so that the calls it cuts still have time to
+	// hand their usage off and have it saved, and a second signal ends it
+	// at once.
 	persist, cancel := shutdownContext(cfg.Server.ShutdownTimeout)
 	defer cancel()
 	wait, cutShort := context.WithCancelCause(persist)
 	defer cutShort(nil)
+	if d := cfg.Server.ShutdownTimeout; d > 0 {
+		var stopWaiting context.CancelFunc
+		wait, stopWaiting = context.WithTimeoutCause(wait, d-saveReserve(d), errShutdownTimeout)
+		defer stopWaiting()
+	}
 	defer shortenOnSignal(stops, signalled, log, func() { cutShort(errSecondSignal) })()
 	for _, s := range servers {
 		if err := s.srv.Shutdown(wait); err != nil {
@@ -142,8 +149,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// errSecondSignal is why a shutdown cut short stopped waiting.
-var errSecondSignal = errors.New("a second SIGINT or SIGTERM")
+// Why a shutdown stopped waiting for calls and sinks.
+var (
+	errSecondSignal    = errors.New("a second SIGINT or SIGTERM")
+	errShutdownTimeout = errors.New("server.shutdown_timeout, less the time kept to save usage")
+)
+
+// saveReserve is the part of a shutdown_timeout d kept, after the calls
+// still in flight are cut, for them to hand their usage off and for it to
+// be saved: a fifth of d, at most 5 s (a commit takes milliseconds; the
+// rest is room for a slow disk).
+func saveReserve(d time.Duration) time.Duration { return min(d/5, 5*time.Second) }
 
 // shortenOnSignal calls cutShort on the first SIGINT or SIGTERM from
 // stops after the one that began the shutdown (already sent to stops when
