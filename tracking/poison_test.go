@@ -59,20 +59,29 @@ func TestPoisonEventIsSetAsideAlone(t *testing.T) {
 	tr.Refuse(poison)
 	db := open(t, dir)
 	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{httpSink(t, tr, 100, fastRetry)}})
-	waitFor(t, func() bool { st := db.Stats().Sinks[0]; return st.Queued == 0 })
+	checkSetAsideAlone(t, db, tr, ids, 13, "400", "refused event "+poison)
+}
 
+// checkSetAsideAlone waits for the sink "tracker" to have nothing queued,
+// then checks that ids[i] alone is in its dead letters, for a reason that
+// holds every one of reason, and that tr got the other ids, in order.
+func checkSetAsideAlone(t *testing.T, db *tracking.DB, tr *trackertest.Server, ids []string, i int, reason ...string) {
+	t.Helper()
+	waitFor(t, func() bool { st := db.Stats().Sinks[0]; return st.Queued == 0 })
 	dls, err := db.DeadLetters(tracking.Selector{Sink: "tracker"}, 0)
-	if err != nil || len(dls) != 1 || dls[0].ID != poison {
-		t.Fatalf("dead letters = %v, %v; want the refused event %s alone", deadIDs(dls), err, poison)
+	if err != nil || len(dls) != 1 || dls[0].ID != ids[i] {
+		t.Fatalf("dead letters = %v, %v; want %s alone", deadIDs(dls), err, ids[i])
 	}
-	if !strings.Contains(dls[0].Reason, "400") || !strings.Contains(dls[0].Reason, "refused event "+poison) {
-		t.Errorf("dead letter reason %q: want the tracker's answer", dls[0].Reason)
+	for _, r := range reason {
+		if !strings.Contains(dls[0].Reason, r) {
+			t.Errorf("dead letter reason %q: want %q in it", dls[0].Reason, r)
+		}
 	}
 	var got []string
 	for _, ev := range tr.Events() {
 		got = append(got, ev.ID)
 	}
-	want := slices.Delete(slices.Clone(ids), 13, 14)
+	want := slices.Delete(slices.Clone(ids), i, i+1)
 	if !slices.Equal(got, want) {
 		t.Errorf("tracker got %d events %v\nwant the other %d in order %v", len(got), got, len(want), want)
 	}
@@ -91,23 +100,7 @@ func TestEventATrackerFailsOnIsSetAsideAlone(t *testing.T) {
 	db := open(t, dir)
 	retry := tracking.RetryPolicy{Initial: time.Millisecond, Max: 5 * time.Millisecond, MaxAttempts: 20}
 	newOutbox(t, db, tracking.Config{Sinks: []tracking.SinkConfig{httpSink(t, tr, 100, retry)}})
-	waitFor(t, func() bool { st := db.Stats().Sinks[0]; return st.Queued == 0 })
-
-	dls, err := db.DeadLetters(tracking.Selector{Sink: "tracker"}, 0)
-	if err != nil || len(dls) != 1 || dls[0].ID != poison {
-		t.Fatalf("dead letters = %v, %v; want the event the tracker fails on, %s, alone", deadIDs(dls), err, poison)
-	}
-	if !strings.Contains(dls[0].Reason, "gave up after 20 attempts") || !strings.Contains(dls[0].Reason, "500") {
-		t.Errorf("dead letter reason %q: want the attempts and the tracker's answer", dls[0].Reason)
-	}
-	var got []string
-	for _, ev := range tr.Events() {
-		got = append(got, ev.ID)
-	}
-	want := slices.Delete(slices.Clone(ids), 29, 30)
-	if !slices.Equal(got, want) {
-		t.Errorf("tracker got %d events %v\nwant the other %d in order %v", len(got), got, len(want), want)
-	}
+	checkSetAsideAlone(t, db, tr, ids, 29, "gave up after 20 attempts", "500", "refused event "+poison)
 }
 
 // TestOutageSetsAsideOneEventAtATime: while a tracker is down, a batch
