@@ -383,7 +383,7 @@ func (e *Engine) serve(ctx context.Context, req *Request) (resp *Response, err e
 	resp, err = p.handler(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrClientGone) {
-			err = clientGone(err)
+			err = ClientGone(ctx, err)
 		}
 		o := req.setOutcome(Outcome{Request: req, Err: err, Context: ctx})
 		spent(req, resp, o)
@@ -627,12 +627,6 @@ func (s *meteredStream) ended(err error) error {
 	return io.EOF
 }
 
-// clientGone is the error of a call whose client went away; err is what
-// the call was doing then, if anything.
-func clientGone(err error) *Error {
-	return &Error{Kind: KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
-}
-
 // errCutShort is the error of a stream that ended cleanly before its
 // format's last event.
 var errCutShort = &Error{Kind: KindUpstream, Code: "stream_cut_short",
@@ -655,7 +649,7 @@ func (s *meteredStream) Close() error {
 	case s.up != nil && s.up.broke():
 		s.end(s.up.end, "") // broken before the client left, unless its leaving broke it
 	default:
-		s.end(clientGone(nil), StatusClientAborted)
+		s.end(ClientGone(s.ctx, nil), StatusClientAborted)
 	}
 	return s.inner.Close()
 }
@@ -689,7 +683,7 @@ func (s *meteredStream) end(err error, status string) {
 			case s.ctx.Err() != nil:
 				// What the read then failed with (a closed connection, naming
 				// the upstream) is the cancellation's doing, not the cause.
-				o.Status, o.Err = StatusClientAborted, clientGone(err)
+				o.Status, o.Err = StatusClientAborted, ClientGone(s.ctx, err)
 			default:
 				o.Status = StatusUpstreamError
 			}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,6 +58,18 @@ var (
 	ErrTimeout          = &Error{Kind: KindTimeout}
 	ErrClientGone       = &Error{Kind: KindClientGone}
 )
+
+// ClientGone is the error of a call whose context ended: its client went
+// away or, when the context was cancelled with a cause of its own (a host
+// cutting the calls in flight at shutdown), that cause; err is what the
+// call was doing then, if anything.
+func ClientGone(ctx context.Context, err error) *Error {
+	msg := "the client went away"
+	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+		msg = "the call was cut: " + cause.Error()
+	}
+	return &Error{Kind: KindClientGone, Code: "client_gone", Message: msg, Err: err}
+}
 
 // Error is the one error type of tollgate. Check for it with errors.As, or for
 // a kind with errors.Is against the Err… sentinels.

@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,5 +89,41 @@ func TestCloseCutShortWaitsForCallsToHandTheirUsageOff(t *testing.T) {
 	if stageCtx.Err() == nil || core.PersistContext(stageCtx).Err() != nil {
 		t.Errorf("the stages closed with ctx err %v and persist err %v, want it cut and persist alive",
 			stageCtx.Err(), core.PersistContext(stageCtx).Err())
+	}
+}
+
+// A call whose context is cancelled with a cause of its own — the host
+// cutting the calls in flight at shutdown — records that cause, not "the
+// client went away"; a plain cancellation still says the client left.
+func TestCallCutWithACauseSaysWhy(t *testing.T) {
+	for _, c := range []struct {
+		cause error
+		want  string
+	}{
+		{errors.New("a second SIGINT or SIGTERM"), "the call was cut: a second SIGINT or SIGTERM"},
+		{nil, "the client went away"},
+	} {
+		rec := &outcomes{}
+		entered := make(chan struct{})
+		wait := core.StageFunc(func(ctx context.Context, r *core.Request, next core.HandlerFunc) (*core.Response, error) {
+			close(entered)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+		eng := core.New(core.WithPipeline(core.NewPipeline([]core.Stage{wait}, []core.Completer{rec}, nil)),
+			core.WithFormats(fakeFormat{}), core.WithUpstream(core.NewUpstream("u", "fake", nil, "", "")))
+		ctx, cancel := context.WithCancelCause(context.Background())
+		go func() {
+			<-entered
+			cancel(c.cause)
+		}()
+		_, err := eng.Do(ctx, &core.Request{Path: "/op", Body: []byte("{}")})
+		var e *core.Error
+		if !errors.As(err, &e) || e.Message != c.want || e.Kind != core.KindClientGone {
+			t.Errorf("cancelled with cause %v: err %v, want %q", c.cause, err, c.want)
+		}
+		if len(rec.all) != 1 || rec.all[0].Err == nil || !strings.Contains(rec.all[0].Err.Error(), c.want) {
+			t.Errorf("cancelled with cause %v: outcomes %+v, want one with %q", c.cause, rec.all, c.want)
+		}
 	}
 }

@@ -78,7 +78,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	op.start(ctx, eng)
 	procsMode := followLoad(ctx, cfg.Server.ProcsFollowLoad, op)
 	defer startGCFloor(cfg.Server.GCHeadroomBytes, log)()
-	gw, err := listen(cfg.Listen, op.gateway(eng.Handler()), cfg.Server)
+	// The calls' contexts derive from calls: cutting them at shutdown
+	// cancels it first, so that their usage events say why.
+	calls, cutCalls := context.WithCancelCause(context.Background())
+	defer cutCalls(nil)
+	gw, err := listen(cfg.Listen, op.gateway(eng.Handler()), cfg.Server, calls)
 	if err != nil {
 		cannotListen(log, cfg, "listen", err)
 		eng.Close(context.Background())
@@ -86,7 +90,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	servers := []*server{gw}
 	if cfg.AdminListen != "" {
-		adm, err := listen(cfg.AdminListen, adminHandler(eng, usage, op), cfg.Server)
+		adm, err := listen(cfg.AdminListen, adminHandler(eng, usage, op), cfg.Server, calls)
 		if err != nil {
 			cannotListen(log, cfg, "admin_listen", err)
 			gw.srv.Close()
@@ -137,6 +141,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, s := range servers {
 		if err := s.srv.Shutdown(wait); err != nil {
 			log.Warn("calls still in flight were cut", "addr", s.ln.Addr().String(), "cause", context.Cause(wait))
+			cutCalls(context.Cause(wait))
 			s.srv.Close()
 		}
 	}
@@ -152,7 +157,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // Why a shutdown stopped waiting for calls and sinks.
 var (
 	errSecondSignal    = errors.New("a second SIGINT or SIGTERM")
-	errShutdownTimeout = errors.New("server.shutdown_timeout, less the time kept to save usage")
+	errShutdownTimeout = errors.New("the shutdown's time for calls ran out (server.shutdown_timeout, less the time kept to save usage)")
 )
 
 // saveReserve is the part of a shutdown_timeout d kept, after the calls
@@ -202,8 +207,8 @@ type server struct {
 }
 
 // listen opens a listener with the hardened server settings, served by
-// the engine server.engine names.
-func listen(addr string, h http.Handler, sc config.ServerConfig) (*server, error) {
+// the engine server.engine names; its requests' contexts derive from calls.
+func listen(addr string, h http.Handler, sc config.ServerConfig, calls context.Context) (*server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -216,6 +221,7 @@ func listen(addr string, h http.Handler, sc config.ServerConfig) (*server, error
 		IdleTimeout:       sc.IdleTimeout,
 		MaxHeaderBytes:    sc.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return calls },
 	}, sc.Engine)}, nil
 }
 

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/core"
 	"github.com/tollgate-dev/tollgate/providers/providertest"
 	"github.com/tollgate-dev/tollgate/tracking"
 )
@@ -74,7 +76,9 @@ func secondSignalCutsTheShutdownShort(t *testing.T, engine string) {
 // still handed off and saved: it used to be cut at the deadline itself,
 // when the track stage closed at once, and their events were lost.
 func TestShutdownDeadlineKeepsTheCutCallsUsage(t *testing.T) {
-	h, dir, slow := serveWithACallInFlight(t, config.EngineInline, "5s", "{type: jsonl, path: "+t.TempDir()+"/usage.jsonl}", func() {})
+	usage := filepath.Join(t.TempDir(), "usage.jsonl")
+	sink := "{type: jsonl, path: " + usage + "}"
+	h, dir, slow := serveWithACallInFlight(t, config.EngineInline, "5s", sink, func() {})
 	h.cmd.Process.Signal(syscall.SIGTERM)
 	waitExit(t, h, "the shutdown did not end at its deadline")
 	<-slow
@@ -84,7 +88,38 @@ func TestShutdownDeadlineKeepsTheCutCallsUsage(t *testing.T) {
 	if !strings.Contains(h.stderr.String(), "calls still in flight were cut") {
 		t.Errorf("the log does not say the call in flight was cut:\n%s", h.stderr)
 	}
-	checkCutCallCounted(t, dir)
+	checkCutCallCounted(t, dir).Close()
+
+	// The next start delivers the cut call's event, which says why it ended.
+	next := &host{usage: usage}
+	next.start(t, nil, func(listen, admin string) string {
+		return writeConfig(t, dir, fmt.Sprintf(`
+listen: %s
+admin_listen: %s
+data_dir: %s
+pipeline:
+  - {name: call, kind: builtin}
+  - name: track
+    kind: builtin
+    config:
+      sinks:
+        - %s
+`, listen, admin, dir, sink))
+	})
+	var cut []core.UsageEvent
+	opsWait(t, 20*time.Second, "the cut call's event to be delivered", func() bool {
+		cut = cut[:0]
+		for _, ev := range next.events(t) {
+			if ev.Status == core.StatusClientAborted {
+				cut = append(cut, ev)
+			}
+		}
+		return len(cut) > 0
+	})
+	next.stop(t)
+	if want := "the call was cut: the shutdown's time for calls ran out"; !strings.Contains(cut[0].Error, want) {
+		t.Errorf("the cut call's event says %q, want %q; log:\n%s", cut[0].Error, want, h.stderr)
+	}
 }
 
 // callsDone is how many calls serveWithACallInFlight makes before the

@@ -26,6 +26,7 @@ type conn struct {
 	srv        *Server
 	nc         net.Conn
 	remoteAddr string
+	base       context.Context // Server.BaseContext's, for this listener
 	ctx        context.Context // cancelled when the connection dies
 	cancel     context.CancelFunc
 
@@ -46,8 +47,8 @@ type conn struct {
 	state atomic.Uint64 // state<<62 | unix nanoseconds since
 }
 
-func (s *Server) newConn(nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc}
+func (s *Server) newConn(nc net.Conn, base context.Context) *conn {
+	c := &conn{srv: s, nc: nc, base: base}
 	c.cr.c = c
 	c.watch.c = c
 	c.watch.cond.L = &c.watch.mu
@@ -68,7 +69,7 @@ func (c *conn) serve() {
 	if ra := c.nc.RemoteAddr(); ra != nil {
 		c.remoteAddr = ra.String()
 	}
-	c.ctx, c.cancel = context.WithCancel(context.WithValue(context.Background(), http.LocalAddrContextKey, c.nc.LocalAddr()))
+	c.ctx, c.cancel = context.WithCancel(context.WithValue(c.base, http.LocalAddrContextKey, c.nc.LocalAddr()))
 	c.br = getReader(&c.cr)
 	c.bw = getWriter(connWriter{c})
 	c.pending = getPending()

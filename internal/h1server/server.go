@@ -49,6 +49,10 @@ type Server struct {
 	// DisableGeneralOptionsHandler passes "OPTIONS *" to Handler instead
 	// of answering it 200, as in net/http.
 	DisableGeneralOptionsHandler bool
+	// BaseContext, as net/http's, returns the context the requests
+	// accepted on a listener derive from; nil means context.Background().
+	// Cancelling it cancels them, with its cause.
+	BaseContext func(net.Listener) context.Context
 
 	inShutdown atomic.Bool
 	mu         sync.Mutex
@@ -67,6 +71,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		return http.ErrServerClosed
 	}
 	defer s.trackListener(l, false)
+	base := context.Background()
+	if s.BaseContext != nil {
+		if base = s.BaseContext(ln); base == nil {
+			panic("h1server: BaseContext returned a nil context")
+		}
+	}
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -85,7 +95,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		c := s.newConn(nc)
+		c := s.newConn(nc, base)
 		if !s.trackConn(c, true) {
 			nc.Close()
 			return http.ErrServerClosed

@@ -27,6 +27,7 @@ func FromStandard(std *http.Server) *Server {
 		ErrorLog:          std.ErrorLog,
 
 		DisableGeneralOptionsHandler: std.DisableGeneralOptionsHandler,
+		BaseContext:                  std.BaseContext,
 	}
 }
 

@@ -324,7 +324,7 @@ func hasMediaType(ct, mt string) bool {
 // transportError classifies a failed round trip.
 func (c *Call) transportError(ctx context.Context, up *core.Upstream, err error) error {
 	if ctx.Err() != nil {
-		return &core.Error{Kind: core.KindClientGone, Code: "client_gone", Message: "the client went away", Err: err}
+		return core.ClientGone(ctx, err)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

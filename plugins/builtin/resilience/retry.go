@@ -132,7 +132,9 @@ func (r *Retry) Handle(ctx context.Context, req *core.Request, next core.Handler
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, &core.Error{Kind: core.KindClientGone, Code: "client_gone", Message: "the client went away while the call waited to retry", Err: err}
+			gone := core.ClientGone(ctx, err)
+			gone.Message += " while the call waited to retry"
+			return nil, gone
 		case <-t.C:
 		}
 		req.Retries++
