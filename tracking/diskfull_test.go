@@ -92,3 +92,55 @@ func TestDiskFailureAndRecoveryAreLogged(t *testing.T) {
 		t.Fatalf("after recovery: persist error %q, %d events in memory", s.PersistError, s.InMemory)
 	}
 }
+
+// TestCloseCutShortStillPersists: a Close cut short (its ctx cancelled,
+// the persist context alive) while the disk fails keeps retrying until
+// the disk works again and persists every event, instead of giving up
+// at once: cutting a shutdown short stops waiting, never saving.
+func TestCloseCutShortStillPersists(t *testing.T) {
+	var full atomic.Bool
+	dir := t.TempDir()
+	db, err := Open(dir, WithLogger(slog.New(slog.DiscardHandler)), func(o *openOptions) {
+		o.fdatasync = func(f *os.File) error {
+			if full.Load() {
+				return errors.New("no space left on device")
+			}
+			return datasync.Fdatasync(f)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var logged logbuf.Buffer
+	ob, err := db.NewOutbox(Config{Stage: "track", Log: slog.New(slog.NewTextHandler(&logged, nil)),
+		Sinks: []SinkConfig{{Name: "file", Sink: discardSink{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.Store(true)
+	for i := range 3 {
+		ob.Enqueue(&core.UsageEvent{ID: fmt.Sprintf("ev-%d", i), CustomerID: "acme", Status: core.StatusOK})
+	}
+	wait, cutShort := context.WithCancel(context.Background())
+	cutShort()
+	persist, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard
+	defer cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- ob.Close(core.WithPersistContext(wait, persist)) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(logged.String(), "cannot write to disk") < 2 {
+		if time.Now().After(deadline) {
+			full.Store(false)
+			t.Fatalf("no retries while the disk failed; logged:\n%s", logged.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	full.Store(false)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if s := db.Stats(); s.InMemory != 0 || s.Sinks[0].Queued+s.Sinks[0].Delivered != 3 {
+		t.Errorf("after Close: %d in memory, sink %+v; want all 3 persisted", s.InMemory, s.Sinks[0])
+	}
+}
