@@ -118,7 +118,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case <-ctx.Done():
 		signalled = true
 		log.Info("shutting down: finishing calls in flight and flushing usage (a second SIGINT or SIGTERM cuts this short)",
-			"deadline", cfg.Server.ShutdownTimeout)
+			"deadline", cfg.Server.ShutdownTimeout.String()) // "30s", not JSON's nanoseconds
 	case err := <-failed:
 		log.Error("server failed", "err", err)
 		code = 1

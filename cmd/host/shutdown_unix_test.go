@@ -88,6 +88,9 @@ func TestShutdownDeadlineKeepsTheCutCallsUsage(t *testing.T) {
 	if !strings.Contains(h.stderr.String(), "calls still in flight were cut") {
 		t.Errorf("the log does not say the call in flight was cut:\n%s", h.stderr)
 	}
+	if !strings.Contains(h.stderr.String(), `"deadline":"5s"`) {
+		t.Errorf("the shutdown's first line does not give its deadline as a duration:\n%s", h.stderr)
+	}
 	checkCutCallCounted(t, dir).Close()
 
 	// The next start delivers the cut call's event, which says why it ended.
