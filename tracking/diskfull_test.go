@@ -26,25 +26,7 @@ func (discardSink) Close() error                                    { return nil
 // memory, all of them and not one transaction's; when writes work again
 // the outbox says so, and the events are persisted.
 func TestDiskFailureAndRecoveryAreLogged(t *testing.T) {
-	var full atomic.Bool
-	db, err := Open(t.TempDir(), WithLogger(slog.New(slog.DiscardHandler)), func(o *openOptions) {
-		o.fdatasync = func(f *os.File) error {
-			if full.Load() {
-				return errors.New("no space left on device")
-			}
-			return datasync.Fdatasync(f)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var logged logbuf.Buffer
-	ob, err := db.NewOutbox(Config{Stage: "track", Log: slog.New(slog.NewTextHandler(&logged, nil)),
-		Sinks: []SinkConfig{{Name: "file", Sink: discardSink{}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, ob, full, logged := outboxOnAFailingDisk(t)
 	defer func() {
 		full.Store(false) // a failed check must not leave Close retrying for ever
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -98,26 +80,7 @@ func TestDiskFailureAndRecoveryAreLogged(t *testing.T) {
 // the disk works again and persists every event, instead of giving up
 // at once: cutting a shutdown short stops waiting, never saving.
 func TestCloseCutShortStillPersists(t *testing.T) {
-	var full atomic.Bool
-	dir := t.TempDir()
-	db, err := Open(dir, WithLogger(slog.New(slog.DiscardHandler)), func(o *openOptions) {
-		o.fdatasync = func(f *os.File) error {
-			if full.Load() {
-				return errors.New("no space left on device")
-			}
-			return datasync.Fdatasync(f)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var logged logbuf.Buffer
-	ob, err := db.NewOutbox(Config{Stage: "track", Log: slog.New(slog.NewTextHandler(&logged, nil)),
-		Sinks: []SinkConfig{{Name: "file", Sink: discardSink{}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, ob, full, logged := outboxOnAFailingDisk(t)
 	full.Store(true)
 	for i := range 3 {
 		ob.Enqueue(&core.UsageEvent{ID: fmt.Sprintf("ev-%d", i), CustomerID: "acme", Status: core.StatusOK})
@@ -143,4 +106,30 @@ func TestCloseCutShortStillPersists(t *testing.T) {
 	if s := db.Stats(); s.InMemory != 0 || s.Sinks[0].Queued+s.Sinks[0].Delivered != 3 {
 		t.Errorf("after Close: %d in memory, sink %+v; want all 3 persisted", s.InMemory, s.Sinks[0])
 	}
+}
+
+// outboxOnAFailingDisk opens a usage database, closed with the test, whose
+// syncs fail with "no space left on device" while full is true, and an
+// outbox on it logging to logged, with one sink that takes every event.
+func outboxOnAFailingDisk(t *testing.T) (db *DB, ob *Outbox, full *atomic.Bool, logged *logbuf.Buffer) {
+	t.Helper()
+	full, logged = new(atomic.Bool), new(logbuf.Buffer)
+	db, err := Open(t.TempDir(), WithLogger(slog.New(slog.DiscardHandler)), func(o *openOptions) {
+		o.fdatasync = func(f *os.File) error {
+			if full.Load() {
+				return errors.New("no space left on device")
+			}
+			return datasync.Fdatasync(f)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ob, err = db.NewOutbox(Config{Stage: "track", Log: slog.New(slog.NewTextHandler(logged, nil)),
+		Sinks: []SinkConfig{{Name: "file", Sink: discardSink{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, ob, full, logged
 }
