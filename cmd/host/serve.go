@@ -137,7 +137,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		wait, stopWaiting = context.WithTimeoutCause(wait, d-saveReserve(d), errShutdownTimeout)
 		defer stopWaiting()
 	}
-	defer shortenOnSignal(stops, signalled, log, func() { cutShort(errSecondSignal) })()
+	giveUp := func() {
+		lost := usage.Stats().InMemory
+		log.Error("third signal: exiting now, without waiting for usage to be saved", "events_in_memory_lost", lost)
+		os.Exit(1)
+	}
+	defer shortenOnSignal(stops, signalled, log, func() { cutShort(errSecondSignal) }, giveUp)()
 	for _, s := range servers {
 		if err := s.srv.Shutdown(wait); err != nil {
 			log.Warn("calls still in flight were cut", "addr", s.ln.Addr().String(), "cause", context.Cause(wait))
@@ -168,8 +173,10 @@ func saveReserve(d time.Duration) time.Duration { return min(d/5, 5*time.Second)
 
 // shortenOnSignal calls cutShort on the first SIGINT or SIGTERM from
 // stops after the one that began the shutdown (already sent to stops when
-// signalled). It returns a func that stops the watch.
-func shortenOnSignal(stops <-chan os.Signal, signalled bool, log *slog.Logger, cutShort func()) (stop func()) {
+// signalled), and giveUp on the one after that: an operator's last word,
+// for a shutdown that saving usage still holds (a disk that does not
+// answer, a shutdown_timeout of 0). It returns a func that stops the watch.
+func shortenOnSignal(stops <-chan os.Signal, signalled bool, log *slog.Logger, cutShort, giveUp func()) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		if signalled {
@@ -182,8 +189,14 @@ func shortenOnSignal(stops <-chan os.Signal, signalled bool, log *slog.Logger, c
 		select {
 		case sig := <-stops:
 			log.Warn("second signal: cutting the shutdown short; calls in flight are cut and sinks stop delivering, "+
-				"usage in memory is saved, undelivered events stay queued for the next start", "signal", sig.String())
+				"usage in memory is saved, undelivered events stay queued for the next start (a third signal exits at once)", "signal", sig.String())
 			cutShort()
+		case <-done:
+			return
+		}
+		select {
+		case <-stops:
+			giveUp()
 		case <-done:
 		}
 	}()

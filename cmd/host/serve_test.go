@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,5 +129,38 @@ func TestServeRestartsWithTheMonitorAwake(t *testing.T) {
 			}
 			h.stop(t)
 		})
+	}
+}
+
+// TestSignalsDuringShutdown: the signal that began the shutdown does
+// nothing more, the second cuts it short, a third gives up; once the
+// shutdown is over the watch ends and no signal does anything.
+func TestSignalsDuringShutdown(t *testing.T) {
+	stops := make(chan os.Signal, 3)
+	stops <- os.Interrupt // the one that began the shutdown
+	var cut, gaveUp atomic.Int32
+	stop := shortenOnSignal(stops, true, slog.New(slog.DiscardHandler), func() { cut.Add(1) }, func() { gaveUp.Add(1) })
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) { // a hang guard
+				t.Fatalf("%s: cut %d times, gave up %d times", what, cut.Load(), gaveUp.Load())
+			}
+		}
+	}
+	waitUntil("the first signal taken", func() bool { return len(stops) == 0 })
+	if cut.Load() != 0 {
+		t.Fatal("the signal that began the shutdown cut it short")
+	}
+	stops <- os.Interrupt
+	waitUntil("a second signal cuts the shutdown short", func() bool { return cut.Load() == 1 })
+	if gaveUp.Load() != 0 {
+		t.Fatal("the second signal gave up")
+	}
+	stops <- os.Interrupt
+	waitUntil("a third signal gives up", func() bool { return gaveUp.Load() == 1 })
+	stop()
+	if cut.Load() != 1 {
+		t.Errorf("cut %d times, want once", cut.Load())
 	}
 }
