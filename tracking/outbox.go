@@ -313,6 +313,9 @@ func (o *Outbox) linger(t *time.Timer, d time.Duration) {
 	t.Stop() // since Go 1.23 no stale tick survives Stop
 }
 
+// inMemory is how many events were accepted and are not on disk yet.
+func (o *Outbox) inMemory() int64 { return o.accepted.Load() - o.persisted.Load() }
+
 // endLinger ends the writer's wait for more events.
 func (o *Outbox) endLinger() {
 	select {
@@ -335,7 +338,7 @@ func (o *Outbox) persist(batch []*core.UsageEvent, acks []ack) bool {
 				if !failingSince.IsZero() {
 					o.log.Info("usage outbox writes to disk again: the events that waited in memory are being persisted",
 						"stage", o.cfg.Stage, "failed_for", time.Since(failingSince).Round(time.Millisecond),
-						"events_in_memory", o.accepted.Load()-o.persisted.Load())
+						"events_in_memory", o.inMemory())
 					failingSince = time.Time{}
 				}
 				break
@@ -348,7 +351,7 @@ func (o *Outbox) persist(batch []*core.UsageEvent, acks []ack) bool {
 			// All the events accepted and not yet on disk wait, not only
 			// this transaction's: the memory queue fills behind it.
 			o.log.Error("usage outbox cannot write to disk; events wait in memory and are retried",
-				"stage", o.cfg.Stage, "events_in_memory", o.accepted.Load()-o.persisted.Load(),
+				"stage", o.cfg.Stage, "events_in_memory", o.inMemory(),
 				"failing_for", time.Since(failingSince).Round(time.Millisecond), "retry_in", delay, "err", err)
 			select {
 			case <-time.After(delay):

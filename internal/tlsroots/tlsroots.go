@@ -4,6 +4,7 @@
 package tlsroots
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -25,4 +26,17 @@ func FromFile(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", path)
 	}
 	return roots, nil
+}
+
+// Config is the TLS client config of a ca_file setting: nil for no file
+// (the system's roots, Go's defaults), else the roots FromFile returns.
+func Config(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	roots, err := FromFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: roots}, nil
 }

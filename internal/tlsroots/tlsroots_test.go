@@ -19,6 +19,9 @@ func TestFromFile(t *testing.T) {
 	notPEM := filepath.Join(dir, "key.txt")
 	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600)
 
+	if c, err := Config(""); c != nil || err != nil {
+		t.Errorf(`Config("") = %v, %v; want nil, nil: the system's roots`, c, err)
+	}
 	roots, err := FromFile(good)
 	if err != nil {
 		t.Fatal(err)

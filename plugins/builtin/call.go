@@ -85,13 +85,9 @@ func newCall(s pipeline.Spec, _ pipeline.Env) (any, error) {
 	if cfg.Transport != TransportInline && cfg.Transport != TransportStandard {
 		return nil, fmt.Errorf("%s: config: transport %q: want %q or %q", s.Path(), cfg.Transport, TransportInline, TransportStandard)
 	}
-	var tlsConfig *tls.Config
-	if cfg.CAFile != "" {
-		roots, err := tlsroots.FromFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: config: ca_file: %w", s.Path(), err)
-		}
-		tlsConfig = &tls.Config{RootCAs: roots}
+	tlsConfig, err := tlsroots.Config(cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: config: ca_file: %w", s.Path(), err)
 	}
 	return NewCall(cfg, NewCallTransport(cfg, tlsConfig)), nil
 }
@@ -219,9 +215,7 @@ func (c *Call) Handle(ctx context.Context, req *core.Request, _ core.HandlerFunc
 		}
 		// Reached, and it may have billed the call: recorded as estimated,
 		// never as a free call.
-		out := &core.Response{Status: resp.StatusCode, Header: resp.Header, UsageKnown: true,
-			Usage: core.EstimatedUsage(core.Usage{}, "its answer could not be read: "+err.Error())}
-		return out, &core.Error{Kind: core.KindUpstream, Status: http.StatusBadGateway, Code: "upstream_read_failed",
+		return estimatedAnswer(resp, "its answer could not be read: "+err.Error()), &core.Error{Kind: core.KindUpstream, Status: http.StatusBadGateway, Code: "upstream_read_failed",
 			Message: fmt.Sprintf("reading the answer of upstream %q: %v", up.Name, err), Err: err}
 	}
 	out := &core.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
@@ -253,8 +247,15 @@ func undecodable(up *core.Upstream, resp *http.Response, err error) (*core.Respo
 	if resp.StatusCode >= 400 {
 		return nil, e
 	}
+	return estimatedAnswer(resp, "its answer came with "+err.Error()), e
+}
+
+// estimatedAnswer is the outcome beside the error of an answer that
+// reached the gateway and could not be read: the call is recorded as
+// estimated, for why, since the upstream may bill it.
+func estimatedAnswer(resp *http.Response, why string) *core.Response {
 	return &core.Response{Status: resp.StatusCode, Header: resp.Header, UsageKnown: true,
-		Usage: core.EstimatedUsage(core.Usage{}, "its answer came with "+err.Error())}, e
+		Usage: core.EstimatedUsage(core.Usage{}, why)}
 }
 
 // jsonContentType is shared by every call that needs it: a header value

@@ -3,7 +3,6 @@ package sinks
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -82,13 +81,9 @@ func NewHTTP(cfg HTTPConfig, token string) (*HTTP, error) {
 	for k, v := range cfg.Headers {
 		h.Set(k, v)
 	}
-	var tlsConfig *tls.Config
-	if cfg.CAFile != "" {
-		roots, err := tlsroots.FromFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		tlsConfig = &tls.Config{RootCAs: roots}
+	tlsConfig, err := tlsroots.Config(cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
 	}
 	tr := &http.Transport{
 		TLSClientConfig:       tlsConfig,
